@@ -1,0 +1,185 @@
+"""The hardware description: a validated, frozen dataclass shared by compiler, simulator and tuner.
+
+A target comes from a built-in preset (`tpu-like`, ...) or a YAML file with the same fields, and
+`--set FIELD=VALUE` overrides single fields. Every field is validated by pydantic; a bad value
+raises `TargetError` whose message names the field.
+
+Units are in the field names. Sizes of the global buffers are in KiB, bandwidths in bytes per
+cycle, energies in picojoules. Fields marked `tunable` are what the hardware search may change.
+
+Energy defaults (per access, 45 nm-class figures as used by Eyeriss/Timeloop's Accelergy tables,
+scaled to the element width): an 8-bit MAC ~0.2 pJ, a global-buffer access ~6 pJ per 16 bytes
+word-equivalent (we use 1.0 pJ/byte), a DRAM access ~100-200 pJ per 64 bits (we use 20 pJ/byte).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from simulator.errors import AccelflowError
+
+ArchKind = Literal["systolic"]
+Dataflow = Literal["ws", "os", "is"]
+
+
+class TargetError(AccelflowError):
+    """A target that cannot be built: unknown preset, bad YAML, or a field that fails validation."""
+
+
+def _tunable(default: Any, **kw: Any) -> Any:
+    return Field(default, json_schema_extra={"tunable": True}, **kw)
+
+
+@dataclass(frozen=True, config=pydantic.ConfigDict(extra="forbid", strict=False))
+class Target:
+    """An accelerator: array, global buffers, DRAM, clock and energy table."""
+
+    name: str = "custom"
+    arch: ArchKind = "systolic"
+    rows: int = _tunable(32, ge=1, le=4096)
+    cols: int = _tunable(32, ge=1, le=4096)
+    dataflow: Dataflow = "ws"
+    element_bytes: int = Field(1, ge=1, le=8)
+    # Global buffer, one per operand (SCALE-Sim style); sizes in KiB.
+    ifmap_sram_kib: float = _tunable(256.0, gt=0)
+    filter_sram_kib: float = _tunable(256.0, gt=0)
+    ofmap_sram_kib: float = _tunable(256.0, gt=0)
+    double_buffer: bool = True
+    dram_bw_bytes_per_cycle: float = _tunable(32.0, gt=0)
+    dram_latency_cycles: int = Field(100, ge=0)
+    clock_mhz: float = Field(1000.0, gt=0)
+    # Energy table, picojoules.
+    mac_energy_pj: float = Field(0.2, ge=0)
+    sram_energy_pj_per_byte: float = Field(1.0, ge=0)
+    dram_energy_pj_per_byte: float = Field(20.0, ge=0)
+
+    @property
+    def num_pes(self) -> int:
+        return self.rows * self.cols
+
+    def buffer_bytes(self, operand: str) -> int:
+        """Capacity in bytes of the global buffer holding `operand` (input, weight, output)."""
+        kib = {
+            "input": self.ifmap_sram_kib,
+            "weight": self.filter_sram_kib,
+            "output": self.ofmap_sram_kib,
+        }[operand]
+        return int(kib * 1024)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Target:
+        return make_target({**self.to_dict(), **changes})
+
+    @staticmethod
+    def tunable_fields() -> tuple[str, ...]:
+        return tuple(
+            f.name
+            for f in dataclasses.fields(Target)
+            if isinstance(f.default, pydantic.fields.FieldInfo)
+            and (f.default.json_schema_extra or {}).get("tunable")
+        )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tpu-like": dict(name="tpu-like", arch="systolic", rows=32, cols=32, dataflow="ws"),
+    "tpu-like-small": dict(
+        name="tpu-like-small",
+        arch="systolic",
+        rows=8,
+        cols=8,
+        dataflow="ws",
+        ifmap_sram_kib=16,
+        filter_sram_kib=16,
+        ofmap_sram_kib=16,
+        dram_bw_bytes_per_cycle=16,
+    ),
+    "tpu-v1": dict(
+        name="tpu-v1",
+        arch="systolic",
+        rows=256,
+        cols=256,
+        dataflow="ws",
+        ifmap_sram_kib=12 * 1024,
+        filter_sram_kib=12 * 1024,
+        ofmap_sram_kib=4 * 1024,
+        dram_bw_bytes_per_cycle=34,
+        clock_mhz=700,
+    ),
+}
+
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "tpu-like": "32x32 systolic array, weight-stationary, 3 x 256 KiB global buffers, 32 B/cycle DRAM",
+    "tpu-like-small": "8x8 systolic array, weight-stationary, 3 x 16 KiB buffers (forces tiling)",
+    "tpu-v1": "256x256 systolic array like TPU v1 (24 MiB unified buffer split), 700 MHz",
+}
+
+
+def _field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Target)]
+
+
+def make_target(fields: dict[str, Any]) -> Target:
+    """Build a Target from a dict, turning pydantic's report into one line naming the field."""
+    unknown = sorted(set(fields) - set(_field_names()))
+    if unknown:
+        raise TargetError(
+            f"unknown target field '{unknown[0]}' (valid fields: {', '.join(_field_names())})"
+        )
+    try:
+        return Target(**fields)
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "?"
+        value = fields.get(str(first["loc"][0])) if first["loc"] else None
+        raise TargetError(f"invalid target field '{loc}' = {value!r}: {first['msg']}") from None
+
+
+def _parse_override(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise TargetError(f"--set expects FIELD=VALUE, got '{item}'")
+    key, value = item.split("=", 1)
+    key = key.strip().replace("-", "_")
+    if key not in _field_names():
+        raise TargetError(
+            f"unknown target field '{key}' (valid fields: {', '.join(_field_names())})"
+        )
+    return key, value.strip()
+
+
+def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...] = ()) -> Target:
+    """A Target from a preset name, a YAML path or a Target, with `FIELD=VALUE` overrides applied."""
+    if isinstance(spec, Target):
+        fields = spec.to_dict()
+    elif str(spec) in PRESETS:
+        fields = dict(PRESETS[str(spec)])
+    else:
+        path = Path(spec)
+        if not path.exists():
+            raise TargetError(
+                f"unknown target '{spec}': not a preset ({', '.join(PRESETS)}) nor a YAML file"
+            )
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise TargetError(f"target file {path} is not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise TargetError(f"target file {path} must hold a mapping of field: value")
+        base = data.pop("base", None)
+        fields = dict(PRESETS[base]) if base in PRESETS else {}
+        if base is not None and base not in PRESETS:
+            raise TargetError(f"target file {path}: unknown base preset '{base}'")
+        fields.update(data)
+        fields.setdefault("name", path.stem)
+    for item in overrides:
+        key, value = _parse_override(item)
+        fields[key] = yaml.safe_load(value) if value else value
+    return make_target(fields)
