@@ -1,0 +1,544 @@
+"""The `accel` dialect: accelerator layers, their mappings, and buffer-level tiling.
+
+Layer level (after `onnx-to-accel`), mapping level (after `accel-map`):
+
+    builtin.module attributes {accel.target = #accel.target<{name = "tpu-like", rows = 32 : i64, ...}>} {
+      func.func @main(%x: tensor<1x3x32x32xf32>) -> tensor<1x8x32x32xf32> {
+        %w = accel.constant {tensor_name = "conv1.weight", value = dense<...> : tensor<8x3x3x3xf32>} : tensor<8x3x3x3xf32>
+        %y = accel.conv2d %x, %w {layer_name = "/conv1/Conv", strides = array<i64: 1, 1>,
+               pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64,
+               mapping = #accel.mapping<ws, {order = ["n", "g", "k", ...], spatial = {...}, tiles = {}}>}
+               : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x32x32xf32>
+        %z = accel.host "Relu" %y {layer_name = "/relu/Relu"} : (tensor<1x8x32x32xf32>) -> tensor<1x8x32x32xf32>
+        func.return %z : tensor<1x8x32x32xf32>
+      }
+    }
+
+Tile level (after `accel-tile`): each layer becomes an `accel.tiled` op whose body is the loop nest
+over buffer-level tiles with the loads, the compute and the stores placed where the mapping's loop
+order puts them (a load sits in the innermost loop its operand depends on, so reuse is visible):
+
+    %y = accel.tiled "conv2d" %x, %w {layer_name = ..., dims = {...}, mapping = #accel.mapping<...>, ...} {
+      accel.tile_for "k" tile 16 extent 64 {
+        accel.tile_load "weight"
+        accel.tile_for "y" tile 8 extent 32 {
+          accel.tile_load "input"
+          accel.tile_compute
+          accel.tile_store "output"
+        }
+      }
+    } : (...) -> tensor<...>
+
+Values that travel with the ops: `layer_name` (the ONNX node name) and, on every op that
+produces tensors, `onnx_outputs` (the ONNX tensor names of its results) when known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xdsl.dialects.builtin import (
+    I64,
+    ArrayAttr,
+    BoolAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    TensorType,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_attr_definition,
+    irdl_op_definition,
+    opt_operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.traits import NoTerminator
+from xdsl.utils.exceptions import VerifyException
+
+LAYER_KINDS = ("conv2d", "matmul")
+OPERANDS = ("input", "weight", "output")
+DATAFLOWS = ("ws", "os", "is")
+
+
+# --- plain Python values <-> attributes ---------------------------------------------------
+
+
+def to_attr(value: Any) -> Attribute:
+    """A JSON-like Python value as an attribute (bool, int, float, str, list, dict)."""
+    if isinstance(value, Attribute):
+        return value
+    if isinstance(value, bool):
+        return BoolAttr.from_bool(value)
+    if isinstance(value, int):
+        return IntegerAttr(value, i64)
+    if isinstance(value, float):
+        return FloatAttr(value, f64)
+    if isinstance(value, str):
+        return StringAttr(value)
+    if isinstance(value, Mapping):
+        return DictionaryAttr({str(k): to_attr(v) for k, v in value.items()})
+    if isinstance(value, Sequence):
+        return ArrayAttr([to_attr(v) for v in value])
+    raise TypeError(f"cannot turn {value!r} into an attribute")
+
+
+def from_attr(attr: Attribute) -> Any:
+    """The inverse of `to_attr` (dense arrays become lists)."""
+    if isinstance(attr, IntegerAttr):
+        if isinstance(attr.type, IntegerType) and attr.type.width.data == 1:
+            return bool(attr.value.data)
+        return int(attr.value.data)
+    if isinstance(attr, FloatAttr):
+        return float(attr.value.data)
+    if isinstance(attr, StringAttr):
+        return attr.data
+    if isinstance(attr, DictionaryAttr):
+        return {k: from_attr(v) for k, v in attr.data.items()}
+    if isinstance(attr, ArrayAttr):
+        return [from_attr(v) for v in attr.data]
+    if isinstance(attr, DenseArrayBase):
+        return list(attr.get_values())
+    raise TypeError(f"cannot turn attribute {attr} into a Python value")
+
+
+def i64_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+# --- attributes ----------------------------------------------------------------------------
+
+
+@irdl_attr_definition
+class TargetAttr(ParametrizedAttribute):
+    """The hardware description the module is compiled for (the fields of `simulator.Target`)."""
+
+    name = "accel.target"
+
+    fields: DictionaryAttr
+
+    def __init__(self, fields: DictionaryAttr | Mapping[str, Any]):
+        if not isinstance(fields, DictionaryAttr):
+            fields = DictionaryAttr({k: to_attr(v) for k, v in fields.items()})
+        super().__init__(fields)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            fields = parser.parse_attribute()
+        if not isinstance(fields, DictionaryAttr):
+            parser.raise_error("#accel.target expects a dictionary of fields")
+        return (fields,)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_attribute(self.fields)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: from_attr(v) for k, v in self.fields.data.items()}
+
+
+@irdl_attr_definition
+class MappingAttr(ParametrizedAttribute):
+    """A layer's mapping: dataflow, then the spec (tiles, order, spatial, double_buffer) and
+    the MAESTRO-style `directives` it reads as. Mirrors `compiler.tiling.Mapping.to_dict()`."""
+
+    name = "accel.mapping"
+
+    dataflow: StringAttr
+    spec: DictionaryAttr
+
+    def __init__(self, dataflow: str | StringAttr, spec: DictionaryAttr | Mapping[str, Any]):
+        if isinstance(dataflow, str):
+            dataflow = StringAttr(dataflow)
+        if not isinstance(spec, DictionaryAttr):
+            spec = DictionaryAttr({k: to_attr(v) for k, v in spec.items()})
+        super().__init__(dataflow, spec)
+
+    def verify(self) -> None:
+        if self.dataflow.data not in DATAFLOWS:
+            raise VerifyException(
+                f"unknown dataflow '{self.dataflow.data}' (expected one of {', '.join(DATAFLOWS)})"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MappingAttr:
+        spec = {k: v for k, v in data.items() if k != "dataflow"}
+        return cls(str(data["dataflow"]), spec)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dataflow": self.dataflow.data, **from_attr(self.spec)}
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            dataflow = parser.parse_identifier()
+            parser.parse_punctuation(",")
+            spec = parser.parse_attribute()
+        if not isinstance(spec, DictionaryAttr):
+            parser.raise_error("#accel.mapping expects `dataflow, {spec}`")
+        return (StringAttr(dataflow), spec)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string(self.dataflow.data + ", ")
+            printer.print_attribute(self.spec)
+
+
+# --- layer-level ops -------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ConstantOp(IRDLOperation):
+    """A constant tensor (weights, biases, shapes), named after its ONNX tensor."""
+
+    name = "accel.constant"
+
+    value = prop_def(DenseIntOrFPElementsAttr)
+    tensor_name = prop_def(StringAttr)
+    result = result_def(TensorType)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "attr-dict `:` type($result)"
+
+    def __init__(self, value: DenseIntOrFPElementsAttr, tensor_name: str | StringAttr):
+        if isinstance(tensor_name, str):
+            tensor_name = StringAttr(tensor_name)
+        super().__init__(
+            properties={"value": value, "tensor_name": tensor_name}, result_types=[value.type]
+        )
+
+    def verify_(self) -> None:
+        if self.value.type != self.result.type:
+            raise VerifyException(
+                f"constant '{self.tensor_name.data}': value type {self.value.type} differs "
+                f"from result type {self.result.type}"
+            )
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    assert isinstance(value.type, TensorType)
+    return tuple(value.type.get_shape())
+
+
+def _ints(attr: DenseArrayBase) -> tuple[int, ...]:
+    return tuple(int(v) for v in attr.get_values())
+
+
+class LayerOp(IRDLOperation):
+    """Common accessors of the accelerator layers."""
+
+    layer_name = prop_def(StringAttr)
+    mapping = opt_prop_def(MappingAttr)
+
+    @property
+    def kind(self) -> str:
+        return self.name.split(".", 1)[1]
+
+
+@irdl_op_definition
+class Conv2DOp(LayerOp):
+    """A 2-D convolution (NCHW, weights [G*K, C, R, S]) with groups, stride, dilation, pads."""
+
+    name = "accel.conv2d"
+
+    input = var_operand_def(TensorType)  # [input, weight] or [input, weight, bias]
+    output = result_def(TensorType)
+
+    strides = prop_def(DenseArrayBase[I64])
+    pads = prop_def(DenseArrayBase[I64])
+    dilations = prop_def(DenseArrayBase[I64])
+    group = prop_def(IntegerAttr[I64])
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` functional-type($input, $output)"
+
+    def __init__(
+        self,
+        operands: Sequence[SSAValue | Operation],
+        result_type: Attribute,
+        layer_name: str,
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        dilations: Sequence[int] = (1, 1),
+        group: int = 1,
+        mapping: MappingAttr | None = None,
+    ):
+        super().__init__(
+            operands=[list(operands)],
+            result_types=[result_type],
+            properties={
+                "layer_name": StringAttr(layer_name),
+                "strides": i64_array(strides),
+                "pads": i64_array(pads),
+                "dilations": i64_array(dilations),
+                "group": IntegerAttr(group, i64),
+                "mapping": mapping,
+            },
+        )
+
+    def verify_(self) -> None:
+        name = self.layer_name.data
+        if len(self.input) not in (2, 3):
+            raise VerifyException(f"conv2d '{name}': expected input, weight[, bias] operands")
+        x, w = _shape(self.input[0]), _shape(self.input[1])
+        if len(x) != 4 or len(w) != 4:
+            raise VerifyException(f"conv2d '{name}': input and weight must be rank 4 (NCHW, KCRS)")
+        strides, pads, dil = _ints(self.strides), _ints(self.pads), _ints(self.dilations)
+        if len(strides) != 2 or len(dil) != 2 or len(pads) != 4:
+            raise VerifyException(f"conv2d '{name}': strides/dilations need 2 values, pads 4")
+        if min(strides) < 1 or min(dil) < 1 or min(pads) < 0:
+            raise VerifyException(f"conv2d '{name}': strides and dilations >= 1, pads >= 0")
+        group = self.group.value.data
+        if group < 1 or x[1] != w[1] * group or w[0] % group:
+            raise VerifyException(
+                f"conv2d '{name}': {x[1]} input channels and weight {list(w)} do not match "
+                f"group {group}"
+            )
+        out = _shape(self.output)
+        expect = [x[0], w[0]]
+        for i in range(2):
+            span = x[2 + i] + pads[i] + pads[2 + i] - (dil[i] * (w[2 + i] - 1) + 1)
+            expect.append(span // strides[i] + 1)
+        if list(out) != expect:
+            raise VerifyException(f"conv2d '{name}': result shape {list(out)}, expected {expect}")
+        if len(self.input) == 3 and _shape(self.input[2]) != (w[0],):
+            raise VerifyException(f"conv2d '{name}': bias must have shape [{w[0]}]")
+
+
+@irdl_op_definition
+class MatmulOp(LayerOp):
+    """out = a @ b (+ bias): a [G, M, K] or [M, K]; b [G, K, N] or [K, N]; bias [N]."""
+
+    name = "accel.matmul"
+
+    input = var_operand_def(TensorType)  # [a, b] or [a, b, bias]
+    output = result_def(TensorType)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` functional-type($input, $output)"
+
+    def __init__(
+        self,
+        operands: Sequence[SSAValue | Operation],
+        result_type: Attribute,
+        layer_name: str,
+        mapping: MappingAttr | None = None,
+    ):
+        super().__init__(
+            operands=[list(operands)],
+            result_types=[result_type],
+            properties={"layer_name": StringAttr(layer_name), "mapping": mapping},
+        )
+
+    def verify_(self) -> None:
+        name = self.layer_name.data
+        if len(self.input) not in (2, 3):
+            raise VerifyException(f"matmul '{name}': expected a, b[, bias] operands")
+        a, b = _shape(self.input[0]), _shape(self.input[1])
+        if len(a) not in (2, 3) or len(b) not in (2, 3):
+            raise VerifyException(f"matmul '{name}': a and b must be rank 2 or 3")
+        if a[-1] != b[-2]:
+            raise VerifyException(f"matmul '{name}': a {list(a)} and b {list(b)} disagree on K")
+        if len(a) == 3 and len(b) == 3 and a[0] != b[0]:
+            raise VerifyException(f"matmul '{name}': batch of a {a[0]} != batch of b {b[0]}")
+        batch = [a[0]] if len(a) == 3 else ([b[0]] if len(b) == 3 else [])
+        expect = [*batch, a[-2], b[-1]]
+        if list(_shape(self.output)) != expect:
+            raise VerifyException(
+                f"matmul '{name}': result shape {list(_shape(self.output))}, expected {expect}"
+            )
+        if len(self.input) == 3 and _shape(self.input[2]) != (b[-1],):
+            raise VerifyException(f"matmul '{name}': bias must have shape [{b[-1]}]")
+
+
+@irdl_op_definition
+class HostOp(IRDLOperation):
+    """An ONNX operation the accelerator does not run; the host executes it with ONNX semantics.
+    Its ONNX attributes are kept as the op's attributes."""
+
+    name = "accel.host"
+
+    op_type = prop_def(StringAttr)
+    layer_name = prop_def(StringAttr)
+    inputs = var_operand_def()
+    outputs = var_result_def()
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$op_type $inputs attr-dict `:` functional-type($inputs, $outputs)"
+
+    def __init__(
+        self,
+        op_type: str,
+        inputs: Sequence[SSAValue | Operation],
+        result_types: Sequence[Attribute],
+        layer_name: str,
+        attributes: Mapping[str, Attribute] | None = None,
+    ):
+        super().__init__(
+            operands=[list(inputs)],
+            result_types=[list(result_types)],
+            properties={"op_type": StringAttr(op_type), "layer_name": StringAttr(layer_name)},
+            attributes=dict(attributes or {}),
+        )
+
+
+# --- tile-level ops -----------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class TiledOp(IRDLOperation):
+    """A layer after `accel-tile`: its loop nest over buffer-level tiles.
+
+    Properties: `kind` (conv2d | matmul), `layer_name`, `dims` (loop dim -> extent), `geometry`
+    (conv: strides, pads, dilations, group), `mapping` (complete: every tile chosen)."""
+
+    name = "accel.tiled"
+
+    kind = prop_def(StringAttr)
+    layer_name = prop_def(StringAttr)
+    dims = prop_def(DictionaryAttr)
+    geometry = prop_def(DictionaryAttr)
+    mapping = prop_def(MappingAttr)
+    input = var_operand_def(TensorType)
+    output = result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(NoTerminator())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
+
+    def verify_(self) -> None:
+        if self.kind.data not in LAYER_KINDS:
+            raise VerifyException(f"accel.tiled: unknown layer kind '{self.kind.data}'")
+        for op in self.body.walk():
+            if op is self or isinstance(op, TILE_BODY_OPS):
+                continue
+            raise VerifyException(f"accel.tiled '{self.layer_name.data}': {op.name} in its body")
+
+
+@irdl_op_definition
+class TileForOp(IRDLOperation):
+    """A loop over the buffer-level tiles of one loop dimension (edge tile clipped)."""
+
+    name = "accel.tile_for"
+
+    dim = prop_def(StringAttr)
+    tile = prop_def(IntegerAttr[I64])
+    extent = prop_def(IntegerAttr[I64])
+    body = region_def("single_block")
+
+    traits = traits_def(NoTerminator())
+    assembly_format = "$dim `tile` $tile `extent` $extent attr-dict-with-keyword $body"
+
+    def __init__(self, dim: str, tile: int, extent: int, body: Sequence[Operation] = ()):
+        from xdsl.ir import Block, Region
+
+        super().__init__(
+            properties={
+                "dim": StringAttr(dim),
+                "tile": IntegerAttr(tile, i64),
+                "extent": IntegerAttr(extent, i64),
+            },
+            regions=[Region(Block(list(body)))],
+        )
+
+    def verify_(self) -> None:
+        tile, extent = self.tile.value.data, self.extent.value.data
+        if not 1 <= tile <= extent:
+            raise VerifyException(
+                f"tile {tile} of dimension '{self.dim.data}' is outside [1, {extent}]"
+            )
+
+
+def _check_operand(operand: StringAttr) -> None:
+    if operand.data not in OPERANDS:
+        raise VerifyException(
+            f"unknown operand '{operand.data}' (expected one of {', '.join(OPERANDS)})"
+        )
+
+
+@irdl_op_definition
+class TileLoadOp(IRDLOperation):
+    """Load the current tile of an operand into its global buffer (`double_buffer`: 2 slots)."""
+
+    name = "accel.tile_load"
+
+    operand = prop_def(StringAttr)
+    double_buffer = prop_def(BoolAttr)
+
+    assembly_format = "$operand `double_buffer` `=` $double_buffer attr-dict"
+
+    def __init__(self, operand: str, double_buffer: bool):
+        super().__init__(
+            properties={
+                "operand": StringAttr(operand),
+                "double_buffer": BoolAttr.from_bool(double_buffer),
+            }
+        )
+
+    def verify_(self) -> None:
+        _check_operand(self.operand)
+
+
+@irdl_op_definition
+class TileComputeOp(IRDLOperation):
+    """Run the current tile on the PE array, accumulating over the reduction tiles."""
+
+    name = "accel.tile_compute"
+
+    assembly_format = "attr-dict"
+
+
+@irdl_op_definition
+class TileStoreOp(IRDLOperation):
+    """Store the current output tile (partial sums if the reduction is not finished)."""
+
+    name = "accel.tile_store"
+
+    operand = prop_def(StringAttr)
+
+    assembly_format = "$operand attr-dict"
+
+    def __init__(self, operand: str = "output"):
+        super().__init__(properties={"operand": StringAttr(operand)})
+
+    def verify_(self) -> None:
+        _check_operand(self.operand)
+
+
+TILE_BODY_OPS = (TileForOp, TileLoadOp, TileComputeOp, TileStoreOp)
+
+
+Accel = Dialect(
+    "accel",
+    [
+        ConstantOp,
+        Conv2DOp,
+        MatmulOp,
+        HostOp,
+        TiledOp,
+        TileForOp,
+        TileLoadOp,
+        TileComputeOp,
+        TileStoreOp,
+    ],
+    [TargetAttr, MappingAttr],
+)

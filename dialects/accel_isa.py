@@ -1,0 +1,260 @@
+"""The `accel_isa` dialect: the accelerator's instructions, one op per instruction.
+
+`accel-emit` turns each tiled layer into an `accel_isa.layer` (one program per layer) whose body is
+the straight-line instruction stream; the assembler packs it into a `simulator.program.Program`
+(docs/program.md gives each instruction's semantics):
+
+    %y = accel_isa.layer "conv2d" %x, %w attributes {layer_name = "/conv1/Conv", dims = {...}, ...} : (...) -> tensor<1x8x32x32xf32> {
+      accel_isa.config ws
+      accel_isa.load "weight"[0] bytes 216 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 8, 3, 32, 32, 3, 3]
+      accel_isa.load "input"[0] bytes 3468 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 8, 3, 32, 32, 3, 3]
+      accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1024, 8, 27] at [...] size [...]
+      accel_isa.store [0] bytes 8192 at [...] size [...]
+    }
+
+Offsets and sizes are per loop dimension of the layer (`conv2d: n g k c y x r s`,
+`matmul: g m n k`); `gemm` is the tile's GEMM view `[reps, m, n, k]`; slots are 0 or 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import (
+    I64,
+    BoolAttr,
+    DenseArrayBase,
+    DictionaryAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Dialect
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.traits import NoTerminator
+from xdsl.utils.exceptions import VerifyException
+
+from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, MappingAttr, i64_array
+
+MAX_DIMS = 8
+DIMS_OF_KIND = {"conv2d": 8, "matmul": 4}
+
+
+def _check_tile(op: IRDLOperation, offsets: DenseArrayBase, sizes: DenseArrayBase) -> None:
+    offs, sizes_ = offsets.get_values(), sizes.get_values()
+    if len(offs) != len(sizes_) or not 1 <= len(offs) <= MAX_DIMS:
+        raise VerifyException(
+            f"{op.name}: offsets ({len(offs)}) and sizes ({len(sizes_)}) must have the same "
+            f"length, 1 to {MAX_DIMS}"
+        )
+    if min(offs) < 0 or min(sizes_) < 1:
+        raise VerifyException(f"{op.name}: offsets must be >= 0 and sizes >= 1")
+
+
+def _check_slot(op: IRDLOperation, name: str, slot: IntegerAttr) -> None:
+    if slot.value.data not in (0, 1):
+        raise VerifyException(f"{op.name}: {name} slot {slot.value.data} is not 0 or 1")
+
+
+def _check_bytes(op: IRDLOperation, nbytes: IntegerAttr) -> None:
+    if nbytes.value.data < 1:
+        raise VerifyException(f"{op.name}: bytes must be >= 1, got {nbytes.value.data}")
+
+
+@irdl_op_definition
+class ConfigOp(IRDLOperation):
+    """Start of a layer: set the array's dataflow."""
+
+    name = "accel_isa.config"
+
+    dataflow = prop_def(StringAttr)
+
+    assembly_format = "$dataflow attr-dict"
+
+    def __init__(self, dataflow: str):
+        super().__init__(properties={"dataflow": StringAttr(dataflow)})
+
+    def verify_(self) -> None:
+        if self.dataflow.data not in DATAFLOWS:
+            raise VerifyException(
+                f"accel_isa.config: unknown dataflow '{self.dataflow.data}' "
+                f"(expected one of {', '.join(DATAFLOWS)})"
+            )
+
+
+@irdl_op_definition
+class LoadOp(IRDLOperation):
+    """DMA a tile from DRAM into slot `slot` of the global buffer of `buffer`."""
+
+    name = "accel_isa.load"
+
+    buffer = prop_def(StringAttr)
+    slot = prop_def(IntegerAttr[I64])
+    bytes = prop_def(IntegerAttr[I64])
+    offsets = prop_def(DenseArrayBase[I64])
+    sizes = prop_def(DenseArrayBase[I64])
+
+    assembly_format = (
+        "$buffer `[` $slot `]` `bytes` $bytes `at` $offsets `size` $sizes attr-dict"
+    )
+
+    def __init__(
+        self, buffer: str, slot: int, nbytes: int, offsets: Sequence[int], sizes: Sequence[int]
+    ):
+        super().__init__(
+            properties={
+                "buffer": StringAttr(buffer),
+                "slot": IntegerAttr(slot, i64),
+                "bytes": IntegerAttr(nbytes, i64),
+                "offsets": i64_array(offsets),
+                "sizes": i64_array(sizes),
+            }
+        )
+
+    def verify_(self) -> None:
+        if self.buffer.data not in OPERANDS:
+            raise VerifyException(
+                f"accel_isa.load: unknown buffer '{self.buffer.data}' "
+                f"(expected one of {', '.join(OPERANDS)})"
+            )
+        _check_slot(self, "buffer", self.slot)
+        _check_bytes(self, self.bytes)
+        _check_tile(self, self.offsets, self.sizes)
+
+
+@irdl_op_definition
+class ComputeOp(IRDLOperation):
+    """Run one tile on the array: `gemm` = [reps, m, n, k]; `acc` adds to the partial sums."""
+
+    name = "accel_isa.compute"
+
+    s_in = prop_def(IntegerAttr[I64])
+    s_w = prop_def(IntegerAttr[I64])
+    s_out = prop_def(IntegerAttr[I64])
+    acc = prop_def(BoolAttr)
+    gemm = prop_def(DenseArrayBase[I64])
+    offsets = prop_def(DenseArrayBase[I64])
+    sizes = prop_def(DenseArrayBase[I64])
+
+    assembly_format = (
+        "`in` `[` $s_in `]` `w` `[` $s_w `]` `out` `[` $s_out `]` `acc` $acc `gemm` $gemm "
+        "`at` $offsets `size` $sizes attr-dict"
+    )
+
+    def __init__(
+        self,
+        s_in: int,
+        s_w: int,
+        s_out: int,
+        acc: bool,
+        gemm: Sequence[int],
+        offsets: Sequence[int],
+        sizes: Sequence[int],
+    ):
+        super().__init__(
+            properties={
+                "s_in": IntegerAttr(s_in, i64),
+                "s_w": IntegerAttr(s_w, i64),
+                "s_out": IntegerAttr(s_out, i64),
+                "acc": BoolAttr.from_bool(acc),
+                "gemm": i64_array(gemm),
+                "offsets": i64_array(offsets),
+                "sizes": i64_array(sizes),
+            }
+        )
+
+    def verify_(self) -> None:
+        for name, slot in (("input", self.s_in), ("weight", self.s_w), ("output", self.s_out)):
+            _check_slot(self, name, slot)
+        gemm = self.gemm.get_values()
+        if len(gemm) != 4 or min(gemm) < 1:
+            raise VerifyException(
+                f"accel_isa.compute: gemm must be [reps, m, n, k] with every value >= 1, got {list(gemm)}"
+            )
+        _check_tile(self, self.offsets, self.sizes)
+
+
+@irdl_op_definition
+class StoreOp(IRDLOperation):
+    """DMA output slot `slot` (a finished tile or partial sums) to DRAM."""
+
+    name = "accel_isa.store"
+
+    slot = prop_def(IntegerAttr[I64])
+    bytes = prop_def(IntegerAttr[I64])
+    offsets = prop_def(DenseArrayBase[I64])
+    sizes = prop_def(DenseArrayBase[I64])
+
+    assembly_format = "`[` $slot `]` `bytes` $bytes `at` $offsets `size` $sizes attr-dict"
+
+    def __init__(self, slot: int, nbytes: int, offsets: Sequence[int], sizes: Sequence[int]):
+        super().__init__(
+            properties={
+                "slot": IntegerAttr(slot, i64),
+                "bytes": IntegerAttr(nbytes, i64),
+                "offsets": i64_array(offsets),
+                "sizes": i64_array(sizes),
+            }
+        )
+
+    def verify_(self) -> None:
+        _check_slot(self, "output", self.slot)
+        _check_bytes(self, self.bytes)
+        _check_tile(self, self.offsets, self.sizes)
+
+
+INSTRUCTION_OPS = (ConfigOp, LoadOp, ComputeOp, StoreOp)
+
+
+@irdl_op_definition
+class LayerOp(IRDLOperation):
+    """One layer's program: operands and result as tensors, the instructions in the body.
+
+    Properties as `accel.tiled`: kind, layer_name, dims, geometry, mapping."""
+
+    name = "accel_isa.layer"
+
+    kind = prop_def(StringAttr)
+    layer_name = prop_def(StringAttr)
+    dims = prop_def(DictionaryAttr)
+    geometry = prop_def(DictionaryAttr)
+    mapping = prop_def(MappingAttr)
+    input = var_operand_def(TensorType)
+    output = result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(NoTerminator())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
+
+    def verify_(self) -> None:
+        name = self.layer_name.data
+        if self.kind.data not in LAYER_KINDS:
+            raise VerifyException(f"accel_isa.layer '{name}': unknown kind '{self.kind.data}'")
+        ops = list(self.body.block.ops)
+        if not ops or not isinstance(ops[0], ConfigOp):
+            raise VerifyException(f"accel_isa.layer '{name}': the program must start with config")
+        ndims = DIMS_OF_KIND[self.kind.data]
+        for op in ops:
+            if not isinstance(op, INSTRUCTION_OPS):
+                raise VerifyException(f"accel_isa.layer '{name}': {op.name} is not an instruction")
+            if isinstance(op, ConfigOp):
+                continue
+            if len(op.offsets.get_values()) != ndims:
+                raise VerifyException(
+                    f"accel_isa.layer '{name}': {op.name} has {len(op.offsets.get_values())} "
+                    f"tile dims, a {self.kind.data} has {ndims}"
+                )
+
+
+AccelISA = Dialect("accel_isa", [LayerOp, *INSTRUCTION_OPS], [])
