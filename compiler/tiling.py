@@ -12,22 +12,107 @@ CONTRACT (fixed; the implementation fills in the bodies):
   `schedule` turns a layer + mapping into instruction rows of the Program format
   (`simulator.program`: CONFIG, LOAD, COMPUTE, STORE rows with bytes, slots, tile offsets/sizes
   and the GEMM view reps/m/n/k of each tile).
+
+Choices made here (the rest of the project relies on them):
+
+- Operands and the loop dims they depend on: input (conv `n g c y x r s`, matmul `g m k`), weight
+  (conv `g k c r s`, matmul `g k n`, or `k n` when b is shared), output (conv `n g k y x`, matmul
+  `g m n`). An operand tile is loaded when its tile coordinates change between two consecutive
+  iterations of the tile loop nest (`dram_traffic` counts the same thing analytically).
+- Spatial unroll (`spatial_unroll`) is descriptive: per array axis it records the main loop dim
+  (the one with the largest extent among the dims folded onto that axis by the GEMM view) with
+  factor min(GEMM-view extent of the axis, rows or cols). The timing model uses the GEMM view.
+- Default loop orders (outermost first): ws keeps the weight tile stationary (weight dims outer,
+  pixels inner), os keeps the output tile (reduction innermost), is keeps the input tile (output
+  channels innermost). See `DEFAULT_ORDERS`.
+- `choose_tiles` starts from the full extents and repeatedly halves (ceil) one dimension until
+  every footprint (x2 when double-buffered) fits its global buffer. The dimension halved must
+  shrink the most over-full buffer; among those it prefers (1) dims whose halving keeps the
+  array-mapped GEMM axes and the reduction at least rows/cols-sized and that are not r/s, then
+  (2) any dim but r/s, then (3) r/s; within a tier, the least estimated DRAM traffic for the
+  mapping's loop order, then the largest drop of the over-full buffer, then the largest tile.
+  `double_buffer=None`: double-buffer when the target allows it (`target.double_buffer`) and the
+  minimal tiles (all 1 except the fixed ones) fit twice; otherwise single-buffer.
+- `schedule` row order per iteration of the tile loop nest. Double-buffered: LOADs of the
+  iteration's new input / weight tiles, the LOAD of reloaded partial sums, then the STORE of the
+  previous output tile when the output tile changed (so the prefetch is not queued behind it on
+  the DMA channel), then the COMPUTE. Single-buffered: the STORE first (the slot is reused), then
+  the LOADs and the COMPUTE. The last output tile is stored after the last COMPUTE.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from simulator.errors import AccelflowError
-from simulator.program import CONV_DIMS, MATMUL_DIMS
+from simulator.program import (
+    BUF_INPUT,
+    BUF_OUTPUT,
+    BUF_WEIGHT,
+    CONV_DIMS,
+    DATAFLOWS,
+    F_ACC,
+    F_BUFFER,
+    F_BYTES,
+    F_DATAFLOW,
+    F_K,
+    F_LAYER,
+    F_M,
+    F_N,
+    F_OFF,
+    F_OPCODE,
+    F_REPS,
+    F_S_IN,
+    F_S_OUT,
+    F_S_W,
+    F_SIZE,
+    F_SLOT,
+    MATMUL_DIMS,
+    NUM_FIELDS,
+    OP_COMPUTE,
+    OP_CONFIG,
+    OP_LOAD,
+    OP_STORE,
+)
 from simulator.target import Target
+
+OPERANDS = ("input", "weight", "output")
+
+# Buffer-tile loop orders (outermost first) per dataflow; see the module docstring.
+DEFAULT_ORDERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "conv2d": {
+        "ws": ("g", "k", "c", "r", "s", "n", "y", "x"),
+        "os": ("g", "k", "n", "y", "x", "c", "r", "s"),
+        "is": ("g", "n", "c", "r", "s", "y", "x", "k"),
+    },
+    "matmul": {
+        "ws": ("g", "n", "k", "m"),
+        "os": ("g", "n", "m", "k"),
+        "is": ("g", "m", "k", "n"),
+    },
+}
+
+# GEMM view: which loop dims fold into the GEMM axes m (pixels), n (output channels), k (reduction).
+_GEMM_AXES: dict[str, dict[str, tuple[str, ...]]] = {
+    "conv2d": {"m": ("y", "x", "n"), "n": ("k",), "k": ("c", "r", "s")},
+    "matmul": {"m": ("m",), "n": ("n",), "k": ("k",)},
+}
+# GEMM axis across the array's rows / cols for each dataflow (docs/program.md).
+_ARRAY_AXES: dict[str, tuple[str, str]] = {"os": ("m", "n"), "ws": ("k", "n"), "is": ("k", "m")}
+# Dims the greedy tiler shrinks last (filter window: tiling it costs halo and partial sums).
+_LAST_RESORT = ("r", "s")
 
 
 class MappingError(AccelflowError):
     """An illegal mapping: the message names the layer and the limit (PEs, buffer bytes)."""
+
+
+class ShapeError(AccelflowError, ValueError):
+    """Operand shapes that do not form a valid conv2d / matmul layer."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +142,12 @@ class LayerShape:
     def macs(self) -> int:
         return int(np.prod(list(self.dims.values()), dtype=np.int64))
 
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        """Input H, W with the pads added (conv2d only)."""
+        top, left, bottom, right = self.pads
+        return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
+
 
 def conv2d_shape(
     input_shape: tuple[int, ...],
@@ -68,14 +159,64 @@ def conv2d_shape(
     has_bias: bool = False,
 ) -> LayerShape:
     """The LayerShape of an NCHW conv with ONNX weight layout [G*K, C, R, S]."""
-    raise NotImplementedError
+    if len(input_shape) != 4 or len(weight_shape) != 4:
+        raise ShapeError(
+            f"conv2d expects a 4-D input and weight, got {tuple(input_shape)} and {tuple(weight_shape)}"
+        )
+    n, cin, h, w = (int(v) for v in input_shape)
+    gk, c, r, s = (int(v) for v in weight_shape)
+    sy, sx = (int(v) for v in strides)
+    dy, dx = (int(v) for v in dilations)
+    top, left, bottom, right = (int(v) for v in pads)
+    if group < 1 or cin % group or gk % group:
+        raise ShapeError(
+            f"conv2d group={group} does not divide input channels {cin} and output channels {gk}"
+        )
+    if c != cin // group:
+        raise ShapeError(
+            f"conv2d weight has {c} input channels per group, expected {cin} / {group} = {cin // group}"
+        )
+    if min(sy, sx, dy, dx) < 1 or min(top, left, bottom, right) < 0:
+        raise ShapeError(f"conv2d strides {strides} / dilations {dilations} must be >= 1, pads {pads} >= 0")
+    oy = (h + top + bottom - (dy * (r - 1) + 1)) // sy + 1
+    ox = (w + left + right - (dx * (s - 1) + 1)) // sx + 1
+    if oy < 1 or ox < 1 or min(n, c, gk, r, s) < 1:
+        raise ShapeError(
+            f"conv2d of input {tuple(input_shape)} with weight {tuple(weight_shape)} has an empty output"
+        )
+    dims = {"n": n, "g": group, "k": gk // group, "c": c, "y": oy, "x": ox, "r": r, "s": s}
+    return LayerShape(
+        kind="conv2d",
+        dims=dims,
+        stride=(sy, sx),
+        dilation=(dy, dx),
+        pads=(top, left, bottom, right),
+        in_hw=(h, w),
+        has_bias=has_bias,
+    )
 
 
 def matmul_shape(
     a_shape: tuple[int, ...], b_shape: tuple[int, ...], has_bias: bool = False
 ) -> LayerShape:
-    """The LayerShape of out = a @ b (+ bias): a [G, M, K] or [M, K]; b [G, K, N] or [K, N]."""
-    raise NotImplementedError
+    """The LayerShape of out = a @ b (+ bias): a [G, M, K] or [M, K]; b [G, K, N] or [K, N].
+
+    A 2-D (or batch-1) `a` with a batched `b` is broadcast over b's batch; a 3-D `b` whose
+    batch is 1 under a batched `a` is shared like a 2-D `b` (b_batched False)."""
+    if len(a_shape) not in (2, 3) or len(b_shape) not in (2, 3):
+        raise ShapeError(f"matmul expects 2-D or 3-D operands, got {tuple(a_shape)} and {tuple(b_shape)}")
+    ga, m, ka = (1, *a_shape) if len(a_shape) == 2 else tuple(a_shape)
+    gb, kb, n = (1, *b_shape) if len(b_shape) == 2 else tuple(b_shape)
+    if ka != kb:
+        raise ShapeError(f"matmul inner dims differ: a {tuple(a_shape)} @ b {tuple(b_shape)}")
+    if ga != gb and 1 not in (ga, gb):
+        raise ShapeError(f"matmul batch dims differ: a {tuple(a_shape)} @ b {tuple(b_shape)}")
+    b_batched = len(b_shape) == 3 and not (gb == 1 and ga > 1)
+    g = max(ga, gb)
+    if min(g, m, n, ka) < 1:
+        raise ShapeError(f"matmul of {tuple(a_shape)} @ {tuple(b_shape)} is empty")
+    dims = {"g": int(g), "m": int(m), "n": int(n), "k": int(ka)}
+    return LayerShape(kind="matmul", dims=dims, has_bias=has_bias, b_batched=b_batched)
 
 
 @dataclass(frozen=True)
@@ -97,27 +238,151 @@ class Mapping:
     double_buffer: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return {
+            "dataflow": self.dataflow,
+            "tiles": {d: int(t) for d, t in self.tiles.items()},
+            "order": list(self.order),
+            "spatial": {d: [axis, int(f)] for d, (axis, f) in self.spatial.items()},
+            "double_buffer": bool(self.double_buffer),
+        }
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Mapping:
-        raise NotImplementedError
+        missing = [key for key in ("dataflow", "tiles", "order") if key not in data]
+        if missing:
+            raise MappingError(f"mapping is missing '{missing[0]}'")
+        try:
+            return Mapping(
+                dataflow=str(data["dataflow"]),
+                tiles={str(d): int(t) for d, t in data["tiles"].items()},
+                order=tuple(str(d) for d in data["order"]),
+                spatial={str(d): (str(a), int(f)) for d, (a, f) in data.get("spatial", {}).items()},
+                double_buffer=bool(data.get("double_buffer", True)),
+            )
+        except (TypeError, ValueError, AttributeError) as err:
+            raise MappingError(f"malformed mapping {data!r}: {err}") from None
 
     def directives(self, shape: LayerShape) -> str:
         """MAESTRO-style directives, e.g. 'TemporalMap(8,8) K; SpatialMap(1,1) C; ...'."""
-        raise NotImplementedError
+        parts = []
+        for d in self.order or shape.dim_names:
+            if d in self.spatial:
+                parts.append(f"SpatialMap(1,1) {d.upper()}")
+                continue
+            t = min(self.tiles.get(d, shape.dims[d]), shape.dims[d])
+            parts.append(f"TemporalMap({t},{t}) {d.upper()}")
+        return "; ".join(parts)
 
 
 def gemm_view(shape: LayerShape, sizes: dict[str, int]) -> tuple[int, int, int, int]:
     """(reps, m, n, k) of a tile with per-dim `sizes`: conv m = n*y*x, n = k, k = c*r*s,
     reps = g; matmul m, n, k with reps = g."""
-    raise NotImplementedError
+    if shape.kind == "conv2d":
+        return (
+            sizes["g"],
+            sizes["n"] * sizes["y"] * sizes["x"],
+            sizes["k"],
+            sizes["c"] * sizes["r"] * sizes["s"],
+        )
+    return sizes["g"], sizes["m"], sizes["n"], sizes["k"]
+
+
+def operand_dims(shape: LayerShape) -> dict[str, tuple[str, ...]]:
+    """The loop dims each operand's tile depends on (its tile coordinates)."""
+    if shape.kind == "conv2d":
+        return {
+            "input": ("n", "g", "c", "y", "x", "r", "s"),
+            "weight": ("g", "k", "c", "r", "s"),
+            "output": ("n", "g", "k", "y", "x"),
+        }
+    return {
+        "input": ("g", "m", "k"),
+        "weight": ("g", "k", "n") if shape.b_batched else ("k", "n"),
+        "output": ("g", "m", "n"),
+    }
+
+
+def reduction_dims(shape: LayerShape) -> tuple[str, ...]:
+    """The loop dims summed over (not in the output)."""
+    return ("c", "r", "s") if shape.kind == "conv2d" else ("k",)
+
+
+def _footprint_elems(shape: LayerShape, t: dict[str, int]) -> tuple[int, int, int]:
+    if shape.kind == "conv2d":
+        sy, sx = shape.stride
+        dy, dx = shape.dilation
+        hp, wp = shape.padded_hw
+        h = min((t["y"] - 1) * sy + (t["r"] - 1) * dy + 1, hp)
+        w = min((t["x"] - 1) * sx + (t["s"] - 1) * dx + 1, wp)
+        gkc = t["g"] * t["k"]
+        weight = gkc * t["c"] * t["r"] * t["s"] + (gkc if shape.has_bias else 0)
+        return (
+            t["n"] * t["g"] * t["c"] * h * w,
+            weight,
+            t["n"] * gkc * t["y"] * t["x"],
+        )
+    gb = t["g"] if shape.b_batched else 1
+    weight = gb * t["k"] * t["n"] + (t["n"] if shape.has_bias else 0)
+    return t["g"] * t["m"] * t["k"], weight, t["g"] * t["m"] * t["n"]
 
 
 def footprint_bytes(shape: LayerShape, tiles: dict[str, int], element_bytes: int) -> dict[str, int]:
     """Bytes of one input tile (with conv halo), weight tile (+ its bias slice) and output tile:
     {"input": ..., "weight": ..., "output": ...}. Output partial sums are element_bytes wide."""
-    raise NotImplementedError
+    t = {d: min(int(tiles[d]), shape.dims[d]) for d in shape.dim_names}
+    return {op: e * element_bytes for op, e in zip(OPERANDS, _footprint_elems(shape, t), strict=True)}
+
+
+def spatial_unroll(shape: LayerShape, dataflow: str, target: Target) -> dict[str, tuple[str, int]]:
+    """The spatial unroll `dataflow` implies on a rows x cols systolic array (descriptive): per
+    array axis, the main loop dim of the GEMM axis mapped there, with factor
+    min(GEMM-view extent of that axis, rows or cols)."""
+    if dataflow not in _ARRAY_AXES:
+        raise MappingError(f"unknown dataflow '{dataflow}' (expected one of {', '.join(DATAFLOWS)})")
+    axes = _GEMM_AXES[shape.kind]
+    spatial: dict[str, tuple[str, int]] = {}
+    for array_axis, size, gemm_axis in zip(("rows", "cols"), (target.rows, target.cols), _ARRAY_AXES[dataflow], strict=True):
+        dims = axes[gemm_axis]
+        main = max(dims, key=lambda d: shape.dims[d])  # first wins ties
+        extent = math.prod(shape.dims[d] for d in dims)
+        spatial[main] = (array_axis, min(extent, size))
+    return spatial
+
+
+def dram_traffic(shape: LayerShape, mapping: Mapping, element_bytes: int) -> dict[str, int]:
+    """Analytical DRAM bytes of `schedule` for this mapping: {"input", "weight" (loads),
+    "output" (stores), "psum" (partial-sum reloads)}. Exact when the tiles divide the extents;
+    otherwise an upper bound (every tile counted at full size)."""
+    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
+    counts = _visit_counts(shape, tiles, mapping.order)
+    fp = _footprint_elems(shape, tiles)
+    visits_in, visits_w, visits_out, distinct_out = counts
+    return {
+        "input": visits_in * fp[0] * element_bytes,
+        "weight": visits_w * fp[1] * element_bytes,
+        "output": visits_out * fp[2] * element_bytes,
+        "psum": (visits_out - distinct_out) * fp[2] * element_bytes,
+    }
+
+
+def _visit_counts(
+    shape: LayerShape, tiles: dict[str, int], order: tuple[str, ...]
+) -> tuple[int, int, int, int]:
+    """How many times the input, weight, output tile changes along the loop nest (= loads /
+    stores), and how many distinct output tiles there are."""
+    trips = {d: -(-shape.dims[d] // tiles[d]) for d in order}
+    rel = operand_dims(shape)
+    result = []
+    for op in OPERANDS:
+        deps = rel[op]
+        prefix, visits = 1, 1
+        for d in order:
+            prefix *= trips[d]
+            if d in deps and trips[d] > 1:
+                visits = prefix
+        result.append(visits)
+    result.append(math.prod(trips[d] for d in rel["output"]))
+    return result[0], result[1], result[2], result[3]
 
 
 def default_mapping(
@@ -129,7 +394,34 @@ def default_mapping(
     """The heuristic mapping for `target`: its dataflow (or `dataflow`), the spatial unroll
     that dataflow implies, a reuse-friendly loop order (or `order`), and tiles from
     `choose_tiles`."""
-    raise NotImplementedError
+    dataflow = dataflow or target.dataflow
+    spatial = spatial_unroll(shape, dataflow, target)
+    order = tuple(order) if order is not None else DEFAULT_ORDERS[shape.kind][dataflow]
+    if sorted(order) != sorted(shape.dim_names):
+        raise MappingError(
+            f"loop order {' '.join(order)} is not a permutation of {' '.join(shape.dim_names)}"
+        )
+    start = Mapping(dataflow=dataflow, tiles=dict(shape.dims), order=order, spatial=spatial)
+    return choose_tiles(shape, start, target)
+
+
+def _gemm_floors(shape: LayerShape, dataflow: str, target: Target) -> list[tuple[tuple[str, ...], int]]:
+    """(dims of a GEMM axis, minimum product) the tiler tries to keep: the array-mapped axes at
+    least rows/cols, the reduction at least rows (each capped by the axis's full extent)."""
+    axes = _GEMM_AXES[shape.kind]
+    rows_axis, cols_axis = _ARRAY_AXES.get(dataflow, ("k", "n"))
+    wanted = {rows_axis: target.rows, cols_axis: target.cols}
+    wanted["k"] = max(wanted.get("k", 0), target.rows)
+    floors = []
+    for gemm_axis, size in wanted.items():
+        dims = axes[gemm_axis]
+        floors.append((dims, min(size, math.prod(shape.dims[d] for d in dims))))
+    return floors
+
+
+def _over_capacity_message(operand: str, need: int, cap: int, mult: int) -> str:
+    twice = " (x2 double-buffered)" if mult == 2 else ""
+    return f"{operand} tile needs {need} B{twice} but the {operand} buffer holds {cap} B"
 
 
 def choose_tiles(
@@ -141,15 +433,136 @@ def choose_tiles(
 ) -> Mapping:
     """`mapping` with the largest tiles that fit the target's global buffers (twice, when double
     buffered; `double_buffer=None` means "where they fit twice"). Dims in `fixed` keep the given
-    tile (clamped to the extent). Raises MappingError if even the fixed tiles cannot fit."""
-    raise NotImplementedError
+    tile (clamped to the extent). Raises MappingError if even the fixed tiles cannot fit.
+
+    Greedy halving; see the module docstring for the preference order."""
+    fixed = {d: max(1, min(int(t), shape.dims[d])) for d, t in (fixed or {}).items()}
+    unknown = sorted(set(fixed) - set(shape.dim_names))
+    if unknown:
+        raise MappingError(f"fixed tile for unknown dim '{unknown[0]}' (dims: {' '.join(shape.dim_names)})")
+    eb = target.element_bytes
+    caps = tuple(target.buffer_bytes(op) for op in OPERANDS)
+    minimal = {d: fixed.get(d, 1) for d in shape.dim_names}
+    min_fp = _footprint_elems(shape, minimal)
+
+    def fits(fp: tuple[int, int, int], mult: int) -> bool:
+        return all(e * eb * mult <= cap for e, cap in zip(fp, caps, strict=True))
+
+    if double_buffer is None:
+        double_buffer = target.double_buffer and fits(min_fp, 2)
+    mult = 2 if double_buffer else 1
+    for op, e, cap in zip(OPERANDS, min_fp, caps, strict=True):
+        if e * eb * mult > cap:
+            raise MappingError(_over_capacity_message(op, e * eb * mult, cap, mult) + " even with the smallest tiles")
+
+    order = tuple(mapping.order) if mapping.order else shape.dim_names
+    tiles = {d: fixed.get(d, shape.dims[d]) for d in shape.dim_names}
+    free = [d for d in order if d not in fixed]
+    floors = _gemm_floors(shape, mapping.dataflow, target)
+    rel = operand_dims(shape)
+    fp = _footprint_elems(shape, tiles)
+    while True:
+        ratios = [e * eb * mult / cap for e, cap in zip(fp, caps, strict=True)]
+        worst = max(range(3), key=ratios.__getitem__)
+        if ratios[worst] <= 1:
+            break
+        best_key, best = None, None
+        for pos, d in enumerate(free):
+            t = tiles[d]
+            if t == 1 or d not in rel[OPERANDS[worst]]:
+                continue
+            tiles[d] = -(-t // 2)
+            new_fp = _footprint_elems(shape, tiles)
+            if new_fp[worst] < fp[worst]:
+                if d in _LAST_RESORT:
+                    tier = 2
+                elif all(math.prod(tiles[x] for x in dims) >= lo for dims, lo in floors):
+                    tier = 0
+                else:
+                    tier = 1
+                v_in, v_w, v_out, distinct = _visit_counts(shape, tiles, order)
+                traffic = v_in * new_fp[0] + v_w * new_fp[1] + (2 * v_out - distinct) * new_fp[2]
+                key = (tier, traffic, new_fp[worst] - fp[worst], -t, pos)
+                if best_key is None or key < best_key:
+                    best_key, best = key, (d, new_fp)
+            tiles[d] = t
+        if best is None:  # unreachable: the minimal tiles fit
+            raise MappingError(_over_capacity_message(OPERANDS[worst], fp[worst] * eb * mult, caps[worst], mult))
+        d, fp = best
+        tiles[d] = -(-tiles[d] // 2)
+    return replace(mapping, tiles=tiles, order=order, double_buffer=bool(double_buffer))
 
 
 def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: str = "") -> None:
     """Raise MappingError naming `layer` and the broken limit: unknown dataflow, spatial unroll
     beyond rows/cols, a tile outside [1, extent], an order that is not a permutation, or a
     footprint (x2 when double-buffered) beyond a global buffer."""
-    raise NotImplementedError
+    where = f"layer '{layer}': " if layer else ""
+    dims = shape.dim_names
+    if mapping.dataflow not in DATAFLOWS:
+        raise MappingError(f"{where}unknown dataflow '{mapping.dataflow}' (expected one of {', '.join(DATAFLOWS)})")
+    for d in mapping.tiles:
+        if d not in dims:
+            raise MappingError(f"{where}tile for unknown dim '{d}' (dims: {' '.join(dims)})")
+    for d in dims:
+        if d not in mapping.tiles:
+            raise MappingError(f"{where}no tile for dim '{d}'")
+        t = mapping.tiles[d]
+        if not 1 <= t <= shape.dims[d]:
+            raise MappingError(f"{where}tile {d}={t} is outside [1, {shape.dims[d]}]")
+    if sorted(mapping.order) != sorted(dims):
+        raise MappingError(
+            f"{where}loop order {' '.join(mapping.order)} is not a permutation of {' '.join(dims)}"
+        )
+    per_axis: dict[str, list[tuple[str, int]]] = {"rows": [], "cols": []}
+    for d, (axis, factor) in mapping.spatial.items():
+        if d not in dims:
+            raise MappingError(f"{where}spatial unroll of unknown dim '{d}' (dims: {' '.join(dims)})")
+        if axis not in per_axis:
+            raise MappingError(f"{where}spatial unroll of {d} on unknown array axis '{axis}' (rows or cols)")
+        if factor < 1:
+            raise MappingError(f"{where}spatial unroll of {d} = {factor} is below 1")
+        per_axis[axis].append((d, factor))
+    for axis, size in (("rows", target.rows), ("cols", target.cols)):
+        unrolled = per_axis[axis]
+        total = math.prod(f for _, f in unrolled)
+        if total > size:
+            what = "*".join(d for d, _ in unrolled)
+            factors = "*".join(str(f) for _, f in unrolled)
+            value = f"{factors} = {total}" if len(unrolled) > 1 else str(total)
+            raise MappingError(f"{where}spatial unroll of {what} = {value} exceeds the array's {size} {axis}")
+    mult = 2 if mapping.double_buffer else 1
+    fp = footprint_bytes(shape, mapping.tiles, target.element_bytes)
+    for op in OPERANDS:
+        need, cap = fp[op] * mult, target.buffer_bytes(op)
+        if need > cap:
+            raise MappingError(where + _over_capacity_message(op, need, cap, mult))
+
+
+def _footprint_vec(shape: LayerShape, size: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """`_footprint_elems` on arrays of clipped tile sizes (one entry per iteration)."""
+    if shape.kind == "conv2d":
+        sy, sx = shape.stride
+        dy, dx = shape.dilation
+        hp, wp = shape.padded_hw
+        h = np.minimum((size["y"] - 1) * sy + (size["r"] - 1) * dy + 1, hp)
+        w = np.minimum((size["x"] - 1) * sx + (size["s"] - 1) * dx + 1, wp)
+        gk = size["g"] * size["k"]
+        weight = gk * size["c"] * size["r"] * size["s"] + (gk if shape.has_bias else 0)
+        return size["n"] * size["g"] * size["c"] * h * w, weight, size["n"] * gk * size["y"] * size["x"]
+    gb = size["g"] if shape.b_batched else 1
+    weight = gb * size["k"] * size["n"] + (size["n"] if shape.has_bias else 0)
+    return size["g"] * size["m"] * size["k"], weight, size["g"] * size["m"] * size["n"]
+
+
+def _changes(idx: np.ndarray, cols: list[int]) -> np.ndarray:
+    """True where the tile coordinates in `cols` differ from the previous iteration's."""
+    changed = np.ones(idx.shape[0], dtype=bool)
+    if cols:
+        changed[1:] = (np.diff(idx[:, cols], axis=0) != 0).any(axis=1)
+    else:
+        changed[1:] = False
+    return changed
 
 
 def schedule(shape: LayerShape, mapping: Mapping, target: Target, layer_index: int) -> np.ndarray:
@@ -158,4 +571,104 @@ def schedule(shape: LayerShape, mapping: Mapping, target: Target, layer_index: i
     changed (reuse), the COMPUTE of each tile (edge tiles clipped to the extent), the STOREs of
     finished output tiles (and psum STORE/LOAD when a reduction loop is outside an output loop).
     Slots alternate 0/1 per new tile of an operand when double-buffered, else stay 0."""
-    raise NotImplementedError
+    dims = shape.dim_names
+    ndim = len(dims)
+    eb = target.element_bytes
+    dataflow = DATAFLOWS.index(mapping.dataflow)
+    extent = np.array([shape.dims[d] for d in dims], dtype=np.int64)
+    tile = np.array([min(mapping.tiles[d], shape.dims[d]) for d in dims], dtype=np.int64)
+    trips = -(-extent // tile)
+    # Tile coordinates of every iteration, canonical columns; the last dim of `order` is innermost.
+    total = int(np.prod(trips))
+    iteration = np.arange(total, dtype=np.int64)
+    idx = np.empty((total, ndim), dtype=np.int64)
+    stride = 1
+    for d in reversed(mapping.order):
+        i = dims.index(d)
+        idx[:, i] = (iteration // stride) % trips[i]
+        stride *= int(trips[i])
+    off = idx * tile
+    size = np.minimum(tile, extent - off)
+    sizes = {d: size[:, i] for i, d in enumerate(dims)}
+
+    rel = {op: [dims.index(d) for d in ds] for op, ds in operand_dims(shape).items()}
+    new_in = _changes(idx, rel["input"])
+    new_w = _changes(idx, rel["weight"])
+    new_out = _changes(idx, rel["output"])  # an output-tile visit starts here
+    # acc = 0 only on the first compute of each output tile (initialise, with bias).
+    out_trips = trips[rel["output"]]
+    out_id = np.ravel_multi_index(tuple(idx[:, rel["output"]].T), tuple(out_trips))
+    _, first = np.unique(out_id, return_index=True)
+    acc = np.ones(total, dtype=np.int64)
+    acc[first] = 0
+    psum_load = new_out & (acc == 1)
+    store_prev = new_out.copy()
+    store_prev[0] = False
+
+    double = mapping.double_buffer
+    def slots(new: np.ndarray) -> np.ndarray:
+        return (np.cumsum(new) - 1) % 2 if double else np.zeros(total, dtype=np.int64)
+    s_in, s_w, s_out = slots(new_in), slots(new_w), slots(new_out)
+    fp_in, fp_w, fp_out = (np.broadcast_to(v, (total,)) * eb for v in _footprint_vec(shape, sizes))
+
+    counts = new_in.astype(np.int64) + new_w + psum_load + store_prev + 1
+    begin = 1 + np.concatenate(([0], np.cumsum(counts)[:-1]))
+    if double:  # prefetch before the previous tile's store (see the module docstring)
+        r_in = begin
+        r_w = r_in + new_in
+        r_psum = r_w + new_w
+        r_store = r_psum + psum_load
+        r_comp = r_store + store_prev
+    else:
+        r_store = begin
+        r_in = r_store + store_prev
+        r_w = r_in + new_in
+        r_psum = r_w + new_w
+        r_comp = r_psum + psum_load
+    nrows = 2 + int(counts.sum())
+    rows = np.zeros((nrows, NUM_FIELDS), dtype=np.int64)
+    rows[:, F_LAYER] = layer_index
+    rows[0, F_OPCODE] = OP_CONFIG
+    rows[0, F_DATAFLOW] = dataflow
+
+    def put(at: np.ndarray, it: np.ndarray) -> None:
+        rows[at, F_OFF : F_OFF + ndim] = off[it]
+        rows[at, F_SIZE : F_SIZE + ndim] = size[it]
+
+    for mask, at, buf, slot, nbytes in (
+        (new_in, r_in, BUF_INPUT, s_in, fp_in),
+        (new_w, r_w, BUF_WEIGHT, s_w, fp_w),
+        (psum_load, r_psum, BUF_OUTPUT, s_out, fp_out),
+    ):
+        it = np.flatnonzero(mask)
+        at = at[it]
+        rows[at, F_OPCODE] = OP_LOAD
+        rows[at, F_BUFFER] = buf
+        rows[at, F_SLOT] = slot[it]
+        rows[at, F_BYTES] = nbytes[it]
+        put(at, it)
+
+    # STOREs of the previous iteration's output tile, and of the last one at the end.
+    prev = np.flatnonzero(store_prev) - 1
+    at = np.concatenate((r_store[prev + 1], [nrows - 1]))
+    it = np.concatenate((prev, [total - 1]))
+    rows[at, F_OPCODE] = OP_STORE
+    rows[at, F_SLOT] = s_out[it]
+    rows[at, F_BYTES] = fp_out[it]
+    put(at, it)
+
+    it = iteration
+    at = r_comp
+    reps, m, n, k = gemm_view(shape, sizes)
+    rows[at, F_OPCODE] = OP_COMPUTE
+    rows[at, F_DATAFLOW] = dataflow
+    rows[at, F_S_IN] = s_in
+    rows[at, F_S_W] = s_w
+    rows[at, F_S_OUT] = s_out
+    rows[at, F_ACC] = acc
+    rows[at, F_REPS] = reps
+    rows[at, F_M] = m
+    rows[at, F_N] = n
+    rows[at, F_K] = k
+    put(at, it)
+    return rows

@@ -1,0 +1,13 @@
+"""accelflow: evaluate and optimise DNN inference accelerators, from ONNX to cycles.
+
+The public Python API (the CLI is a thin layer over it):
+
+    import accelflow
+    result = accelflow.compile("model.onnx", target="tpu-like")
+    sim = accelflow.simulate(result.program, functional=True, inputs={"input": x})
+    print(sim.stats.format_table())
+"""
+
+from accelflow.api import CheckReport, CompileResult, check, compile, simulate
+
+__all__ = ["CheckReport", "CompileResult", "check", "compile", "simulate"]

@@ -1,0 +1,209 @@
+"""The public Python API: compile, simulate, check (the CLI composes these)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from simulator.errors import AccelflowError
+from simulator.program import Program
+from simulator.target import Target, load_target
+
+ModelLike = str | Path | onnx.ModelProto
+
+
+class InputError(AccelflowError):
+    """Bad input tensors: unreadable file, unknown name, wrong shape."""
+
+
+@dataclass
+class CompileResult:
+    program: Program
+    target: Target
+    # IR text after each stage ("onnx", then each pass name), when asked for.
+    stages: dict[str, str] = field(default_factory=dict)
+    # Wall seconds per stage ("import", each pass, "assemble").
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _load_model(model: ModelLike) -> onnx.ModelProto:
+    if isinstance(model, onnx.ModelProto):
+        return model
+    from compiler.importer import ModelImportError
+
+    path = Path(model)
+    if not path.exists():
+        raise ModelImportError(f"{path}: no such file")
+    try:
+        return onnx.load(str(path))
+    except Exception as err:  # onnx raises DecodeError and friends for non-ONNX files
+        raise ModelImportError(f"{path}: not an ONNX model ({type(err).__name__})") from None
+
+
+def _elide_large_constants(text: str, limit: int = 512) -> str:
+    """Replace hex blobs of large constants by MLIR's `dense_resource<__elided__>`."""
+    import re
+
+    return re.sub(r'dense<"0x[0-9A-F]{%d,}">' % limit, "dense_resource<__elided__>", text)
+
+
+def compile(
+    model: ModelLike,
+    target: str | Path | Target = "tpu-like",
+    overrides: Sequence[str] = (),
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    passes: str | None = None,
+    mappings: Mapping[str, Any] | None = None,
+    keep_ir: bool = False,
+    elide_constants: bool = True,
+) -> CompileResult:
+    """Import an ONNX model and lower it to a Program for `target` (preset, YAML or Target)."""
+    from compiler.importer import import_onnx
+    from compiler.pipeline import DEFAULT_PASSES, compile_module
+    from compiler.assembler import assemble
+
+    tgt = load_target(target, list(overrides))
+    seconds: dict[str, float] = {}
+    stages: dict[str, str] = {}
+    t0 = time.perf_counter()
+    module = import_onnx(_load_model(model), dict(input_shapes) if input_shapes else None)
+    seconds["import"] = time.perf_counter() - t0
+
+    def keep(stage: str, mod: Any) -> None:
+        if keep_ir:
+            text = str(mod)
+            stages[stage] = _elide_large_constants(text) if elide_constants else text
+
+    keep("onnx", module)
+    last = [time.perf_counter()]
+
+    def on_stage(name: str, mod: Any) -> None:
+        now = time.perf_counter()
+        seconds[name] = now - last[0]
+        keep(name, mod)
+        last[0] = time.perf_counter()
+
+    module = compile_module(
+        module,
+        tgt,
+        passes=passes or DEFAULT_PASSES,
+        mappings=dict(mappings) if mappings else None,
+        on_stage=on_stage,
+    )
+    t0 = time.perf_counter()
+    program = assemble(module)
+    seconds["assemble"] = time.perf_counter() - t0
+    return CompileResult(program=program, target=tgt, stages=stages, seconds=seconds)
+
+
+def random_inputs(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        name: rng.standard_normal(program.tensors[name]).astype(np.float32)
+        for name in program.inputs
+    }
+
+
+def read_inputs(path: str | Path, program: Program) -> dict[str, np.ndarray]:
+    """Inputs from a .npy (the single graph input) or .npz (by input name, or arr_0.. in order)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as err:
+        raise InputError(f"{path}: not a .npy/.npz file ({type(err).__name__})") from None
+    if isinstance(data, np.ndarray):
+        if len(program.inputs) != 1:
+            raise InputError(
+                f"{path}: a .npy holds one array but the model has inputs {program.inputs}; use .npz"
+            )
+        arrays = {program.inputs[0]: data}
+    else:
+        keys = list(data.keys())
+        if all(k in program.inputs for k in keys):
+            arrays = {k: data[k] for k in keys}
+        elif all(k.startswith("arr_") for k in keys):
+            arrays = dict(zip(program.inputs, (data[k] for k in sorted(keys)), strict=False))
+        else:
+            unknown = [k for k in keys if k not in program.inputs]
+            raise InputError(f"{path}: '{unknown[0]}' is not a model input (inputs: {program.inputs})")
+    for name in program.inputs:
+        if name not in arrays:
+            raise InputError(f"{path}: no array for model input '{name}'")
+        want = tuple(program.tensors[name])
+        if tuple(arrays[name].shape) != want:
+            raise InputError(
+                f"{path}: input '{name}' has shape {list(arrays[name].shape)}, the model expects {list(want)}"
+            )
+        arrays[name] = np.asarray(arrays[name], dtype=np.float32)
+    return arrays
+
+
+def simulate(
+    program: Program,
+    target: Target | None = None,
+    functional: bool = False,
+    inputs: Mapping[str, np.ndarray] | None = None,
+) -> Any:
+    """Run a Program: timing statistics, and with `functional` the output tensors too."""
+    from simulator.run import simulate as run
+
+    if functional and inputs is None:
+        inputs = random_inputs(program)
+    return run(program, target, functional=functional, inputs=dict(inputs) if inputs else None)
+
+
+@dataclass
+class CheckReport:
+    """Per graph output: the worst absolute error and the reference's scale."""
+
+    errors: dict[str, tuple[float, float]]
+    rtol: float
+
+    @property
+    def ok(self) -> bool:
+        return all(err <= self.rtol * max(scale, 1e-6) for err, scale in self.errors.values())
+
+    def worst(self) -> tuple[str, float]:
+        name = max(self.errors, key=lambda k: self.errors[k][0] / max(self.errors[k][1], 1e-6))
+        err, scale = self.errors[name]
+        return name, err / max(scale, 1e-6)
+
+
+def reference_outputs(
+    model: ModelLike, inputs: Mapping[str, np.ndarray], output_names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """The ONNX reference run (onnx.reference.ReferenceEvaluator), independent of our code."""
+    from onnx.reference import ReferenceEvaluator
+
+    evaluator = ReferenceEvaluator(_load_model(model))
+    results = evaluator.run(list(output_names), dict(inputs))
+    return dict(zip(output_names, results, strict=True))
+
+
+def check(
+    model: ModelLike,
+    inputs: Mapping[str, np.ndarray],
+    outputs: Mapping[str, np.ndarray],
+    rtol: float = 1e-4,
+    on_reference: Callable[[], None] | None = None,
+) -> CheckReport:
+    """Compare `outputs` with the ONNX reference run: |ours - ref| <= rtol * max|ref| per output."""
+    names = list(outputs)
+    ref = reference_outputs(model, inputs, names)
+    errors = {}
+    for name in names:
+        ours = np.asarray(outputs[name], dtype=np.float64)
+        want = np.asarray(ref[name], dtype=np.float64)
+        if ours.shape != want.shape:
+            errors[name] = (float("inf"), 1.0)
+            continue
+        errors[name] = (float(np.max(np.abs(ours - want), initial=0.0)), float(np.max(np.abs(want), initial=0.0)))
+    return CheckReport(errors=errors, rtol=rtol)

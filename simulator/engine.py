@@ -1,0 +1,336 @@
+"""The timing engine: a `jax.jit`-compiled `lax.scan` over instruction rows (docs/program.md).
+
+Machine state (`MachineState`, a frozen dataclass registered as a pytree):
+
+    dma_free      cycle at which the single DMA channel is free (loads and stores share it)
+    array_free    cycle at which the PE array is free
+    ready[b][s]   cycle at which buffer b (input, weight, output), slot s holds its data
+    free[b][s]    cycle at which its last reader/writer is done, so it may be overwritten
+    layer_start   end of the previous layer's last instruction (set by CONFIG)
+    last_end      latest end of any instruction so far
+
+`step` dispatches on the opcode with `lax.switch` (no Python branching) and emits one record per
+instruction (`RECORD_FIELDS`): start, end, compute and stall cycles, DRAM bytes read/written,
+global-buffer bytes read/written per buffer, MACs. A LOAD's end is when its data is ready
+(transfer + DRAM latency), a STORE's when its transfer is done. NOP rows emit zeros.
+
+64-bit: every cycle counter is int64. The module does NOT flip JAX's global x64 flag: each call
+(trace and run) happens inside the scoped `jax.enable_x64(True)` context, so the rest of the
+process (functional mode in float32, other users of JAX) is unaffected.
+
+Retracing: target numbers travel as a traced float64 vector (`target_params`: rows, cols, DRAM
+bytes per cycle, DRAM latency, element bytes), so one compilation serves every target, and the
+stream is padded with NOP rows to a bucket length: powers of two from 256 (256, 512, 1024, ...).
+A new program recompiles only when it crosses into a bigger bucket. The jitted single and
+batched (`vmap`) functions are built once at module level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from simulator import systolic
+from simulator.program import (
+    F_ACC,
+    F_BUFFER,
+    F_BYTES,
+    F_DATAFLOW,
+    F_K,
+    F_M,
+    F_N,
+    F_OPCODE,
+    F_REPS,
+    F_S_IN,
+    F_S_OUT,
+    F_S_W,
+    F_SLOT,
+    NUM_FIELDS,
+    OP_COMPUTE,
+    OP_CONFIG,
+    OP_LOAD,
+    OP_STORE,
+    Program,
+)
+from simulator.stats import LayerStats, ModelStats
+from simulator.target import Target
+
+MIN_BUCKET = 256
+
+# Target parameter vector (float64), the traced description of the hardware.
+P_ROWS, P_COLS, P_DRAM_BW, P_DRAM_LATENCY, P_ELEMENT_BYTES = range(5)
+NUM_TARGET_PARAMS = 5
+
+RECORD_FIELDS = (
+    "start", "end", "compute", "stall", "dram_read", "dram_write",
+    "sram_read_input", "sram_read_weight", "sram_read_output",
+    "sram_write_input", "sram_write_weight", "sram_write_output",
+    "macs",
+)  # fmt: skip
+R = {name: i for i, name in enumerate(RECORD_FIELDS)}
+NUM_RECORD_FIELDS = len(RECORD_FIELDS)
+
+
+@dataclass(frozen=True)
+class MachineState:
+    dma_free: jax.Array
+    array_free: jax.Array
+    ready: jax.Array  # [3, 2] int64
+    free: jax.Array  # [3, 2] int64
+    layer_start: jax.Array
+    last_end: jax.Array
+
+    @staticmethod
+    def init() -> MachineState:
+        zero = jnp.zeros((), jnp.int64)
+        slots = jnp.zeros((3, 2), jnp.int64)
+        return MachineState(zero, zero, slots, slots, zero, zero)
+
+    def replace(self, **changes: Any) -> MachineState:
+        return dataclasses.replace(self, **changes)
+
+
+jax.tree_util.register_dataclass(
+    MachineState,
+    data_fields=["dma_free", "array_free", "ready", "free", "layer_start", "last_end"],
+    meta_fields=[],
+)
+
+
+def target_params(target: Target) -> np.ndarray:
+    """The traced parameter vector of a Target (float64 [NUM_TARGET_PARAMS])."""
+    params = np.zeros(NUM_TARGET_PARAMS, np.float64)
+    params[P_ROWS] = target.rows
+    params[P_COLS] = target.cols
+    params[P_DRAM_BW] = target.dram_bw_bytes_per_cycle
+    params[P_DRAM_LATENCY] = target.dram_latency_cycles
+    params[P_ELEMENT_BYTES] = target.element_bytes
+    return params
+
+
+def bucket_length(n: int) -> int:
+    """The padded stream length: the smallest power of two >= n, at least MIN_BUCKET."""
+    length = MIN_BUCKET
+    while length < n:
+        length *= 2
+    return length
+
+
+def pad_instrs(instrs: np.ndarray, length: int | None = None) -> np.ndarray:
+    """Pad an instruction array [L, F] (or [B, L, F]) with NOP rows to `length` (default bucket)."""
+    instrs = np.asarray(instrs, np.int64)
+    n = instrs.shape[-2]
+    length = bucket_length(n) if length is None else length
+    if length < n:
+        raise ValueError(f"cannot pad {n} instructions to {length}")
+    pad = [(0, 0)] * instrs.ndim
+    pad[-2] = (0, length - n)
+    return np.pad(instrs, pad)
+
+
+# -- the step -------------------------------------------------------------------------------------
+
+
+def _dram_cycles(nbytes: jax.Array, params: jax.Array) -> jax.Array:
+    return jnp.ceil(nbytes.astype(jnp.float64) / params[P_DRAM_BW]).astype(jnp.int64)
+
+
+def _record(**values: jax.Array) -> jax.Array:
+    rec = jnp.zeros(NUM_RECORD_FIELDS, jnp.int64)
+    for name, value in values.items():
+        rec = rec.at[R[name]].set(jnp.asarray(value, jnp.int64))
+    return rec
+
+
+def _nop(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+    return state, _record()
+
+
+def _config(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+    state = state.replace(layer_start=state.last_end)
+    return state, _record(start=state.last_end, end=state.last_end)
+
+
+def _load(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+    buf, slot, nbytes = row[F_BUFFER], row[F_SLOT], row[F_BYTES]
+    start = jnp.maximum(state.dma_free, state.free[buf, slot])
+    dma_free = start + _dram_cycles(nbytes, params)
+    ready_at = dma_free + params[P_DRAM_LATENCY].astype(jnp.int64)
+    state = state.replace(
+        dma_free=dma_free,
+        ready=state.ready.at[buf, slot].set(ready_at),
+        last_end=jnp.maximum(state.last_end, ready_at),
+    )
+    rec = _record(start=start, end=ready_at, dram_read=nbytes)
+    rec = rec.at[R["sram_write_input"] + buf].set(nbytes)
+    return state, rec
+
+
+def _compute(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+    rows = params[P_ROWS].astype(jnp.int64)
+    cols = params[P_COLS].astype(jnp.int64)
+    elem = params[P_ELEMENT_BYTES].astype(jnp.int64)
+    s_in, s_w, s_out, acc = row[F_S_IN], row[F_S_W], row[F_S_OUT], row[F_ACC]
+    reps, m, n, k, df = row[F_REPS], row[F_M], row[F_N], row[F_K], row[F_DATAFLOW]
+    out_dep = jnp.where(acc == 0, state.free[2, s_out], state.ready[2, s_out])
+    operands = jnp.maximum(jnp.maximum(state.ready[0, s_in], state.ready[1, s_w]), out_dep)
+    start = jnp.maximum(state.array_free, operands)
+    busy = systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp)
+    end = start + busy
+    stall = jnp.maximum(0, start - jnp.maximum(state.array_free, state.layer_start))
+    in_rd, w_rd, out_wr, out_rd = systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=jnp)
+    state = state.replace(
+        array_free=end,
+        free=state.free.at[0, s_in].set(end).at[1, s_w].set(end),
+        ready=state.ready.at[2, s_out].set(end),
+        last_end=jnp.maximum(state.last_end, end),
+    )
+    rec = _record(
+        start=start,
+        end=end,
+        compute=busy,
+        stall=stall,
+        sram_read_input=in_rd * elem,
+        sram_read_weight=w_rd * elem,
+        sram_read_output=out_rd * elem,
+        sram_write_output=out_wr * elem,
+        macs=reps * m * n * k,
+    )
+    return state, rec
+
+
+def _store(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+    slot, nbytes = row[F_SLOT], row[F_BYTES]
+    start = jnp.maximum(state.dma_free, state.ready[2, slot])
+    dma_free = start + _dram_cycles(nbytes, params)
+    state = state.replace(
+        dma_free=dma_free,
+        free=state.free.at[2, slot].set(dma_free),
+        last_end=jnp.maximum(state.last_end, dma_free),
+    )
+    return state, _record(start=start, end=dma_free, dram_write=nbytes, sram_read_output=nbytes)
+
+
+_BRANCHES = [_nop, _config, _load, _compute, _store]
+assert [OP_CONFIG, OP_LOAD, OP_COMPUTE, OP_STORE] == [1, 2, 3, 4]
+
+
+def step(params: jax.Array, state: MachineState, row: jax.Array) -> tuple[MachineState, jax.Array]:
+    """One instruction: dispatch on the opcode (unknown opcodes act as NOP)."""
+    op = jnp.clip(row[F_OPCODE], 0, len(_BRANCHES) - 1)
+    return lax.switch(op, _BRANCHES, state, row, params)
+
+
+def _run(instrs: jax.Array, params: jax.Array) -> jax.Array:
+    """[L, F] int64 rows, [P] float64 params -> [L, NUM_RECORD_FIELDS] int64 records."""
+    _, records = lax.scan(lambda s, r: step(params, s, r), MachineState.init(), instrs)
+    return records
+
+
+_run_jit = jax.jit(_run)
+_run_batch_jit = jax.jit(jax.vmap(_run))
+
+
+def run_records(instrs: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Per-instruction records [L, NUM_RECORD_FIELDS] of one stream (padding is stripped)."""
+    instrs = np.asarray(instrs, np.int64).reshape(-1, NUM_FIELDS)
+    n = instrs.shape[0]
+    padded = pad_instrs(instrs)
+    with jax.enable_x64(True):
+        records = _run_jit(jnp.asarray(padded), jnp.asarray(params, jnp.float64))
+        records = np.asarray(records)
+    return records[:n]
+
+
+def simulate_timing_batch(instrs: np.ndarray, target_params: np.ndarray) -> dict[str, np.ndarray]:
+    """Run B streams on B targets at once (vmap). instrs [B, L, F], target_params [B, P].
+
+    Streams of different lengths are padded by the caller with NOP rows (zeros) to a common L;
+    L is then padded to the bucket length here. Returns per-instruction arrays [B, L] per record
+    field (`RECORD_FIELDS`), int64, padding rows stripped back to L.
+    """
+    instrs = np.asarray(instrs, np.int64)
+    if instrs.ndim != 3 or instrs.shape[2] != NUM_FIELDS:
+        raise ValueError(f"instrs must be [B, L, {NUM_FIELDS}], got {instrs.shape}")
+    params = np.asarray(target_params, np.float64)
+    if params.shape != (instrs.shape[0], NUM_TARGET_PARAMS):
+        raise ValueError(f"target_params must be [{instrs.shape[0]}, {NUM_TARGET_PARAMS}], got {params.shape}")
+    n = instrs.shape[1]
+    padded = pad_instrs(instrs)
+    with jax.enable_x64(True):
+        records = np.asarray(_run_batch_jit(jnp.asarray(padded), jnp.asarray(params)))
+    records = records[:, :n]
+    return {name: records[..., i] for i, name in enumerate(RECORD_FIELDS)}
+
+
+# -- aggregation ----------------------------------------------------------------------------------
+
+
+def layer_index_of_rows(program: Program) -> np.ndarray:
+    """For each instruction row, the index in `program.layers` of the layer owning it (-1: none).
+
+    Uses the layers' instr_begin/instr_end ranges (not the `layer` field of the rows).
+    """
+    index = np.full(program.num_instructions, -1, np.int64)
+    for i, layer in enumerate(program.layers):
+        if layer.on_accel:
+            index[layer.instr_begin : layer.instr_end] = i
+    return index
+
+
+def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelStats:
+    """Per-layer stats from per-instruction records (numpy: bincount on the layer index)."""
+    num_layers = len(program.layers)
+    owner = layer_index_of_rows(program)
+    valid = owner >= 0
+    idx = owner[valid]
+    rec = records[valid]
+
+    def per_layer(field: str) -> np.ndarray:
+        out = np.zeros(num_layers, np.int64)
+        np.add.at(out, idx, rec[:, R[field]])
+        return out
+
+    ends = np.zeros(num_layers, np.int64)
+    np.maximum.at(ends, idx, rec[:, R["end"]])
+    counts = np.bincount(idx, minlength=num_layers)
+    sums = {f: per_layer(f) for f in RECORD_FIELDS if f not in ("start", "end")}
+
+    layers: list[LayerStats] = []
+    prev_end = 0
+    for i, layer in enumerate(program.layers):
+        if not layer.on_accel:
+            layers.append(LayerStats.host(layer.name, layer.kind))
+            continue
+        end = max(prev_end, int(ends[i]))
+        cycles = end - prev_end
+        prev_end = end
+        layers.append(
+            LayerStats.from_counts(
+                name=layer.name,
+                kind=layer.kind,
+                target=target,
+                cycles=cycles,
+                compute_cycles=int(sums["compute"][i]),
+                stall_cycles=int(sums["stall"][i]),
+                macs=int(sums["macs"][i]),
+                dram_read_bytes=int(sums["dram_read"][i]),
+                dram_write_bytes=int(sums["dram_write"][i]),
+                sram_read_bytes={b: int(sums[f"sram_read_{b}"][i]) for b in ("input", "weight", "output")},
+                sram_write_bytes={b: int(sums[f"sram_write_{b}"][i]) for b in ("input", "weight", "output")},
+                instructions=int(counts[i]),
+            )
+        )
+    return ModelStats.from_layers(layers, target)
+
+
+def simulate_timing(program: Program, target: Target) -> ModelStats:
+    """Timing of a whole program on a target: per-layer and total stats."""
+    records = run_records(program.instrs, target_params(target))
+    return aggregate(program, target, records)

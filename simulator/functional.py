@@ -1,0 +1,288 @@
+"""Functional execution of a Program: the numbers the instruction stream actually computes.
+
+`run_functional(program, inputs)` walks `program.layers` in order. A host layer runs
+`HOST_OPS[kind]` on whole tensors. An accelerator layer (conv2d, matmul) is computed FROM ITS
+COMPUTE ROWS (docs/program.md, "Functional semantics"): a jitted `lax.scan` over the layer's
+COMPUTE rows slices a fixed-size window (the layer's largest tile, static) out of zero-padded
+operands with `lax.dynamic_slice` at the row's offsets, masks the window down to the row's
+sizes, computes the tile (`lax.conv_general_dilated` / `einsum`), and writes (`acc`=0: bias +
+partial) or accumulates (`acc`=1) into the output with `dynamic_update_slice`.
+
+The output starts as NaN, so an output element that no tile initialises (a missing tile, or
+`acc`=1 before any `acc`=0) comes out NaN: a wrong schedule gives visibly wrong numbers.
+Tiles must lie inside the layer's extents (checked, ValueError naming the layer).
+
+Everything is float32. Compiled per-layer functions are cached by their static configuration
+(shapes, window, conv geometry); the number of COMPUTE rows is padded to a power of two (from 16)
+with empty rows, so identical layers and similar schedules do not recompile.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from simulator.errors import AccelflowError
+from simulator.host_ops import HOST_OPS
+from simulator.program import (
+    CONV_DIMS,
+    F_ACC,
+    F_OFF,
+    F_OPCODE,
+    F_SIZE,
+    MATMUL_DIMS,
+    MAX_DIMS,
+    OP_COMPUTE,
+    Layer,
+    Program,
+)
+
+MIN_ROW_BUCKET = 16
+
+
+class UnsupportedHostOp(AccelflowError):
+    """A host layer whose ONNX op has no host implementation."""
+
+
+def _row_bucket(n: int) -> int:
+    length = MIN_ROW_BUCKET
+    while length < n:
+        length *= 2
+    return length
+
+
+def _compute_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Offsets, sizes and acc of the layer's COMPUTE rows, padded to a bucket with empty rows."""
+    rows = program.instrs[layer.instr_begin : layer.instr_end]
+    rows = rows[rows[:, F_OPCODE] == OP_COMPUTE]
+    nd = len(dims)
+    offs = rows[:, F_OFF : F_OFF + nd].astype(np.int32)
+    sizes = rows[:, F_SIZE : F_SIZE + nd].astype(np.int32)
+    extents = np.array([layer.dims[d] for d in dims], np.int64)
+    bad = (offs < 0) | (sizes < 0) | (offs.astype(np.int64) + sizes > extents)
+    if bad.any():
+        i = int(np.argwhere(bad.any(axis=1))[0, 0])
+        raise ValueError(
+            f"layer {layer.name}: compute tile {i} offsets {offs[i].tolist()} sizes "
+            f"{sizes[i].tolist()} exceed the extents {extents.tolist()} ({' '.join(dims)})"
+        )
+    window = tuple(int(v) for v in sizes.max(axis=0)) if len(rows) else (0,) * nd
+    window = tuple(max(1, v) for v in window)
+    length = _row_bucket(len(rows))
+    pad = length - len(rows)
+    offs = np.pad(offs, ((0, pad), (0, 0)))
+    sizes = np.pad(sizes, ((0, pad), (0, 0)))  # size 0: the row writes nothing
+    acc = np.pad(rows[:, F_ACC].astype(np.int32), (0, pad))
+    return offs, sizes, acc, window
+
+
+def _mask(sizes: jax.Array, window: tuple[int, ...]) -> jax.Array:
+    """Boolean [window] true where every index is below the row's size in its dimension."""
+    mask = jnp.ones(window, bool)
+    for axis, extent in enumerate(window):
+        shape = [1] * len(window)
+        shape[axis] = extent
+        mask = mask & (jnp.arange(extent).reshape(shape) < sizes[axis])
+    return mask
+
+
+# -- conv2d ---------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def _conv_fn(
+    extents: tuple[int, ...],  # n g k c y x r s
+    in_hw: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    dilations: tuple[int, int],
+    window: tuple[int, ...],
+    has_bias: bool,
+) -> Callable[..., jax.Array]:
+    n_, g_, k_, c_, y_, x_, r_, s_ = extents
+    zn, zg, zk, zc, zy, zx, zr, zs = window
+    sy, sx = strides
+    dy, dx = dilations
+    top, left, bottom, right = pads
+    win_h = (zy - 1) * sy + (zr - 1) * dy + 1
+    win_w = (zx - 1) * sx + (zs - 1) * dx + 1
+    need_h = (y_ - 1) * sy + (r_ - 1) * dy + win_h
+    need_w = (x_ - 1) * sx + (s_ - 1) * dx + win_w
+    h_pad = in_hw[0] + top + bottom
+    w_pad = in_hw[1] + left + right
+
+    def run(x: jax.Array, w: jax.Array, b: jax.Array, offs: jax.Array, sizes: jax.Array, acc: jax.Array) -> jax.Array:
+        x = x.reshape(n_, g_, c_, *in_hw)
+        x = jnp.pad(
+            x,
+            ((0, zn), (0, zg), (0, zc),
+             (top, bottom + max(0, need_h - h_pad)), (left, right + max(0, need_w - w_pad))),
+        )  # fmt: skip
+        w = jnp.pad(w.reshape(g_, k_, c_, r_, s_), ((0, zg), (0, zk), (0, zc), (0, zr), (0, zs)))
+        b = jnp.pad(b.reshape(g_, k_), ((0, zg), (0, zk)))
+        out = jnp.full((n_ + zn, g_ + zg, k_ + zk, y_ + zy, x_ + zx), jnp.nan, jnp.float32)
+
+        def tile(out: jax.Array, row: tuple[jax.Array, ...]) -> tuple[jax.Array, None]:
+            o, z, a = row
+            on, og, ok, oc, oy, ox, or_, os_ = (o[i] for i in range(8))
+            xin = lax.dynamic_slice(
+                x, (on, og, oc, oy * sy + or_ * dy, ox * sx + os_ * dx), (zn, zg, zc, win_h, win_w)
+            )
+            wwin = lax.dynamic_slice(w, (og, ok, oc, or_, os_), (zg, zk, zc, zr, zs))
+            # Only the row's (c, r, s) extent contributes to the partial sum.
+            wwin = jnp.where(_mask(jnp.stack([z[1], z[2], z[3], z[6], z[7]]), wwin.shape), wwin, 0)
+            partial = lax.conv_general_dilated(
+                xin.reshape(zn, zg * zc, win_h, win_w),
+                wwin.reshape(zg * zk, zc, zr, zs),
+                window_strides=(sy, sx),
+                padding="VALID",
+                rhs_dilation=(dy, dx),
+                feature_group_count=zg,
+                precision=lax.Precision.HIGHEST,
+            ).reshape(zn, zg, zk, zy, zx)
+            corner = (on, og, ok, oy, ox)
+            old = lax.dynamic_slice(out, corner, (zn, zg, zk, zy, zx))
+            bias = lax.dynamic_slice(b, (og, ok), (zg, zk))[None, :, :, None, None]
+            new = jnp.where(a == 0, bias + partial, old + partial)
+            keep = _mask(jnp.stack([z[0], z[1], z[2], z[4], z[5]]), old.shape)
+            return lax.dynamic_update_slice(out, jnp.where(keep, new, old), corner), None
+
+        out, _ = lax.scan(tile, out, (offs, sizes, acc))
+        return out[:n_, :g_, :k_, :y_, :x_].reshape(n_, g_ * k_, y_, x_)
+
+    return jax.jit(run)
+
+
+def _run_conv(program: Program, layer: Layer, values: list[Any]) -> np.ndarray:
+    x, w, b = values
+    extents = tuple(int(layer.dims[d]) for d in CONV_DIMS)
+    attrs = layer.attrs
+    pads = tuple(int(v) for v in attrs.get("pads", (0, 0, 0, 0)))
+    strides = tuple(int(v) for v in attrs.get("strides", (1, 1)))
+    dilations = tuple(int(v) for v in attrs.get("dilations", (1, 1)))
+    offs, sizes, acc, window = _compute_rows(program, layer, CONV_DIMS)
+    x = np.asarray(x, np.float32)
+    fn = _conv_fn(extents, tuple(x.shape[2:]), pads, strides, dilations, window, b is not None)
+    bias = np.zeros(extents[1] * extents[2], np.float32) if b is None else np.asarray(b, np.float32)
+    return np.asarray(fn(x, np.asarray(w, np.float32), bias, offs, sizes, acc))
+
+
+# -- matmul ---------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def _matmul_fn(
+    extents: tuple[int, int, int, int],  # g m n k
+    shared_a: bool,
+    shared_b: bool,
+    window: tuple[int, int, int, int],
+) -> Callable[..., jax.Array]:
+    g_, m_, n_, k_ = extents
+    zg, zm, zn, zk = window
+
+    def run(a: jax.Array, b: jax.Array, bias: jax.Array, offs: jax.Array, sizes: jax.Array, acc: jax.Array) -> jax.Array:
+        a = jnp.pad(a, ((0, 0 if shared_a else zg), (0, zm), (0, zk)))
+        b = jnp.pad(b, ((0, 0 if shared_b else zg), (0, zk), (0, zn)))
+        bias = jnp.pad(bias, (0, zn))
+        out = jnp.full((g_ + zg, m_ + zm, n_ + zn), jnp.nan, jnp.float32)
+
+        def tile(out: jax.Array, row: tuple[jax.Array, ...]) -> tuple[jax.Array, None]:
+            o, z, flag = row
+            og, om, on, ok = (o[i] for i in range(4))
+            if shared_a:
+                awin = jnp.broadcast_to(lax.dynamic_slice(a, (0, om, ok), (1, zm, zk)), (zg, zm, zk))
+            else:
+                awin = lax.dynamic_slice(a, (og, om, ok), (zg, zm, zk))
+            if shared_b:
+                bwin = jnp.broadcast_to(lax.dynamic_slice(b, (0, ok, on), (1, zk, zn)), (zg, zk, zn))
+            else:
+                bwin = lax.dynamic_slice(b, (og, ok, on), (zg, zk, zn))
+            awin = jnp.where(jnp.arange(zk)[None, None, :] < z[3], awin, 0)
+            partial = jnp.einsum("gmk,gkn->gmn", awin, bwin, precision=lax.Precision.HIGHEST)
+            corner = (og, om, on)
+            old = lax.dynamic_slice(out, corner, (zg, zm, zn))
+            bwin_bias = lax.dynamic_slice(bias, (on,), (zn,))[None, None, :]
+            new = jnp.where(flag == 0, bwin_bias + partial, old + partial)
+            keep = _mask(jnp.stack([z[0], z[1], z[2]]), old.shape)
+            return lax.dynamic_update_slice(out, jnp.where(keep, new, old), corner), None
+
+        out, _ = lax.scan(tile, out, (offs, sizes, acc))
+        return out[:g_, :m_, :n_]
+
+    return jax.jit(run)
+
+
+def _as_batched(x: np.ndarray, g: int, rows: int, cols: int, name: str) -> tuple[np.ndarray, bool]:
+    """View an operand as [G, rows, cols], or [1, rows, cols] when shared across the batch."""
+    x = np.asarray(x, np.float32)
+    batch = int(np.prod(x.shape[:-2], dtype=np.int64)) if x.ndim > 2 else 1
+    if batch == 1 and g != 1:
+        return x.reshape(1, rows, cols), True
+    if batch != g:
+        raise ValueError(f"matmul operand {name} of shape {x.shape} does not match batch {g}")
+    return x.reshape(g, rows, cols), g == 1 and False
+
+
+def _run_matmul(program: Program, layer: Layer, values: list[Any]) -> np.ndarray:
+    a, b, bias = values
+    extents = tuple(int(layer.dims[d]) for d in MATMUL_DIMS)
+    g_, m_, n_, k_ = extents
+    a3, shared_a = _as_batched(a, g_, m_, k_, layer.inputs[0])
+    b3, shared_b = _as_batched(b, g_, k_, n_, layer.inputs[1])
+    offs, sizes, acc, window = _compute_rows(program, layer, MATMUL_DIMS)
+    fn = _matmul_fn(extents, shared_a, shared_b, window)
+    bias = np.zeros(n_, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(n_)
+    return np.asarray(fn(a3, b3, bias, offs, sizes, acc))
+
+
+# -- the walk -------------------------------------------------------------------------------------
+
+
+def _output_shape(program: Program, layer: Layer, result: np.ndarray) -> tuple[int, ...]:
+    shape = program.tensors.get(layer.outputs[0])
+    if shape is not None and int(np.prod(shape, dtype=np.int64)) == result.size:
+        return tuple(int(v) for v in shape)
+    if layer.kind == "matmul" and layer.dims.get("g", 1) == 1:
+        return result.shape[1:]
+    return result.shape
+
+
+def run_layer(program: Program, layer: Layer, env: dict[str, Any]) -> list[np.ndarray]:
+    """Compute one layer's outputs from the tensors in `env` (name -> array)."""
+    values = [None if name == "" else env[name] for name in layer.inputs]
+    if not layer.on_accel:
+        op = HOST_OPS.get(layer.kind)
+        if op is None:
+            raise UnsupportedHostOp(f"layer {layer.name}: no host implementation of '{layer.kind}'")
+        return [np.asarray(v) for v in op(values, dict(layer.attrs))]
+    values = values + [None] * (3 - len(values))
+    if layer.kind == "conv2d":
+        result = _run_conv(program, layer, values)
+    elif layer.kind == "matmul":
+        result = _run_matmul(program, layer, values)
+    else:
+        raise ValueError(f"layer {layer.name}: unknown accelerator layer kind '{layer.kind}'")
+    return [result.reshape(_output_shape(program, layer, result))]
+
+
+def run_functional(program: Program, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the program on `inputs`; returns every tensor computed or given (name -> array)."""
+    missing = [name for name in program.inputs if name not in inputs]
+    if missing:
+        raise AccelflowError(f"missing value for graph input '{missing[0]}'")
+    env: dict[str, Any] = {name: np.asarray(v) for name, v in program.constants.items()}
+    env.update({name: np.asarray(v) for name, v in inputs.items()})
+    for layer in program.layers:
+        for name, value in zip(layer.outputs, run_layer(program, layer, env), strict=False):
+            if name:
+                env[name] = value
+    return env
+
+
+assert MAX_DIMS >= len(CONV_DIMS)
