@@ -306,7 +306,9 @@ def _dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
         elem, little_endian = f32, array.astype("<f4", copy=False)
     else:
         elem, little_endian = i64, array.astype("<i8", copy=False)
-    return DenseIntOrFPElementsAttr(TensorType(elem, array.shape), BytesAttr(little_endian.tobytes()))
+    return DenseIntOrFPElementsAttr(
+        TensorType(elem, array.shape), BytesAttr(little_endian.tobytes())
+    )
 
 
 def _constant_node_value(node: onnx.NodeProto, where: str) -> np.ndarray:
@@ -387,7 +389,10 @@ def _fold(
     del one.output[:]
     one.output.extend(outputs)
     graph = onnx.helper.make_graph(
-        [one], "fold", graph_inputs, [onnx.helper.make_empty_tensor_value_info(o) for o in outputs if o]
+        [one],
+        "fold",
+        graph_inputs,
+        [onnx.helper.make_empty_tensor_value_info(o) for o in outputs if o],
     )
     model = onnx.helper.make_model(graph, opset_imports=list(opsets))
     results = ReferenceEvaluator(model).run(None, feeds)
@@ -449,7 +454,7 @@ class _Importer:
         self.block = Block(
             arg_types=[TensorType(f32, self.input_shapes[vi.name]) for vi in self.graph_inputs]
         )
-        for vi, arg in zip(self.graph_inputs, self.block.args):
+        for vi, arg in zip(self.graph_inputs, self.block.args, strict=True):
             self.values[vi.name] = arg
         for init in self.graph.initializer:
             self.constants[init.name] = _normalise_constant(
@@ -464,7 +469,8 @@ class _Importer:
         if name not in self.constant_ops:
             array = self.constants[name]
             op = NODE_OPS["Constant"](
-                [], [TensorType(f32 if array.dtype == np.float32 else i64, array.shape)],
+                [],
+                [TensorType(f32 if array.dtype == np.float32 else i64, array.shape)],
                 {"value": _dense_attr(array), "onnx_outputs": ArrayAttr([StringAttr(name)])},
                 onnx_name=name,
             )
@@ -545,9 +551,9 @@ class _Importer:
                         ) from None
                     results = None
             if results is not None:
-                for out, value in zip(node.output, results):
-                    if out:
-                        self.constants[out] = _normalise_constant(value, where)
+                present = [out for out in node.output if out]
+                for out, value in zip(present, results, strict=True):
+                    self.constants[out] = _normalise_constant(value, where)
                 return
         op_type = node.op_type
         if op_type not in SUPPORTED_OPS or node.domain not in ("", "ai.onnx"):
@@ -567,12 +573,12 @@ class _Importer:
         attributes["onnx_outputs"] = ArrayAttr([StringAttr(out) for out in outputs])
         op = NODE_OPS[op_type](operands, result_types, attributes, onnx_name=name)
         self.block.add_op(op)
-        for out, result in zip(outputs, op.results):
+        for out, result in zip(outputs, op.results, strict=True):
             if out:
                 self.values[out] = result
 
     def run(self) -> ModuleOp:
-        for node, name in zip(self.graph.node, _node_names(self.graph)):
+        for node, name in zip(self.graph.node, _node_names(self.graph), strict=True):
             self.import_node(node, name)
         returned = []
         for out in self.graph.output:

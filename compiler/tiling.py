@@ -490,7 +490,58 @@ def choose_tiles(
             raise MappingError(_over_capacity_message(OPERANDS[worst], fp[worst] * eb * mult, caps[worst], mult))
         d, fp = best
         tiles[d] = -(-tiles[d] // 2)
+    _refine(shape, tiles, free, order, floors, lambda fp_: fits(fp_, mult))
     return replace(mapping, tiles=tiles, order=order, double_buffer=bool(double_buffer))
+
+
+def _refine(
+    shape: LayerShape,
+    tiles: dict[str, int],
+    free: list[str],
+    order: tuple[str, ...],
+    floors: list[tuple[tuple[str, ...], int]],
+    fits: Any,
+    max_rounds: int = 16,
+) -> None:
+    """Local search after the greedy halving (which is myopic): moves that double one tile and
+    halve at most one other (never shrinking r/s) are taken while the tiles still fit and the
+    cost (floors broken, estimated DRAM traffic, number of tile iterations) drops."""
+
+    def cost() -> tuple[int, int, int]:
+        fp = _footprint_elems(shape, tiles)
+        v_in, v_w, v_out, distinct = _visit_counts(shape, tiles, order)
+        broken = sum(math.prod(tiles[x] for x in dims) < lo for dims, lo in floors)
+        steps = math.prod(-(-shape.dims[d] // tiles[d]) for d in order)
+        return broken, v_in * fp[0] + v_w * fp[1] + (2 * v_out - distinct) * fp[2], steps
+
+    current = cost()
+    for _ in range(max_rounds):
+        best, best_move = current, None
+        for grow in free:
+            t_grow = tiles[grow]
+            if t_grow == shape.dims[grow]:
+                continue
+            for shrink in (None, *free):
+                if shrink == grow or (shrink is not None and (tiles[shrink] == 1 or shrink in _LAST_RESORT)):
+                    continue
+                t_shrink = tiles[shrink] if shrink is not None else 0
+                tiles[grow] = min(2 * t_grow, shape.dims[grow])
+                if shrink is not None:
+                    tiles[shrink] = -(-t_shrink // 2)
+                if fits(_footprint_elems(shape, tiles)):
+                    c = cost()
+                    if c < best:
+                        best, best_move = c, (grow, tiles[grow], shrink, tiles.get(shrink, 0) if shrink else 0)
+                tiles[grow] = t_grow
+                if shrink is not None:
+                    tiles[shrink] = t_shrink
+        if best_move is None:
+            return
+        grow, t_grow, shrink, t_shrink = best_move
+        tiles[grow] = t_grow
+        if shrink is not None:
+            tiles[shrink] = t_shrink
+        current = best
 
 
 def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: str = "") -> None:

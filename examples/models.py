@@ -107,7 +107,9 @@ class _GraphBuilder:
         mean = self.constant(
             f"{param}.running_mean", rng.uniform(-0.3, 0.3, channels).astype(np.float32)
         )
-        var = self.constant(f"{param}.running_var", rng.uniform(0.5, 2.0, channels).astype(np.float32))
+        var = self.constant(
+            f"{param}.running_var", rng.uniform(0.5, 2.0, channels).astype(np.float32)
+        )
         return self.node(
             "BatchNormalization",
             [x, scale, bias, mean, var],
@@ -116,9 +118,7 @@ class _GraphBuilder:
             momentum=0.9,
         )
 
-    def gemm(
-        self, x: str, scope: str, param: str, in_f: int, out_f: int, **attrs: Any
-    ) -> str:
+    def gemm(self, x: str, scope: str, param: str, in_f: int, out_f: int, **attrs: Any) -> str:
         """A `torch.nn.Linear` as exported: Gemm with transB=1 (weight [out, in])."""
         w = self.weight(f"{param}.weight", (out_f, in_f))
         b = self.bias(f"{param}.bias", out_f)
@@ -150,7 +150,9 @@ class _GraphBuilder:
 
     # -- model -------------------------------------------------------------------------
 
-    def model(self, x: str, input_shape: Sequence[int], y: str, output_shape: Sequence[int]) -> onnx.ModelProto:
+    def model(
+        self, x: str, input_shape: Sequence[int], y: str, output_shape: Sequence[int]
+    ) -> onnx.ModelProto:
         """Rename the last node's output to `output` and wrap the graph in a checked model."""
         last = self.nodes[-1]
         assert last.output[0] == y
@@ -207,7 +209,9 @@ def _basic_block(
     g: _GraphBuilder, x: str, scope: str, param: str, in_ch: int, out_ch: int, stride: int
 ) -> str:
     """torchvision's BasicBlock: conv-bn-relu-conv-bn (+ 1x1 downsample) + add + relu."""
-    y = g.conv(x, f"{scope}/conv1", f"{param}.conv1", in_ch, out_ch, 3, stride=stride, pads=1, bias=False)
+    y = g.conv(
+        x, f"{scope}/conv1", f"{param}.conv1", in_ch, out_ch, 3, stride=stride, pads=1, bias=False
+    )
     y = g.batch_norm(y, f"{scope}/bn1", f"{param}.bn1", out_ch)
     y = g.relu(y, f"{scope}/relu")
     y = g.conv(y, f"{scope}/conv2", f"{param}.conv2", out_ch, out_ch, 3, pads=1, bias=False)
@@ -215,8 +219,14 @@ def _basic_block(
     identity = x
     if stride != 1 or in_ch != out_ch:
         identity = g.conv(
-            x, f"{scope}/downsample/downsample.0", f"{param}.downsample.0", in_ch, out_ch, 1,
-            stride=stride, bias=False,
+            x,
+            f"{scope}/downsample/downsample.0",
+            f"{param}.downsample.0",
+            in_ch,
+            out_ch,
+            1,
+            stride=stride,
+            bias=False,
         )
         identity = g.batch_norm(
             identity, f"{scope}/downsample/downsample.1", f"{param}.downsample.1", out_ch
@@ -225,7 +235,9 @@ def _basic_block(
     return g.relu(y, f"{scope}/relu_1")
 
 
-def resnet_block(batch: int = 1, seed: int = 0, channels: int = 16, size: int = 16) -> onnx.ModelProto:
+def resnet_block(
+    batch: int = 1, seed: int = 0, channels: int = 16, size: int = 16
+) -> onnx.ModelProto:
     """One residual block (conv-bn-relu-conv-bn + identity), a strided conv, pool and a classifier."""
     g = _GraphBuilder("resnet_block", seed)
     x = _basic_block(g, "input", "/block", "block", channels, channels, 1)
@@ -243,8 +255,14 @@ def depthwise_pointwise(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
     x = g.clip(x, "/dw_act", 0.0, 6.0)
     x = g.conv(x, "/pw", "pw", 8, 16, 1)
     y = g.node(
-        "AveragePool", [x], "/pool/AveragePool",
-        ceil_mode=0, count_include_pad=0, kernel_shape=[2, 2], pads=[0, 0, 0, 0], strides=[2, 2],
+        "AveragePool",
+        [x],
+        "/pool/AveragePool",
+        ceil_mode=0,
+        count_include_pad=0,
+        kernel_shape=[2, 2],
+        pads=[0, 0, 0, 0],
+        strides=[2, 2],
     )
     return g.model("input", (batch, 8, 16, 16), y, (batch, 16, 8, 8))
 

@@ -226,7 +226,7 @@ def _as_batched(x: np.ndarray, g: int, rows: int, cols: int, name: str) -> tuple
         return x.reshape(1, rows, cols), True
     if batch != g:
         raise ValueError(f"matmul operand {name} of shape {x.shape} does not match batch {g}")
-    return x.reshape(g, rows, cols), g == 1 and False
+    return x.reshape(g, rows, cols), False
 
 
 def _run_matmul(program: Program, layer: Layer, values: list[Any]) -> np.ndarray:

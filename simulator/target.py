@@ -178,7 +178,8 @@ def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...
         if base is not None and base not in PRESETS:
             raise TargetError(f"target file {path}: unknown base preset '{base}'")
         fields.update(data)
-        fields.setdefault("name", path.stem)
+        if "name" not in data:
+            fields["name"] = path.stem
     for item in overrides:
         key, value = _parse_override(item)
         fields[key] = yaml.safe_load(value) if value else value

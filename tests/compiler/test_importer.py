@@ -310,7 +310,9 @@ def test_parse_input_shape(text: str, expected):
     assert parse_input_shape(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "input=", "=1x3", "input=1x3x", "input=1,3", "x=0x3", "a=1,2x3"])
+@pytest.mark.parametrize(
+    "text", ["", "input=", "=1x3", "input=1x3x", "input=1,3", "x=0x3", "a=1,2x3"]
+)
 def test_parse_input_shape_errors(text: str):
     with pytest.raises(ModelImportError, match="bad input shape"):
         parse_input_shape(text)
