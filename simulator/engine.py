@@ -142,17 +142,17 @@ def _dram_cycles(nbytes: jax.Array, params: jax.Array) -> jax.Array:
 
 
 def _record(**values: jax.Array) -> jax.Array:
-    rec = jnp.zeros(NUM_RECORD_FIELDS, jnp.int64)
-    for name, value in values.items():
-        rec = rec.at[R[name]].set(jnp.asarray(value, jnp.int64))
-    return rec
+    zero = jnp.zeros((), jnp.int64)
+    return jnp.stack([jnp.asarray(values.get(name, zero), jnp.int64) for name in RECORD_FIELDS])
 
 
 def _nop(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
     return state, _record()
 
 
-def _config(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+def _config(
+    state: MachineState, row: jax.Array, params: jax.Array
+) -> tuple[MachineState, jax.Array]:
     state = state.replace(layer_start=state.last_end)
     return state, _record(start=state.last_end, end=state.last_end)
 
@@ -167,12 +167,20 @@ def _load(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[Machi
         ready=state.ready.at[buf, slot].set(ready_at),
         last_end=jnp.maximum(state.last_end, ready_at),
     )
-    rec = _record(start=start, end=ready_at, dram_read=nbytes)
-    rec = rec.at[R["sram_write_input"] + buf].set(nbytes)
+    rec = _record(
+        start=start,
+        end=ready_at,
+        dram_read=nbytes,
+        sram_write_input=jnp.where(buf == 0, nbytes, 0),
+        sram_write_weight=jnp.where(buf == 1, nbytes, 0),
+        sram_write_output=jnp.where(buf == 2, nbytes, 0),
+    )
     return state, rec
 
 
-def _compute(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+def _compute(
+    state: MachineState, row: jax.Array, params: jax.Array
+) -> tuple[MachineState, jax.Array]:
     rows = params[P_ROWS].astype(jnp.int64)
     cols = params[P_COLS].astype(jnp.int64)
     elem = params[P_ELEMENT_BYTES].astype(jnp.int64)
@@ -205,7 +213,9 @@ def _compute(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[Ma
     return state, rec
 
 
-def _store(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+def _store(
+    state: MachineState, row: jax.Array, params: jax.Array
+) -> tuple[MachineState, jax.Array]:
     slot, nbytes = row[F_SLOT], row[F_BYTES]
     start = jnp.maximum(state.dma_free, state.ready[2, slot])
     dma_free = start + _dram_cycles(nbytes, params)
@@ -260,7 +270,9 @@ def simulate_timing_batch(instrs: np.ndarray, target_params: np.ndarray) -> dict
         raise ValueError(f"instrs must be [B, L, {NUM_FIELDS}], got {instrs.shape}")
     params = np.asarray(target_params, np.float64)
     if params.shape != (instrs.shape[0], NUM_TARGET_PARAMS):
-        raise ValueError(f"target_params must be [{instrs.shape[0]}, {NUM_TARGET_PARAMS}], got {params.shape}")
+        raise ValueError(
+            f"target_params must be [{instrs.shape[0]}, {NUM_TARGET_PARAMS}], got {params.shape}"
+        )
     n = instrs.shape[1]
     padded = pad_instrs(instrs)
     with jax.enable_x64(True):
@@ -322,8 +334,12 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
                 macs=int(sums["macs"][i]),
                 dram_read_bytes=int(sums["dram_read"][i]),
                 dram_write_bytes=int(sums["dram_write"][i]),
-                sram_read_bytes={b: int(sums[f"sram_read_{b}"][i]) for b in ("input", "weight", "output")},
-                sram_write_bytes={b: int(sums[f"sram_write_{b}"][i]) for b in ("input", "weight", "output")},
+                sram_read_bytes={
+                    b: int(sums[f"sram_read_{b}"][i]) for b in ("input", "weight", "output")
+                },
+                sram_write_bytes={
+                    b: int(sums[f"sram_write_{b}"][i]) for b in ("input", "weight", "output")
+                },
                 instructions=int(counts[i]),
             )
         )

@@ -117,7 +117,9 @@ def _conv_fn(
     h_pad = in_hw[0] + top + bottom
     w_pad = in_hw[1] + left + right
 
-    def run(x: jax.Array, w: jax.Array, b: jax.Array, offs: jax.Array, sizes: jax.Array, acc: jax.Array) -> jax.Array:
+    def run(
+        x: jax.Array, w: jax.Array, b: jax.Array, offs: jax.Array, sizes: jax.Array, acc: jax.Array
+    ) -> jax.Array:
         x = x.reshape(n_, g_, c_, *in_hw)
         x = jnp.pad(
             x,
@@ -168,6 +170,12 @@ def _run_conv(program: Program, layer: Layer, values: list[Any]) -> np.ndarray:
     dilations = tuple(int(v) for v in attrs.get("dilations", (1, 1)))
     offs, sizes, acc, window = _compute_rows(program, layer, CONV_DIMS)
     x = np.asarray(x, np.float32)
+    channels = extents[1] * extents[3]
+    if x.ndim != 4 or x.shape[:2] != (extents[0], channels):
+        raise ValueError(
+            f"layer {layer.name}: input {layer.inputs[0]} of shape {x.shape} is not "
+            f"[{extents[0]}, {channels}, H, W]"
+        )
     fn = _conv_fn(extents, tuple(x.shape[2:]), pads, strides, dilations, window, b is not None)
     bias = np.zeros(extents[1] * extents[2], np.float32) if b is None else np.asarray(b, np.float32)
     return np.asarray(fn(x, np.asarray(w, np.float32), bias, offs, sizes, acc))
@@ -186,7 +194,14 @@ def _matmul_fn(
     g_, m_, n_, k_ = extents
     zg, zm, zn, zk = window
 
-    def run(a: jax.Array, b: jax.Array, bias: jax.Array, offs: jax.Array, sizes: jax.Array, acc: jax.Array) -> jax.Array:
+    def run(
+        a: jax.Array,
+        b: jax.Array,
+        bias: jax.Array,
+        offs: jax.Array,
+        sizes: jax.Array,
+        acc: jax.Array,
+    ) -> jax.Array:
         a = jnp.pad(a, ((0, 0 if shared_a else zg), (0, zm), (0, zk)))
         b = jnp.pad(b, ((0, 0 if shared_b else zg), (0, zk), (0, zn)))
         bias = jnp.pad(bias, (0, zn))
@@ -196,11 +211,15 @@ def _matmul_fn(
             o, z, flag = row
             og, om, on, ok = (o[i] for i in range(4))
             if shared_a:
-                awin = jnp.broadcast_to(lax.dynamic_slice(a, (0, om, ok), (1, zm, zk)), (zg, zm, zk))
+                awin = jnp.broadcast_to(
+                    lax.dynamic_slice(a, (0, om, ok), (1, zm, zk)), (zg, zm, zk)
+                )
             else:
                 awin = lax.dynamic_slice(a, (og, om, ok), (zg, zm, zk))
             if shared_b:
-                bwin = jnp.broadcast_to(lax.dynamic_slice(b, (0, ok, on), (1, zk, zn)), (zg, zk, zn))
+                bwin = jnp.broadcast_to(
+                    lax.dynamic_slice(b, (0, ok, on), (1, zk, zn)), (zg, zk, zn)
+                )
             else:
                 bwin = lax.dynamic_slice(b, (og, ok, on), (zg, zk, zn))
             awin = jnp.where(jnp.arange(zk)[None, None, :] < z[3], awin, 0)
@@ -222,6 +241,8 @@ def _as_batched(x: np.ndarray, g: int, rows: int, cols: int, name: str) -> tuple
     """View an operand as [G, rows, cols], or [1, rows, cols] when shared across the batch."""
     x = np.asarray(x, np.float32)
     batch = int(np.prod(x.shape[:-2], dtype=np.int64)) if x.ndim > 2 else 1
+    if x.ndim < 2 or x.shape[-2:] != (rows, cols):
+        raise ValueError(f"matmul operand {name} of shape {x.shape} is not [.., {rows}, {cols}]")
     if batch == 1 and g != 1:
         return x.reshape(1, rows, cols), True
     if batch != g:
@@ -233,9 +254,9 @@ def _run_matmul(program: Program, layer: Layer, values: list[Any]) -> np.ndarray
     a, b, bias = values
     extents = tuple(int(layer.dims[d]) for d in MATMUL_DIMS)
     g_, m_, n_, k_ = extents
-    a3, shared_a = _as_batched(a, g_, m_, k_, layer.inputs[0])
-    b3, shared_b = _as_batched(b, g_, k_, n_, layer.inputs[1])
     offs, sizes, acc, window = _compute_rows(program, layer, MATMUL_DIMS)
+    a3, shared_a = _as_batched(a, g_, m_, k_, f"{layer.name}: {layer.inputs[0]}")
+    b3, shared_b = _as_batched(b, g_, k_, n_, f"{layer.name}: {layer.inputs[1]}")
     fn = _matmul_fn(extents, shared_a, shared_b, window)
     bias = np.zeros(n_, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(n_)
     return np.asarray(fn(a3, b3, bias, offs, sizes, acc))
@@ -285,4 +306,4 @@ def run_functional(program: Program, inputs: dict[str, np.ndarray]) -> dict[str,
     return env
 
 
-assert MAX_DIMS >= len(CONV_DIMS)
+assert len(CONV_DIMS) <= MAX_DIMS

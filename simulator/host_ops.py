@@ -131,10 +131,19 @@ def _average_pool(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
             ((0, 0), (0, 0), *[(b, e) for (b, _), e in zip(full, end, strict=True)]),
             constant_values=1,
         )
-        padding = ((0, 0), (0, 0), *[(0, f_end - e) for (_, f_end), e in zip(full, end, strict=True)])
+        padding = (
+            (0, 0),
+            (0, 0),
+            *[(0, f_end - e) for (_, f_end), e in zip(full, end, strict=True)],
+        )
         count = lax.reduce_window(
-            ones, jnp.asarray(0, x.dtype), lax.add, window["window_dimensions"],
-            window["window_strides"], padding, window_dilation=window["window_dilation"],
+            ones,
+            jnp.asarray(0, x.dtype),
+            lax.add,
+            window["window_dimensions"],
+            window["window_strides"],
+            padding,
+            window_dilation=window["window_dilation"],
         )
     else:
         ones = jnp.ones((1, 1, *spatial), x.dtype)

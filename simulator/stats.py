@@ -44,7 +44,9 @@ class LayerStats:
     dram_write_bytes: int = 0
     sram_read_bytes: dict[str, int] = field(default_factory=_zero_buffers)
     sram_write_bytes: dict[str, int] = field(default_factory=_zero_buffers)
-    energy_pj: dict[str, float] = field(default_factory=lambda: {"mac": 0.0, "sram": 0.0, "dram": 0.0})
+    energy_pj: dict[str, float] = field(
+        default_factory=lambda: {"mac": 0.0, "sram": 0.0, "dram": 0.0}
+    )
     instructions: int = 0
 
     @staticmethod

@@ -47,7 +47,9 @@ def fold_count(m: Any, n: Any, k: Any, dataflow: Any, rows: Any, cols: Any, xp: 
     return xp.where(dataflow == DF_OS, os, xp.where(dataflow == DF_IS, is_, ws))
 
 
-def cycles_per_fold(m: Any, n: Any, k: Any, dataflow: Any, rows: Any, cols: Any, xp: Any = None) -> Any:
+def cycles_per_fold(
+    m: Any, n: Any, k: Any, dataflow: Any, rows: Any, cols: Any, xp: Any = None
+) -> Any:
     """Cycles of one fold: the streamed length T plus the array's fill/drain (and preload)."""
     xp = xp or _default_xp()
     streamed = xp.where(dataflow == DF_OS, k, xp.where(dataflow == DF_IS, n, m))

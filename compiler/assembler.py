@@ -1,0 +1,268 @@
+"""The assembler: a fully lowered module (after `accel-emit`) -> `simulator.program.Program`.
+
+    program = assemble(module)
+    print(program.to_asm(max_lines=40))
+
+It walks `func.func @main` in order:
+- tensor names: `onnx.input_names` for the arguments, each op's `onnx_outputs` for its results,
+  `accel.constant`'s `tensor_name`; a tensor without a name gets `%t<N>` (N counts up); an
+  `onnx.NoValue` is the absent input "";
+- `accel.constant` -> `Program.constants[tensor_name]` (f32 or i64 numpy array);
+- `accel.host` -> a host `Layer` (kind = the ONNX op type, attrs = its ONNX attributes as plain
+  Python values);
+- `accel_isa.layer` -> an accelerator `Layer` (kind, dims, attrs = conv geometry, mapping) whose
+  instructions are appended to `Program.instrs` (`instr_begin/instr_end`); the `layer` field of
+  every row is the layer's position among the accelerator layers;
+- `func.return` -> `Program.outputs` = `onnx.output_names` (a host `Identity` is added where a
+  returned tensor carries another name).
+Anything else left in the function (accel.conv2d/matmul/tiled, onnx ops) is an `AssemblyError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+
+from compiler.passes.common import TARGET_ATTR, dense_to_numpy
+from dialects import accel, accel_isa
+from dialects.onnx import NoValueOp
+from simulator.errors import AccelflowError
+from simulator.program import (
+    BUFFER_NAMES,
+    DATAFLOWS,
+    F_ACC,
+    F_BUFFER,
+    F_BYTES,
+    F_DATAFLOW,
+    F_K,
+    F_LAYER,
+    F_M,
+    F_N,
+    F_OFF,
+    F_OPCODE,
+    F_REPS,
+    F_S_IN,
+    F_S_OUT,
+    F_S_W,
+    F_SIZE,
+    F_SLOT,
+    NUM_FIELDS,
+    OP_COMPUTE,
+    OP_CONFIG,
+    OP_LOAD,
+    OP_STORE,
+    Layer,
+    Program,
+)
+
+__all__ = ["AssemblyError", "assemble"]
+
+_ATTRS_NOT_ONNX = ("onnx_outputs", "onnx_name", "layer_name", "op_type")
+
+
+class AssemblyError(AccelflowError):
+    """The module is not (fully) lowered to accel_isa / host ops."""
+
+
+def _plain(attr: Attribute) -> Any:
+    """An attribute as a plain Python value (ints, floats, strings, lists, dicts)."""
+    if isinstance(attr, DenseIntOrFPElementsAttr):
+        return dense_to_numpy(attr).tolist()
+    if isinstance(attr, ArrayAttr):
+        return [_plain(v) for v in attr.data]
+    if isinstance(attr, DenseArrayBase):
+        return [v for v in attr.get_values()]
+    return accel.from_attr(attr)
+
+
+def _main(module: ModuleOp) -> func.FuncOp:
+    funcs = [op for op in module.ops if isinstance(op, func.FuncOp)]
+    for f in funcs:
+        if f.sym_name.data == "main":
+            return f
+    if len(funcs) == 1:
+        return funcs[0]
+    raise AssemblyError("the module has no func.func @main")
+
+
+def _names(attr: Attribute | None) -> list[str]:
+    if isinstance(attr, ArrayAttr):
+        return [a.data if isinstance(a, StringAttr) else "" for a in attr.data]
+    return []
+
+
+def _instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
+    ops = list(layer.body.block.ops)
+    rows = np.zeros((len(ops), NUM_FIELDS), dtype=np.int64)
+    rows[:, F_LAYER] = index
+    dataflow = 0
+    for i, op in enumerate(ops):
+        row = rows[i]
+        if isinstance(op, accel_isa.ConfigOp):
+            dataflow = DATAFLOWS.index(op.dataflow.data)
+            row[F_OPCODE] = OP_CONFIG
+            row[F_DATAFLOW] = dataflow
+            continue
+        offsets, sizes = op.offsets.get_values(), op.sizes.get_values()
+        row[F_OFF : F_OFF + len(offsets)] = offsets
+        row[F_SIZE : F_SIZE + len(sizes)] = sizes
+        if isinstance(op, accel_isa.LoadOp):
+            row[F_OPCODE] = OP_LOAD
+            row[F_BUFFER] = BUFFER_NAMES.index(op.buffer.data)
+            row[F_SLOT] = op.slot.value.data
+            row[F_BYTES] = op.bytes.value.data
+        elif isinstance(op, accel_isa.ComputeOp):
+            row[F_OPCODE] = OP_COMPUTE
+            row[F_DATAFLOW] = dataflow
+            row[F_S_IN] = op.s_in.value.data
+            row[F_S_W] = op.s_w.value.data
+            row[F_S_OUT] = op.s_out.value.data
+            row[F_ACC] = int(op.acc.value.data)
+            row[F_REPS : F_K + 1] = op.gemm.get_values()
+        elif isinstance(op, accel_isa.StoreOp):
+            row[F_OPCODE] = OP_STORE
+            row[F_SLOT] = op.slot.value.data
+            row[F_BYTES] = op.bytes.value.data
+    return rows
+
+
+class _Assembler:
+    def __init__(self, module: ModuleOp):
+        self.module = module
+        self.function = _main(module)
+        self.names: dict[SSAValue, str] = {}
+        self.tensors: dict[str, tuple[int, ...]] = {}
+        self.layers: list[Layer] = []
+        self.constants: dict[str, np.ndarray] = {}
+        self.chunks: list[np.ndarray] = []
+        self.num_rows = 0
+        self.num_generated = 0
+
+    def name(self, value: SSAValue, given: str = "") -> str:
+        if isinstance(value.type, TensorType):
+            if not given:
+                given = f"%t{self.num_generated}"
+                self.num_generated += 1
+            self.tensors[given] = tuple(int(v) for v in value.type.get_shape())
+        self.names[value] = given
+        return given
+
+    def name_results(self, op: Operation) -> list[str]:
+        given = _names(op.attributes.get("onnx_outputs"))
+        return [
+            self.name(r, given[i] if i < len(given) else "") for i, r in enumerate(op.results)
+        ]
+
+    def inputs(self, op: Operation) -> list[str]:
+        return [self.names[v] for v in op.operands]
+
+    def host(self, op: accel.HostOp) -> None:
+        attrs = {
+            k: _plain(v) for k, v in op.attributes.items() if k not in _ATTRS_NOT_ONNX
+        }
+        inputs = self.inputs(op)
+        self.layers.append(
+            Layer(
+                name=op.layer_name.data,
+                kind=op.op_type.data,
+                on_accel=False,
+                inputs=inputs,
+                outputs=self.name_results(op),
+                attrs=attrs,
+            )
+        )
+
+    def accel_layer(self, op: accel_isa.LayerOp) -> None:
+        index = sum(1 for layer in self.layers if layer.on_accel)
+        rows = _instruction_rows(op, index)
+        begin = self.num_rows
+        self.chunks.append(rows)
+        self.num_rows += rows.shape[0]
+        inputs = self.inputs(op)
+        self.layers.append(
+            Layer(
+                name=op.layer_name.data,
+                kind=op.kind.data,
+                on_accel=True,
+                inputs=inputs,
+                outputs=self.name_results(op),
+                attrs=accel.from_attr(op.geometry),
+                dims={k: int(v) for k, v in accel.from_attr(op.dims).items()},
+                mapping=op.mapping.as_dict(),
+                instr_begin=begin,
+                instr_end=self.num_rows,
+            )
+        )
+
+    def returned(self, op: func.ReturnOp) -> list[str]:
+        wanted = _names(self.function.attributes.get("onnx.output_names"))
+        outputs = []
+        for i, value in enumerate(op.arguments):
+            have = self.names[value]
+            name = wanted[i] if i < len(wanted) and wanted[i] else have
+            if name != have:
+                self.layers.append(
+                    Layer(name=f"{name}/Identity", kind="Identity", on_accel=False,
+                          inputs=[have], outputs=[name])
+                )
+                self.tensors[name] = self.tensors[have]
+            outputs.append(name)
+        return outputs
+
+    def run(self) -> Program:
+        given = _names(self.function.attributes.get("onnx.input_names"))
+        args = self.function.body.block.args
+        inputs = [self.name(a, given[i] if i < len(given) else "") for i, a in enumerate(args)]
+        outputs: list[str] = []
+        for op in self.function.body.block.ops:
+            if isinstance(op, accel.ConstantOp):
+                name = op.tensor_name.data
+                self.constants[name] = dense_to_numpy(op.value)
+                self.name(op.result, name)
+            elif isinstance(op, NoValueOp):
+                self.names[op.result] = ""
+            elif isinstance(op, accel.HostOp):
+                self.host(op)
+            elif isinstance(op, accel_isa.LayerOp):
+                self.accel_layer(op)
+            elif isinstance(op, func.ReturnOp):
+                outputs = self.returned(op)
+            elif isinstance(op, accel.Conv2DOp | accel.MatmulOp | accel.TiledOp):
+                raise AssemblyError(
+                    f"layer '{op.layer_name.data}' is still an {op.name}: run the pipeline to the "
+                    "end (onnx-to-accel,accel-map,accel-tile,accel-emit) before assembling"
+                )
+            else:
+                raise AssemblyError(
+                    f"cannot assemble {op.name}: the module is not lowered to accel_isa and host "
+                    "ops (run onnx-to-accel,accel-map,accel-tile,accel-emit)"
+                )
+        target = self.module.attributes.get(TARGET_ATTR)
+        instrs = (
+            np.concatenate(self.chunks) if self.chunks else np.zeros((0, NUM_FIELDS), np.int64)
+        )
+        return Program(
+            instrs=instrs,
+            layers=self.layers,
+            constants=self.constants,
+            tensors=self.tensors,
+            inputs=inputs,
+            outputs=outputs,
+            target=target.as_dict() if isinstance(target, accel.TargetAttr) else {},
+        )
+
+
+def assemble(module: ModuleOp) -> Program:
+    """The Program of a module lowered by the full pipeline (see the module docstring)."""
+    return _Assembler(module).run()

@@ -1,0 +1,140 @@
+"""`accel-map`: attach a `#accel.mapping` to every accelerator layer (accel.conv2d / accel.matmul).
+
+    accelflow-opt in.mlir -p 'accel-map{dataflow=os order=gknyxcrs layer=/conv1/Conv force=true}'
+
+The mapping comes from, in this order: the module's mapping database (`accel.mappings`, layer
+name -> mapping, set by `compile_module(mappings=...)`) unless `dataflow` or `order` is given;
+else `tiling.default_mapping` for the module's `accel.target`, with the `dataflow` option (empty:
+the target's) and the `order` option (loop order as letters, outermost first, e.g. `gknyxcrs` for
+a conv2d or `gnmk` for a matmul: it applies only to the layers whose dims it names). Layers that
+already have a mapping keep it unless `force`; `layer` restricts the pass to one layer by name.
+The attribute also carries the MAESTRO-style `directives` the mapping reads as.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from compiler import tiling
+from compiler.passes.common import (
+    PassError,
+    layer_shape,
+    mapping_attr,
+    module_mappings,
+    module_target,
+)
+from dialects import accel
+from simulator.program import CONV_DIMS, DATAFLOWS, MATMUL_DIMS
+from simulator.target import Target
+
+
+def parse_order(order: str) -> tuple[str, ...] | None:
+    """The loop order option as a tuple of dims (None when empty); rejects unknown orders."""
+    if not order:
+        return None
+    dims = tuple(order.replace(",", "").replace(" ", ""))
+    if sorted(dims) not in (sorted(CONV_DIMS), sorted(MATMUL_DIMS)):
+        raise PassError(
+            f"loop order '{order}' is not a permutation of the conv2d dims "
+            f"({''.join(CONV_DIMS)}) nor of the matmul dims ({''.join(MATMUL_DIMS)})"
+        )
+    return dims
+
+
+def with_layer(err: tiling.MappingError, name: str) -> tiling.MappingError:
+    """`err` with the layer named (tiling's messages do not always know it)."""
+    message = str(err)
+    if f"'{name}'" in message:
+        return err
+    return tiling.MappingError(f"layer '{name}': {message}")
+
+
+def map_layer(
+    op: accel.Conv2DOp | accel.MatmulOp,
+    target: Target,
+    dataflow: str | None = None,
+    order: tuple[str, ...] | None = None,
+    database: dict[str, dict] | None = None,
+) -> accel.MappingAttr:
+    """The mapping attribute for one layer (database entry, else the default heuristic)."""
+    name = op.layer_name.data
+    shape = layer_shape(op)
+    try:
+        if database and name in database and dataflow is None and order is None:
+            mapping = tiling.Mapping.from_dict(database[name])
+        else:
+            if order is not None and sorted(order) != sorted(shape.dim_names):
+                order = None  # the order names the other kind's dims
+            mapping = tiling.default_mapping(shape, target, dataflow=dataflow, order=order)
+    except tiling.MappingError as err:
+        raise with_layer(err, name) from None
+    return mapping_attr(mapping, shape)
+
+
+@dataclass
+class MapLayer(RewritePattern):
+    target: Target
+    dataflow: str | None
+    order: tuple[str, ...] | None
+    layer: str
+    force: bool
+    database: dict[str, dict] = field(default_factory=dict)
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: accel.Conv2DOp | accel.MatmulOp, rewriter: PatternRewriter, /
+    ) -> None:
+        if self.layer and op.layer_name.data != self.layer:
+            return
+        if op.mapping is not None and not self.force:
+            return
+        attr = map_layer(op, self.target, self.dataflow, self.order, self.database)
+        if op.mapping == attr:
+            return
+        mapped = op.clone()
+        mapped.mapping = attr
+        rewriter.replace(op, mapped)
+
+
+@dataclass(frozen=True)
+class AccelMapPass(ModulePass):
+    """Give every accelerator layer a mapping (dataflow, spatial unroll, tiles, loop order)."""
+
+    name = "accel-map"
+
+    dataflow: str = ""
+    """ws | os | is; empty: the target's dataflow."""
+    order: str = ""
+    """Buffer-tile loop order as letters, outermost first (conv2d: nkgcyxrs dims, matmul: gmnk)."""
+    layer: str = ""
+    """Map only the layer with this name."""
+    force: bool = False
+    """Replace existing mappings too."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.dataflow and self.dataflow not in DATAFLOWS:
+            raise PassError(
+                f"accel-map: unknown dataflow '{self.dataflow}' (expected one of {', '.join(DATAFLOWS)})"
+            )
+        pattern = MapLayer(
+            target=module_target(op),
+            dataflow=self.dataflow or None,
+            order=parse_order(self.order),
+            layer=self.layer,
+            force=self.force,
+            database=module_mappings(op),
+        )
+        PatternRewriteWalker(
+            GreedyRewritePatternApplier([pattern]), apply_recursively=False
+        ).rewrite_module(op)

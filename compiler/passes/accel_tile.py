@@ -1,0 +1,190 @@
+"""`accel-tile`: each mapped layer -> `accel.tiled`, its loop nest over buffer-level tiles.
+
+    accelflow-opt in.mlir -p 'accel-tile{tile-k=3 tile-y=5 double-buffer=off}'
+
+Tiles: when no `tile-*` option is set and `double-buffer=auto`, the layer's mapping is kept as it
+is (accel-map's, or a database's); otherwise `tiling.choose_tiles` picks the tiles again for the
+mapping's dataflow and loop order, with the given tiles fixed (clamped to the extent; a dim the
+layer lacks is ignored) and double buffering forced `on`/`off` or chosen (`auto`). A layer without
+a mapping gets the default one first. The result is validated with `tiling.check_mapping`
+(a `MappingError` names the layer and the limit).
+
+The body has an `accel.tile_for` per dim with more than one tile, in the mapping's loop order. A
+`tile_load` of an operand sits at the top of the innermost loop over a dim that operand depends on
+(outside all loops if none), so its reuse across the inner loops is visible; `tile_compute` is
+innermost; `tile_store "output"` closes the innermost loop over an output dim (after the loops
+nested in it). When a reduction loop encloses that loop, the partial sums are reloaded there:
+a `tile_load "output"` opens it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.ir import Block, Operation, Region
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from compiler import tiling
+from compiler.passes.accel_map import map_layer, with_layer
+from compiler.passes.common import (
+    PassError,
+    geometry_of,
+    layer_shape,
+    mapping_attr,
+    module_mappings,
+    module_target,
+    onnx_outputs_attrs,
+)
+from dialects import accel
+from simulator.target import Target
+
+DOUBLE_BUFFER = {"auto": None, "on": True, "off": False}
+
+
+def loop_nest(shape: tiling.LayerShape, mapping: tiling.Mapping) -> list[Operation]:
+    """The tiled body: tile_for / tile_load / tile_compute / tile_store ops (see the docstring)."""
+    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
+    loops = [d for d in mapping.order if -(-shape.dims[d] // tiles[d]) > 1]
+    deps = tiling.operand_dims(shape)
+
+    def level(dims: tuple[str, ...]) -> int:
+        """Depth of the innermost loop over one of `dims` (0: outside every loop)."""
+        return max((i + 1 for i, d in enumerate(loops) if d in dims), default=0)
+
+    load_at = {op: level(deps[op]) for op in ("input", "weight")}
+    store_at = level(deps["output"])
+    reductions = tiling.reduction_dims(shape)
+    psum_reload = any(d in reductions for d in loops[: max(store_at - 1, 0)])
+
+    def body(depth: int) -> list[Operation]:
+        ops: list[Operation] = [
+            accel.TileLoadOp(op, mapping.double_buffer) for op, at in load_at.items() if at == depth
+        ]
+        if psum_reload and depth == store_at:
+            ops.append(accel.TileLoadOp("output", mapping.double_buffer))
+        if depth < len(loops):
+            d = loops[depth]
+            ops.append(accel.TileForOp(d, tiles[d], shape.dims[d], body(depth + 1)))
+        else:
+            ops.append(accel.TileComputeOp())
+        if depth == store_at:
+            ops.append(accel.TileStoreOp("output"))
+        return ops
+
+    return body(0)
+
+
+def tile_mapping(
+    op: accel.Conv2DOp | accel.MatmulOp,
+    target: Target,
+    fixed: dict[str, int],
+    double_buffer: bool | None,
+    database: dict[str, dict] | None = None,
+) -> tuple[tiling.LayerShape, tiling.Mapping]:
+    """The complete, checked mapping of `op` after the tiling options."""
+    name = op.layer_name.data
+    shape = layer_shape(op)
+    attr = op.mapping if op.mapping is not None else map_layer(op, target, database=database)
+    try:
+        mapping = tiling.Mapping.from_dict(attr.as_dict())
+        fixed = {d: t for d, t in fixed.items() if d in shape.dims}
+        complete = all(d in mapping.tiles for d in shape.dim_names)
+        if not complete and not fixed:
+            fixed = {d: t for d, t in mapping.tiles.items() if d in shape.dims}
+        if fixed or double_buffer is not None or not complete:
+            mapping = tiling.choose_tiles(
+                shape, mapping, target, fixed=fixed, double_buffer=double_buffer
+            )
+        tiling.check_mapping(shape, mapping, target, layer=name)
+    except tiling.MappingError as err:
+        raise with_layer(err, name) from None
+    return shape, mapping
+
+
+@dataclass
+class TileLayer(RewritePattern):
+    target: Target
+    fixed: dict[str, int]
+    double_buffer: bool | None
+    layer: str
+    database: dict[str, dict]
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: accel.Conv2DOp | accel.MatmulOp, rewriter: PatternRewriter, /
+    ) -> None:
+        if self.layer and op.layer_name.data != self.layer:
+            return
+        shape, mapping = tile_mapping(
+            op, self.target, self.fixed, self.double_buffer, self.database
+        )
+        tiled = accel.TiledOp(
+            operands=[list(op.operands)],
+            result_types=[op.output.type],
+            properties={
+                "kind": StringAttr(shape.kind),
+                "layer_name": op.layer_name,
+                "dims": DictionaryAttr(
+                    {d: IntegerAttr(shape.dims[d], i64) for d in shape.dim_names}
+                ),
+                "geometry": accel.to_attr(geometry_of(op)),
+                "mapping": mapping_attr(mapping, shape),
+            },
+            attributes=onnx_outputs_attrs(op),
+            regions=[Region(Block(loop_nest(shape, mapping)))],
+        )
+        rewriter.replace(op, tiled)
+
+
+@dataclass(frozen=True)
+class AccelTilePass(ModulePass):
+    """Tile every accelerator layer into a loop nest over buffer-level tiles."""
+
+    name = "accel-tile"
+
+    tile_n: int = 0
+    tile_g: int = 0
+    tile_k: int = 0
+    tile_c: int = 0
+    tile_y: int = 0
+    tile_x: int = 0
+    tile_r: int = 0
+    tile_s: int = 0
+    tile_m: int = 0
+    """Fixed buffer tile of a loop dim (0: chosen to fit the buffers)."""
+    double_buffer: str = "auto"
+    """auto | on | off."""
+    layer: str = ""
+    """Tile only the layer with this name."""
+
+    def fixed_tiles(self) -> dict[str, int]:
+        fixed = {d: getattr(self, f"tile_{d}") for d in "ngkcyxrsm"}
+        bad = [f"tile-{d}={t}" for d, t in fixed.items() if t < 0]
+        if bad:
+            raise PassError(f"accel-tile: {bad[0]} must be >= 0 (0: choose)")
+        return {d: t for d, t in fixed.items() if t}
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.double_buffer not in DOUBLE_BUFFER:
+            raise PassError(
+                f"accel-tile: double-buffer='{self.double_buffer}' (expected auto, on or off)"
+            )
+        pattern = TileLayer(
+            target=module_target(op),
+            fixed=self.fixed_tiles(),
+            double_buffer=DOUBLE_BUFFER[self.double_buffer],
+            layer=self.layer,
+            database=module_mappings(op),
+        )
+        PatternRewriteWalker(
+            GreedyRewritePatternApplier([pattern]), apply_recursively=False
+        ).rewrite_module(op)

@@ -1,0 +1,186 @@
+"""Helpers shared by the accelflow passes: the module's target, a layer op's LayerShape, names.
+
+Every pass reads the hardware from the module attribute `accel.target` (`#accel.target<{...}>`,
+the fields of `simulator.target.Target`); `onnx-to-accel` sets it when the module has none, and
+`compiler.pipeline.compile_module` sets it from the Target it is given.
+
+A mapping database (layer name -> `tiling.Mapping.to_dict()`) travels as the module attribute
+`accel.mappings` (a dictionary of `#accel.mapping` values); `accel-map` prefers it to the default
+heuristic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    DictionaryAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+
+from compiler import tiling
+from dialects import accel, accel_isa
+from simulator.errors import AccelflowError
+from simulator.target import Target, load_target, make_target
+
+TARGET_ATTR = "accel.target"
+MAPPINGS_ATTR = "accel.mappings"
+ONNX_OUTPUTS = "onnx_outputs"
+
+LayerLike = accel.Conv2DOp | accel.MatmulOp | accel.TiledOp | accel_isa.LayerOp
+
+
+class PassError(AccelflowError):
+    """A pass cannot do what it was asked (missing target, bad option, unsupported node)."""
+
+
+def module_target(module: ModuleOp) -> Target:
+    """The Target of `module` (its `accel.target` attribute)."""
+    attr = module.attributes.get(TARGET_ATTR)
+    if not isinstance(attr, accel.TargetAttr):
+        raise PassError(
+            "the module has no `accel.target` attribute: run `onnx-to-accel{target=...}` first "
+            "or set it (e.g. `builtin.module attributes {accel.target = #accel.target<{...}>}`)"
+        )
+    return make_target(attr.as_dict())
+
+
+def set_module_target(module: ModuleOp, target: Target | str, overwrite: bool = True) -> None:
+    """Set `accel.target` from a Target, a preset name or a YAML path."""
+    if not overwrite and TARGET_ATTR in module.attributes:
+        return
+    if not isinstance(target, Target):
+        target = load_target(target)
+    module.attributes[TARGET_ATTR] = accel.TargetAttr(target.to_dict())
+
+
+def module_of(op: Operation) -> ModuleOp:
+    """The outermost ModuleOp holding `op` (or `op` itself)."""
+    found = op if isinstance(op, ModuleOp) else None
+    parent = op.parent_op()
+    while parent is not None:
+        if isinstance(parent, ModuleOp):
+            found = parent
+        parent = parent.parent_op()
+    if found is None:
+        raise PassError(f"{op.name} is not inside a builtin.module")
+    return found
+
+
+def module_mappings(module: ModuleOp) -> dict[str, dict[str, Any]]:
+    """The mapping database carried by `module` (layer name -> mapping dict); {} if none."""
+    attr = module.attributes.get(MAPPINGS_ATTR)
+    if not isinstance(attr, DictionaryAttr):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in attr.data.items():
+        if isinstance(value, accel.MappingAttr):
+            out[name] = value.as_dict()
+    return out
+
+
+def shape_of(value: SSAValue) -> tuple[int, ...]:
+    typ = value.type
+    assert isinstance(typ, TensorType), f"expected a tensor, got {typ}"
+    return tuple(int(v) for v in typ.get_shape())
+
+
+def _geometry(op: accel.TiledOp | accel_isa.LayerOp) -> dict[str, Any]:
+    return accel.from_attr(op.geometry)
+
+
+def layer_shape(op: LayerLike) -> tiling.LayerShape:
+    """The LayerShape of a layer op (conv2d/matmul, or accel.tiled / accel_isa.layer)."""
+    operands = [shape_of(v) for v in op.operands]
+    has_bias = len(operands) == 3
+    if isinstance(op, accel.Conv2DOp):
+        return tiling.conv2d_shape(
+            operands[0],
+            operands[1],
+            strides=tuple(op.strides.get_values()),
+            pads=tuple(op.pads.get_values()),
+            dilations=tuple(op.dilations.get_values()),
+            group=op.group.value.data,
+            has_bias=has_bias,
+        )
+    if isinstance(op, accel.MatmulOp):
+        return tiling.matmul_shape(operands[0], operands[1], has_bias=has_bias)
+    if op.kind.data == "conv2d":
+        geo = _geometry(op)
+        return tiling.conv2d_shape(
+            operands[0],
+            operands[1],
+            strides=tuple(geo.get("strides", (1, 1))),
+            pads=tuple(geo.get("pads", (0, 0, 0, 0))),
+            dilations=tuple(geo.get("dilations", (1, 1))),
+            group=int(geo.get("group", 1)),
+            has_bias=has_bias,
+        )
+    return tiling.matmul_shape(operands[0], operands[1], has_bias=has_bias)
+
+
+def geometry_of(op: accel.Conv2DOp | accel.MatmulOp) -> dict[str, Any]:
+    """conv2d: strides, pads, dilations, group (plain Python); matmul: {}."""
+    if isinstance(op, accel.Conv2DOp):
+        return {
+            "strides": [int(v) for v in op.strides.get_values()],
+            "pads": [int(v) for v in op.pads.get_values()],
+            "dilations": [int(v) for v in op.dilations.get_values()],
+            "group": op.group.value.data,
+        }
+    return {}
+
+
+def layer_name_of(op: Operation) -> str:
+    prop = op.properties.get("layer_name")
+    return prop.data if isinstance(prop, StringAttr) else ""
+
+
+def mapping_attr(mapping: tiling.Mapping, shape: tiling.LayerShape) -> accel.MappingAttr:
+    """`#accel.mapping` of `mapping`, with its MAESTRO-style directives."""
+    return accel.MappingAttr.from_dict(
+        {**mapping.to_dict(), "directives": mapping.directives(shape)}
+    )
+
+
+def mapping_of(attr: accel.MappingAttr) -> tiling.Mapping:
+    return tiling.Mapping.from_dict(attr.as_dict())
+
+
+def onnx_outputs_attrs(op: Operation) -> dict[str, Attribute]:
+    """{"onnx_outputs": ...} if `op` carries it, else {} (to copy onto a replacement)."""
+    attr = op.attributes.get(ONNX_OUTPUTS)
+    return {ONNX_OUTPUTS: attr} if isinstance(attr, ArrayAttr) else {}
+
+
+def dense_to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """The value of a dense elements attribute (f32/f64/integer element types)."""
+    shape = tuple(int(v) for v in attr.get_shape())
+    elem = attr.get_element_type()
+    raw = attr.data.data
+    if isinstance(elem, IntegerType):
+        width = elem.width.data
+        dtype = {1: "<i1", 8: "<i1", 16: "<i2", 32: "<i4", 64: "<i8"}[width]
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    width = elem.bitwidth if hasattr(elem, "bitwidth") else 32
+    dtype = {16: "<f2", 32: "<f4", 64: "<f8"}[width]
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def numpy_to_dense(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """f32 for floats, i64 for integers (the importer's convention)."""
+    from xdsl.dialects.builtin import BytesAttr, f32, i64
+
+    array = np.asarray(array)
+    if np.issubdtype(array.dtype, np.floating):
+        elem, data = f32, np.ascontiguousarray(array, dtype="<f4")
+    else:
+        elem, data = i64, np.ascontiguousarray(array, dtype="<i8")
+    return DenseIntOrFPElementsAttr(TensorType(elem, array.shape), BytesAttr(data.tobytes()))

@@ -1,0 +1,86 @@
+"""The compiler pipeline: onnx dialect -> accel -> mapped -> tiled -> ISA, in process.
+
+    module = import_onnx("model.onnx")
+    module = compile_module(module, load_target("tpu-like"), on_stage=lambda name, m: ...)
+    program = compiler.assembler.assemble(module)
+
+`passes` uses accelflow-opt's syntax (`onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},
+accel-emit`); xDSL's own passes (`dce`, `canonicalize`, ...) may be mixed in. The module is
+verified after every pass, then `on_stage(pass_name, module)` is called (to write the IR of each
+level). `mappings` (layer name -> `tiling.Mapping.to_dict()`, e.g. from a mapping database) is
+attached to the module as `accel.mappings` and used by `accel-map` for the layers it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import DictionaryAttr, ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+
+from compiler import tiling
+from compiler.opt import DIALECTS, PASSES
+from compiler.passes.common import MAPPINGS_ATTR, PassError, set_module_target
+from dialects import accel
+from simulator.target import Target
+
+DEFAULT_PASSES = "onnx-to-accel,accel-map,accel-tile,accel-emit"
+
+
+def make_context() -> Context:
+    """A Context with builtin, func, arith and accelflow's dialects loaded."""
+    from xdsl.dialects.arith import Arith
+    from xdsl.dialects.builtin import Builtin
+    from xdsl.dialects.func import Func
+
+    ctx = Context()
+    for dialect in (Builtin, Func, Arith):
+        ctx.load_dialect(dialect)
+    for factory in DIALECTS.values():
+        ctx.load_dialect(factory())
+    return ctx
+
+
+def available_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """accelflow's passes and xDSL's (ours win on a name clash)."""
+    from xdsl.transforms import get_all_passes
+
+    return {**get_all_passes(), **PASSES}
+
+
+def _mapping_entry(name: str, entry: Any) -> accel.MappingAttr:
+    """A database entry: a mapping dict, or a record holding one under "mapping"."""
+    if isinstance(entry, Mapping) and "mapping" in entry and "dataflow" not in entry:
+        entry = entry["mapping"]
+    if not isinstance(entry, Mapping):
+        raise PassError(f"mapping for layer '{name}' is not a dictionary")
+    data = tiling.Mapping.from_dict(dict(entry)).to_dict()
+    return accel.MappingAttr.from_dict(data)
+
+
+def compile_module(
+    module: ModuleOp,
+    target: Target,
+    passes: str = DEFAULT_PASSES,
+    mappings: dict[str, Any] | None = None,
+    on_stage: Callable[[str, ModuleOp], None] | None = None,
+) -> ModuleOp:
+    """Run `passes` on `module` (in place) for `target`; returns the module."""
+    set_module_target(module, target)
+    if mappings:
+        module.attributes[MAPPINGS_ATTR] = DictionaryAttr(
+            {str(name): _mapping_entry(str(name), entry) for name, entry in mappings.items()}
+        )
+
+    def callback(done: ModulePass | None, mod: ModuleOp, _next: ModulePass | None) -> None:
+        if done is None:
+            return
+        mod.verify()
+        if on_stage is not None:
+            on_stage(done.name, mod)
+
+    pipeline = PassPipeline.parse_spec(available_passes(), passes, callback)
+    pipeline.apply(make_context(), module)
+    return module
