@@ -14,6 +14,15 @@ instruction (`RECORD_FIELDS`): start, end, compute and stall cycles, DRAM bytes 
 global-buffer bytes read/written per buffer, MACs. A LOAD's end is when its data is ready
 (transfer + DRAM latency), a STORE's when its transfer is done. NOP rows emit zeros.
 
+Choices where docs/program.md is silent:
+- a row belongs to the layer whose `[instr_begin, instr_end)` holds it (the rows' `layer` field
+  is not used for aggregation); rows outside every accelerator layer count for no layer;
+- a COMPUTE's dataflow is its own `dataflow` field (CONFIG's is informational);
+- stall of the first COMPUTE of a layer counts from the layer's start (the end of the previous
+  layer's last instruction), so the initial loads of a layer show up as stall;
+- a layer's cycles are `max(previous end, own end) - previous end` (never negative);
+- opcodes outside 0..4 act as NOP.
+
 64-bit: every cycle counter is int64. The module does NOT flip JAX's global x64 flag: each call
 (trace and run) happens inside the scoped `jax.enable_x64(True)` context, so the rest of the
 process (functional mode in float32, other users of JAX) is unaffected.
@@ -132,6 +141,14 @@ def pad_instrs(instrs: np.ndarray, length: int | None = None) -> np.ndarray:
     pad = [(0, 0)] * instrs.ndim
     pad[-2] = (0, length - n)
     return np.pad(instrs, pad)
+
+
+def stack_streams(streams: list[np.ndarray]) -> np.ndarray:
+    """Stack instruction streams of different lengths into [B, L, F], NOP-padded to one bucket."""
+    length = bucket_length(max((len(s) for s in streams), default=0))
+    return np.stack(
+        [pad_instrs(np.asarray(s, np.int64).reshape(-1, NUM_FIELDS), length) for s in streams]
+    )
 
 
 # -- the step -------------------------------------------------------------------------------------

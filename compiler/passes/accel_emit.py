@@ -14,6 +14,7 @@ so a layer of 10^4 instructions is emitted in well under a second.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     BoolAttr,
+    BytesAttr,
     DenseArrayBase,
     IntegerAttr,
     ModuleOp,
@@ -85,7 +87,9 @@ class _Attrs:
     def array(self, values: tuple[int, ...]) -> DenseArrayBase:
         attr = self._arrays.get(values)
         if attr is None:
-            attr = self._arrays[values] = DenseArrayBase.from_list(i64, values)
+            # Values are tiling.schedule's (small, non-negative): pack them directly.
+            packed = BytesAttr(struct.pack(f"<{len(values)}q", *values))
+            attr = self._arrays[values] = DenseArrayBase(i64, packed)
         return attr
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -135,6 +136,10 @@ def test_multi_layer_program_with_host_layer():
     assert stats.layers[2].cycles <= alone[1].cycles
     assert stats.cycles == stats.layers[0].cycles + stats.layers[2].cycles
     assert stats.total.macs == 2 * 512
+    as_json = json.loads(json.dumps(stats.to_dict()))
+    assert as_json["total"]["cycles"] == stats.cycles
+    assert [layer["kind"] for layer in as_json["layers"]] == ["matmul", "Relu", "matmul"]
+    assert stats.time_us == pytest.approx(stats.cycles / target.clock_mhz)
     table = stats.format_table()
     assert "relu" in table and "host" in table and "total" in table
     assert f"{stats.cycles:,}" in table
@@ -151,8 +156,7 @@ def test_vmap_batch_matches_single_runs():
         _target(rows=3, cols=5, dram_bw_bytes_per_cycle=2.5),
         _target(rows=8, cols=2),
     ]
-    length = max(p.num_instructions for p in programs)
-    instrs = np.stack([engine.pad_instrs(p.instrs, length) for p in programs])
+    instrs = engine.stack_streams([p.instrs for p in programs])
     params = np.stack([engine.target_params(t) for t in targets])
     batch = engine.simulate_timing_batch(instrs, params)
     for i, (program, target) in enumerate(zip(programs, targets, strict=True)):
