@@ -153,7 +153,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     result = _compile(args)
     program = result.program
-    functional = args.functional or args.check or args.save_outputs is not None
+    functional = bool(args.functional or args.check or args.save_outputs or args.inputs)
     inputs = None
     if functional:
         inputs = read_inputs(args.inputs, program) if args.inputs else random_inputs(program, args.seed)
@@ -189,7 +189,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if not report.ok:
             err_console.print(
                 f"check FAILED: output '{name}' differs from the ONNX reference by {rel:.3g} "
-                f"(relative to its largest value; tolerance {report.rtol:g})"
+                f"(relative to its largest value; tolerance {report.rtol:g})",
+                soft_wrap=True,
             )
             return EXIT_CHECK_FAILED
         if not args.json:
@@ -233,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AccelflowError as err:
         if args.debug:
             raise
-        err_console.print(f"error: {err}", markup=False)
+        err_console.print(f"error: {err}", markup=False, soft_wrap=True)
         return err.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
