@@ -47,8 +47,6 @@ from simulator.program import (
     F_DATAFLOW,
     F_K,
     F_LAYER,
-    F_M,
-    F_N,
     F_OFF,
     F_OPCODE,
     F_REPS,
@@ -128,7 +126,7 @@ def _instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
             row[F_S_IN] = op.s_in.value.data
             row[F_S_W] = op.s_w.value.data
             row[F_S_OUT] = op.s_out.value.data
-            row[F_ACC] = int(op.acc.value.data)
+            row[F_ACC] = 1 if op.acc.value.data else 0  # i1 true reads as -1
             row[F_REPS : F_K + 1] = op.gemm.get_values()
         elif isinstance(op, accel_isa.StoreOp):
             row[F_OPCODE] = OP_STORE
@@ -160,17 +158,13 @@ class _Assembler:
 
     def name_results(self, op: Operation) -> list[str]:
         given = _names(op.attributes.get("onnx_outputs"))
-        return [
-            self.name(r, given[i] if i < len(given) else "") for i, r in enumerate(op.results)
-        ]
+        return [self.name(r, given[i] if i < len(given) else "") for i, r in enumerate(op.results)]
 
     def inputs(self, op: Operation) -> list[str]:
         return [self.names[v] for v in op.operands]
 
     def host(self, op: accel.HostOp) -> None:
-        attrs = {
-            k: _plain(v) for k, v in op.attributes.items() if k not in _ATTRS_NOT_ONNX
-        }
+        attrs = {k: _plain(v) for k, v in op.attributes.items() if k not in _ATTRS_NOT_ONNX}
         inputs = self.inputs(op)
         self.layers.append(
             Layer(
@@ -213,8 +207,13 @@ class _Assembler:
             name = wanted[i] if i < len(wanted) and wanted[i] else have
             if name != have:
                 self.layers.append(
-                    Layer(name=f"{name}/Identity", kind="Identity", on_accel=False,
-                          inputs=[have], outputs=[name])
+                    Layer(
+                        name=f"{name}/Identity",
+                        kind="Identity",
+                        on_accel=False,
+                        inputs=[have],
+                        outputs=[name],
+                    )
                 )
                 self.tensors[name] = self.tensors[have]
             outputs.append(name)
@@ -249,9 +248,7 @@ class _Assembler:
                     "ops (run onnx-to-accel,accel-map,accel-tile,accel-emit)"
                 )
         target = self.module.attributes.get(TARGET_ATTR)
-        instrs = (
-            np.concatenate(self.chunks) if self.chunks else np.zeros((0, NUM_FIELDS), np.int64)
-        )
+        instrs = np.concatenate(self.chunks) if self.chunks else np.zeros((0, NUM_FIELDS), np.int64)
         return Program(
             instrs=instrs,
             layers=self.layers,

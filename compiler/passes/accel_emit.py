@@ -135,7 +135,11 @@ def instruction_ops(rows: np.ndarray, ndims: int) -> list[Operation]:
 
     def store(row: list[int]) -> Operation:
         return accel_isa.StoreOp.create(
-            properties={"slot": attrs.int(row[F_SLOT]), "bytes": attrs.int(row[F_BYTES]), **tile(row)}
+            properties={
+                "slot": attrs.int(row[F_SLOT]),
+                "bytes": attrs.int(row[F_BYTES]),
+                **tile(row),
+            }
         )
 
     build: dict[int, Callable[[list[int]], Operation]] = {
@@ -193,8 +197,6 @@ class AccelEmitPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [EmitLayer(module_target(op), accel_layer_indices(op))]
-            ),
+            GreedyRewritePatternApplier([EmitLayer(module_target(op), accel_layer_indices(op))]),
             apply_recursively=False,
         ).rewrite_module(op)

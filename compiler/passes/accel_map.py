@@ -29,6 +29,7 @@ from xdsl.pattern_rewriter import (
 from compiler import tiling
 from compiler.passes.common import (
     PassError,
+    applicable_passes,
     layer_shape,
     mapping_attr,
     module_mappings,
@@ -73,6 +74,8 @@ def map_layer(
     try:
         if database and name in database and dataflow is None and order is None:
             mapping = tiling.Mapping.from_dict(database[name])
+            if all(d in mapping.tiles for d in shape.dim_names):
+                tiling.check_mapping(shape, mapping, target, layer=name)
         else:
             if order is not None and sorted(order) != sorted(shape.dim_names):
                 order = None  # the order names the other kind's dims
@@ -121,6 +124,11 @@ class AccelMapPass(ModulePass):
     """Map only the layer with this name."""
     force: bool = False
     """Replace existing mappings too."""
+
+    @classmethod
+    def schedule_space(cls, ctx: Context, module_op: ModuleOp) -> tuple[AccelMapPass, ...]:
+        """Every dataflow, re-mapping all layers (those that apply without error)."""
+        return applicable_passes(ctx, module_op, [cls(dataflow=d, force=True) for d in DATAFLOWS])
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.dataflow and self.dataflow not in DATAFLOWS:

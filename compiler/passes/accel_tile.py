@@ -37,6 +37,7 @@ from compiler import tiling
 from compiler.passes.accel_map import map_layer, with_layer
 from compiler.passes.common import (
     PassError,
+    applicable_passes,
     geometry_of,
     layer_shape,
     mapping_attr,
@@ -172,6 +173,12 @@ class AccelTilePass(ModulePass):
         if bad:
             raise PassError(f"accel-tile: {bad[0]} must be >= 0 (0: choose)")
         return {d: t for d, t in fixed.items() if t}
+
+    @classmethod
+    def schedule_space(cls, ctx: Context, module_op: ModuleOp) -> tuple[AccelTilePass, ...]:
+        """The double-buffering choices that apply. Tile sizes are per layer: a tuner derives
+        them from the layer's dims (`tile-*` with `layer=`), checked by `tiling.check_mapping`."""
+        return applicable_passes(ctx, module_op, [cls(double_buffer=d) for d in DOUBLE_BUFFER])
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.double_buffer not in DOUBLE_BUFFER:

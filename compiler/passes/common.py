@@ -11,9 +11,11 @@ heuristic.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseIntOrFPElementsAttr,
@@ -24,6 +26,7 @@ from xdsl.dialects.builtin import (
     TensorType,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
 
 from compiler import tiling
 from dialects import accel, accel_isa
@@ -34,11 +37,25 @@ TARGET_ATTR = "accel.target"
 MAPPINGS_ATTR = "accel.mappings"
 ONNX_OUTPUTS = "onnx_outputs"
 
+P = TypeVar("P", bound=ModulePass)
 LayerLike = accel.Conv2DOp | accel.MatmulOp | accel.TiledOp | accel_isa.LayerOp
 
 
 class PassError(AccelflowError):
     """A pass cannot do what it was asked (missing target, bad option, unsupported node)."""
+
+
+def applicable_passes(ctx: Context, module: ModuleOp, candidates: Sequence[P]) -> tuple[P, ...]:
+    """The candidate pass instances that apply to (a clone of) `module` without a user error
+    (for `ModulePass.schedule_space`)."""
+    good = []
+    for candidate in candidates:
+        try:
+            candidate.apply_to_clone(ctx, module)
+        except (AccelflowError, ValueError):
+            continue
+        good.append(candidate)
+    return tuple(good)
 
 
 def module_target(module: ModuleOp) -> Target:

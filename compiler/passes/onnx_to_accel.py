@@ -254,13 +254,20 @@ class _Emitter:
         self.ops: list[Operation] = []
 
     def constant(self, array: np.ndarray, suffix: str) -> SSAValue:
-        op = accel.ConstantOp(numpy_to_dense(np.asarray(array, np.float32)), f"{self.name}/{suffix}")
+        op = accel.ConstantOp(
+            numpy_to_dense(np.asarray(array, np.float32)), f"{self.name}/{suffix}"
+        )
         self.ops.append(op)
         return op.result
 
     def host(
-        self, op_type: str, inputs: list[SSAValue], shape: Sequence[int], like: SSAValue,
-        suffix: str, attrs: dict[str, Any] | None = None,
+        self,
+        op_type: str,
+        inputs: list[SSAValue],
+        shape: Sequence[int],
+        like: SSAValue,
+        suffix: str,
+        attrs: dict[str, Any] | None = None,
     ) -> SSAValue:
         assert isinstance(like.type, TensorType)
         typ = TensorType(like.type.get_element_type(), list(shape))

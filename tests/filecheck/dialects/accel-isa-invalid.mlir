@@ -1,0 +1,64 @@
+// RUN: accelflow-opt %s --split-input-file --verify-diagnostics | filecheck %s
+
+accel_isa.config "xs"
+// CHECK: Operation does not verify: accel_isa.config: unknown dataflow 'xs' (expected one of ws, os, is)
+
+// -----
+
+accel_isa.load "bias"[0] bytes 4 at [0] size [1]
+// CHECK: Operation does not verify: accel_isa.load: unknown buffer 'bias' (expected one of input, weight, output)
+
+// -----
+
+accel_isa.load "input"[2] bytes 4 at [0] size [1]
+// CHECK: Operation does not verify: accel_isa.load: buffer slot 2 is not 0 or 1
+
+// -----
+
+accel_isa.load "input"[0] bytes 0 at [0] size [1]
+// CHECK: Operation does not verify: accel_isa.load: bytes must be >= 1, got 0
+
+// -----
+
+accel_isa.store[0] bytes 4 at [0, 0] size [1]
+// CHECK: Operation does not verify: accel_isa.store: offsets (2) and sizes (1) must have the same length, 1 to 8
+
+// -----
+
+accel_isa.store[0] bytes 4 at [-1] size [1]
+// CHECK: Operation does not verify: accel_isa.store: offsets must be >= 0 and sizes >= 1
+
+// -----
+
+accel_isa.compute in[0] w[0] out[3] acc false gemm [1, 1, 1, 1] at [0] size [1]
+// CHECK: Operation does not verify: accel_isa.compute: output slot 3 is not 0 or 1
+
+// -----
+
+accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 0, 1, 1] at [0] size [1]
+// CHECK: Operation does not verify: accel_isa.compute: gemm must be [reps, m, n, k] with every value >= 1, got [1, 0, 1, 1]
+
+// -----
+
+%a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
+%y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+  accel_isa.store[0] bytes 16 at [0, 0, 0, 0] size [1, 4, 4, 4]
+}
+// CHECK: Operation does not verify: accel_isa.layer '/fc': the program must start with config
+
+// -----
+
+%a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
+%y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+  accel_isa.config "is"
+  accel_isa.store[0] bytes 16 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 4, 4, 4, 1, 1, 1, 1]
+}
+// CHECK: Operation does not verify: accel_isa.layer '/fc': accel_isa.store has 8 tile dims, a matmul has 4
+
+// -----
+
+%a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
+%y = accel_isa.layer "pool" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+  accel_isa.config "is"
+}
+// CHECK: Operation does not verify: accel_isa.layer '/fc': unknown kind 'pool'
