@@ -199,3 +199,14 @@ def test_bad_cli_option_exits_2():
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["lenet", "mlp", "resnet_block", "depthwise_pointwise", "concat_branches"])
+def test_simulate_check_every_example_model(capsys, tmp_path, name):
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(models.MODELS[name](batch=2), str(path))
+    code, out, err = run(
+        capsys, "simulate", path, "--target", "tpu-like-small", "--set", "rows=4", "--set", "ifmap_sram_kib=2", "--check"
+    )
+    assert code == 0, err
+    assert "check passed" in out
