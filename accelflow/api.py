@@ -50,7 +50,7 @@ def _elide_large_constants(text: str, limit: int = 512) -> str:
     """Replace hex blobs of large constants by MLIR's `dense_resource<__elided__>`."""
     import re
 
-    return re.sub(r'dense<"0x[0-9A-F]{%d,}">' % limit, "dense_resource<__elided__>", text)
+    return re.sub(rf'dense<"0x[0-9A-F]{{{limit},}}">', "dense_resource<__elided__>", text)
 
 
 def compile(
@@ -64,9 +64,9 @@ def compile(
     elide_constants: bool = True,
 ) -> CompileResult:
     """Import an ONNX model and lower it to a Program for `target` (preset, YAML or Target)."""
+    from compiler.assembler import assemble
     from compiler.importer import import_onnx
     from compiler.pipeline import DEFAULT_PASSES, compile_module
-    from compiler.assembler import assemble
 
     tgt = load_target(target, list(overrides))
     seconds: dict[str, float] = {}
@@ -133,7 +133,9 @@ def read_inputs(path: str | Path, program: Program) -> dict[str, np.ndarray]:
             arrays = dict(zip(program.inputs, (data[k] for k in sorted(keys)), strict=False))
         else:
             unknown = [k for k in keys if k not in program.inputs]
-            raise InputError(f"{path}: '{unknown[0]}' is not a model input (inputs: {program.inputs})")
+            raise InputError(
+                f"{path}: '{unknown[0]}' is not a model input (inputs: {program.inputs})"
+            )
     for name in program.inputs:
         if name not in arrays:
             raise InputError(f"{path}: no array for model input '{name}'")
@@ -205,5 +207,8 @@ def check(
         if ours.shape != want.shape:
             errors[name] = (float("inf"), 1.0)
             continue
-        errors[name] = (float(np.max(np.abs(ours - want), initial=0.0)), float(np.max(np.abs(want), initial=0.0)))
+        errors[name] = (
+            float(np.max(np.abs(ours - want), initial=0.0)),
+            float(np.max(np.abs(want), initial=0.0)),
+        )
     return CheckReport(errors=errors, rtol=rtol)

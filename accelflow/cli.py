@@ -32,7 +32,10 @@ err_console = Console(stderr=True, highlight=False)
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX model file")
     p.add_argument(
-        "--target", "-t", default="tpu-like", help="preset name (see `accelflow targets`) or YAML file"
+        "--target",
+        "-t",
+        default="tpu-like",
+        help="preset name (see `accelflow targets`) or YAML file",
     )
     p.add_argument(
         "--set",
@@ -49,8 +52,12 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
         metavar="[NAME=]DxDx..",
         help="static shape of a graph input, e.g. input=1x3x224x224 (repeatable)",
     )
-    p.add_argument("--passes", default=None, help="override the pass pipeline (accelflow-opt syntax)")
-    p.add_argument("--mappings", default=None, help="mapping database (JSON) to use instead of defaults")
+    p.add_argument(
+        "--passes", default=None, help="override the pass pipeline (accelflow-opt syntax)"
+    )
+    p.add_argument(
+        "--mappings", default=None, help="mapping database (JSON) to use instead of defaults"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="compile and simulate a model; print per-layer statistics")
     _add_target_args(p)
-    p.add_argument("--check", action="store_true", help="compare outputs with an ONNX reference run")
+    p.add_argument(
+        "--check", action="store_true", help="compare outputs with an ONNX reference run"
+    )
     p.add_argument("--functional", action="store_true", help="compute output tensors too")
     p.add_argument("--inputs", default=None, help="input tensors (.npy or .npz); default random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
@@ -141,7 +150,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(
         f"compiled {args.model} for {result.target.name}: {len(program.layers)} operations "
         f"({len(layers)} on the accelerator), {program.num_instructions} instructions, "
-        f"{sum(l.macs for l in layers):,} MACs"
+        f"{sum(layer.macs for layer in layers):,} MACs"
     )
     if out is not None:
         print(f"wrote {', '.join(sorted(emit))} to {out}/")
@@ -156,7 +165,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     functional = bool(args.functional or args.check or args.save_outputs or args.inputs)
     inputs = None
     if functional:
-        inputs = read_inputs(args.inputs, program) if args.inputs else random_inputs(program, args.seed)
+        inputs = (
+            read_inputs(args.inputs, program) if args.inputs else random_inputs(program, args.seed)
+        )
     t0 = time.perf_counter()
     with err_console.status("simulating...", spinner="dots"):
         sim = simulate(program, result.target, functional=functional, inputs=inputs)
@@ -178,7 +189,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 "ok": report.ok,
                 "rtol": report.rtol,
                 "outputs": {
-                    k: {"max_abs_error": e, "max_abs_reference": s} for k, (e, s) in report.errors.items()
+                    k: {"max_abs_error": e, "max_abs_reference": s}
+                    for k, (e, s) in report.errors.items()
                 },
             }
         print(json.dumps(data, indent=1))
@@ -207,7 +219,15 @@ def cmd_targets(args: argparse.Namespace) -> int:
     from simulator.target import PRESET_DESCRIPTIONS, PRESETS, load_target
 
     table = Table(title="accelflow target presets (use --target NAME, --set FIELD=VALUE)")
-    for col in ("name", "arch", "array", "dataflow", "buffers (KiB)", "DRAM B/cycle", "description"):
+    for col in (
+        "name",
+        "arch",
+        "array",
+        "dataflow",
+        "buffers (KiB)",
+        "DRAM B/cycle",
+        "description",
+    ):
         table.add_column(col)
     for name in PRESETS:
         t = load_target(name)

@@ -49,10 +49,12 @@ def main() -> None:
     cycles = warm.stats.total.cycles
     assert cycles == cold.stats.total.cycles
 
-    print(f"ResNet-18 {args.batch}x3x{args.size}x{args.size} on {result.target.name} "
-          f"({result.target.rows}x{result.target.cols} {result.target.dataflow}): "
-          f"{macs / 1e9:.3f} GMAC, {len(program.accel_layers())} accelerator layers, "
-          f"{program.num_instructions} instructions")
+    print(
+        f"ResNet-18 {args.batch}x3x{args.size}x{args.size} on {result.target.name} "
+        f"({result.target.rows}x{result.target.cols} {result.target.dataflow}): "
+        f"{macs / 1e9:.3f} GMAC, {len(program.accel_layers())} accelerator layers, "
+        f"{program.num_instructions} instructions"
+    )
     print(f"{'stage':<28}{'wall s':>10}")
     print(f"{'build model (not counted)':<28}{build:>10.3f}")
     for stage, seconds in result.seconds.items():
@@ -62,16 +64,20 @@ def main() -> None:
     print(f"{'timing sim (warm)':<28}{warm_s:>10.3f}")
     print(f"{'compile + timing sim':<28}{compile_s + cold_s:>10.3f}")
     print(f"instructions/s (warm timing): {program.num_instructions / warm_s:,.0f}")
-    print(f"simulated cycles per wall second (warm): {cycles / warm_s:,.0f}  (total {cycles:,} cycles, "
-          f"utilisation {warm.stats.total.utilisation:.1%})")
+    print(
+        f"simulated cycles per wall second (warm): {cycles / warm_s:,.0f}  (total {cycles:,} cycles, "
+        f"utilisation {warm.stats.total.utilisation:.1%})"
+    )
     if not args.no_functional:
         inputs = random_inputs(program)
         t0 = time.perf_counter()
         func = accelflow.simulate(program, result.target, functional=True, inputs=inputs)
         func_s = time.perf_counter() - t0
         print(f"{'functional sim':<28}{func_s:>10.3f}")
-        print(f"functional MAC/s: {macs / func_s:,.0f}; outputs: "
-              f"{ {k: v.shape for k, v in func.outputs.items() if k in program.outputs} }")
+        print(
+            f"functional MAC/s: {macs / func_s:,.0f}; outputs: "
+            f"{ {k: v.shape for k, v in func.outputs.items() if k in program.outputs} }"
+        )
 
 
 if __name__ == "__main__":

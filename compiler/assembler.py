@@ -143,6 +143,7 @@ class _Assembler:
         self.tensors: dict[str, tuple[int, ...]] = {}
         self.layers: list[Layer] = []
         self.constants: dict[str, np.ndarray] = {}
+        self.elided: list[str] = []
         self.chunks: list[np.ndarray] = []
         self.num_rows = 0
         self.num_generated = 0
@@ -227,7 +228,10 @@ class _Assembler:
         for op in self.function.body.block.ops:
             if isinstance(op, accel.ConstantOp):
                 name = op.tensor_name.data
-                self.constants[name] = dense_to_numpy(op.value)
+                if isinstance(op.value, DenseIntOrFPElementsAttr):
+                    self.constants[name] = dense_to_numpy(op.value)
+                else:  # elided from the IR text: timing needs no values
+                    self.elided.append(name)
                 self.name(op.result, name)
             elif isinstance(op, NoValueOp):
                 self.names[op.result] = ""
@@ -257,6 +261,7 @@ class _Assembler:
             inputs=inputs,
             outputs=outputs,
             target=target.as_dict() if isinstance(target, accel.TargetAttr) else {},
+            elided_constants=self.elided,
         )
 
 

@@ -1,6 +1,6 @@
 """`accelflow-opt`: xdsl-opt with accelflow's dialects and passes.
 
-    accelflow-opt model.mlir -p 'onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},accel-emit'
+accelflow-opt model.mlir -p 'onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},accel-emit'
 """
 
 from __future__ import annotations
@@ -89,8 +89,22 @@ class AccelOptMain(xDSLOptMain):
             self.register_pass(name, factory)
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    AccelOptMain(args=list(args) if args is not None else None).run()
+def main(args: Sequence[str] | None = None) -> int:
+    """Run accelflow-opt; a parse, verification or pass error is one diagnostic, exit code 2."""
+    from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+
+    from simulator.errors import AccelflowError
+
+    argv = list(args) if args is not None else sys.argv[1:]
+    debug = "--debug" in argv
+    try:
+        AccelOptMain(args=[a for a in argv if a != "--debug"]).run()
+    except (ParseError, VerifyException, DiagnosticException, AccelflowError, ValueError) as err:
+        if debug:
+            raise
+        print(f"accelflow-opt: error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from xdsl.dialects.builtin import (
     BoolAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
     DictionaryAttr,
     FloatAttr,
     IntegerAttr,
@@ -59,7 +60,6 @@ from xdsl.irdl import (
     ParsePropInAttrDict,
     irdl_attr_definition,
     irdl_op_definition,
-    opt_operand_def,
     opt_prop_def,
     prop_def,
     region_def,
@@ -207,18 +207,24 @@ class MappingAttr(ParametrizedAttribute):
 
 @irdl_op_definition
 class ConstantOp(IRDLOperation):
-    """A constant tensor (weights, biases, shapes), named after its ONNX tensor."""
+    """A constant tensor (weights, biases, shapes), named after its ONNX tensor.
+
+    Its value is a dense elements attribute, or `dense_resource<__elided__>` in IR written with
+    large constants elided: such a module still compiles and simulates for timing, but cannot
+    fold values (BatchNormalization) nor compute outputs."""
 
     name = "accel.constant"
 
-    value = prop_def(DenseIntOrFPElementsAttr)
+    value = prop_def(DenseIntOrFPElementsAttr | DenseResourceAttr)
     tensor_name = prop_def(StringAttr)
     result = result_def(TensorType)
 
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = "attr-dict `:` type($result)"
 
-    def __init__(self, value: DenseIntOrFPElementsAttr, tensor_name: str | StringAttr):
+    def __init__(
+        self, value: DenseIntOrFPElementsAttr | DenseResourceAttr, tensor_name: str | StringAttr
+    ):
         if isinstance(tensor_name, str):
             tensor_name = StringAttr(tensor_name)
         super().__init__(
@@ -423,7 +429,9 @@ class TiledOp(IRDLOperation):
 
     traits = traits_def(NoTerminator())
     irdl_options = (ParsePropInAttrDict(),)
-    assembly_format = "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
+    assembly_format = (
+        "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
+    )
 
     def verify_(self) -> None:
         if self.kind.data not in LAYER_KINDS:

@@ -104,9 +104,7 @@ class LoadOp(IRDLOperation):
     offsets = prop_def(DenseArrayBase[I64])
     sizes = prop_def(DenseArrayBase[I64])
 
-    assembly_format = (
-        "$buffer `[` $slot `]` `bytes` $bytes `at` $offsets `size` $sizes attr-dict"
-    )
+    assembly_format = "$buffer `[` $slot `]` `bytes` $bytes `at` $offsets `size` $sizes attr-dict"
 
     def __init__(
         self, buffer: str, slot: int, nbytes: int, offsets: Sequence[int], sizes: Sequence[int]
@@ -235,7 +233,9 @@ class LayerOp(IRDLOperation):
 
     traits = traits_def(NoTerminator())
     irdl_options = (ParsePropInAttrDict(),)
-    assembly_format = "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
+    assembly_format = (
+        "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
+    )
 
     def verify_(self) -> None:
         name = self.layer_name.data

@@ -294,6 +294,11 @@ def run_layer(program: Program, layer: Layer, env: dict[str, Any]) -> list[np.nd
 
 def run_functional(program: Program, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the program on `inputs`; returns every tensor computed or given (name -> array)."""
+    if program.elided_constants:
+        raise AccelflowError(
+            f"constant '{program.elided_constants[0]}' has no value (it was elided from the IR "
+            "this program was assembled from): compile from the ONNX model to compute outputs"
+        )
     missing = [name for name in program.inputs if name not in inputs]
     if missing:
         raise AccelflowError(f"missing value for graph input '{missing[0]}'")

@@ -45,7 +45,13 @@ OP_CONFIG = 1
 OP_LOAD = 2
 OP_COMPUTE = 3
 OP_STORE = 4
-OPCODE_NAMES = {OP_NOP: "nop", OP_CONFIG: "config", OP_LOAD: "load", OP_COMPUTE: "compute", OP_STORE: "store"}
+OPCODE_NAMES = {
+    OP_NOP: "nop",
+    OP_CONFIG: "config",
+    OP_LOAD: "load",
+    OP_COMPUTE: "compute",
+    OP_STORE: "store",
+}
 
 # Global-buffer operands (the `buffer` field of LOAD).
 BUF_INPUT = 0
@@ -80,8 +86,20 @@ F_OFF = 14  # F_OFF + i, i < MAX_DIMS
 F_SIZE = F_OFF + MAX_DIMS  # F_SIZE + i
 NUM_FIELDS = F_SIZE + MAX_DIMS
 FIELD_NAMES = (
-    "opcode", "layer", "dataflow", "buffer", "slot", "bytes", "s_in", "s_w", "s_out", "acc",
-    "reps", "m", "n", "k",
+    "opcode",
+    "layer",
+    "dataflow",
+    "buffer",
+    "slot",
+    "bytes",
+    "s_in",
+    "s_w",
+    "s_out",
+    "acc",
+    "reps",
+    "m",
+    "n",
+    "k",
     *(f"off{i}" for i in range(MAX_DIMS)),
     *(f"size{i}" for i in range(MAX_DIMS)),
 )
@@ -122,6 +140,9 @@ class Program:
     inputs: list[str]
     outputs: list[str]
     target: dict[str, Any] = field(default_factory=dict)
+    # Constants whose values were elided from the IR the program was assembled from: the
+    # program simulates for timing, but cannot run functionally.
+    elided_constants: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.instrs = np.asarray(self.instrs, dtype=np.int64).reshape(-1, NUM_FIELDS)
@@ -152,6 +173,7 @@ class Program:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "target": self.target,
+            "elided_constants": self.elided_constants,
         }
         (folder / "program.json").write_text(json.dumps(meta, indent=1))
         return folder
@@ -161,7 +183,9 @@ class Program:
         folder = Path(folder)
         meta = json.loads((folder / "program.json").read_text())
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{folder}: program format {meta.get('format_version')} is not {FORMAT_VERSION}")
+            raise ValueError(
+                f"{folder}: program format {meta.get('format_version')} is not {FORMAT_VERSION}"
+            )
         with np.load(folder / "program.npz") as data:
             instrs = data["instrs"]
             constants = {name: data[key] for name, key in meta["constants"].items()}
@@ -173,6 +197,7 @@ class Program:
             inputs=meta["inputs"],
             outputs=meta["outputs"],
             target=meta["target"],
+            elided_constants=meta.get("elided_constants", []),
         )
 
     def to_asm(self, max_lines: int | None = None) -> str:
@@ -195,9 +220,7 @@ class Program:
 def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
     op = int(row[F_OPCODE])
     dims = LAYER_DIMS.get(kind, CONV_DIMS)
-    tile = " ".join(
-        f"{d}={int(row[F_OFF + i])}+{int(row[F_SIZE + i])}" for i, d in enumerate(dims)
-    )
+    tile = " ".join(f"{d}={int(row[F_OFF + i])}+{int(row[F_SIZE + i])}" for i, d in enumerate(dims))
     if op == OP_CONFIG:
         return f"config    dataflow={DATAFLOWS[int(row[F_DATAFLOW])]}"
     if op == OP_LOAD:

@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
     FloatAttr,
     IntegerAttr,
     ModuleOp,
@@ -120,6 +121,8 @@ def constant_value(value: SSAValue) -> np.ndarray | None:
     """The array behind `value` if an onnx.Constant or accel.constant defines it."""
     owner = value.owner
     if isinstance(owner, accel.ConstantOp):
+        if not isinstance(owner.value, DenseIntOrFPElementsAttr):
+            return None
         return dense_to_numpy(owner.value)
     if isinstance(owner, OnnxConstantOp):
         attr = owner.attributes.get("value")
@@ -158,7 +161,7 @@ class ConstantToAccel(RewritePattern):
             rewriter.erase(op)
             return
         value = op.attributes.get("value")
-        if not isinstance(value, DenseIntOrFPElementsAttr):
+        if not isinstance(value, DenseIntOrFPElementsAttr | DenseResourceAttr):
             raise UnsupportedNodeError(f"Constant '{_node_name(op)}': no dense `value` attribute")
         rewriter.replace(op, accel.ConstantOp(value, _node_name(op)))
 

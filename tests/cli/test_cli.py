@@ -46,7 +46,9 @@ def test_simulate_check_prints_table_and_passes(capsys, lenet_path):
 
 
 def test_simulate_json_is_parseable(capsys, lenet_path):
-    code, out, _ = run(capsys, "simulate", lenet_path, "--target", "tpu-like", "--set", "rows=16", "--json")
+    code, out, _ = run(
+        capsys, "simulate", lenet_path, "--target", "tpu-like", "--set", "rows=16", "--json"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["total"]["cycles"] > 0
@@ -56,7 +58,16 @@ def test_simulate_json_is_parseable(capsys, lenet_path):
 def test_set_overrides_change_cycles(capsys, lenet_path):
     cycles = {}
     for rows in (8, 32):
-        code, out, _ = run(capsys, "simulate", lenet_path, "--set", f"rows={rows}", "--set", "dataflow=os", "--json")
+        code, out, _ = run(
+            capsys,
+            "simulate",
+            lenet_path,
+            "--set",
+            f"rows={rows}",
+            "--set",
+            "dataflow=os",
+            "--json",
+        )
         assert code == 0
         cycles[rows] = json.loads(out)["total"]["cycles"]
     assert cycles[8] != cycles[32]
@@ -89,7 +100,14 @@ def test_inputs_and_save_outputs_round_trip(capsys, lenet_path, tmp_path):
     x = np.random.default_rng(3).standard_normal((1, 1, 28, 28)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     code, _, err = run(
-        capsys, "simulate", lenet_path, "--inputs", tmp_path / "x.npy", "--save-outputs", tmp_path / "y.npz", "--check"
+        capsys,
+        "simulate",
+        lenet_path,
+        "--inputs",
+        tmp_path / "x.npy",
+        "--save-outputs",
+        tmp_path / "y.npz",
+        "--check",
     )
     assert code == 0, err
     saved = np.load(tmp_path / "y.npz")
@@ -153,7 +171,11 @@ def test_missing_initializer(capsys, tmp_path):
 def test_dynamic_dimension_needs_input_shape(capsys, tmp_path):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
-    path = _save(tmp_path, helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g", [x], [y]), "dyn.onnx")
+    path = _save(
+        tmp_path,
+        helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g", [x], [y]),
+        "dyn.onnx",
+    )
     code, _, err = run(capsys, "compile", path)
     assert_one_line_error(code, err, "batch", "--input-shape")
     code, out, err = run(capsys, "simulate", path, "--input-shape", "x=2x4", "--check")
@@ -189,24 +211,86 @@ def test_bad_inputs_file(capsys, lenet_path, tmp_path):
 
 
 def test_illegal_mapping_option(capsys, lenet_path):
-    code, _, err = run(capsys, "compile", lenet_path, "--passes", "onnx-to-accel,accel-map{dataflow=zz},accel-tile,accel-emit")
+    code, _, err = run(
+        capsys,
+        "compile",
+        lenet_path,
+        "--passes",
+        "onnx-to-accel,accel-map{dataflow=zz},accel-tile,accel-emit",
+    )
     assert_one_line_error(code, err, "zz")
 
 
 def test_bad_cli_option_exits_2():
     proc = subprocess.run(
-        [sys.executable, "-m", "accelflow", "simulate", "--no-such-flag"], capture_output=True, text=True
+        [sys.executable, "-m", "accelflow", "simulate", "--no-such-flag"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("name", ["lenet", "mlp", "resnet_block", "depthwise_pointwise", "concat_branches"])
+@pytest.mark.parametrize(
+    "name", ["lenet", "mlp", "resnet_block", "depthwise_pointwise", "concat_branches"]
+)
 def test_simulate_check_every_example_model(capsys, tmp_path, name):
     path = tmp_path / f"{name}.onnx"
     onnx.save(models.MODELS[name](batch=2), str(path))
     code, out, err = run(
-        capsys, "simulate", path, "--target", "tpu-like-small", "--set", "rows=4", "--set", "ifmap_sram_kib=2", "--check"
+        capsys,
+        "simulate",
+        path,
+        "--target",
+        "tpu-like-small",
+        "--set",
+        "rows=4",
+        "--set",
+        "ifmap_sram_kib=2",
+        "--check",
     )
     assert code == 0, err
     assert "check passed" in out
+
+
+def test_written_ir_feeds_accelflow_opt_and_simulates_for_timing(capsys, lenet_path, tmp_path):
+    from xdsl.parser import Parser
+
+    from compiler.assembler import assemble
+    from compiler.opt import main as opt_main
+    from compiler.pipeline import make_context
+    from simulator.errors import AccelflowError
+    from simulator.run import simulate
+
+    code, _, err = run(capsys, "compile", lenet_path, "-o", tmp_path, "--emit", "ir")
+    assert code == 0, err
+    level1 = tmp_path / "1-onnx-to-accel.mlir"
+    assert "dense_resource<__elided__>" in level1.read_text()
+    out = tmp_path / "isa.mlir"
+    assert (
+        opt_main(
+            [
+                str(level1),
+                "-p",
+                "accel-map{dataflow=is},accel-tile{tile-k=8},accel-emit",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "accel_isa.compute" in out.read_text()
+    program = assemble(Parser(make_context(), out.read_text()).parse_module())
+    assert program.elided_constants and simulate(program).stats.total.cycles > 0
+    with pytest.raises(AccelflowError, match="elided"):
+        simulate(program, functional=True, inputs={"input": np.zeros((1, 1, 28, 28), np.float32)})
+
+
+def test_accelflow_opt_reports_bad_input_in_one_line(tmp_path, capsys):
+    from compiler.opt import main as opt_main
+
+    bad = tmp_path / "bad.mlir"
+    bad.write_text("%0 = accel.nonsense\n")
+    assert opt_main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("accelflow-opt: error:") and "Traceback" not in err

@@ -13,7 +13,10 @@ from examples import models
 MODELS = ["lenet", "mlp", "resnet_block", "depthwise_pointwise", "concat_branches"]
 # (preset, overrides): a 4x4 array with tiny buffers (many edge tiles) and an 8x8 one.
 TARGETS = {
-    "4x4-tiny": ("tpu-like-small", ["rows=4", "cols=4", "ifmap_sram_kib=1", "filter_sram_kib=1", "ofmap_sram_kib=1"]),
+    "4x4-tiny": (
+        "tpu-like-small",
+        ["rows=4", "cols=4", "ifmap_sram_kib=1", "filter_sram_kib=1", "ofmap_sram_kib=1"],
+    ),
     "8x8-small": ("tpu-like-small", []),
 }
 
@@ -69,8 +72,16 @@ def test_batch_changes_cycles_and_macs():
 
 def test_buffer_size_changes_dram_traffic():
     model = models.resnet_block(channels=32, size=16)
-    small = accelflow.compile(model, target="tpu-like-small", overrides=["ifmap_sram_kib=1", "filter_sram_kib=1", "ofmap_sram_kib=1"])
-    large = accelflow.compile(model, target="tpu-like-small", overrides=["ifmap_sram_kib=512", "filter_sram_kib=512", "ofmap_sram_kib=512"])
+    small = accelflow.compile(
+        model,
+        target="tpu-like-small",
+        overrides=["ifmap_sram_kib=1", "filter_sram_kib=1", "ofmap_sram_kib=1"],
+    )
+    large = accelflow.compile(
+        model,
+        target="tpu-like-small",
+        overrides=["ifmap_sram_kib=512", "filter_sram_kib=512", "ofmap_sram_kib=512"],
+    )
     t_small = accelflow.simulate(small.program, small.target).stats.total
     t_large = accelflow.simulate(large.program, large.target).stats.total
     assert t_small.dram_read_bytes > t_large.dram_read_bytes

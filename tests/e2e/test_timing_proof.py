@@ -27,7 +27,9 @@ def gemm_model(m: int, k: int, n: int, seed: int = 0):
 @pytest.mark.parametrize("m, k, n", [(6, 7, 5), (9, 4, 11), (1, 12, 3)])
 def test_one_tile_gemm_compute_cycles_equal_reference(dataflow, rows, cols, m, k, n):
     model, w = gemm_model(m, k, n)
-    result = accelflow.compile(model, "tpu-like", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}"])
+    result = accelflow.compile(
+        model, "tpu-like", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}"]
+    )
     x = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
     sim = accelflow.simulate(result.program, result.target, functional=True, inputs={"x": x})
     layer = sim.stats.layers[0]
@@ -41,7 +43,9 @@ def test_tiled_gemm_compute_cycles_equal_sum_of_reference_tiles(dataflow):
     m, k, n, rows, cols = 10, 9, 7, 4, 4
     model, w = gemm_model(m, k, n)
     passes = "onnx-to-accel,accel-map,accel-tile{tile-m=4 tile-k=5 tile-n=3},accel-emit"
-    result = accelflow.compile(model, "tpu-like", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}"], passes=passes)
+    result = accelflow.compile(
+        model, "tpu-like", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}"], passes=passes
+    )
     x = np.random.default_rng(2).standard_normal((m, k)).astype(np.float32)
     sim = accelflow.simulate(result.program, result.target, functional=True, inputs={"x": x})
     expected = 0

@@ -12,7 +12,10 @@ def test_presets_load(name):
 
 
 def test_overrides_parse_values():
-    target = load_target("tpu-like", ["rows=8", "cols=4", "dataflow=os", "dram-bw-bytes-per-cycle=8.5", "double_buffer=false"])
+    target = load_target(
+        "tpu-like",
+        ["rows=8", "cols=4", "dataflow=os", "dram-bw-bytes-per-cycle=8.5", "double_buffer=false"],
+    )
     assert (target.rows, target.cols, target.dataflow) == (8, 4, "os")
     assert target.dram_bw_bytes_per_cycle == 8.5 and target.double_buffer is False
 
@@ -56,7 +59,9 @@ def test_unknown_preset():
 
 
 def test_tunable_fields_and_round_trip():
-    assert {"rows", "cols", "ifmap_sram_kib", "dram_bw_bytes_per_cycle"} <= set(Target.tunable_fields())
+    assert {"rows", "cols", "ifmap_sram_kib", "dram_bw_bytes_per_cycle"} <= set(
+        Target.tunable_fields()
+    )
     target = load_target("tpu-v1")
     assert load_target(target) == target
     assert target.replace(rows=4).rows == 4
