@@ -33,17 +33,9 @@ class CompileResult:
 
 
 def _load_model(model: ModelLike) -> onnx.ModelProto:
-    if isinstance(model, onnx.ModelProto):
-        return model
-    from compiler.importer import ModelImportError
+    from compiler.importer import load_model
 
-    path = Path(model)
-    if not path.exists():
-        raise ModelImportError(f"{path}: no such file")
-    try:
-        return onnx.load(str(path))
-    except Exception as err:  # onnx raises DecodeError and friends for non-ONNX files
-        raise ModelImportError(f"{path}: not an ONNX model ({type(err).__name__})") from None
+    return load_model(model)
 
 
 def _elide_large_constants(text: str, limit: int = 512) -> str:

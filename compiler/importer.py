@@ -140,7 +140,8 @@ def parse_input_shapes(texts: Iterable[str]) -> dict[str, tuple[int, ...]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _load(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+    """The ModelProto of `model` (a path or a proto), or ModelImportError naming the file."""
     if isinstance(model, onnx.ModelProto):
         return model
     path = Path(model)
@@ -612,4 +613,4 @@ def import_onnx(
     dynamic dimension, or to change the batch size). The key `""` means the only input.
     Raises `ModelImportError` with a one-line message for anything the importer cannot handle.
     """
-    return _Importer(_load(model), input_shapes).run()
+    return _Importer(load_model(model), input_shapes).run()

@@ -315,22 +315,8 @@ def reduction_dims(shape: LayerShape) -> tuple[str, ...]:
 
 
 def _footprint_elems(shape: LayerShape, t: dict[str, int]) -> tuple[int, int, int]:
-    if shape.kind == "conv2d":
-        sy, sx = shape.stride
-        dy, dx = shape.dilation
-        hp, wp = shape.padded_hw
-        h = min((t["y"] - 1) * sy + (t["r"] - 1) * dy + 1, hp)
-        w = min((t["x"] - 1) * sx + (t["s"] - 1) * dx + 1, wp)
-        gkc = t["g"] * t["k"]
-        weight = gkc * t["c"] * t["r"] * t["s"] + (gkc if shape.has_bias else 0)
-        return (
-            t["n"] * t["g"] * t["c"] * h * w,
-            weight,
-            t["n"] * gkc * t["y"] * t["x"],
-        )
-    gb = t["g"] if shape.b_batched else 1
-    weight = gb * t["k"] * t["n"] + (t["n"] if shape.has_bias else 0)
-    return t["g"] * t["m"] * t["k"], weight, t["g"] * t["m"] * t["n"]
+    """Elements of one input (with halo), weight (+ bias) and output tile of per-dim sizes `t`."""
+    return tuple(int(v) for v in _footprint_vec(shape, t))  # type: ignore[return-value]
 
 
 def footprint_bytes(shape: LayerShape, tiles: dict[str, int], element_bytes: int) -> dict[str, int]:
@@ -649,8 +635,9 @@ def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: st
             raise MappingError(where + _over_capacity_message(op, need, cap, mult))
 
 
-def _footprint_vec(shape: LayerShape, size: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """`_footprint_elems` on arrays of clipped tile sizes (one entry per iteration)."""
+def _footprint_vec(shape: LayerShape, size: dict[str, Any]) -> tuple[Any, ...]:
+    """Footprint elements (input with halo, weight + bias, output) of tiles whose per-dim sizes
+    are ints or arrays of clipped sizes (one entry per iteration)."""
     if shape.kind == "conv2d":
         sy, sx = shape.stride
         dy, dx = shape.dilation
