@@ -425,6 +425,33 @@ def _over_capacity_message(operand: str, need: int, cap: int, mult: int) -> str:
     return f"{operand} tile needs {need} B{twice} but the {operand} buffer holds {cap} B"
 
 
+def buffer_ratios(fp_bytes: tuple[int, ...], target: Target) -> list[float]:
+    """How full each operand's global buffer is with tiles of `fp_bytes` (input, weight,
+    output); everything fits iff the largest ratio is <= 1. A shared buffer is as full as the
+    three tiles together; the largest tile carries that ratio, so shrinking it helps most."""
+    if target.global_buffer == "shared":
+        total, biggest = sum(fp_bytes), max(max(fp_bytes), 1)
+        return [total / target.shared_buffer_bytes * b / biggest for b in fp_bytes]
+    return [b / target.buffer_bytes(op) for b, op in zip(fp_bytes, OPERANDS, strict=True)]
+
+
+def _capacity_error(fp_bytes: tuple[int, ...], target: Target, mult: int) -> str | None:
+    """The over-capacity message for tiles of `fp_bytes` (already x mult), or None if they fit."""
+    if target.global_buffer == "shared":
+        need, cap = sum(fp_bytes), target.shared_buffer_bytes
+        if need <= cap:
+            return None
+        twice = " (x2 double-buffered)" if mult == 2 else ""
+        return (
+            f"input+weight+output tiles need {need} B{twice} but the shared global buffer "
+            f"holds {cap} B"
+        )
+    for op, need in zip(OPERANDS, fp_bytes, strict=True):
+        if need > target.buffer_bytes(op):
+            return _over_capacity_message(op, need, target.buffer_bytes(op), mult)
+    return None
+
+
 def choose_tiles(
     shape: LayerShape,
     mapping: Mapping,
@@ -444,27 +471,25 @@ def choose_tiles(
             f"fixed tile for unknown dim '{unknown[0]}' (dims: {' '.join(shape.dim_names)})"
         )
     eb = target.element_bytes
-    caps = tuple(target.buffer_bytes(op) for op in OPERANDS)
     minimal = {d: fixed.get(d, 1) for d in shape.dim_names}
     min_fp = _footprint_elems(shape, minimal)
 
-    def fits(fp: tuple[int, int, int], mult: int) -> bool:
-        return all(e * eb * mult <= cap for e, cap in zip(fp, caps, strict=True))
+    def scaled(fp: tuple[int, int, int], mult: int) -> tuple[int, ...]:
+        return tuple(e * eb * mult for e in fp)
 
     if double_buffer is None:
-        double_buffer = target.double_buffer and fits(min_fp, 2)
+        double_buffer = (
+            target.double_buffer and _capacity_error(scaled(min_fp, 2), target, 2) is None
+        )
     mult = 2 if double_buffer else 1
-    for op, e, cap in zip(OPERANDS, min_fp, caps, strict=True):
-        if e * eb * mult > cap:
-            raise MappingError(
-                _over_capacity_message(op, e * eb * mult, cap, mult)
-                + " even with the smallest tiles"
-            )
+    error = _capacity_error(scaled(min_fp, mult), target, mult)
+    if error is not None:
+        raise MappingError(error + " even with the smallest tiles")
 
     order = tuple(mapping.order) if mapping.order else shape.dim_names
     free = [d for d in order if d not in fixed]
     floors = _gemm_floors(shape, mapping.dataflow, target)
-    search = _TileSearch(shape, order, free, floors, caps, eb * mult)
+    search = _TileSearch(shape, order, free, floors, target, eb * mult)
     full = {d: fixed.get(d, shape.dims[d]) for d in shape.dim_names}
     # The greedy halving is myopic about which dim to shrink first: start it from each of the
     # best-tier first moves and keep the cheapest refined result.
@@ -494,15 +519,15 @@ class _TileSearch:
         order: tuple[str, ...],
         free: list[str],
         floors: list[tuple[tuple[str, ...], int]],
-        caps: tuple[int, ...],
+        target: Target,
         bytes_per_elem: int,
     ) -> None:
         self.shape, self.order, self.free, self.floors = shape, order, free, floors
-        self.caps, self.bytes_per_elem = caps, bytes_per_elem
+        self.target, self.bytes_per_elem = target, bytes_per_elem
         self.rel = operand_dims(shape)
 
     def ratios(self, fp: tuple[int, int, int]) -> list[float]:
-        return [e * self.bytes_per_elem / cap for e, cap in zip(fp, self.caps, strict=True)]
+        return buffer_ratios(tuple(e * self.bytes_per_elem for e in fp), self.target)
 
     def fits(self, fp: tuple[int, int, int]) -> bool:
         return max(self.ratios(fp)) <= 1
@@ -629,10 +654,9 @@ def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: st
             )
     mult = 2 if mapping.double_buffer else 1
     fp = footprint_bytes(shape, mapping.tiles, target.element_bytes)
-    for op in OPERANDS:
-        need, cap = fp[op] * mult, target.buffer_bytes(op)
-        if need > cap:
-            raise MappingError(where + _over_capacity_message(op, need, cap, mult))
+    error = _capacity_error(tuple(fp[op] * mult for op in OPERANDS), target, mult)
+    if error is not None:
+        raise MappingError(where + error)
 
 
 def _footprint_vec(shape: LayerShape, size: dict[str, Any]) -> tuple[Any, ...]:

@@ -291,6 +291,15 @@ def concat_branches(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
     return g.model("input", (batch, 4, 12, 12), y, (batch, 10))
 
 
+def gemm(batch: int = 16, k: int = 32, n: int = 8, seed: int = 0) -> onnx.ModelProto:
+    """One MatMul layer, a batch of `batch` vectors: input [batch, k] @ initializer `w` [k, n]
+    (the GEMM m x k x n with m = batch; the timing tests' workhorse)."""
+    g = _GraphBuilder("gemm", seed)
+    w = g.weight("w", (k, n), fan_in=k)
+    y = g.node("MatMul", ["input", w], "/gemm/MatMul")
+    return g.model("input", (batch, k), y, (batch, n))
+
+
 def resnet18(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
     """torchvision's ResNet-18 (BatchNormalization kept as nodes), random weights, 1000 classes."""
     g = _GraphBuilder("resnet18", seed)
@@ -319,6 +328,7 @@ MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
     "depthwise_pointwise": depthwise_pointwise,
     "concat_branches": concat_branches,
     "resnet18": resnet18,
+    "gemm": gemm,
 }
 
 

@@ -5,13 +5,23 @@ Machine state (`MachineState`, a frozen dataclass registered as a pytree):
     dma_free      cycle at which the single DMA channel is free (loads and stores share it)
     array_free    cycle at which the PE array is free
     ready[b][s]   cycle at which buffer b (input, weight, output), slot s holds its data
+    xfer[b][s]    cycle at which the DMA transfer into buffer b, slot s finished (ready - latency)
     free[b][s]    cycle at which its last reader/writer is done, so it may be overwritten
     layer_start   end of the previous layer's last instruction (set by CONFIG)
     last_end      latest end of any instruction so far
 
 `step` dispatches on the opcode with `lax.switch` (no Python branching) and emits one record per
 instruction (`RECORD_FIELDS`): start, end, compute and stall cycles, DRAM bytes read/written,
-global-buffer bytes read/written per buffer, MACs. A LOAD's end is when its data is ready
+global-buffer bytes read/written per buffer, MACs.
+
+Stalls are attributed to their cause (the four `stall_*` records add up to `stall`):
+- dram_bandwidth: the array waited for an operand (input, weight, reloaded partial sums) whose
+  DMA transfer was still under way (queued behind other transfers, or slow to stream);
+- dram_latency: the transfer was done, the data was still in flight (the DRAM latency);
+- output_drain: the output slot was still being stored (its STORE had not finished);
+- sram_bandwidth: the tile needed more global-buffer bytes per cycle than the buffer's banks
+  and ports deliver (`Target.sram_bytes_per_cycle`; one budget for all operands when the buffer
+  is shared), so the array ran slower than its fold schedule. A LOAD's end is when its data is ready
 (transfer + DRAM latency), a STORE's when its transfer is done. NOP rows emit zeros.
 
 Choices where docs/program.md is silent:
@@ -67,20 +77,22 @@ from simulator.program import (
     OP_STORE,
     Program,
 )
-from simulator.stats import LayerStats, ModelStats
+from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
 from simulator.target import Target
 
 MIN_BUCKET = 256
 
 # Target parameter vector (float64), the traced description of the hardware.
-P_ROWS, P_COLS, P_DRAM_BW, P_DRAM_LATENCY, P_ELEMENT_BYTES = range(5)
-NUM_TARGET_PARAMS = 5
+P_ROWS, P_COLS, P_DRAM_BW, P_DRAM_LATENCY, P_ELEMENT_BYTES, P_SRAM_BW, P_SHARED = range(7)
+NUM_TARGET_PARAMS = 7
 
 RECORD_FIELDS = (
-    "start", "end", "compute", "stall", "dram_read", "dram_write",
+    "start", "end", "compute", "stall",
+    "stall_dram_bandwidth", "stall_dram_latency", "stall_output_drain", "stall_sram_bandwidth",
+    "dram_read", "dram_write",
     "sram_read_input", "sram_read_weight", "sram_read_output",
     "sram_write_input", "sram_write_weight", "sram_write_output",
-    "macs",
+    "macs", "noc_hops",
 )  # fmt: skip
 R = {name: i for i, name in enumerate(RECORD_FIELDS)}
 NUM_RECORD_FIELDS = len(RECORD_FIELDS)
@@ -91,6 +103,7 @@ class MachineState:
     dma_free: jax.Array
     array_free: jax.Array
     ready: jax.Array  # [3, 2] int64
+    xfer: jax.Array  # [3, 2] int64
     free: jax.Array  # [3, 2] int64
     layer_start: jax.Array
     last_end: jax.Array
@@ -99,7 +112,7 @@ class MachineState:
     def init() -> MachineState:
         zero = jnp.zeros((), jnp.int64)
         slots = jnp.zeros((3, 2), jnp.int64)
-        return MachineState(zero, zero, slots, slots, zero, zero)
+        return MachineState(zero, zero, slots, slots, slots, zero, zero)
 
     def replace(self, **changes: Any) -> MachineState:
         return dataclasses.replace(self, **changes)
@@ -107,7 +120,7 @@ class MachineState:
 
 jax.tree_util.register_dataclass(
     MachineState,
-    data_fields=["dma_free", "array_free", "ready", "free", "layer_start", "last_end"],
+    data_fields=["dma_free", "array_free", "ready", "xfer", "free", "layer_start", "last_end"],
     meta_fields=[],
 )
 
@@ -120,6 +133,8 @@ def target_params(target: Target) -> np.ndarray:
     params[P_DRAM_BW] = target.dram_bw_bytes_per_cycle
     params[P_DRAM_LATENCY] = target.dram_latency_cycles
     params[P_ELEMENT_BYTES] = target.element_bytes
+    params[P_SRAM_BW] = target.sram_bytes_per_cycle
+    params[P_SHARED] = 1.0 if target.global_buffer == "shared" else 0.0
     return params
 
 
@@ -182,6 +197,7 @@ def _load(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[Machi
     state = state.replace(
         dma_free=dma_free,
         ready=state.ready.at[buf, slot].set(ready_at),
+        xfer=state.xfer.at[buf, slot].set(dma_free),
         last_end=jnp.maximum(state.last_end, ready_at),
     )
     rec = _record(
@@ -195,6 +211,17 @@ def _load(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[Machi
     return state, rec
 
 
+def _sram_cycles(
+    in_bytes: jax.Array, w_bytes: jax.Array, out_bytes: jax.Array, params: jax.Array
+) -> jax.Array:
+    """Cycles the global buffer(s) need to deliver a tile's array-side traffic."""
+    bandwidth = params[P_SRAM_BW]
+    split = jnp.maximum(jnp.maximum(in_bytes, w_bytes), out_bytes).astype(jnp.float64)
+    shared = (in_bytes + w_bytes + out_bytes).astype(jnp.float64)
+    needed = jnp.where(params[P_SHARED] > 0, shared, split)
+    return jnp.ceil(needed / bandwidth).astype(jnp.int64)
+
+
 def _compute(
     state: MachineState, row: jax.Array, params: jax.Array
 ) -> tuple[MachineState, jax.Array]:
@@ -203,13 +230,31 @@ def _compute(
     elem = params[P_ELEMENT_BYTES].astype(jnp.int64)
     s_in, s_w, s_out, acc = row[F_S_IN], row[F_S_W], row[F_S_OUT], row[F_ACC]
     reps, m, n, k, df = row[F_REPS], row[F_M], row[F_N], row[F_K], row[F_DATAFLOW]
-    out_dep = jnp.where(acc == 0, state.free[2, s_out], state.ready[2, s_out])
-    operands = jnp.maximum(jnp.maximum(state.ready[0, s_in], state.ready[1, s_w]), out_dep)
-    start = jnp.maximum(state.array_free, operands)
+    # Dependencies: input, weight, and the output slot (free of its last store, or holding the
+    # reloaded partial sums); `xfer` is when each one's DMA transfer finished.
+    deps = jnp.stack(
+        [
+            state.ready[0, s_in],
+            state.ready[1, s_w],
+            jnp.where(acc == 0, state.free[2, s_out], state.ready[2, s_out]),
+        ]
+    )
+    xfers = jnp.stack(
+        [state.xfer[0, s_in], state.xfer[1, s_w], jnp.where(acc == 0, 0, state.xfer[2, s_out])]
+    )
+    binding = jnp.argmax(deps)
+    earliest = jnp.maximum(state.array_free, state.layer_start)
+    start = jnp.maximum(state.array_free, deps[binding])
+    wait = jnp.maximum(0, start - earliest)
+    drain = jnp.where((binding == 2) & (acc == 0), wait, 0)
+    bandwidth_part = jnp.clip(xfers[binding] - earliest, 0, wait - drain)
+    latency_part = wait - drain - bandwidth_part
+
     busy = systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp)
-    end = start + busy
-    stall = jnp.maximum(0, start - jnp.maximum(state.array_free, state.layer_start))
     in_rd, w_rd, out_wr, out_rd = systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=jnp)
+    sram = _sram_cycles(in_rd * elem, w_rd * elem, (out_wr + out_rd) * elem, params)
+    sram_stall = jnp.maximum(0, sram - busy)
+    end = start + busy + sram_stall
     state = state.replace(
         array_free=end,
         free=state.free.at[0, s_in].set(end).at[1, s_w].set(end),
@@ -220,12 +265,17 @@ def _compute(
         start=start,
         end=end,
         compute=busy,
-        stall=stall,
+        stall=wait + sram_stall,
+        stall_dram_bandwidth=bandwidth_part,
+        stall_dram_latency=latency_part,
+        stall_output_drain=drain,
+        stall_sram_bandwidth=sram_stall,
         sram_read_input=in_rd * elem,
         sram_read_weight=w_rd * elem,
         sram_read_output=out_rd * elem,
         sram_write_output=out_wr * elem,
         macs=reps * m * n * k,
+        noc_hops=systolic.network_hops(reps, m, n, k, acc, df, rows, cols, xp=jnp),
     )
     return state, rec
 
@@ -348,7 +398,9 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
                 cycles=cycles,
                 compute_cycles=int(sums["compute"][i]),
                 stall_cycles=int(sums["stall"][i]),
+                stall_by_cause={c: int(sums[f"stall_{c}"][i]) for c in STALL_CAUSES},
                 macs=int(sums["macs"][i]),
+                noc_hops=int(sums["noc_hops"][i]),
                 dram_read_bytes=int(sums["dram_read"][i]),
                 dram_write_bytes=int(sums["dram_write"][i]),
                 sram_read_bytes={

@@ -10,9 +10,9 @@ reps*m*n*k over the layer's COMPUTE rows).
 Host layers (ONNX ops run on the host) take 0 accelerator cycles in v1: they show as "host"
 with zeros everywhere; host time is not modelled.
 
-Energy (picojoules) by component: mac = macs * mac_energy_pj; sram = (all global-buffer bytes
-read + written) * sram_energy_pj_per_byte; dram = (DRAM bytes read + written) *
-dram_energy_pj_per_byte. The time in microseconds is cycles / clock_mhz.
+Energy (picojoules) by component: mac = macs * mac_energy_pj; noc = PE-to-PE element hops *
+noc_energy_pj_per_hop (the on-array network); sram = (all global-buffer bytes read + written) *
+sram_energy_pj_per_byte; dram = (DRAM bytes read + written) * dram_energy_pj_per_byte. The time in microseconds is cycles / clock_mhz.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ from typing import Any
 from simulator.target import Target
 
 BUFFERS = ("input", "weight", "output")
+STALL_CAUSES = ("dram_bandwidth", "dram_latency", "output_drain", "sram_bandwidth")
 
 
 def _zero_buffers() -> dict[str, int]:
     return {b: 0 for b in BUFFERS}
+
+
+def _zero_stalls() -> dict[str, int]:
+    return {c: 0 for c in STALL_CAUSES}
 
 
 @dataclass
@@ -37,6 +42,8 @@ class LayerStats:
     cycles: int = 0
     compute_cycles: int = 0
     stall_cycles: int = 0
+    # stall_cycles split by cause (see simulator/engine.py); the values add up to stall_cycles.
+    stall_by_cause: dict[str, int] = field(default_factory=_zero_stalls)
     idle_cycles: int = 0
     utilisation: float = 0.0
     macs: int = 0
@@ -44,8 +51,9 @@ class LayerStats:
     dram_write_bytes: int = 0
     sram_read_bytes: dict[str, int] = field(default_factory=_zero_buffers)
     sram_write_bytes: dict[str, int] = field(default_factory=_zero_buffers)
+    noc_hops: int = 0
     energy_pj: dict[str, float] = field(
-        default_factory=lambda: {"mac": 0.0, "sram": 0.0, "dram": 0.0}
+        default_factory=lambda: {"mac": 0.0, "noc": 0.0, "sram": 0.0, "dram": 0.0}
     )
     instructions: int = 0
 
@@ -63,7 +71,9 @@ class LayerStats:
         cycles: int,
         compute_cycles: int,
         stall_cycles: int,
+        stall_by_cause: dict[str, int],
         macs: int,
+        noc_hops: int,
         dram_read_bytes: int,
         dram_write_bytes: int,
         sram_read_bytes: dict[str, int],
@@ -73,6 +83,7 @@ class LayerStats:
         sram_bytes = sum(sram_read_bytes.values()) + sum(sram_write_bytes.values())
         energy = {
             "mac": macs * target.mac_energy_pj,
+            "noc": noc_hops * target.noc_energy_pj_per_hop,
             "sram": sram_bytes * target.sram_energy_pj_per_byte,
             "dram": (dram_read_bytes + dram_write_bytes) * target.dram_energy_pj_per_byte,
         }
@@ -83,9 +94,11 @@ class LayerStats:
             cycles=cycles,
             compute_cycles=compute_cycles,
             stall_cycles=stall_cycles,
+            stall_by_cause=dict(stall_by_cause),
             idle_cycles=cycles - compute_cycles - stall_cycles,
             utilisation=macs / (cycles * target.num_pes) if cycles > 0 else 0.0,
             macs=macs,
+            noc_hops=noc_hops,
             dram_read_bytes=dram_read_bytes,
             dram_write_bytes=dram_write_bytes,
             sram_read_bytes=dict(sram_read_bytes),
@@ -106,9 +119,11 @@ class LayerStats:
             "cycles": int(self.cycles),
             "compute_cycles": int(self.compute_cycles),
             "stall_cycles": int(self.stall_cycles),
+            "stall_by_cause": {c: int(v) for c, v in self.stall_by_cause.items()},
             "idle_cycles": int(self.idle_cycles),
             "utilisation": float(self.utilisation),
             "macs": int(self.macs),
+            "noc_hops": int(self.noc_hops),
             "dram_read_bytes": int(self.dram_read_bytes),
             "dram_write_bytes": int(self.dram_write_bytes),
             "sram_read_bytes": {b: int(v) for b, v in self.sram_read_bytes.items()},
@@ -137,7 +152,9 @@ class ModelStats:
             cycles=sum(layer.cycles for layer in accel),
             compute_cycles=sum(layer.compute_cycles for layer in accel),
             stall_cycles=sum(layer.stall_cycles for layer in accel),
+            stall_by_cause={c: sum(la.stall_by_cause[c] for la in accel) for c in STALL_CAUSES},
             macs=sum(layer.macs for layer in accel),
+            noc_hops=sum(layer.noc_hops for layer in accel),
             dram_read_bytes=sum(layer.dram_read_bytes for layer in accel),
             dram_write_bytes=sum(layer.dram_write_bytes for layer in accel),
             sram_read_bytes={b: sum(la.sram_read_bytes[b] for la in accel) for b in BUFFERS},

@@ -96,3 +96,24 @@ def sram_traffic(
         reps * output_writes,
         reps * output_reads,
     )
+
+
+def network_hops(
+    reps: Any, m: Any, n: Any, k: Any, acc: Any, dataflow: Any, rows: Any, cols: Any, xp: Any = None
+) -> Any:
+    """PE-to-PE transfers (element hops) of one COMPUTE, for the network's energy.
+
+    Every element read from a global buffer enters the array at its edge and is passed along
+    its axis through all the PEs of that axis: streamed and preloaded operands travel the
+    length of the axis they enter on, partial sums (ws, is) travel down the rows:
+
+        os: input reads * cols + weight reads * rows
+        ws: input reads * cols + weight reads * rows (preload) + output writes * rows
+        is: input reads * rows (preload) + weight reads * cols + output writes * rows
+    """
+    xp = xp or _default_xp()
+    in_rd, w_rd, out_wr, _ = sram_traffic(reps, m, n, k, acc, dataflow, rows, cols, xp)
+    is_os = dataflow == DF_OS
+    is_is = dataflow == DF_IS
+    operands = xp.where(is_is, in_rd * rows + w_rd * cols, in_rd * cols + w_rd * rows)
+    return operands + xp.where(is_os, 0, out_wr * rows)

@@ -7,9 +7,12 @@ raises `TargetError` whose message names the field.
 Units are in the field names. Sizes of the global buffers are in KiB, bandwidths in bytes per
 cycle, energies in picojoules. Fields marked `tunable` are what the hardware search may change.
 
-Energy defaults (per access, 45 nm-class figures as used by Eyeriss/Timeloop's Accelergy tables,
-scaled to the element width): an 8-bit MAC ~0.2 pJ, a global-buffer access ~6 pJ per 16 bytes
-word-equivalent (we use 1.0 pJ/byte), a DRAM access ~100-200 pJ per 64 bits (we use 20 pJ/byte).
+Energy defaults, picojoules, for 8-bit elements in a 45 nm-class process: an 8-bit multiply
+is ~0.2 pJ (Horowitz, "Computing's energy problem", ISSCC 2014: 8-bit add 0.03 pJ, multiply
+0.2 pJ), and the other costs follow Eyeriss's normalised table (Chen, Emer, Sze, ISCA 2016: a
+MAC 1x, a PE-to-PE transfer 2x, a global-buffer access 6x, a DRAM access 200x): so 0.2 pJ per
+MAC, 0.4 pJ per element hop between PEs, 1.2 pJ per global-buffer byte, 40 pJ per DRAM byte.
+Override them per target (`--set dram_energy_pj_per_byte=...`) to match another technology.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from simulator.errors import AccelflowError
 
 ArchKind = Literal["systolic"]
 Dataflow = Literal["ws", "os", "is"]
+BufferOrganisation = Literal["split", "shared"]
 
 
 class TargetError(AccelflowError):
@@ -47,22 +51,41 @@ class Target:
     cols: int = _tunable(32, ge=1, le=4096)
     dataflow: Dataflow = "ws"
     element_bytes: int = Field(1, ge=1, le=8)
-    # Global buffer, one per operand (SCALE-Sim style); sizes in KiB.
+    # Global buffer: one per operand ("split", SCALE-Sim style) or one "shared" buffer whose
+    # capacity is the sum of the three sizes (STONNE style). Sizes in KiB.
+    global_buffer: BufferOrganisation = "split"
     ifmap_sram_kib: float = _tunable(256.0, gt=0)
     filter_sram_kib: float = _tunable(256.0, gt=0)
     ofmap_sram_kib: float = _tunable(256.0, gt=0)
     double_buffer: bool = True
+    # Each buffer (or the shared one) has `sram_banks` banks of `sram_bank_width_bytes`, each
+    # with `sram_ports` accesses per cycle: the array cannot read/write a buffer faster than
+    # banks * width * ports bytes per cycle (DMA fills are not counted against the ports).
+    sram_banks: int = _tunable(32, ge=1)
+    sram_bank_width_bytes: int = Field(4, ge=1)
+    sram_ports: int = Field(2, ge=1)
     dram_bw_bytes_per_cycle: float = _tunable(32.0, gt=0)
     dram_latency_cycles: int = Field(100, ge=0)
     clock_mhz: float = Field(1000.0, gt=0)
-    # Energy table, picojoules.
+    # Energy table, picojoules (sources in the module docstring).
     mac_energy_pj: float = Field(0.2, ge=0)
-    sram_energy_pj_per_byte: float = Field(1.0, ge=0)
-    dram_energy_pj_per_byte: float = Field(20.0, ge=0)
+    noc_energy_pj_per_hop: float = Field(0.4, ge=0)
+    sram_energy_pj_per_byte: float = Field(1.2, ge=0)
+    dram_energy_pj_per_byte: float = Field(40.0, ge=0)
 
     @property
     def num_pes(self) -> int:
         return self.rows * self.cols
+
+    @property
+    def sram_bytes_per_cycle(self) -> int:
+        """Array-side bandwidth of one global buffer (of the shared one, if shared)."""
+        return self.sram_banks * self.sram_bank_width_bytes * self.sram_ports
+
+    @property
+    def shared_buffer_bytes(self) -> int:
+        """Capacity of the shared global buffer (the three sizes together)."""
+        return int((self.ifmap_sram_kib + self.filter_sram_kib + self.ofmap_sram_kib) * 1024)
 
     def buffer_bytes(self, operand: str) -> int:
         """Capacity in bytes of the global buffer holding `operand` (input, weight, output)."""
@@ -111,6 +134,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         ifmap_sram_kib=12 * 1024,
         filter_sram_kib=12 * 1024,
         ofmap_sram_kib=4 * 1024,
+        sram_banks=64,
         dram_bw_bytes_per_cycle=34,
         clock_mhz=700,
     ),

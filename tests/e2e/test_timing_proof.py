@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 
 import accelflow
+from examples import models
 from simulator.reference import simulate_gemm
 
 
 def gemm_model(m: int, k: int, n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])
-    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="gemm")
-    graph = helper.make_graph([node], "g", [x], [y], initializer=[numpy_helper.from_array(w, "w")])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), w
+    model = models.gemm(m, k, n, seed)
+    return model, numpy_helper.to_array(model.graph.initializer[0])
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
@@ -31,11 +27,11 @@ def test_one_tile_gemm_compute_cycles_equal_reference(dataflow, rows, cols, m, k
         model, "tpu-like", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}"]
     )
     x = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
-    sim = accelflow.simulate(result.program, result.target, functional=True, inputs={"x": x})
+    sim = accelflow.simulate(result.program, result.target, functional=True, inputs={"input": x})
     layer = sim.stats.layers[0]
     ref_cycles, ref_c = simulate_gemm(x, w, dataflow, rows, cols)
     assert layer.compute_cycles == ref_cycles
-    np.testing.assert_allclose(sim.outputs["y"], ref_c, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sim.outputs["output"], ref_c, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
@@ -47,7 +43,7 @@ def test_tiled_gemm_compute_cycles_equal_sum_of_reference_tiles(dataflow):
         model, "tpu-like", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}"], passes=passes
     )
     x = np.random.default_rng(2).standard_normal((m, k)).astype(np.float32)
-    sim = accelflow.simulate(result.program, result.target, functional=True, inputs={"x": x})
+    sim = accelflow.simulate(result.program, result.target, functional=True, inputs={"input": x})
     expected = 0
     for m0 in range(0, m, 4):
         for k0 in range(0, k, 5):
@@ -56,4 +52,4 @@ def test_tiled_gemm_compute_cycles_equal_sum_of_reference_tiles(dataflow):
                 b = w[k0 : k0 + 5, n0 : n0 + 3]
                 expected += simulate_gemm(a, b, dataflow, rows, cols)[0]
     assert sim.stats.layers[0].compute_cycles == expected
-    np.testing.assert_allclose(sim.outputs["y"], x @ w, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(sim.outputs["output"], x @ w, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,1 @@
+"""Validation against peer simulators (SCALE-Sim; STONNE data in stonne.csv)."""
