@@ -56,10 +56,10 @@ def test_slow_dram_stalls_on_bandwidth_and_far_dram_on_latency():
 def test_a_compute_that_reuses_its_operands_waits_for_the_output_store():
     """Hand-built stream: the second tile reuses the loaded operands, but its output slot is
     still being stored: the wait is output drain (the engine's only DMA is busy storing)."""
+    from sim_programs import row
+
     from simulator import engine
     from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE
-
-    from sim_programs import row
 
     target = load_target(
         "tpu-like", ["rows=4", "cols=4", "dram_bw_bytes_per_cycle=1", "dram_latency_cycles=0"]
