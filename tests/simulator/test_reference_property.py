@@ -17,7 +17,7 @@ from simulator.reference import simulate_gemm
 from simulator.target import load_target
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_cycles(m: int, n: int, k: int, dataflow: str, rows: int, cols: int) -> int:
     rng = np.random.default_rng(0)
     cycles, c = simulate_gemm(
