@@ -49,9 +49,11 @@ def main() -> None:
     cycles = warm.stats.total.cycles
     assert cycles == cold.stats.total.cycles
 
+    t = result.target
+    array = f"{t.num_multipliers} multipliers" if t.arch == "maeri" else f"{t.rows}x{t.cols}"
     print(
-        f"ResNet-18 {args.batch}x3x{args.size}x{args.size} on {result.target.name} "
-        f"({result.target.rows}x{result.target.cols} {result.target.dataflow}): "
+        f"ResNet-18 {args.batch}x3x{args.size}x{args.size} on {t.name} "
+        f"({array} {t.dataflow}): "
         f"{macs / 1e9:.3f} GMAC, {len(program.accel_layers())} accelerator layers, "
         f"{program.num_instructions} instructions"
     )

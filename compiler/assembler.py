@@ -38,6 +38,7 @@ from compiler.passes.common import TARGET_ATTR, dense_to_numpy
 from dialects import accel, accel_isa
 from dialects.onnx import NoValueOp
 from simulator.errors import AccelflowError
+from simulator.maeri import KIND_CODES
 from simulator.program import (
     BUFFER_NAMES,
     DATAFLOWS,
@@ -46,6 +47,7 @@ from simulator.program import (
     F_BYTES,
     F_DATAFLOW,
     F_K,
+    F_KIND,
     F_LAYER,
     F_OFF,
     F_OPCODE,
@@ -55,6 +57,7 @@ from simulator.program import (
     F_S_W,
     F_SIZE,
     F_SLOT,
+    F_STEPS,
     NUM_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
@@ -111,6 +114,11 @@ def _instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
             dataflow = DATAFLOWS.index(op.dataflow.data)
             row[F_OPCODE] = OP_CONFIG
             row[F_DATAFLOW] = dataflow
+            row[F_KIND] = KIND_CODES[layer.kind.data]
+            if op.spatial is not None and op.steps is not None:
+                spatial, steps = op.spatial.get_values(), op.steps.get_values()
+                row[F_SIZE : F_SIZE + len(spatial)] = spatial
+                row[F_STEPS : F_STEPS + len(steps)] = steps
             continue
         offsets, sizes = op.offsets.get_values(), op.sizes.get_values()
         row[F_OFF : F_OFF + len(offsets)] = offsets

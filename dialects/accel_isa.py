@@ -6,6 +6,7 @@ the straight-line instruction stream; the assembler packs it into a `simulator.p
 
     %y = accel_isa.layer "conv2d" %x, %w attributes {layer_name = "/conv1/Conv", dims = {...}, ...} : (...) -> tensor<1x8x32x32xf32> {
       accel_isa.config ws
+      (MAERI: accel_isa.config "os" spatial [1, 1, 2, 2, 1, 1, 3, 3] steps [8, 8, 3, 18, 6, 0])
       accel_isa.load "weight"[0] bytes 216 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 8, 3, 32, 32, 3, 3]
       accel_isa.load "input"[0] bytes 3468 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 8, 3, 32, 32, 3, 3]
       accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1024, 8, 27] at [...] size [...]
@@ -30,11 +31,12 @@ from xdsl.dialects.builtin import (
     TensorType,
     i64,
 )
-from xdsl.ir import Dialect
+from xdsl.ir import Attribute, Dialect
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
     irdl_op_definition,
+    opt_prop_def,
     prop_def,
     region_def,
     result_def,
@@ -47,6 +49,7 @@ from xdsl.utils.exceptions import VerifyException
 from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, MappingAttr, i64_array
 
 MAX_DIMS = 8
+NUM_STEPS = 6
 DIMS_OF_KIND = {"conv2d": 8, "matmul": 4}
 
 
@@ -73,22 +76,53 @@ def _check_bytes(op: IRDLOperation, nbytes: IntegerAttr) -> None:
 
 @irdl_op_definition
 class ConfigOp(IRDLOperation):
-    """Start of a layer: set the array's dataflow."""
+    """Start of a layer: set the array's dataflow; on MAERI also the virtual neurons.
+
+    `spatial`: the spatial tile per loop dim of the layer (STONNE's T_R, T_S, ... in our dim
+    order); `steps`: [c_w, c_full, c_col, e_full, e_col, aux_ms], the port cycles and elements of
+    the controller's weight, full-window and new-column steps and whether each VN has an aux
+    multiplier (simulator/maeri.py). Both absent on a systolic array."""
 
     name = "accel_isa.config"
 
     dataflow = prop_def(StringAttr)
+    spatial = opt_prop_def(DenseArrayBase[I64])
+    steps = opt_prop_def(DenseArrayBase[I64])
 
-    assembly_format = "$dataflow attr-dict"
+    assembly_format = "$dataflow (`spatial` $spatial^ `steps` $steps)? attr-dict"
 
-    def __init__(self, dataflow: str):
-        super().__init__(properties={"dataflow": StringAttr(dataflow)})
+    def __init__(
+        self,
+        dataflow: str,
+        spatial: Sequence[int] | None = None,
+        steps: Sequence[int] | None = None,
+    ):
+        properties: dict[str, Attribute] = {"dataflow": StringAttr(dataflow)}
+        if spatial is not None:
+            properties["spatial"] = i64_array(spatial)
+        if steps is not None:
+            properties["steps"] = i64_array(steps)
+        super().__init__(properties=properties)
 
     def verify_(self) -> None:
         if self.dataflow.data not in DATAFLOWS:
             raise VerifyException(
                 f"accel_isa.config: unknown dataflow '{self.dataflow.data}' "
                 f"(expected one of {', '.join(DATAFLOWS)})"
+            )
+        if (self.spatial is None) != (self.steps is None):
+            raise VerifyException("accel_isa.config: spatial and steps go together")
+        if self.spatial is None or self.steps is None:
+            return
+        spatial, steps = self.spatial.get_values(), self.steps.get_values()
+        if not 1 <= len(spatial) <= MAX_DIMS or min(spatial) < 1:
+            raise VerifyException(
+                f"accel_isa.config: spatial must be 1 to {MAX_DIMS} factors >= 1, got {list(spatial)}"
+            )
+        if len(steps) != NUM_STEPS or min(steps[:5]) < 1 or steps[5] not in (0, 1):
+            raise VerifyException(
+                "accel_isa.config: steps must be [c_w, c_full, c_col, e_full, e_col, aux_ms] "
+                f"with costs >= 1 and aux_ms 0 or 1, got {list(steps)}"
             )
 
 
@@ -249,6 +283,11 @@ class LayerOp(IRDLOperation):
             if not isinstance(op, INSTRUCTION_OPS):
                 raise VerifyException(f"accel_isa.layer '{name}': {op.name} is not an instruction")
             if isinstance(op, ConfigOp):
+                if op.spatial is not None and len(op.spatial.get_values()) != ndims:
+                    raise VerifyException(
+                        f"accel_isa.layer '{name}': config has {len(op.spatial.get_values())} "
+                        f"spatial factors, a {self.kind.data} has {ndims} dims"
+                    )
                 continue
             if len(op.offsets.get_values()) != ndims:
                 raise VerifyException(

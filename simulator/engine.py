@@ -37,8 +37,15 @@ Choices where docs/program.md is silent:
 (trace and run) happens inside the scoped `jax.enable_x64(True)` context, so the rest of the
 process (functional mode in float32, other users of JAX) is unaffected.
 
+Architectures: a COMPUTE's busy time, global-buffer traffic and network hops come from
+`simulator.systolic` or `simulator.maeri`, selected with `where` by the traced arch code
+(`P_ARCH`), so programs for both kinds of target run in one `vmap`. A CONFIG row sets the
+machine's `vn_config` (MAERI's virtual neurons: the layer's spatial tile and step costs from the
+row's size and step fields); the layer's COMPUTE rows use it. Stalls, DMA and buffers are shared.
+
 Retracing: target numbers travel as a traced float64 vector (`target_params`: rows, cols, DRAM
-bytes per cycle, DRAM latency, element bytes), so one compilation serves every target, and the
+bytes per cycle, DRAM latency, element bytes, SRAM bandwidth, shared buffer, arch code, MAERI's
+multipliers / read ports / write ports / accumulation buffer), so one compilation serves every target, and the
 stream is padded with NOP rows to a bucket length: powers of two from 256 (256, 512, 1024, ...).
 A new program recompiles only when it crosses into a bigger bucket. The jitted single and
 batched (`vmap`) functions are built once at module level.
@@ -55,13 +62,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from simulator import systolic
+from simulator import maeri, systolic
 from simulator.program import (
     F_ACC,
     F_BUFFER,
     F_BYTES,
     F_DATAFLOW,
     F_K,
+    F_KIND,
     F_M,
     F_N,
     F_OPCODE,
@@ -69,8 +77,12 @@ from simulator.program import (
     F_S_IN,
     F_S_OUT,
     F_S_W,
+    F_SIZE,
     F_SLOT,
+    F_STEPS,
+    MAX_DIMS,
     NUM_FIELDS,
+    NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
@@ -78,13 +90,22 @@ from simulator.program import (
     Program,
 )
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
-from simulator.target import Target
+from simulator.target import ARCH_CODES, Target
 
 MIN_BUCKET = 256
 
 # Target parameter vector (float64), the traced description of the hardware.
 P_ROWS, P_COLS, P_DRAM_BW, P_DRAM_LATENCY, P_ELEMENT_BYTES, P_SRAM_BW, P_SHARED = range(7)
-NUM_TARGET_PARAMS = 7
+P_ARCH, P_NUM_MS, P_DN_BW, P_RN_BW, P_ACC_BUFFER = range(7, 12)
+NUM_TARGET_PARAMS = 12
+
+# The virtual-neuron configuration a MAERI CONFIG row sets (MachineState.vn_config): the spatial
+# tile by STONNE role (maeri.ROLES), the step costs (maeri.STEP_FIELDS), the layer kind code.
+VN_SPATIAL = 0
+VN_STEPS = len(maeri.ROLES)
+VN_KIND = VN_STEPS + NUM_STEP_FIELDS
+NUM_VN_FIELDS = VN_KIND + 1
+_ROLE_INDEX = np.array([maeri.ROLE_INDEX["conv2d"], maeri.ROLE_INDEX["matmul"]], np.int64)
 
 RECORD_FIELDS = (
     "start", "end", "compute", "stall",
@@ -107,12 +128,14 @@ class MachineState:
     free: jax.Array  # [3, 2] int64
     layer_start: jax.Array
     last_end: jax.Array
+    vn_config: jax.Array  # [NUM_VN_FIELDS] int64, set by CONFIG (MAERI's virtual neurons)
 
     @staticmethod
     def init() -> MachineState:
         zero = jnp.zeros((), jnp.int64)
         slots = jnp.zeros((3, 2), jnp.int64)
-        return MachineState(zero, zero, slots, slots, slots, zero, zero)
+        vn = jnp.ones(NUM_VN_FIELDS, jnp.int64)
+        return MachineState(zero, zero, slots, slots, slots, zero, zero, vn)
 
     def replace(self, **changes: Any) -> MachineState:
         return dataclasses.replace(self, **changes)
@@ -120,7 +143,16 @@ class MachineState:
 
 jax.tree_util.register_dataclass(
     MachineState,
-    data_fields=["dma_free", "array_free", "ready", "xfer", "free", "layer_start", "last_end"],
+    data_fields=[
+        "dma_free",
+        "array_free",
+        "ready",
+        "xfer",
+        "free",
+        "layer_start",
+        "last_end",
+        "vn_config",
+    ],  # fmt: skip
     meta_fields=[],
 )
 
@@ -135,6 +167,11 @@ def target_params(target: Target) -> np.ndarray:
     params[P_ELEMENT_BYTES] = target.element_bytes
     params[P_SRAM_BW] = target.sram_bytes_per_cycle
     params[P_SHARED] = 1.0 if target.global_buffer == "shared" else 0.0
+    params[P_ARCH] = ARCH_CODES[target.arch]
+    params[P_NUM_MS] = target.num_multipliers
+    params[P_DN_BW] = target.dn_bw_elems_per_cycle
+    params[P_RN_BW] = target.rn_bw_elems_per_cycle
+    params[P_ACC_BUFFER] = 1.0 if target.accumulation_buffer else 0.0
     return params
 
 
@@ -182,10 +219,21 @@ def _nop(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[Machin
     return state, _record()
 
 
+def _by_role(row: jax.Array, kind: jax.Array) -> jax.Array:
+    """The row's size0..7 (per layer dim) as the 8 STONNE roles (0 sizes read as 1)."""
+    sizes = jnp.concatenate(
+        [jnp.maximum(row[F_SIZE : F_SIZE + MAX_DIMS], 1), jnp.ones(1, jnp.int64)]
+    )
+    return sizes[jnp.asarray(_ROLE_INDEX)[jnp.clip(kind, 0, 1)]]
+
+
 def _config(
     state: MachineState, row: jax.Array, params: jax.Array
 ) -> tuple[MachineState, jax.Array]:
-    state = state.replace(layer_start=state.last_end)
+    kind = row[F_KIND]
+    steps = jnp.maximum(row[F_STEPS : F_STEPS + NUM_STEP_FIELDS], 0)
+    vn_config = jnp.concatenate([_by_role(row, kind), steps, kind[None]])
+    state = state.replace(layer_start=state.last_end, vn_config=vn_config)
     return state, _record(start=state.last_end, end=state.last_end)
 
 
@@ -250,8 +298,30 @@ def _compute(
     bandwidth_part = jnp.clip(xfers[binding] - earliest, 0, wait - drain)
     latency_part = wait - drain - bandwidth_part
 
-    busy = systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp)
-    in_rd, w_rd, out_wr, out_rd = systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=jnp)
+    is_maeri = params[P_ARCH] == ARCH_CODES["maeri"]
+    vn = state.vn_config
+    z = _by_role(row, vn[VN_KIND])
+    t = vn[VN_SPATIAL:VN_STEPS]
+    steps = vn[VN_STEPS:VN_KIND]
+    acc_buffer = params[P_ACC_BUFFER].astype(jnp.int64)
+    rn = params[P_RN_BW].astype(jnp.int64)
+    macs = reps * m * n * k
+    busy = jnp.where(
+        is_maeri,
+        maeri.compute_cycles(z, t, steps, rn, acc_buffer, xp=jnp),
+        systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp),
+    )
+    traffic_systolic = systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=jnp)
+    traffic_maeri = maeri.sram_traffic(z, t, steps, acc_buffer, acc, xp=jnp)
+    in_rd, w_rd, out_wr, out_rd = (
+        jnp.where(is_maeri, a, b) for a, b in zip(traffic_maeri, traffic_systolic, strict=True)
+    )
+    levels = maeri.ceil_log2(params[P_NUM_MS].astype(jnp.int64))
+    hops = jnp.where(
+        is_maeri,
+        maeri.network_hops(z, t, steps, acc_buffer, acc, macs, levels, xp=jnp),
+        systolic.network_hops(reps, m, n, k, acc, df, rows, cols, xp=jnp),
+    )
     sram = _sram_cycles(in_rd * elem, w_rd * elem, (out_wr + out_rd) * elem, params)
     sram_stall = jnp.maximum(0, sram - busy)
     end = start + busy + sram_stall
@@ -274,8 +344,8 @@ def _compute(
         sram_read_weight=w_rd * elem,
         sram_read_output=out_rd * elem,
         sram_write_output=out_wr * elem,
-        macs=reps * m * n * k,
-        noc_hops=systolic.network_hops(reps, m, n, k, acc, df, rows, cols, xp=jnp),
+        macs=macs,
+        noc_hops=hops,
     )
     return state, rec
 

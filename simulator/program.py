@@ -12,7 +12,9 @@ A Program is
 
 Instruction semantics (see docs/program.md for the full table):
 
-    CONFIG   layer, dataflow                      start of a layer; sets the array's dataflow
+    CONFIG   layer, dataflow, kind [, size, steps] start of a layer; sets the array's dataflow;
+                                                  MAERI: the spatial tile per dim (size0..7:
+                                                  virtual neurons) and the step costs
     LOAD     layer, buffer, slot, bytes, off/size DRAM -> global buffer `buffer`, slot `slot`
     COMPUTE  layer, s_in, s_w, s_out, acc, reps,  one buffer-level tile on the array: `reps`
              m, n, k, dataflow, off/size          independent GEMMs of m x n x k (the tile's GEMM
@@ -84,7 +86,11 @@ F_N = 12
 F_K = 13
 F_OFF = 14  # F_OFF + i, i < MAX_DIMS
 F_SIZE = F_OFF + MAX_DIMS  # F_SIZE + i
-NUM_FIELDS = F_SIZE + MAX_DIMS
+# Appended in format 2 (CONFIG rows): the layer kind and MAERI's step costs (simulator/maeri.py).
+F_KIND = F_SIZE + MAX_DIMS  # 0 conv2d, 1 matmul
+F_STEPS = F_KIND + 1  # F_STEPS + i, i < NUM_STEP_FIELDS: c_w c_full c_col e_full e_col aux_ms
+NUM_STEP_FIELDS = 6
+NUM_FIELDS = F_STEPS + NUM_STEP_FIELDS
 FIELD_NAMES = (
     "opcode",
     "layer",
@@ -102,10 +108,17 @@ FIELD_NAMES = (
     "k",
     *(f"off{i}" for i in range(MAX_DIMS)),
     *(f"size{i}" for i in range(MAX_DIMS)),
+    "kind",
+    "c_w",
+    "c_full",
+    "c_col",
+    "e_full",
+    "e_col",
+    "aux_ms",
 )
 assert len(FIELD_NAMES) == NUM_FIELDS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -222,7 +235,15 @@ def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
     dims = LAYER_DIMS.get(kind, CONV_DIMS)
     tile = " ".join(f"{d}={int(row[F_OFF + i])}+{int(row[F_SIZE + i])}" for i, d in enumerate(dims))
     if op == OP_CONFIG:
-        return f"config    dataflow={DATAFLOWS[int(row[F_DATAFLOW])]}"
+        text = f"config    dataflow={DATAFLOWS[int(row[F_DATAFLOW])]}"
+        if row[F_SIZE : F_SIZE + MAX_DIMS].any():
+            spatial = " ".join(f"{d}={int(row[F_SIZE + i])}" for i, d in enumerate(dims))
+            steps = " ".join(
+                f"{FIELD_NAMES[F_STEPS + i]}={int(row[F_STEPS + i])}"
+                for i in range(NUM_STEP_FIELDS)
+            )
+            text += f" spatial {spatial} {steps}"
+        return text
     if op == OP_LOAD:
         return (
             f"load      {BUFFER_NAMES[int(row[F_BUFFER])]}[{int(row[F_SLOT])}] "

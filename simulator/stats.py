@@ -4,8 +4,8 @@ Cycle accounting per accelerator layer (docs/program.md): `cycles` runs from the
 previous accelerator layer's last instruction to the end of this layer's last instruction;
 `compute_cycles` is the array's busy time, `stall_cycles` the time the array waited for data
 within the layer, and `idle_cycles = cycles - compute - stall` the rest (draining stores, ...).
-Utilisation is `macs / (cycles * rows * cols)`; `macs` is what the array executed (the sum of
-reps*m*n*k over the layer's COMPUTE rows).
+Utilisation is `macs / (cycles * target.num_pes)` (rows * cols, or MAERI's multipliers);
+`macs` is what the array executed (the sum of reps*m*n*k over the layer's COMPUTE rows).
 
 Host layers (ONNX ops run on the host) take 0 accelerator cycles in v1: they show as "host"
 with zeros everywhere; host time is not modelled.

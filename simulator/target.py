@@ -13,6 +13,21 @@ is ~0.2 pJ (Horowitz, "Computing's energy problem", ISSCC 2014: 8-bit add 0.03 p
 MAC 1x, a PE-to-PE transfer 2x, a global-buffer access 6x, a DRAM access 200x): so 0.2 pJ per
 MAC, 0.4 pJ per element hop between PEs, 1.2 pJ per global-buffer byte, 40 pJ per DRAM byte.
 Override them per target (`--set dram_energy_pj_per_byte=...`) to match another technology.
+
+Architectures (`arch`):
+- `systolic`: a `rows` x `cols` array (SCALE-Sim style), `dataflow` ws/os/is.
+- `maeri`: MAERI as STONNE models it (docs/stonne-timing.md): `num_multipliers` multiplier
+  switches (a power of two) fed by `dn_bw_elems_per_cycle` distribution trees (STONNE's
+  `-dn_bw`: SDMemory read ports, one element per port per cycle, each tree feeding
+  num_multipliers/dn_bw multipliers), an augmented reduction tree writing back through
+  `rn_bw_elems_per_cycle` collection-bus lines (`-rn_bw`), and `accumulation_buffer` (STONNE's
+  `-accumulation_buffer`: folds are summed next to the adders instead of going back to memory).
+  `rows`/`cols` are ignored; `num_pes` is the number of multipliers. Presets `maeri-N` exist for
+  every power of two N (`load_target("maeri-256")`): dn_bw = rn_bw = N/8 (STONNE's own example,
+  64 multipliers with 8 read and 8 write ports), accumulation buffer on, one shared global buffer
+  of 3 x 512 KiB (STONNE's SDMemory is a single buffer), and a DRAM of 1024 B/cycle with no
+  latency: STONNE does not model DRAM (it preloads everything on chip), so the default keeps
+  DRAM out of the way; set `dram_bw_bytes_per_cycle` / `dram_latency_cycles` to study it.
 """
 
 from __future__ import annotations
@@ -23,12 +38,13 @@ from typing import Any, Literal
 
 import pydantic
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from simulator.errors import AccelflowError
 
-ArchKind = Literal["systolic"]
+ArchKind = Literal["systolic", "maeri"]
+ARCH_CODES = {"systolic": 0, "maeri": 1}
 Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
 
@@ -50,6 +66,11 @@ class Target:
     rows: int = _tunable(32, ge=1, le=4096)
     cols: int = _tunable(32, ge=1, le=4096)
     dataflow: Dataflow = "ws"
+    # MAERI only (arch="maeri"); see the module docstring.
+    num_multipliers: int = _tunable(64, ge=1, le=65536)
+    dn_bw_elems_per_cycle: int = _tunable(8, ge=1)
+    rn_bw_elems_per_cycle: int = _tunable(8, ge=1)
+    accumulation_buffer: bool = True
     element_bytes: int = Field(1, ge=1, le=8)
     # Global buffer: one per operand ("split", SCALE-Sim style) or one "shared" buffer whose
     # capacity is the sum of the three sizes (STONNE style). Sizes in KiB.
@@ -73,8 +94,26 @@ class Target:
     sram_energy_pj_per_byte: float = Field(1.2, ge=0)
     dram_energy_pj_per_byte: float = Field(40.0, ge=0)
 
+    @model_validator(mode="after")
+    def _check_maeri(self) -> Target:
+        if self.arch != "maeri":
+            return self
+        for name in ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle"):
+            value = getattr(self, name)
+            if value & (value - 1):
+                raise ValueError(f"{name}={value} must be a power of two for a maeri target")
+        if self.dn_bw_elems_per_cycle > self.num_multipliers:
+            raise ValueError(
+                f"dn_bw_elems_per_cycle={self.dn_bw_elems_per_cycle} exceeds "
+                f"num_multipliers={self.num_multipliers} (one distribution tree per read port)"
+            )
+        return self
+
     @property
     def num_pes(self) -> int:
+        """Processing elements: rows x cols for a systolic array, the multipliers for MAERI."""
+        if self.arch == "maeri":
+            return self.num_multipliers
         return self.rows * self.cols
 
     @property
@@ -140,11 +179,51 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+def maeri_preset(num_multipliers: int) -> dict[str, Any]:
+    """The fields of preset `maeri-N` (see the module docstring for the defaults' sources)."""
+    ports = max(1, num_multipliers // 8)
+    return dict(
+        name=f"maeri-{num_multipliers}",
+        arch="maeri",
+        num_multipliers=num_multipliers,
+        dn_bw_elems_per_cycle=ports,
+        rn_bw_elems_per_cycle=ports,
+        accumulation_buffer=True,
+        dataflow="os",
+        global_buffer="shared",
+        ifmap_sram_kib=512,
+        filter_sram_kib=512,
+        ofmap_sram_kib=512,
+        dram_bw_bytes_per_cycle=1024,
+        dram_latency_cycles=0,
+    )
+
+
+# Listed by `accelflow targets`; any other power of two N works by name too.
+PRESETS["maeri-64"] = maeri_preset(64)
+PRESETS["maeri-128"] = maeri_preset(128)
+
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "tpu-like": "32x32 systolic array, weight-stationary, 3 x 256 KiB global buffers, 32 B/cycle DRAM",
     "tpu-like-small": "8x8 systolic array, weight-stationary, 3 x 16 KiB buffers (forces tiling)",
     "tpu-v1": "256x256 systolic array like TPU v1 (24 MiB unified buffer split), 700 MHz",
+    "maeri-64": "MAERI as in STONNE, 8 read / 8 write ports, accumulation buffer (any maeri-N)",
+    "maeri-128": "MAERI as in STONNE, 16 read / 16 write ports, accumulation buffer",
 }
+
+
+def preset_fields(name: str) -> dict[str, Any] | None:
+    """The fields of preset `name` (`maeri-N` for any power of two N), or None."""
+    if name in PRESETS:
+        return dict(PRESETS[name])
+    prefix, _, count = name.partition("-")
+    if prefix == "maeri" and count.isdigit():
+        n = int(count)
+        if n < 1 or n & (n - 1):
+            raise TargetError(f"unknown target '{name}': maeri-N needs N a power of two")
+        return maeri_preset(n)
+    return None
 
 
 def _field_names() -> list[str]:
@@ -162,6 +241,9 @@ def make_target(fields: dict[str, Any]) -> Target:
         return Target(**fields)
     except pydantic.ValidationError as err:
         first = err.errors()[0]
+        if not first["loc"]:  # a check across fields (_check_maeri): its message names them
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise TargetError(f"invalid target field {message}") from None
         loc = ".".join(str(p) for p in first["loc"]) or "?"
         value = fields.get(str(first["loc"][0])) if first["loc"] else None
         raise TargetError(f"invalid target field '{loc}' = {value!r}: {first['msg']}") from None
@@ -183,8 +265,8 @@ def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...
     """A Target from a preset name, a YAML path or a Target, with `FIELD=VALUE` overrides applied."""
     if isinstance(spec, Target):
         fields = spec.to_dict()
-    elif str(spec) in PRESETS:
-        fields = dict(PRESETS[str(spec)])
+    elif (preset := preset_fields(str(spec))) is not None:
+        fields = preset
     else:
         path = Path(spec)
         if not path.exists():
@@ -198,8 +280,9 @@ def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...
         if not isinstance(data, dict):
             raise TargetError(f"target file {path} must hold a mapping of field: value")
         base = data.pop("base", None)
-        fields = dict(PRESETS[base]) if base in PRESETS else {}
-        if base is not None and base not in PRESETS:
+        base_fields = preset_fields(str(base)) if base is not None else None
+        fields = base_fields or {}
+        if base is not None and base_fields is None:
             raise TargetError(f"target file {path}: unknown base preset '{base}'")
         fields.update(data)
         if "name" not in data:

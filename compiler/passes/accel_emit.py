@@ -3,7 +3,7 @@
     accelflow-opt in.mlir -p 'accel-emit'
 
 The instructions are `tiling.schedule(shape, mapping, target, layer_index)` converted row by row
-(CONFIG -> `accel_isa.config`, LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE ->
+(CONFIG -> `accel_isa.config`, with `spatial`/`steps` on a MAERI target, LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE ->
 `accel_isa.store`; fields per `simulator.program`); `layer_index` is the position of the layer
 among the accelerator layers of its function (tiled or already emitted), in order. Properties,
 operands, the result and `onnx_outputs` carry over from the tiled op.
@@ -30,7 +30,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     i64,
 )
-from xdsl.ir import Block, Operation, Region
+from xdsl.ir import Attribute, Block, Operation, Region
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -61,6 +61,8 @@ from simulator.program import (
     F_S_W,
     F_SIZE,
     F_SLOT,
+    F_STEPS,
+    NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
@@ -107,9 +109,11 @@ def instruction_ops(rows: np.ndarray, ndims: int) -> list[Operation]:
         }
 
     def config(row: list[int]) -> Operation:
-        return accel_isa.ConfigOp.create(
-            properties={"dataflow": StringAttr(DATAFLOWS[row[F_DATAFLOW]])}
-        )
+        properties: dict[str, Attribute] = {"dataflow": StringAttr(DATAFLOWS[row[F_DATAFLOW]])}
+        if any(row[F_SIZE:size_end]):  # MAERI: the virtual neurons
+            properties["spatial"] = attrs.array(tuple(row[F_SIZE:size_end]))
+            properties["steps"] = attrs.array(tuple(row[F_STEPS : F_STEPS + NUM_STEP_FIELDS]))
+        return accel_isa.ConfigOp.create(properties=properties)
 
     def load(row: list[int]) -> Operation:
         return accel_isa.LoadOp.create(

@@ -9,6 +9,17 @@ the target's) and the `order` option (loop order as letters, outermost first, e.
 a conv2d or `gnmk` for a matmul: it applies only to the layers whose dims it names). Layers that
 already have a mapping keep it unless `force`; `layer` restricts the pass to one layer by name.
 The attribute also carries the MAESTRO-style `directives` the mapping reads as.
+
+On a MAERI target (`arch: maeri`) the mapping's spatial unroll is STONNE's spatial tile (axes
+`vn` and `vns`, see `compiler/tiling.py`): `tiling.maeri_spatial` by default, or the `spatial`
+option, STONNE's names or our dims, e.g.
+
+    accelflow-opt in.mlir -p 'accel-map{spatial="T_R=3 T_S=3 T_C=2 T_K=2" force=true}'
+    accelflow-opt in.mlir -p 'accel-map{spatial="T_N=8 T_K=8"}'      # a GEMM / FC layer
+
+(dims not named get 1; names of the other layer kind's dims are ignored, so one option serves
+conv and matmul layers). The factors are clamped to the buffer tiles; `tiling.check_mapping`
+rejects a tile needing more multipliers than the target has.
 """
 
 from __future__ import annotations
@@ -67,12 +78,19 @@ def map_layer(
     dataflow: str | None = None,
     order: tuple[str, ...] | None = None,
     database: dict[str, dict] | None = None,
+    spatial: str = "",
 ) -> accel.MappingAttr:
-    """The mapping attribute for one layer (database entry, else the default heuristic)."""
+    """The mapping attribute for one layer (database entry, else the default heuristic; on a
+    MAERI target `spatial` sets the spatial tile, see the module docstring)."""
     name = op.layer_name.data
     shape = layer_shape(op)
     try:
-        if database and name in database and dataflow is None and order is None:
+        if spatial and target.arch != "maeri":
+            raise tiling.MappingError(
+                f"the spatial option sets MAERI's spatial tile; target '{target.name}' is "
+                f"{target.arch}"
+            )
+        if database and name in database and dataflow is None and order is None and not spatial:
             mapping = tiling.Mapping.from_dict(database[name])
             if all(d in mapping.tiles for d in shape.dim_names):
                 tiling.check_mapping(shape, mapping, target, layer=name)
@@ -80,6 +98,10 @@ def map_layer(
             if order is not None and sorted(order) != sorted(shape.dim_names):
                 order = None  # the order names the other kind's dims
             mapping = tiling.default_mapping(shape, target, dataflow=dataflow, order=order)
+            if spatial:
+                factors = tiling.parse_spatial(spatial, shape.kind)
+                mapping = tiling.with_maeri_spatial(shape, mapping, target, factors)
+                tiling.check_mapping(shape, mapping, target, layer=name)
     except tiling.MappingError as err:
         raise with_layer(err, name) from None
     return mapping_attr(mapping, shape)
@@ -93,6 +115,7 @@ class MapLayer(RewritePattern):
     layer: str
     force: bool
     database: dict[str, dict] = field(default_factory=dict)
+    spatial: str = ""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(
@@ -102,7 +125,7 @@ class MapLayer(RewritePattern):
             return
         if op.mapping is not None and not self.force:
             return
-        attr = map_layer(op, self.target, self.dataflow, self.order, self.database)
+        attr = map_layer(op, self.target, self.dataflow, self.order, self.database, self.spatial)
         if op.mapping == attr:
             return
         mapped = op.clone()
@@ -124,6 +147,8 @@ class AccelMapPass(ModulePass):
     """Map only the layer with this name."""
     force: bool = False
     """Replace existing mappings too."""
+    spatial: str = ""
+    """MAERI spatial tile, e.g. "T_R=3 T_S=3 T_C=2 T_K=2" or "r=3 s=3 c=2 k=2" (empty: heuristic)."""
 
     @classmethod
     def schedule_space(cls, ctx: Context, module_op: ModuleOp) -> tuple[AccelMapPass, ...]:
@@ -142,6 +167,7 @@ class AccelMapPass(ModulePass):
             layer=self.layer,
             force=self.force,
             database=module_mappings(op),
+            spatial=self.spatial,
         )
         PatternRewriteWalker(
             GreedyRewritePatternApplier([pattern]), apply_recursively=False

@@ -105,6 +105,8 @@ def tile_mapping(
             mapping = tiling.choose_tiles(
                 shape, mapping, target, fixed=fixed, double_buffer=double_buffer
             )
+        if target.arch == "maeri":  # keep the spatial tile within the (new) buffer tiles
+            mapping = tiling.with_maeri_spatial(shape, mapping, target)
         tiling.check_mapping(shape, mapping, target, layer=name)
     except tiling.MappingError as err:
         raise with_layer(err, name) from None

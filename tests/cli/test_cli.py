@@ -93,7 +93,7 @@ def test_compile_emit_asm_only(capsys, lenet_path, tmp_path):
 
 def test_targets_lists_presets(capsys):
     code, out, _ = run(capsys, "targets")
-    assert code == 0 and "tpu-like" in out
+    assert code == 0 and "tpu-like" in out and "maeri-64" in out and "maeri-128" in out
 
 
 def test_inputs_and_save_outputs_round_trip(capsys, lenet_path, tmp_path):

@@ -21,6 +21,22 @@ TARGETS = {
 }
 
 
+# MAERI (dataflow only orders the buffer tiles there): the default maeri-64, and 16 multipliers
+# without accumulation buffer (aux multipliers, folds) in a 3 KiB shared buffer (edge tiles).
+MAERI_TARGETS = {
+    "maeri-64": ("maeri-64", []),
+    "maeri-16-tiny-noacc": (
+        "maeri-16",
+        [
+            "accumulation_buffer=false",
+            "ifmap_sram_kib=1",
+            "filter_sram_kib=1",
+            "ofmap_sram_kib=1",
+        ],
+    ),
+}
+
+
 def _run(model, preset, overrides, passes=None):
     result = accelflow.compile(model, target=preset, overrides=overrides, passes=passes)
     inputs = random_inputs(result.program, seed=1)
@@ -40,6 +56,19 @@ def test_outputs_match_onnx_reference(name, target, dataflow):
     assert report.ok, f"{name} on {target}/{dataflow}: worst {report.worst()}"
     assert sim.stats.total.cycles > 0
     assert sim.stats.total.macs == sum(layer.macs for layer in result.program.accel_layers())
+
+
+@pytest.mark.parametrize("target", list(MAERI_TARGETS))
+@pytest.mark.parametrize("name", MODELS)
+def test_maeri_outputs_match_onnx_reference(name, target):
+    preset, overrides = MAERI_TARGETS[target]
+    model = models.MODELS[name]()
+    result, sim, report = _run(model, preset, overrides)
+    assert report.ok, f"{name} on {target}: worst {report.worst()}"
+    assert sim.stats.total.cycles > 0 and sim.stats.num_pes == result.target.num_multipliers
+    assert sim.stats.total.macs == sum(layer.macs for layer in result.program.accel_layers())
+    for layer in result.program.accel_layers():
+        assert layer.mapping["spatial"], f"{layer.name}: no spatial tile on MAERI"
 
 
 def test_tiles_that_do_not_divide_the_layer():

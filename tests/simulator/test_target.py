@@ -8,7 +8,38 @@ from simulator.target import PRESETS, Target, TargetError, load_target
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_load(name):
     target = load_target(name)
-    assert target.name == name and target.num_pes == target.rows * target.cols
+    pes = target.num_multipliers if target.arch == "maeri" else target.rows * target.cols
+    assert target.name == name and target.num_pes == pes
+
+
+@pytest.mark.parametrize("count", [16, 64, 128, 256])
+def test_maeri_presets_by_name(count):
+    target = load_target(f"maeri-{count}", ["rn_bw_elems_per_cycle=2"])
+    assert (target.arch, target.num_pes, target.global_buffer) == ("maeri", count, "shared")
+    assert target.dn_bw_elems_per_cycle == count // 8 and target.rn_bw_elems_per_cycle == 2
+    assert target.accumulation_buffer
+
+
+def test_yaml_with_maeri_base(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: maeri-256\naccumulation_buffer: false\n")
+    target = load_target(path)
+    assert (target.name, target.num_pes, target.accumulation_buffer) == ("mine", 256, False)
+
+
+@pytest.mark.parametrize(
+    "spec, overrides, message",
+    [
+        ("maeri-48", [], "maeri-N needs N a power of two"),
+        ("maeri-64", ["num_multipliers=48"], "num_multipliers=48 must be a power of two"),
+        ("maeri-64", ["dn_bw_elems_per_cycle=3"], "dn_bw_elems_per_cycle=3 must be a power of two"),
+        ("maeri-64", ["dn_bw_elems_per_cycle=128"], "exceeds num_multipliers=64"),
+        ("maeri-64", ["rn_bw_elems_per_cycle=0"], "invalid target field 'rn_bw_elems_per_cycle'"),
+    ],
+)
+def test_maeri_validation(spec, overrides, message):
+    with pytest.raises(TargetError, match=message):
+        load_target(spec, overrides)
 
 
 def test_overrides_parse_values():

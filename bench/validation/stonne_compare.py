@@ -1,0 +1,252 @@
+"""accelflow's MAERI timing against STONNE's, row by row of bench/validation/stonne.csv.
+
+    python -m bench.validation.stonne_compare            # table + mean/max error per regime
+
+For every MAERI row (`arch == "maeri"`: CONV and FC runs of STONNE's standalone binary) this
+builds the same layer as an ONNX model (onnx.helper; conv: input [1, C, X, Y], weight
+[K, C, R, S], STONNE's stride, no padding since STONNE's X/Y are already padded; FC: MatMul of
+[1, K] by [K, N]), compiles it for a `maeri-<num_ms>` target with STONNE's `dn_bw`, `rn_bw` and
+`accumulation_buffer`, and STONNE's spatial tile through `accel-map{spatial="T_R=.. ..."}`. The
+global buffer is made large enough that the buffer tile is the whole layer (STONNE keeps every
+operand on chip), single-buffered, and DRAM is given a very large bandwidth and no latency.
+"ours" is the layer's compute cycles (the COMPUTE busy time: STONNE's count has no DRAM in it).
+
+Weights are graph inputs rather than initializers: timing needs no values, and the FC6 layer's
+37.7 M weights would otherwise be carried through the IR.
+
+Regimes (docs/stonne-timing.md): A = no folding or accumulation buffer on (the closed form is
+documented within 3 %); B = folding without accumulation buffer (the psum round trip, documented
+up to 25 % off). `A_ERROR_BOUND` is what tests/validation/test_stonne_maeri.py asserts for A rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnx import TensorProto, helper
+
+CSV_PATH = Path(__file__).with_name("stonne.csv")
+A_ERROR_BOUND = 0.05
+
+
+@dataclass
+class MaeriRow:
+    """One MAERI run of STONNE (a row of stonne.csv) and accelflow's cycles for it."""
+
+    layer: str
+    kind: str  # "conv" | "fc"
+    params: dict[str, int]
+    num_ms: int
+    dn_bw: int
+    rn_bw: int
+    accumulation_buffer: bool
+    stonne_cycles: int
+    stonne_wall_s: float
+    ours: int = 0
+    ours_wall_s: float = 0.0
+
+    @property
+    def folds(self) -> int:
+        p = self.params
+        if self.kind == "fc":
+            return math.ceil(p["K"] / p["T_K"])
+        return (
+            math.ceil(p["R"] / p["T_R"])
+            * math.ceil(p["S"] / p["T_S"])
+            * math.ceil(p["C"] / p["T_C"])
+        )
+
+    @property
+    def regime(self) -> str:
+        """A: the closed form covers it (no folding, or accumulation buffer); B: psum round trip."""
+        return "A" if self.accumulation_buffer or self.folds == 1 else "B"
+
+    @property
+    def error(self) -> float:
+        return (self.ours - self.stonne_cycles) / self.stonne_cycles
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "kind": self.kind,
+            "params": self.params,
+            "num_ms": self.num_ms,
+            "dn_bw": self.dn_bw,
+            "rn_bw": self.rn_bw,
+            "accumulation_buffer": int(self.accumulation_buffer),
+            "regime": self.regime,
+            "stonne_cycles": self.stonne_cycles,
+            "ours": self.ours,
+            "error_pct": 100 * self.error,
+            "ours_wall_s": self.ours_wall_s,
+            "stonne_wall_s": self.stonne_wall_s,
+        }
+
+
+def read_rows(path: Path = CSV_PATH) -> list[MaeriRow]:
+    """The MAERI rows of the committed CSV (no STONNE run)."""
+    rows = []
+    with open(path, newline="") as f:
+        for rec in csv.DictReader(f):
+            if rec["arch"] != "maeri" or not rec["cycles"]:
+                continue
+            params = {k: int(v) for k, v in (item.split("=") for item in rec["params"].split(";"))}
+            rows.append(
+                MaeriRow(
+                    layer=rec["layer"],
+                    kind=rec["kind"],
+                    params=params,
+                    num_ms=int(rec["num_ms"]),
+                    dn_bw=int(rec["dn_bw"]),
+                    rn_bw=int(rec["rn_bw"]),
+                    accumulation_buffer=rec["accumulation_buffer"] == "1",
+                    stonne_cycles=int(rec["cycles"]),
+                    stonne_wall_s=float(rec["wall_s"] or 0),
+                )
+            )
+    return rows
+
+
+def layer_model(row: MaeriRow) -> onnx.ModelProto:
+    """The row's layer as an ONNX model (weights as inputs, see the module docstring)."""
+    p = row.params
+    f32 = TensorProto.FLOAT
+    if row.kind == "conv":
+        x_out = (p["X"] - p["R"]) // p["stride"] + 1
+        y_out = (p["Y"] - p["S"]) // p["stride"] + 1
+        node = helper.make_node(
+            "Conv", ["x", "w"], ["y"], strides=[p["stride"], p["stride"]], name="conv"
+        )
+        inputs = [
+            helper.make_tensor_value_info("x", f32, [1, p["C"], p["X"], p["Y"]]),
+            helper.make_tensor_value_info("w", f32, [p["K"], p["C"], p["R"], p["S"]]),
+        ]
+        output = helper.make_tensor_value_info("y", f32, [1, p["K"], x_out, y_out])
+    else:
+        node = helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")
+        inputs = [
+            helper.make_tensor_value_info("x", f32, [p["M"], p["K"]]),
+            helper.make_tensor_value_info("w", f32, [p["K"], p["N"]]),
+        ]
+        output = helper.make_tensor_value_info("y", f32, [p["M"], p["N"]])
+    graph = helper.make_graph([node], row.layer, inputs, [output])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def spatial_option(row: MaeriRow) -> str:
+    """STONNE's tile as the `accel-map{spatial=...}` option."""
+    p = row.params
+    if row.kind == "conv":
+        names = ("T_R", "T_S", "T_C", "T_K", "T_G", "T_N", "T_X_", "T_Y_")
+    else:
+        names = ("T_M", "T_N", "T_K")
+    return " ".join(f"{n}={p[n]}" for n in names)
+
+
+def target_overrides(row: MaeriRow) -> list[str]:
+    """maeri-<num_ms> with STONNE's ports and accumulation buffer, a buffer holding the whole
+    layer (single-buffered), DRAM out of the way."""
+    p = row.params
+    if row.kind == "conv":
+        elems = (
+            p["C"] * p["X"] * p["Y"] + p["K"] * p["C"] * p["R"] * p["S"] + p["K"] * p["X"] * p["Y"]
+        )
+    else:
+        elems = p["M"] * p["K"] + p["K"] * p["N"] + p["M"] * p["N"]
+    kib = elems // 1024 + 16
+    return [
+        f"dn_bw_elems_per_cycle={row.dn_bw}",
+        f"rn_bw_elems_per_cycle={row.rn_bw}",
+        f"accumulation_buffer={'true' if row.accumulation_buffer else 'false'}",
+        f"ifmap_sram_kib={kib}",
+        f"filter_sram_kib={kib}",
+        f"ofmap_sram_kib={kib}",
+        "double_buffer=false",
+        "dram_bw_bytes_per_cycle=1048576",
+        "dram_latency_cycles=0",
+        "sram_banks=65536",
+    ]
+
+
+def run_row(row: MaeriRow) -> MaeriRow:
+    """Compile and simulate one row with accelflow; fills `ours` and `ours_wall_s`."""
+    import accelflow
+
+    passes = (
+        f'onnx-to-accel,accel-map{{spatial="{spatial_option(row)}"}},'
+        "accel-tile{double-buffer=off},accel-emit"
+    )
+    start = time.perf_counter()
+    result = accelflow.compile(
+        layer_model(row),
+        target=f"maeri-{row.num_ms}",
+        overrides=target_overrides(row),
+        passes=passes,
+    )
+    sim = accelflow.simulate(result.program, result.target)
+    row.ours_wall_s = time.perf_counter() - start
+    (layer,) = result.program.accel_layers()
+    whole = all(layer.mapping["tiles"][d] == n for d, n in layer.dims.items())
+    if not whole:
+        raise AssertionError(f"{row.layer}: the buffer tile is not the whole layer")
+    row.ours = sim.stats.layer(layer.name).compute_cycles
+    return row
+
+
+def compare(path: Path = CSV_PATH) -> list[dict[str, Any]]:
+    """Every MAERI row of the CSV with accelflow's cycles: (layer, params, STONNE cycles, ours,
+    error %, our wall time, STONNE's wall time, ...) as dicts."""
+    return [run_row(row).as_dict() for row in read_rows(path)]
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Mean and max |error| per accumulation buffer setting and layer kind, and per regime."""
+    lines = []
+    groups: list[tuple[str, Any]] = [
+        (
+            f"accumulation_buffer={ab} {kind}",
+            lambda r, ab=ab, kind=kind: r["accumulation_buffer"] == ab and r["kind"] == kind,
+        )
+        for ab in (1, 0)
+        for kind in ("conv", "fc")
+    ]
+    groups += [
+        (f"accumulation_buffer={ab}", lambda r, ab=ab: r["accumulation_buffer"] == ab)
+        for ab in (1, 0)
+    ]
+    groups += [(f"regime {g}", lambda r, g=g: r["regime"] == g) for g in ("A", "B")]
+    for label, keep in groups:
+        errors = [abs(r["error_pct"]) for r in rows if keep(r)]
+        if errors:
+            lines.append(
+                f"{label:32s} n={len(errors):2d}  mean |err| {sum(errors) / len(errors):5.2f} %  "
+                f"max {max(errors):5.2f} %"
+            )
+    return lines
+
+
+def main() -> None:
+    rows = compare()
+    print(
+        f"{'layer':24s} {'tile':42s} {'ms':>4s} {'dn':>4s} {'rn':>3s} ab rg "
+        f"{'STONNE':>9s} {'ours':>9s} {'err %':>7s} {'ours s':>7s} {'STONNE s':>8s}"
+    )
+    for r in rows:
+        tile = " ".join(f"{k}={v}" for k, v in r["params"].items() if k.startswith("T_"))
+        print(
+            f"{r['layer'][:24]:24s} {tile[:42]:42s} {r['num_ms']:4d} {r['dn_bw']:4d} "
+            f"{r['rn_bw']:3d} {r['accumulation_buffer']:2d} {r['regime']:>2s} "
+            f"{r['stonne_cycles']:9d} {r['ours']:9d} {r['error_pct']:+7.2f} "
+            f"{r['ours_wall_s']:7.2f} {r['stonne_wall_s']:8.2f}"
+        )
+    print("\n".join(summary(rows)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""MAERI mappings in compiler/tiling.py: STONNE's spatial tile names, the default heuristic,
+the legality checks and the CONFIG row that sets the virtual neurons."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.tiling import (
+    Mapping,
+    MappingError,
+    check_mapping,
+    conv2d_shape,
+    default_mapping,
+    maeri_factors,
+    maeri_mapping_spatial,
+    maeri_spatial,
+    matmul_shape,
+    parse_spatial,
+    reduction_dims,
+    schedule,
+)
+from simulator.program import F_KIND, F_OPCODE, F_SIZE, F_STEPS, OP_CONFIG
+from simulator.target import load_target
+
+CONV = conv2d_shape((1, 32, 15, 15), (32, 32, 3, 3))
+FC = matmul_shape((1, 256), (256, 100))
+
+
+@pytest.mark.parametrize(
+    "text, kind, expected",
+    [
+        ("T_R=3 T_S=3 T_C=2 T_K=2 T_G=1 T_N=1 T_X_=1 T_Y_=13", "conv2d",
+         {"r": 3, "s": 3, "c": 2, "k": 2, "g": 1, "n": 1, "y": 1, "x": 13}),
+        ("T_X'=2,T_Y'=3", "conv2d", {"y": 2, "x": 3}),
+        ("r=3 s=3 c=2", "conv2d", {"r": 3, "s": 3, "c": 2}),
+        ("T_M=1 T_N=8 T_K=16", "matmul", {"m": 1, "n": 8, "k": 16}),
+        ("T_R=3 T_N=8 T_K=16", "matmul", {"n": 8, "k": 16}),  # T_R: a conv name, ignored
+        ("T_M=2 T_K=4", "conv2d", {"k": 4}),
+    ],
+)  # fmt: skip
+def test_parse_spatial(text, kind, expected):
+    assert parse_spatial(text, kind) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("T_Q=3", "unknown dim 'T_Q'"), ("T_R=0", "FACTOR >= 1"), ("T_R", "NAME=FACTOR")],
+)
+def test_parse_spatial_errors(text, message):
+    with pytest.raises(MappingError, match=message):
+        parse_spatial(text, "conv2d")
+
+
+def _check(shape, factors, target, tiles=None):
+    mapping = Mapping(
+        "os", tiles or dict(shape.dims), shape.dim_names, maeri_mapping_spatial(shape, factors)
+    )
+    check_mapping(shape, mapping, target, "L")
+    return mapping
+
+
+def test_check_mapping_names_the_layer_and_the_multipliers():
+    target = load_target("maeri-128")
+    _check(CONV, {"r": 3, "s": 3, "c": 2, "k": 4}, target)  # 72 <= 128
+    with pytest.raises(
+        MappingError,
+        match=r"layer 'L': spatial tile k4\*c4\*r3\*s3 needs 144 multipliers \(4 VNs of 36\) "
+        r"but the target has 128",
+    ):
+        _check(CONV, {"r": 3, "s": 3, "c": 4, "k": 4}, target)
+
+
+def test_check_mapping_counts_aux_multipliers_without_accumulation_buffer():
+    # STONNE rejects FC T_N=8 T_K=8 on 64 MS without accumulation buffer (64 + 8 aux).
+    target = load_target("maeri-64", ["accumulation_buffer=false"])
+    with pytest.raises(MappingError, match=r"needs 72 multipliers \(8 VNs of 8 \+ 1 aux"):
+        _check(FC, {"n": 8, "k": 8}, target)
+    _check(FC, {"n": 8, "k": 8}, load_target("maeri-64"))
+    _check(FC, {"n": 8, "k": 256}, target.replace(num_multipliers=2048))  # no folding, no aux
+
+
+@pytest.mark.parametrize(
+    "spatial, message",
+    [
+        ({"c": ("vns", 2)}, "should be on 'vn'"),
+        ({"k": ("vn", 2)}, "should be on 'vns'"),
+        ({"k": ("rows", 2)}, "a maeri target has the axes vn"),
+        ({"k": ("vns", 64)}, r"outside \[1, its buffer tile 32\]"),
+    ],
+)
+def test_check_mapping_axes(spatial, message):
+    mapping = Mapping("os", dict(CONV.dims), CONV.dim_names, spatial)
+    with pytest.raises(MappingError, match=message):
+        check_mapping(CONV, mapping, load_target("maeri-64"), "L")
+
+
+def test_systolic_targets_reject_maeri_axes():
+    mapping = Mapping("os", dict(CONV.dims), CONV.dim_names, {"c": ("vn", 2)})
+    with pytest.raises(MappingError, match="unknown array axis 'vn'"):
+        check_mapping(CONV, mapping, load_target("tpu-like"), "L")
+
+
+def test_default_heuristic_on_the_stonne_layers():
+    # conv3: a whole 3x3 window per VN, VNs over output channels; FC: the closed form picks.
+    factors = maeri_spatial(CONV, load_target("maeri-64"), dict(CONV.dims))
+    assert (factors["r"], factors["s"]) == (3, 3)
+    assert factors["k"] > 1
+    # A reduction that fits is one VN (no folding).
+    small = conv2d_shape((1, 4, 6, 6), (8, 4, 3, 3))
+    factors = maeri_spatial(small, load_target("maeri-64"), dict(small.dims))
+    assert math.prod(factors[d] for d in "rsc") == 36
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    c=st.integers(1, 40),
+    k=st.integers(1, 40),
+    r=st.sampled_from([1, 3, 5, 7, 11]),
+    out=st.integers(1, 9),
+    ms=st.sampled_from([8, 16, 64, 128]),
+    acc=st.booleans(),
+)
+def test_default_heuristic_is_legal_and_divides(c, k, r, out, ms, acc):
+    shape = conv2d_shape((1, c, out + r - 1, out + r - 1), (k, c, r, r))
+    target = load_target(f"maeri-{ms}", [f"accumulation_buffer={str(acc).lower()}"])
+    mapping = default_mapping(shape, target)
+    check_mapping(shape, mapping, target, "L")
+    factors = maeri_factors(shape, mapping)
+    for d, f in factors.items():
+        assert min(mapping.tiles[d], shape.dims[d]) % f == 0, (d, f)
+    assert math.prod(factors.values()) <= ms
+    assert all(
+        a == ("vn" if d in reduction_dims(shape) else "vns")
+        for d, (a, _) in mapping.spatial.items()
+    )
+
+
+def test_config_row_sets_the_virtual_neurons():
+    target = load_target("maeri-64")
+    mapping = _check(CONV, {"r": 3, "s": 3, "c": 2, "k": 2}, target)
+    rows = schedule(CONV, mapping, target, 0)
+    config = rows[0]
+    assert config[F_OPCODE] == OP_CONFIG and config[F_KIND] == 0
+    assert list(config[F_SIZE : F_SIZE + 8]) == [1, 1, 2, 2, 1, 1, 3, 3]
+    assert list(config[F_STEPS : F_STEPS + 6]) == [8, 8, 3, 18, 6, 0]
+    systolic = load_target("tpu-like")
+    plain = schedule(CONV, default_mapping(CONV, systolic), systolic, 0)[0]
+    assert not plain[F_SIZE : F_SIZE + 8].any() and not plain[F_STEPS : F_STEPS + 6].any()

@@ -1,0 +1,202 @@
+"""MAERI timing: the jitted engine against the cycle-stepped reference model
+(`simulator/maeri_reference.py`) on >= 200 random small layers and spatial/buffer mappings, the
+closed form of docs/stonne-timing.md on hand-checked cases, vmap over mixed architectures, and
+the traffic / energy counts."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compiler.tiling import (
+    Mapping,
+    check_mapping,
+    conv2d_shape,
+    maeri_mapping_spatial,
+    matmul_shape,
+    schedule,
+)
+from simulator import engine, maeri
+from simulator.maeri_reference import ReferenceScopeError, simulate_layer
+from simulator.program import F_OPCODE, F_SIZE, OP_COMPUTE, Layer, Program
+from simulator.target import load_target
+
+
+def _program(shape, rows) -> Program:
+    layer = Layer(
+        "layer", shape.kind, True, [], [], dims=dict(shape.dims), instr_begin=0, instr_end=len(rows)
+    )
+    return Program(instrs=rows, layers=[layer], constants={}, tensors={}, inputs=[], outputs=[])
+
+
+@functools.cache
+def reference(extents, tile, stride, ms, dn, rn, acc=True) -> int:
+    cycles, outputs, expected = simulate_layer(extents, tile, stride, ms, dn, rn, acc)
+    np.testing.assert_allclose(outputs, expected)
+    return cycles
+
+
+def _divisor(draw, n: int) -> int:
+    return draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+
+
+@st.composite
+def maeri_cases(draw):
+    """A layer, a maeri target, spatial factors dividing buffer tiles that divide the layer."""
+    ms = draw(st.sampled_from([8, 16, 32, 64]))
+    dn = draw(st.sampled_from([d for d in (1, 2, 4, 8, 16, 32, 64) if d <= ms]))
+    rn = draw(st.sampled_from([1, 2, 4, 16]))
+    if draw(st.booleans()):
+        r, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        c, k = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        stride = draw(st.integers(1, 2))
+        h = (draw(st.integers(1, 4)) - 1) * stride + r
+        w = (draw(st.integers(1, 4)) - 1) * stride + s
+        shape = conv2d_shape((1, c, h, w), (k, c, r, s), (stride, stride))
+        multiples = ("k", "y", "x")  # buffer tiles over these dims (multiples of the spatial)
+    else:
+        m, k, n = draw(st.integers(1, 4)), draw(st.integers(1, 12)), draw(st.integers(1, 6))
+        shape = matmul_shape((m, k), (k, n))
+        stride = 1
+        multiples = ("n", "m")
+    dims = shape.dims
+    factors = {
+        d: _divisor(draw, e)
+        for d, e in dims.items()
+        if d not in ("n", "g") or shape.kind == "matmul"
+    }
+    factors = {d: f for d, f in factors.items() if not (shape.kind == "matmul" and d == "g")}
+    reduction = ("r", "s", "c") if shape.kind == "conv2d" else ("k",)
+    # Shrink the VNs across, then the VN, until they fit the multipliers.
+    for d in [*(d for d in factors if d not in reduction), *reduction]:
+        if math.prod(factors.values()) <= ms:
+            break
+        factors[d] = 1
+    tiles = dict(dims)
+    for d in multiples:
+        if draw(st.booleans()):
+            tiles[d] = factors.get(d, 1) * _divisor(draw, dims[d] // factors.get(d, 1))
+    # Without accumulation buffer only where no buffer tile folds (the reference's scope).
+    reduction_tile = {d: tiles[d] for d in reduction}
+    folds = math.prod(-(-reduction_tile[d] // factors.get(d, 1)) for d in reduction)
+    acc = folds > 1 or draw(st.booleans())
+    target = load_target(
+        f"maeri-{ms}",
+        [
+            f"dn_bw_elems_per_cycle={dn}",
+            f"rn_bw_elems_per_cycle={rn}",
+            f"accumulation_buffer={str(acc).lower()}",
+        ],
+    )
+    spatial = maeri_mapping_spatial(shape, factors)
+    order = tuple(draw(st.permutations(shape.dim_names)))
+    mapping = Mapping("os", tiles, order, spatial, double_buffer=draw(st.booleans()))
+    return shape, mapping, target, stride
+
+
+@settings(max_examples=220, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=maeri_cases())
+def test_jitted_compute_cycles_equal_the_reference_model(case):
+    shape, mapping, target, stride = case
+    check_mapping(shape, mapping, target, "layer")
+    rows = schedule(shape, mapping, target, 0)
+    stats = engine.simulate_timing(_program(shape, rows), target)
+    factors = {d: mapping.spatial[d][1] if d in mapping.spatial else 1 for d in shape.dim_names}
+    tile = maeri.roles_of(shape.kind, factors, shape.dim_names)
+    expected = 0
+    for row in rows[rows[:, F_OPCODE] == OP_COMPUTE]:
+        sizes = dict(zip(shape.dim_names, (int(v) for v in row[F_SIZE:]), strict=False))
+        extents = maeri.roles_of(shape.kind, sizes, shape.dim_names)
+        expected += reference(
+            extents,
+            tile,
+            stride,
+            target.num_multipliers,
+            target.dn_bw_elems_per_cycle,
+            target.rn_bw_elems_per_cycle,
+            target.accumulation_buffer,
+        )
+    assert stats.layers[0].compute_cycles == expected
+    assert stats.layers[0].macs == shape.macs
+
+
+def test_reference_model_scope():
+    with pytest.raises(ReferenceScopeError, match="folding without accumulation buffer"):
+        simulate_layer((3, 3, 2, 1, 1, 1, 2, 2), (3, 3, 1, 1, 1, 1, 1, 1), 1, 16, 4, 4, False)
+    with pytest.raises(ReferenceScopeError, match="must divide"):
+        simulate_layer((3, 3, 2, 1, 1, 1, 3, 3), (3, 3, 1, 1, 1, 1, 2, 1), 1, 16, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "extents, tile, ms, dn, rn, acc, stonne",
+    [
+        # Micro rows of bench/validation/stonne.csv (STONNE's cycles; the closed form's in
+        # docs/stonne-timing.md section 6 where it differs by one).
+        ((3, 3, 1, 1, 1, 1, 4, 4), (3, 3, 1, 1, 1, 1, 1, 1), 16, 16, 16, 1, None),
+        ((3, 3, 1, 1, 1, 1, 6, 6), (3, 3, 1, 1, 1, 1, 1, 1), 16, 2, 16, 1, 123),
+        ((3, 3, 1, 1, 1, 1, 6, 6), (3, 3, 1, 1, 1, 1, 1, 1), 16, 16, 16, 1, 44),
+        ((3, 3, 1, 4, 1, 1, 6, 6), (3, 3, 1, 1, 1, 1, 1, 1), 16, 16, 16, 1, 176),
+        ((3, 3, 4, 1, 1, 1, 4, 4), (3, 3, 1, 1, 1, 1, 1, 1), 16, 16, 16, 0, 266),
+        ((3, 3, 16, 1, 1, 1, 4, 4), (3, 3, 2, 1, 1, 1, 1, 1), 128, 128, 16, 0, 703),
+    ],
+)
+def test_closed_form_on_stonne_micro_rows(extents, tile, ms, dn, rn, acc, stonne):
+    cycles = maeri.layer_cycles(extents, tile, 1, ms, dn, rn, bool(acc))
+    if stonne is not None:
+        assert cycles == stonne
+    if acc:
+        assert cycles == reference(extents, tile, 1, ms, dn, rn)
+
+
+def test_step_costs_of_the_conv3_mapping():
+    # 2 VNs of 18 on trees of 8: 8 weights / 8 window elements per port per step; the
+    # sliding window sends 3 rows x 2 channels = 6 elements over 3 ports' worth of cycles.
+    assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 8, False) == (8, 8, 3, 18, 6, 0)
+    # With aux multipliers (folding, no accumulation buffer) the layout shifts by one.
+    assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 8, True)[5] == 1
+    # dn = ms: every tree is one multiplier, every step one cycle.
+    assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 64, False)[:3] == (1, 1, 1)
+
+
+def test_vmap_mixes_systolic_and_maeri_programs():
+    shape = conv2d_shape((1, 4, 6, 6), (8, 4, 3, 3))
+    programs, targets = [], []
+    for name in ("tpu-like-small", "maeri-16", "maeri-64"):
+        target = load_target(name)
+        from compiler.tiling import default_mapping
+
+        mapping = default_mapping(shape, target)
+        programs.append(_program(shape, schedule(shape, mapping, target, 0)))
+        targets.append(target)
+    instrs = engine.stack_streams([p.instrs for p in programs])
+    params = np.stack([engine.target_params(t) for t in targets])
+    batch = engine.simulate_timing_batch(instrs, params)
+    for i, (program, target) in enumerate(zip(programs, targets, strict=True)):
+        single = engine.run_records(program.instrs, engine.target_params(target))
+        for f, name in enumerate(engine.RECORD_FIELDS):
+            np.testing.assert_array_equal(batch[name][i, : program.num_instructions], single[:, f])
+    assert batch["compute"][1].sum() != batch["compute"][2].sum()
+
+
+@pytest.mark.parametrize("acc", [True, False])
+def test_maeri_traffic_and_energy_counts(acc):
+    # FC 1 x 32 -> 8, VN of 8 (4 folds), 4 VNs: weights read once, outputs written once with
+    # the accumulation buffer and once per fold without (read back F-1 times).
+    shape = matmul_shape((1, 32), (32, 8))
+    target = load_target("maeri-64", [f"accumulation_buffer={str(acc).lower()}"])
+    tiles = dict(shape.dims)
+    mapping = Mapping("os", tiles, shape.dim_names, maeri_mapping_spatial(shape, {"k": 8, "n": 4}))
+    check_mapping(shape, mapping, target, "fc")
+    rows = schedule(shape, mapping, target, 0)
+    stats = engine.simulate_timing(_program(shape, rows), target).layers[0]
+    folds = 4
+    assert stats.sram_read_bytes["weight"] == 32 * 8
+    assert stats.sram_write_bytes["output"] == 8 * (1 if acc else folds)
+    assert stats.sram_read_bytes["output"] == (8 if acc else 8 * folds)  # + the final store
+    assert stats.noc_hops > 2 * shape.macs
+    assert stats.utilisation == pytest.approx(shape.macs / (stats.cycles * 64))
