@@ -240,7 +240,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
             f"{t.dram_bw_bytes_per_cycle:g}",
             PRESET_DESCRIPTIONS.get(name, ""),
         )
-    Console().print(table)
+    Console(width=160).print(table)
     return 0
 
 
