@@ -44,7 +44,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -206,7 +205,7 @@ def write_layout(path: Path) -> None:
     )
 
 
-_DRIVER = """
+_DRIVER = f"""
 import sys, time
 from scalesim.scale_sim import scalesim
 cfg, topo, layout, top = sys.argv[1:5]
@@ -214,8 +213,8 @@ sim = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo, l
                input_type_gemm=False)
 t0 = time.perf_counter()
 sim.run_scale(top_path=top)
-print("{marker}" + repr(time.perf_counter() - t0))
-""".format(marker=_RUN_MARKER)
+print("{_RUN_MARKER}" + repr(time.perf_counter() - t0))
+"""
 
 
 def read_compute_report(path: Path, names: list[str]) -> list[ScaleSimLayer]:
@@ -272,8 +271,10 @@ def run_scalesim(
             if line.startswith(_RUN_MARKER)
         )
         parsed = read_compute_report(report, [layer.name for layer in layers])
-    command = "scalesim.scale_sim.scalesim(save_disk_space=True, config=scale.cfg, topology=..."
-    command = f"{shlex.quote(Path(python).name)} -c <driver>: {command}).run_scale()"
+    command = (
+        f"scalesim {SCALESIM_VERSION}: scalesim(save_disk_space=True, config='scale.cfg', "
+        "topology='topology.csv', layout='layout.csv').run_scale(top_path='runs')"
+    )
     return ScaleSimRun(parsed, seconds, command, summary)
 
 

@@ -1,0 +1,140 @@
+"""Our cycle counts against independent simulators, per layer of AlexNet (conv1-5, fc6-8).
+
+    python bench/validate.py [--dataflow ws --dataflow os ...] [--rows 32 --cols 32]
+                             [--csv bench/validation/scalesim.csv]
+
+Sections:
+- SCALE-Sim 3.0.0 (systolic array, ws/os/is): compute cycles, ours vs SCALE-Sim's (its 0-based
+  "Total Cycles" - "Stall Cycles" + 1, see bench/validation/scalesim.py), the relative error, and
+  the wall time per layer of each simulator: ours = one warm `accelflow.simulate`, SCALE-Sim = its
+  run time / number of layers (it runs all layers in one invocation). Needs
+  `pip install -e '.[dev,peers]'` (or ACCELFLOW_SCALESIM_PYTHON naming an interpreter that has it).
+  On a 2-core machine SCALE-Sim takes ~10 min (ws), ~7.5 min (os) and ~10 min (is) on AlexNet
+  at 32x32, and up to ~17 GB of memory in one invocation.
+- STONNE (MAERI / SIGMA): the rows of bench/validation/stonne.csv, as measured elsewhere.
+
+Not run in CI; `--csv` writes the measured SCALE-Sim numbers (the committed
+bench/validation/scalesim.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.validation.scalesim import (  # noqa: E402
+    ALEXNET,
+    SCALESIM_VERSION,
+    default_python,
+    ours,
+    run_scalesim,
+)
+
+STONNE_CSV = ROOT / "bench" / "validation" / "stonne.csv"
+SCALESIM_CSV_FIELDS = (
+    "layer",
+    "dataflow",
+    "array",
+    "scalesim_compute_cycles",
+    "scalesim_total_cycles",
+    "scalesim_stall_cycles",
+    "ours_compute_cycles",
+    "scalesim_seconds_per_layer",
+    "ours_simulate_seconds",
+    "command",
+    "config",
+)
+
+
+def _error(ours_cycles: int, theirs: int) -> str:
+    return f"{(ours_cycles - theirs) / theirs:+.2%}" if theirs else "n/a"
+
+
+def scalesim_section(dataflows: list[str], rows: int, cols: int) -> list[dict[str, object]]:
+    """Print ours vs SCALE-Sim per layer and dataflow; return the rows for the CSV."""
+    print(f"== SCALE-Sim {SCALESIM_VERSION}: systolic array {rows}x{cols}, AlexNet, batch 1 ==")
+    python = default_python()
+    if python is None:
+        print("SCALE-Sim not installed: pip install -e '.[dev,peers]'")
+        return []
+    header = f"{'layer':6} {'df':3} {'ours':>10} {'SCALE-Sim':>10} {'error':>8} {'ours s':>8} {'SCALE-Sim s':>12}"
+    records: list[dict[str, object]] = []
+    for dataflow in dataflows:
+        run = run_scalesim(ALEXNET, dataflow, rows, cols, python=python)
+        per_layer_s = run.run_seconds / len(ALEXNET)
+        print(header)
+        for layer, theirs in zip(ALEXNET, run.layers, strict=True):
+            mine = ours(layer, dataflow, rows, cols)
+            print(
+                f"{layer.name:6} {dataflow:3} {mine.compute_cycles:>10} {theirs.compute_cycles:>10} "
+                f"{_error(mine.compute_cycles, theirs.compute_cycles):>8} "
+                f"{mine.simulate_seconds:>8.4f} {per_layer_s:>12.2f}"
+            )
+            records.append(
+                {
+                    "layer": layer.name,
+                    "dataflow": dataflow,
+                    "array": f"{rows}x{cols}",
+                    "scalesim_compute_cycles": theirs.compute_cycles,
+                    "scalesim_total_cycles": theirs.total_cycles,
+                    "scalesim_stall_cycles": theirs.stall_cycles,
+                    "ours_compute_cycles": mine.compute_cycles,
+                    "scalesim_seconds_per_layer": f"{per_layer_s:.2f}",
+                    "ours_simulate_seconds": f"{mine.simulate_seconds:.4f}",
+                    "command": run.command,
+                    "config": f"{run.config_summary}; topology: {layer.csv_row()}",
+                }
+            )
+        print(f"SCALE-Sim run: {run.run_seconds:.1f} s for {len(ALEXNET)} layers\n")
+    return records
+
+
+def stonne_section(path: Path = STONNE_CSV) -> None:
+    """Print the STONNE measurements (MAERI / SIGMA) as they are in `path`, if any."""
+    print("== STONNE (MAERI / SIGMA) ==")
+    if not path.exists():
+        print(f"no STONNE data yet ({path.relative_to(ROOT)} is absent)")
+        return
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        fields = [name for name in (reader.fieldnames or []) if name != "command"]
+    if not rows:
+        print(f"no STONNE data yet ({path.relative_to(ROOT)} has no rows)")
+        return
+    print("  ".join(fields))
+    for row in rows:
+        print("  ".join(str(row.get(name, "")) for name in fields))
+
+
+def write_csv(path: Path, records: list[dict[str, object]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SCALESIM_CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(records)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataflow", action="append", choices=["ws", "os", "is"])
+    parser.add_argument("--rows", type=int, default=32)
+    parser.add_argument("--cols", type=int, default=32)
+    parser.add_argument("--csv", type=Path, help="write the SCALE-Sim rows to this CSV")
+    parser.add_argument("--no-scalesim", action="store_true", help="skip the SCALE-Sim section")
+    args = parser.parse_args(argv)
+    if not args.no_scalesim:
+        records = scalesim_section(args.dataflow or ["ws", "os", "is"], args.rows, args.cols)
+        if args.csv and records:
+            write_csv(args.csv, records)
+            print(f"wrote {args.csv}")
+    stonne_section()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
