@@ -234,7 +234,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
         table.add_row(
             name,
             t.arch,
-            f"{t.num_multipliers} MS" if t.arch == "maeri" else f"{t.rows}x{t.cols}",
+            f"{t.num_multipliers} MS" if t.arch in ("maeri", "sigma") else f"{t.rows}x{t.cols}",
             t.dataflow,
             f"{t.ifmap_sram_kib:g}/{t.filter_sram_kib:g}/{t.ofmap_sram_kib:g}",
             f"{t.dram_bw_bytes_per_cycle:g}",

@@ -95,21 +95,15 @@ def scalesim_section(dataflows: list[str], rows: int, cols: int) -> list[dict[st
 
 
 def stonne_section(path: Path = STONNE_CSV) -> None:
-    """Print the STONNE measurements (MAERI / SIGMA) as they are in `path`, if any."""
-    print("== STONNE (MAERI / SIGMA) ==")
+    """Ours vs STONNE on every MAERI and SIGMA run recorded in `path` (bench/validation/
+    stonne_compare.py rebuilds each layer, tiles and target, and runs accelflow on it)."""
+    print("== STONNE (MAERI / SIGMA): ours vs STONNE per recorded run ==")
     if not path.exists():
         print(f"no STONNE data yet ({path.relative_to(ROOT)} is absent)")
         return
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        fields = [name for name in (reader.fieldnames or []) if name != "command"]
-    if not rows:
-        print(f"no STONNE data yet ({path.relative_to(ROOT)} has no rows)")
-        return
-    print("  ".join(fields))
-    for row in rows:
-        print("  ".join(str(row.get(name, "")) for name in fields))
+    from bench.validation import stonne_compare
+
+    stonne_compare.main()
 
 
 def write_csv(path: Path, records: list[dict[str, object]]) -> None:

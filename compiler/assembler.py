@@ -57,6 +57,7 @@ from simulator.program import (
     F_S_W,
     F_SIZE,
     F_SLOT,
+    F_SPARSE,
     F_STEPS,
     NUM_FIELDS,
     OP_COMPUTE,
@@ -136,6 +137,9 @@ def _instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
             row[F_S_OUT] = op.s_out.value.data
             row[F_ACC] = 1 if op.acc.value.data else 0  # i1 true reads as -1
             row[F_REPS : F_K + 1] = op.gemm.get_values()
+            if op.sparse is not None:  # SIGMA: the tile's bitmap statistics
+                sparse = op.sparse.get_values()
+                row[F_SPARSE : F_SPARSE + len(sparse)] = sparse
         elif isinstance(op, accel_isa.StoreOp):
             row[F_OPCODE] = OP_STORE
             row[F_SLOT] = op.slot.value.data

@@ -32,6 +32,13 @@ Choices made here (the rest of the project relies on them):
   ours as T_R=r T_S=s T_C=c T_K=k T_G=g T_N=n T_X'=y T_Y'=x for a conv (STONNE's X is the
   input rows, ours y) and T_M=m T_N=n T_K=k for a GEMM/FC (`parse_spatial`). The tiles stay
   buffer-level tiles; the spatial factors are clamped to them.
+- SIGMA targets (`target.arch == "sigma"`): no spatial unroll (the rows of each tile's weight
+  matrix are packed into the multipliers by their non-zeros at run time, as STONNE's
+  SparseSDMemory does); tiles are chosen as for MAERI (dense footprints: a tile must fit even
+  when its weights are dense) and `schedule(..., weights=)` puts each COMPUTE's bitmap
+  statistics (`sparse_tile_stats`, simulator/sigma.py) in its row and loads bitmap-compressed
+  weights (non-zeros + one bit per element). Without weights (an elided module, a matmul of two
+  activations) the weights count as dense.
 - Default loop orders (outermost first): ws keeps the weight tile stationary (weight dims outer,
   pixels inner), os keeps the output tile (reduction innermost), is keeps the input tile (output
   channels innermost). See `DEFAULT_ORDERS`.
@@ -61,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator import maeri
+from simulator import maeri, sigma
 from simulator.errors import AccelflowError
 from simulator.program import (
     BUF_INPUT,
@@ -86,9 +93,11 @@ from simulator.program import (
     F_S_W,
     F_SIZE,
     F_SLOT,
+    F_SPARSE,
     F_STEPS,
     MATMUL_DIMS,
     NUM_FIELDS,
+    NUM_SPARSE_FIELDS,
     NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
@@ -572,11 +581,11 @@ def default_mapping(
     that dataflow implies, a reuse-friendly loop order (or `order`), and tiles from
     `choose_tiles`."""
     dataflow = dataflow or target.dataflow
-    if target.arch == "maeri" and dataflow not in DATAFLOWS:
+    if target.arch in ("maeri", "sigma") and dataflow not in DATAFLOWS:
         raise MappingError(
             f"unknown dataflow '{dataflow}' (expected one of {', '.join(DATAFLOWS)})"
         )
-    spatial = {} if target.arch == "maeri" else spatial_unroll(shape, dataflow, target)
+    spatial = {} if target.arch in ("maeri", "sigma") else spatial_unroll(shape, dataflow, target)
     order = tuple(order) if order is not None else DEFAULT_ORDERS[shape.kind][dataflow]
     if sorted(order) != sorted(shape.dim_names):
         raise MappingError(
@@ -595,7 +604,7 @@ def _gemm_floors(
     """(dims of a GEMM axis, minimum product) the tiler tries to keep: the array-mapped axes at
     least rows/cols, the reduction at least rows (each capped by the axis's full extent)."""
     axes = _GEMM_AXES[shape.kind]
-    if target.arch == "maeri":  # keep a virtual neuron's worth of reduction per tile
+    if target.arch in ("maeri", "sigma"):  # keep a virtual neuron's worth of reduction per tile
         dims = axes["k"]
         return [(dims, min(target.num_multipliers, math.prod(shape.dims[d] for d in dims)))]
     rows_axis, cols_axis = _ARRAY_AXES.get(dataflow, ("k", "n"))
@@ -819,6 +828,12 @@ def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: st
         )
     if target.arch == "maeri":
         _check_maeri_spatial(shape, mapping, target, where)
+    elif target.arch == "sigma":
+        if mapping.spatial:
+            raise MappingError(
+                f"{where}a sigma target takes no spatial unroll (got "
+                f"{' '.join(sorted(mapping.spatial))}): rows are packed by their non-zeros"
+            )
     else:
         _check_array_spatial(shape, mapping, target, where)
     mult = 2 if mapping.double_buffer else 1
@@ -931,12 +946,92 @@ def _changes(idx: np.ndarray, cols: list[int]) -> np.ndarray:
     return changed
 
 
-def schedule(shape: LayerShape, mapping: Mapping, target: Target, layer_index: int) -> np.ndarray:
+def weight_tile(
+    shape: LayerShape, weights: np.ndarray | None, off: dict[str, int], size: dict[str, int]
+) -> np.ndarray:
+    """The non-zero mask of a tile's weights in the GEMM view SIGMA packs: [reps, n, k] (conv:
+    per group, output channels x c*r*s; matmul: per batch, the columns of b). All True (dense)
+    when `weights` is None."""
+    reps, _, n, k = gemm_view(shape, size)
+    if weights is None:
+        return np.ones((reps, n, k), bool)
+    w = np.asarray(weights) != 0
+    if shape.kind == "conv2d":
+        per_group = shape.dims["k"]
+        out = []
+        for g in range(off["g"], off["g"] + size["g"]):
+            lo = g * per_group + off["k"]
+            block = w[
+                lo : lo + size["k"],
+                off["c"] : off["c"] + size["c"],
+                off["r"] : off["r"] + size["r"],
+                off["s"] : off["s"] + size["s"],
+            ]
+            out.append(block.reshape(size["k"], -1))
+        return np.stack(out)
+    ks, ns = slice(off["k"], off["k"] + size["k"]), slice(off["n"], off["n"] + size["n"])
+    if w.ndim == 3:
+        return np.stack([w[g, ks, ns].T for g in range(off["g"], off["g"] + size["g"])])
+    return np.broadcast_to(w[ks, ns].T, (reps, size["n"], size["k"]))
+
+
+def sparse_tile_stats(
+    shape: LayerShape,
+    weights: np.ndarray | None,
+    target: Target,
+    off: dict[str, int],
+    size: dict[str, int],
+) -> tuple[int, ...]:
+    """The sparse fields of a SIGMA COMPUTE row (simulator.sigma.SPARSE_FIELDS) for one tile."""
+    mask = weight_tile(shape, weights, off, size)
+    return sigma.tile_stats(
+        mask, target.num_multipliers, target.dn_bw_elems_per_cycle, target.rn_bw_elems_per_cycle
+    )
+
+
+def _sigma_fields(
+    shape: LayerShape,
+    weights: np.ndarray | None,
+    target: Target,
+    off: np.ndarray,
+    size: np.ndarray,
+    weight_cols: list[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per iteration: the sparse fields of its COMPUTE, and the non-zeros of its weight tile
+    (counted once: what its LOAD moves). Memoised on the weight tile's coordinates."""
+    dims = shape.dim_names
+    stats = np.zeros((len(off), NUM_SPARSE_FIELDS), np.int64)
+    nnz = np.zeros(len(off), np.int64)
+    memo: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}
+    g = dims.index("g")
+    for it in range(len(off)):
+        key = (*off[it, weight_cols], *size[it, weight_cols], int(size[it, g]))
+        if key not in memo:
+            o = {d: int(off[it, i]) for i, d in enumerate(dims)}
+            z = {d: int(size[it, i]) for i, d in enumerate(dims)}
+            fields = sparse_tile_stats(shape, weights, target, o, z)
+            loaded = fields[4]
+            if shape.kind == "matmul" and not shape.b_batched:  # one copy for all reps
+                loaded //= max(1, z["g"])
+            memo[key] = (fields, loaded)
+        stats[it], nnz[it] = memo[key]
+    return stats, nnz
+
+
+def schedule(
+    shape: LayerShape,
+    mapping: Mapping,
+    target: Target,
+    layer_index: int,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Instruction rows (int64, [n, simulator.program.NUM_FIELDS]) for one layer: a CONFIG,
     then over the buffer tiles in `mapping.order` the LOADs of operand tiles whose coordinates
     changed (reuse), the COMPUTE of each tile (edge tiles clipped to the extent), the STOREs of
     finished output tiles (and psum STORE/LOAD when a reduction loop is outside an output loop).
-    Slots alternate 0/1 per new tile of an operand when double-buffered, else stay 0."""
+    Slots alternate 0/1 per new tile of an operand when double-buffered, else stay 0.
+    `weights` (the layer's weight constant, or None): on a SIGMA target, the bitmap statistics
+    of every COMPUTE and the compressed size of every weight LOAD come from it."""
     dims = shape.dim_names
     ndim = len(dims)
     eb = target.element_bytes
@@ -978,6 +1073,14 @@ def schedule(shape: LayerShape, mapping: Mapping, target: Target, layer_index: i
 
     s_in, s_w, s_out = slots(new_in), slots(new_w), slots(new_out)
     fp_in, fp_w, fp_out = (np.broadcast_to(v, (total,)) * eb for v in _footprint_vec(shape, sizes))
+    if target.arch == "sigma":  # bitmap-compressed weights (and activations, if declared)
+        sparse, w_nnz = _sigma_fields(shape, weights, target, off, size, rel["weight"])
+        dense_w = np.prod(size[:, rel["weight"]], axis=1)
+        fp_w = fp_w - dense_w * eb + w_nnz * eb + (dense_w + 7) // 8
+        if target.sparse_activations:
+            elems = fp_in // eb
+            kept = np.ceil(elems * target.activation_density).astype(np.int64)
+            fp_in = kept * eb + (elems + 7) // 8
 
     counts = new_in.astype(np.int64) + new_w + psum_load + store_prev + 1
     begin = 1 + np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -1031,5 +1134,8 @@ def schedule(shape: LayerShape, mapping: Mapping, target: Target, layer_index: i
     reps, m, n, k = gemm_view(shape, sizes)
     compute = {F_OPCODE: OP_COMPUTE, F_DATAFLOW: dataflow, F_S_IN: s_in, F_S_W: s_w}
     compute.update({F_S_OUT: s_out, F_ACC: acc, F_REPS: reps, F_M: m, F_N: n, F_K: k})
+    if target.arch == "sigma":
+        for i in range(NUM_SPARSE_FIELDS):
+            compute[F_SPARSE + i] = sparse[:, i]
     emit(r_comp, iteration, compute)
     return rows

@@ -13,6 +13,10 @@ the straight-line instruction stream; the assembler packs it into a `simulator.p
       accel_isa.store [0] bytes 8192 at [...] size [...]
     }
 
+On a SIGMA target each compute also carries its weights' bitmap statistics:
+
+      accel_isa.compute in[0] w[0] out[0] acc false gemm [...] at [...] size [...] sparse [2, 8, 2, 27, 54, 216]
+
 Offsets and sizes are per loop dimension of the layer (`conv2d: n g k c y x r s`,
 `matmul: g m n k`); `gemm` is the tile's GEMM view `[reps, m, n, k]`; slots are 0 or 1.
 """
@@ -50,6 +54,9 @@ from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, MappingAttr, i64_ar
 
 MAX_DIMS = 8
 NUM_STEPS = 6
+# SIGMA's per-tile bitmap statistics on a compute (simulator.sigma.SPARSE_FIELDS).
+SPARSE_FIELD_NAMES = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")
+NUM_SPARSE_FIELDS = len(SPARSE_FIELD_NAMES)
 DIMS_OF_KIND = {"conv2d": 8, "matmul": 4}
 
 
@@ -166,7 +173,10 @@ class LoadOp(IRDLOperation):
 
 @irdl_op_definition
 class ComputeOp(IRDLOperation):
-    """Run one tile on the array: `gemm` = [reps, m, n, k]; `acc` adds to the partial sums."""
+    """Run one tile on the array: `gemm` = [reps, m, n, k]; `acc` adds to the partial sums.
+
+    `sparse` (SIGMA only): the bitmap statistics of the tile's weights, [sg_iters, sg_fill,
+    sg_col, sg_kreads, w_nnz, w_bitmap_bits] (simulator/sigma.py, docs/program.md)."""
 
     name = "accel_isa.compute"
 
@@ -177,10 +187,11 @@ class ComputeOp(IRDLOperation):
     gemm = prop_def(DenseArrayBase[I64])
     offsets = prop_def(DenseArrayBase[I64])
     sizes = prop_def(DenseArrayBase[I64])
+    sparse = opt_prop_def(DenseArrayBase[I64])
 
     assembly_format = (
         "`in` `[` $s_in `]` `w` `[` $s_w `]` `out` `[` $s_out `]` `acc` $acc `gemm` $gemm "
-        "`at` $offsets `size` $sizes attr-dict"
+        "`at` $offsets `size` $sizes (`sparse` $sparse^)? attr-dict"
     )
 
     def __init__(
@@ -192,18 +203,20 @@ class ComputeOp(IRDLOperation):
         gemm: Sequence[int],
         offsets: Sequence[int],
         sizes: Sequence[int],
+        sparse: Sequence[int] | None = None,
     ):
-        super().__init__(
-            properties={
-                "s_in": IntegerAttr(s_in, i64),
-                "s_w": IntegerAttr(s_w, i64),
-                "s_out": IntegerAttr(s_out, i64),
-                "acc": BoolAttr.from_bool(acc),
-                "gemm": i64_array(gemm),
-                "offsets": i64_array(offsets),
-                "sizes": i64_array(sizes),
-            }
-        )
+        properties: dict[str, Attribute] = {
+            "s_in": IntegerAttr(s_in, i64),
+            "s_w": IntegerAttr(s_w, i64),
+            "s_out": IntegerAttr(s_out, i64),
+            "acc": BoolAttr.from_bool(acc),
+            "gemm": i64_array(gemm),
+            "offsets": i64_array(offsets),
+            "sizes": i64_array(sizes),
+        }
+        if sparse is not None:
+            properties["sparse"] = i64_array(sparse)
+        super().__init__(properties=properties)
 
     def verify_(self) -> None:
         for name, slot in (("input", self.s_in), ("weight", self.s_w), ("output", self.s_out)):
@@ -214,6 +227,13 @@ class ComputeOp(IRDLOperation):
                 f"accel_isa.compute: gemm must be [reps, m, n, k] with every value >= 1, got {list(gemm)}"
             )
         _check_tile(self, self.offsets, self.sizes)
+        if self.sparse is not None:
+            sparse = self.sparse.get_values()
+            if len(sparse) != NUM_SPARSE_FIELDS or min(sparse) < 0:
+                raise VerifyException(
+                    f"accel_isa.compute: sparse must be {NUM_SPARSE_FIELDS} values >= 0 "
+                    f"[{', '.join(SPARSE_FIELD_NAMES)}], got {list(sparse)}"
+                )
 
 
 @irdl_op_definition

@@ -38,14 +38,17 @@ Choices where docs/program.md is silent:
 process (functional mode in float32, other users of JAX) is unaffected.
 
 Architectures: a COMPUTE's busy time, global-buffer traffic and network hops come from
-`simulator.systolic` or `simulator.maeri`, selected with `where` by the traced arch code
-(`P_ARCH`), so programs for both kinds of target run in one `vmap`. A CONFIG row sets the
+`simulator.systolic`, `simulator.maeri` or `simulator.sigma`, selected with `where` by the traced
+arch code (`P_ARCH`), so programs for every kind of target run in one `vmap`. SIGMA's per-tile
+bitmap statistics travel in the COMPUTE row itself (`F_SPARSE`), computed by `accel-emit` from the
+model's weights. A CONFIG row sets the
 machine's `vn_config` (MAERI's virtual neurons: the layer's spatial tile and step costs from the
 row's size and step fields); the layer's COMPUTE rows use it. Stalls, DMA and buffers are shared.
 
 Retracing: target numbers travel as a traced float64 vector (`target_params`: rows, cols, DRAM
 bytes per cycle, DRAM latency, element bytes, SRAM bandwidth, shared buffer, arch code, MAERI's
-multipliers / read ports / write ports / accumulation buffer), so one compilation serves every target, and the
+multipliers / read ports / write ports / accumulation buffer, SIGMA's declared activation
+density), so one compilation serves every target, and the
 stream is padded with NOP rows to a bucket length: powers of two from 256 (256, 512, 1024, ...).
 A new program recompiles only when it crosses into a bigger bucket. The jitted single and
 batched (`vmap`) functions are built once at module level.
@@ -62,7 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from simulator import maeri, systolic
+from simulator import maeri, sigma, systolic
 from simulator.program import (
     F_ACC,
     F_BUFFER,
@@ -79,9 +82,11 @@ from simulator.program import (
     F_S_W,
     F_SIZE,
     F_SLOT,
+    F_SPARSE,
     F_STEPS,
     MAX_DIMS,
     NUM_FIELDS,
+    NUM_SPARSE_FIELDS,
     NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
@@ -97,7 +102,8 @@ MIN_BUCKET = 256
 # Target parameter vector (float64), the traced description of the hardware.
 P_ROWS, P_COLS, P_DRAM_BW, P_DRAM_LATENCY, P_ELEMENT_BYTES, P_SRAM_BW, P_SHARED = range(7)
 P_ARCH, P_NUM_MS, P_DN_BW, P_RN_BW, P_ACC_BUFFER = range(7, 12)
-NUM_TARGET_PARAMS = 12
+P_ACT_DENSITY = 12  # SIGMA: declared activation density when sparse_activations, else 0
+NUM_TARGET_PARAMS = 13
 
 # The virtual-neuron configuration a MAERI CONFIG row sets (MachineState.vn_config): the spatial
 # tile by STONNE role (maeri.ROLES), the step costs (maeri.STEP_FIELDS), the layer kind code.
@@ -172,6 +178,7 @@ def target_params(target: Target) -> np.ndarray:
     params[P_DN_BW] = target.dn_bw_elems_per_cycle
     params[P_RN_BW] = target.rn_bw_elems_per_cycle
     params[P_ACC_BUFFER] = 1.0 if target.accumulation_buffer else 0.0
+    params[P_ACT_DENSITY] = target.activation_density if target.sparse_activations else 0.0
     return params
 
 
@@ -299,30 +306,44 @@ def _compute(
     latency_part = wait - drain - bandwidth_part
 
     is_maeri = params[P_ARCH] == ARCH_CODES["maeri"]
+    is_sigma = params[P_ARCH] == ARCH_CODES["sigma"]
     vn = state.vn_config
     z = _by_role(row, vn[VN_KIND])
     t = vn[VN_SPATIAL:VN_STEPS]
     steps = vn[VN_STEPS:VN_KIND]
+    sparse = row[F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS]
     acc_buffer = params[P_ACC_BUFFER].astype(jnp.int64)
     rn = params[P_RN_BW].astype(jnp.int64)
-    macs = reps * m * n * k
-    busy = jnp.where(
-        is_maeri,
-        maeri.compute_cycles(z, t, steps, rn, acc_buffer, xp=jnp),
+    num_ms = params[P_NUM_MS].astype(jnp.int64)
+    macs = jnp.where(is_sigma, sigma.effectual_macs(m, sparse), reps * m * n * k)
+    busy = jnp.select(
+        [is_maeri, is_sigma],
+        [
+            maeri.compute_cycles(z, t, steps, rn, acc_buffer, xp=jnp),
+            sigma.compute_cycles(m, sparse, num_ms, xp=jnp),
+        ],
         systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp),
     )
     traffic_systolic = systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=jnp)
     traffic_maeri = maeri.sram_traffic(z, t, steps, acc_buffer, acc, xp=jnp)
-    in_rd, w_rd, out_wr, out_rd = (
-        jnp.where(is_maeri, a, b) for a, b in zip(traffic_maeri, traffic_systolic, strict=True)
+    dense_bytes = [
+        jnp.where(is_maeri, a, b) * elem
+        for a, b in zip(traffic_maeri, traffic_systolic, strict=True)
+    ]
+    sigma_bytes = sigma.sram_traffic(reps, m, n, acc, sparse, elem, params[P_ACT_DENSITY], xp=jnp)
+    in_b, w_b, out_wr_b, out_rd_b = (
+        jnp.where(is_sigma, a, b) for a, b in zip(sigma_bytes, dense_bytes, strict=True)
     )
-    levels = maeri.ceil_log2(params[P_NUM_MS].astype(jnp.int64))
-    hops = jnp.where(
-        is_maeri,
-        maeri.network_hops(z, t, steps, acc_buffer, acc, macs, levels, xp=jnp),
+    levels = maeri.ceil_log2(num_ms)
+    hops = jnp.select(
+        [is_maeri, is_sigma],
+        [
+            maeri.network_hops(z, t, steps, acc_buffer, acc, macs, levels, xp=jnp),
+            sigma.network_hops(m, sparse, num_ms, xp=jnp),
+        ],
         systolic.network_hops(reps, m, n, k, acc, df, rows, cols, xp=jnp),
     )
-    sram = _sram_cycles(in_rd * elem, w_rd * elem, (out_wr + out_rd) * elem, params)
+    sram = _sram_cycles(in_b, w_b, out_wr_b + out_rd_b, params)
     sram_stall = jnp.maximum(0, sram - busy)
     end = start + busy + sram_stall
     state = state.replace(
@@ -340,10 +361,10 @@ def _compute(
         stall_dram_latency=latency_part,
         stall_output_drain=drain,
         stall_sram_bandwidth=sram_stall,
-        sram_read_input=in_rd * elem,
-        sram_read_weight=w_rd * elem,
-        sram_read_output=out_rd * elem,
-        sram_write_output=out_wr * elem,
+        sram_read_input=in_b,
+        sram_read_weight=w_b,
+        sram_read_output=out_rd_b,
+        sram_write_output=out_wr_b,
         macs=macs,
         noc_hops=hops,
     )

@@ -90,7 +90,12 @@ F_SIZE = F_OFF + MAX_DIMS  # F_SIZE + i
 F_KIND = F_SIZE + MAX_DIMS  # 0 conv2d, 1 matmul
 F_STEPS = F_KIND + 1  # F_STEPS + i, i < NUM_STEP_FIELDS: c_w c_full c_col e_full e_col aux_ms
 NUM_STEP_FIELDS = 6
-NUM_FIELDS = F_STEPS + NUM_STEP_FIELDS
+# Appended in format 3 (COMPUTE rows on a SIGMA target): the bitmap statistics of the tile's
+# weights (simulator/sigma.py, docs/program.md): stationary iterations, their fill/drain cycles,
+# cycles per streamed column, distinct reduction indices streamed, non-zeros, bitmap bits.
+F_SPARSE = F_STEPS + NUM_STEP_FIELDS  # F_SPARSE + i, i < NUM_SPARSE_FIELDS
+NUM_SPARSE_FIELDS = 6
+NUM_FIELDS = F_SPARSE + NUM_SPARSE_FIELDS
 FIELD_NAMES = (
     "opcode",
     "layer",
@@ -115,10 +120,16 @@ FIELD_NAMES = (
     "e_full",
     "e_col",
     "aux_ms",
+    "sg_iters",
+    "sg_fill",
+    "sg_col",
+    "sg_kreads",
+    "w_nnz",
+    "w_bitmap_bits",
 )
 assert len(FIELD_NAMES) == NUM_FIELDS
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass
@@ -250,10 +261,16 @@ def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
             f"bytes={int(row[F_BYTES])} {tile}"
         )
     if op == OP_COMPUTE:
-        return (
+        text = (
             f"compute   in[{int(row[F_S_IN])}] w[{int(row[F_S_W])}] out[{int(row[F_S_OUT])}] "
             f"acc={int(row[F_ACC])} gemm={int(row[F_REPS])}x{int(row[F_M])}x{int(row[F_N])}x{int(row[F_K])} {tile}"
         )
+        if row[F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS].any():
+            text += " sparse " + " ".join(
+                f"{FIELD_NAMES[F_SPARSE + i]}={int(row[F_SPARSE + i])}"
+                for i in range(NUM_SPARSE_FIELDS)
+            )
+        return text
     if op == OP_STORE:
         return f"store     output[{int(row[F_SLOT])}] bytes={int(row[F_BYTES])} {tile}"
     return OPCODE_NAMES.get(op, f"op{op}")

@@ -28,6 +28,20 @@ Architectures (`arch`):
   of 3 x 512 KiB (STONNE's SDMemory is a single buffer), and a DRAM of 1024 B/cycle with no
   latency: STONNE does not model DRAM (it preloads everything on chip), so the default keeps
   DRAM out of the way; set `dram_bw_bytes_per_cycle` / `dram_latency_cycles` to study it.
+- `sigma`: SIGMA as STONNE models it (`-SparseGEMM`, dataflow MK_STA_KN_STR; docs/stonne-timing.md
+  section 4, simulator/sigma.py): `num_multipliers` multipliers fed by a Benes distribution
+  network with `dn_bw_elems_per_cycle` read ports, a forwarding adder network writing back
+  through `rn_bw_elems_per_cycle` collection-bus lines. The weights are the stationary sparse
+  operand (`sparse_weights`, always on: the rows of a tile's weight matrix are packed into the
+  multipliers by their non-zeros), stored bitmap-compressed: a weight tile of E elements with
+  nnz non-zeros costs `nnz * element_bytes + ceil(E / 8)` bytes of DRAM and global-buffer
+  traffic (one metadata bit per element). `sparse_activations` compresses the streamed operand
+  the same way with the declared `activation_density` (the values are unknown at compile time):
+  it changes input traffic only, not cycles (in STONNE's MK_STA_KN_STR dataflow a streamed
+  element is sent whether or not it is zero). Presets `sigma-N` for every power of two N:
+  dn_bw = rn_bw = N (the configuration STONNE's SIGMA runs were measured with), the same
+  shared 3 x 512 KiB buffer and out-of-the-way DRAM as `maeri-N`; `accumulation_buffer` is
+  ignored.
 """
 
 from __future__ import annotations
@@ -43,8 +57,10 @@ from pydantic.dataclasses import dataclass
 
 from simulator.errors import AccelflowError
 
-ArchKind = Literal["systolic", "maeri"]
-ARCH_CODES = {"systolic": 0, "maeri": 1}
+ArchKind = Literal["systolic", "maeri", "sigma"]
+ARCH_CODES = {"systolic": 0, "maeri": 1, "sigma": 2}
+# Architectures whose PEs are `num_multipliers` multiplier switches fed by distribution trees.
+MULTIPLIER_ARCHS = ("maeri", "sigma")
 Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
 
@@ -71,6 +87,10 @@ class Target:
     dn_bw_elems_per_cycle: int = _tunable(8, ge=1)
     rn_bw_elems_per_cycle: int = _tunable(8, ge=1)
     accumulation_buffer: bool = True
+    # SIGMA only (arch="sigma"); see the module docstring.
+    sparse_weights: bool = True
+    sparse_activations: bool = False
+    activation_density: float = Field(1.0, gt=0, le=1)
     element_bytes: int = Field(1, ge=1, le=8)
     # Global buffer: one per operand ("split", SCALE-Sim style) or one "shared" buffer whose
     # capacity is the sum of the three sizes (STONNE style). Sizes in KiB.
@@ -96,12 +116,22 @@ class Target:
 
     @model_validator(mode="after")
     def _check_maeri(self) -> Target:
-        if self.arch != "maeri":
+        if self.arch not in MULTIPLIER_ARCHS:
             return self
+        if self.arch == "sigma" and not self.sparse_weights:
+            raise ValueError(
+                "sparse_weights=False: a sigma target keeps its weights bitmap-compressed "
+                "(dense weights are simply 100 % non-zeros); use a maeri target for a dense "
+                "controller"
+            )
+        if self.arch == "sigma" and self.activation_density < 1 and not self.sparse_activations:
+            raise ValueError(
+                f"activation_density={self.activation_density} needs sparse_activations=True"
+            )
         for name in ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle"):
             value = getattr(self, name)
             if value & (value - 1):
-                raise ValueError(f"{name}={value} must be a power of two for a maeri target")
+                raise ValueError(f"{name}={value} must be a power of two for a {self.arch} target")
         if self.dn_bw_elems_per_cycle > self.num_multipliers:
             raise ValueError(
                 f"dn_bw_elems_per_cycle={self.dn_bw_elems_per_cycle} exceeds "
@@ -111,8 +141,8 @@ class Target:
 
     @property
     def num_pes(self) -> int:
-        """Processing elements: rows x cols for a systolic array, the multipliers for MAERI."""
-        if self.arch == "maeri":
+        """Processing elements: rows x cols for a systolic array, the multipliers for MAERI/SIGMA."""
+        if self.arch in MULTIPLIER_ARCHS:
             return self.num_multipliers
         return self.rows * self.cols
 
@@ -200,9 +230,22 @@ def maeri_preset(num_multipliers: int) -> dict[str, Any]:
     )
 
 
+def sigma_preset(num_multipliers: int) -> dict[str, Any]:
+    """The fields of preset `sigma-N` (see the module docstring for the defaults' sources)."""
+    return dict(
+        maeri_preset(num_multipliers),
+        name=f"sigma-{num_multipliers}",
+        arch="sigma",
+        dn_bw_elems_per_cycle=num_multipliers,
+        rn_bw_elems_per_cycle=num_multipliers,
+    )
+
+
 # Listed by `accelflow targets`; any other power of two N works by name too.
 PRESETS["maeri-64"] = maeri_preset(64)
 PRESETS["maeri-128"] = maeri_preset(128)
+PRESETS["sigma-64"] = sigma_preset(64)
+PRESETS["sigma-128"] = sigma_preset(128)
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "tpu-like": "32x32 systolic array, weight-stationary, 3 x 256 KiB global buffers, 32 B/cycle DRAM",
@@ -210,19 +253,22 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "tpu-v1": "256x256 systolic array like TPU v1 (24 MiB unified buffer split), 700 MHz",
     "maeri-64": "MAERI as in STONNE, 8 read / 8 write ports, accumulation buffer (any maeri-N)",
     "maeri-128": "MAERI as in STONNE, 16 read / 16 write ports, accumulation buffer",
+    "sigma-64": "SIGMA as in STONNE, sparse (bitmap) weights, 64 read / 64 write ports (any sigma-N)",
+    "sigma-128": "SIGMA as in STONNE, sparse (bitmap) weights, 128 read / 128 write ports",
 }
 
 
 def preset_fields(name: str) -> dict[str, Any] | None:
-    """The fields of preset `name` (`maeri-N` for any power of two N), or None."""
+    """The fields of preset `name` (`maeri-N`, `sigma-N` for any power of two N), or None."""
     if name in PRESETS:
         return dict(PRESETS[name])
     prefix, _, count = name.partition("-")
-    if prefix == "maeri" and count.isdigit():
+    builders = {"maeri": maeri_preset, "sigma": sigma_preset}
+    if prefix in builders and count.isdigit():
         n = int(count)
         if n < 1 or n & (n - 1):
-            raise TargetError(f"unknown target '{name}': maeri-N needs N a power of two")
-        return maeri_preset(n)
+            raise TargetError(f"unknown target '{name}': {prefix}-N needs N a power of two")
+        return builders[prefix](n)
     return None
 
 

@@ -1,6 +1,6 @@
-"""accelflow's MAERI timing against STONNE's, row by row of bench/validation/stonne.csv.
+"""accelflow's MAERI and SIGMA timing against STONNE's, row by row of bench/validation/stonne.csv.
 
-    python -m bench.validation.stonne_compare            # table + mean/max error per regime
+    python -m bench.validation.stonne_compare            # tables + mean/max error per regime
 
 For every MAERI row (`arch == "maeri"`: CONV and FC runs of STONNE's standalone binary) this
 builds the same layer as an ONNX model (onnx.helper; conv: input [1, C, X, Y], weight
@@ -17,6 +17,20 @@ Weights are graph inputs rather than initializers: timing needs no values, and t
 Regimes (docs/stonne-timing.md): A = no folding or accumulation buffer on (the closed form is
 documented within 3 %); B = folding without accumulation buffer (the psum round trip, documented
 up to 25 % off). `A_ERROR_BOUND` is what tests/validation/test_stonne_maeri.py asserts for A rows.
+
+SIGMA rows (`arch == "sigma"`, `-SparseGEMM`): STONNE multiplies a stationary MK [M, K] by a
+streamed KN [K, N], both drawn by its `generateMatrixDense` with glibc `rand()` (default seed:
+an element is zero when `rand() % 100 <= sparsity`, else a second `rand()` gives its value; MK is
+drawn first, row-major). `sigma_matrix` reproduces MK by calling libc `rand()` through ctypes in
+the same order, and the row becomes the ONNX MatMul `y[N, M] = x[N, K] @ w[K, M]` with
+`w = MK^T` as an *initializer* (SIGMA's timing depends on the actual non-zeros: `accel-emit` reads
+them), compiled for `sigma-<num_ms>` with STONNE's dn_bw / rn_bw and a buffer holding the whole
+layer; our stationary rows are w's columns = MK's rows, our streamed columns KN's N columns.
+Coverage (`SigmaRow.covered`): the closed form is asserted (`SIGMA_ERROR_BOUND`, by
+tests/validation/test_stonne_sigma.py) on MK_STA_KN_STR rows with at most
+`SIGMA_MAX_VNS_PER_ITERATION` rows packed per stationary iteration on average; with more, STONNE
+spends extra cycles per streamed column that we do not model (docs/stonne-timing.md: adders that
+share a collection-bus line), and MK_STR_KN_STA is not modelled at all: those rows are reported.
 """
 
 from __future__ import annotations
@@ -33,6 +47,8 @@ from onnx import TensorProto, helper
 
 CSV_PATH = Path(__file__).with_name("stonne.csv")
 A_ERROR_BOUND = 0.05
+SIGMA_ERROR_BOUND = 0.05
+SIGMA_MAX_VNS_PER_ITERATION = 2.5
 
 
 @dataclass
@@ -231,6 +247,171 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+@dataclass
+class SigmaRow:
+    """One SIGMA run of STONNE (a `-SparseGEMM` row of stonne.csv) and accelflow's cycles."""
+
+    layer: str
+    params: dict[str, Any]
+    num_ms: int
+    dn_bw: int
+    rn_bw: int
+    stonne_cycles: int
+    stonne_wall_s: float
+    ours: int = 0
+    ours_wall_s: float = 0.0
+    vns_per_iteration: float = 0.0
+
+    @property
+    def dataflow(self) -> str:
+        return str(self.params["dataflow"])
+
+    @property
+    def covered(self) -> bool:
+        """The closed form covers it (see the module docstring); needs `vns_per_iteration`."""
+        return (
+            self.dataflow == "MK_STA_KN_STR"
+            and self.vns_per_iteration <= SIGMA_MAX_VNS_PER_ITERATION
+        )
+
+    @property
+    def error(self) -> float:
+        return (self.ours - self.stonne_cycles) / self.stonne_cycles
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "params": self.params,
+            "num_ms": self.num_ms,
+            "dn_bw": self.dn_bw,
+            "rn_bw": self.rn_bw,
+            "dataflow": self.dataflow,
+            "covered": self.covered,
+            "vns_per_iteration": self.vns_per_iteration,
+            "stonne_cycles": self.stonne_cycles,
+            "ours": self.ours,
+            "error_pct": 100 * self.error,
+            "ours_wall_s": self.ours_wall_s,
+            "stonne_wall_s": self.stonne_wall_s,
+        }
+
+
+def read_sigma_rows(path: Path = CSV_PATH) -> list[SigmaRow]:
+    """The SIGMA rows of the committed CSV (no STONNE run), `vns_per_iteration` filled."""
+    from simulator import sigma
+
+    rows = []
+    with open(path, newline="") as f:
+        for rec in csv.DictReader(f):
+            if rec["arch"] != "sigma" or not rec["cycles"]:
+                continue
+            params: dict[str, Any] = dict(item.split("=") for item in rec["params"].split(";"))
+            for key in ("M", "N", "K", "MK_sparsity", "KN_sparsity"):
+                params[key] = int(params[key])
+            row = SigmaRow(
+                layer=rec["layer"],
+                params=params,
+                num_ms=int(rec["num_ms"]),
+                dn_bw=int(rec["dn_bw"]),
+                rn_bw=int(rec["rn_bw"]),
+                stonne_cycles=int(rec["cycles"]),
+                stonne_wall_s=float(rec["wall_s"] or 0),
+            )
+            iterations = sigma.pack_rows(sigma_matrix(row) != 0, row.num_ms)
+            row.vns_per_iteration = sum(v for _, v in iterations) / max(1, len(iterations))
+            rows.append(row)
+    return rows
+
+
+def sigma_matrix(row: SigmaRow) -> Any:
+    """STONNE's stationary MK [M, K] (values 1..10, zeros where it draws them): glibc `rand()`
+    with the default seed, called in `generateMatrixDense`'s order."""
+    import ctypes
+
+    import numpy as np
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.srand(1)
+    p = row.params
+    matrix = np.zeros((p["M"], p["K"]), np.float32)
+    for i in range(p["M"]):
+        for j in range(p["K"]):
+            if libc.rand() % 100 <= p["MK_sparsity"]:
+                continue
+            matrix[i, j] = libc.rand() % 10 + 1
+    return matrix
+
+
+def sigma_layer_model(row: SigmaRow) -> onnx.ModelProto:
+    """`y[N, M] = x[N, K] @ w[K, M]`, w = MK^T an initializer (see the module docstring)."""
+    from onnx import numpy_helper
+
+    p = row.params
+    f32 = TensorProto.FLOAT
+    weight = numpy_helper.from_array(sigma_matrix(row).T.copy(), "w")
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="gemm")
+    graph = helper.make_graph(
+        [node],
+        row.layer,
+        [helper.make_tensor_value_info("x", f32, [p["N"], p["K"]])],
+        [helper.make_tensor_value_info("y", f32, [p["N"], p["M"]])],
+        initializer=[weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def run_sigma_row(row: SigmaRow) -> SigmaRow:
+    """Compile and simulate one SIGMA row with accelflow; fills `ours` and `ours_wall_s`."""
+    import accelflow
+
+    p = row.params
+    kib = (p["N"] * p["K"] + p["K"] * p["M"] + p["N"] * p["M"]) // 1024 + 16
+    overrides = [
+        f"dn_bw_elems_per_cycle={row.dn_bw}",
+        f"rn_bw_elems_per_cycle={row.rn_bw}",
+        f"ifmap_sram_kib={kib}",
+        f"filter_sram_kib={kib}",
+        f"ofmap_sram_kib={kib}",
+        "double_buffer=false",
+        "dram_bw_bytes_per_cycle=1048576",
+        "dram_latency_cycles=0",
+        "sram_banks=65536",
+    ]
+    start = time.perf_counter()
+    result = accelflow.compile(
+        sigma_layer_model(row), target=f"sigma-{row.num_ms}", overrides=overrides
+    )
+    sim = accelflow.simulate(result.program, result.target)
+    row.ours_wall_s = time.perf_counter() - start
+    (layer,) = result.program.accel_layers()
+    if any(layer.mapping["tiles"][d] != n for d, n in layer.dims.items()):
+        raise AssertionError(f"{row.layer}: the buffer tile is not the whole layer")
+    row.ours = sim.stats.layer(layer.name).compute_cycles
+    return row
+
+
+def compare_sigma(path: Path = CSV_PATH) -> list[dict[str, Any]]:
+    """Every SIGMA row of the CSV with accelflow's cycles, as dicts."""
+    return [run_sigma_row(row).as_dict() for row in read_sigma_rows(path)]
+
+
+def sigma_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Mean and max |error| of the covered rows, of the others, and of all."""
+    lines = []
+    for label, keep in (
+        ("sigma covered", lambda r: r["covered"]),
+        ("sigma not covered", lambda r: not r["covered"]),
+        ("sigma all", lambda r: True),
+    ):
+        errors = [abs(r["error_pct"]) for r in rows if keep(r)]
+        if errors:
+            lines.append(
+                f"{label:32s} n={len(errors):2d}  mean |err| {sum(errors) / len(errors):5.2f} %  "
+                f"max {max(errors):5.2f} %"
+            )
+    return lines
+
+
 def main() -> None:
     rows = compare()
     print(
@@ -246,6 +427,20 @@ def main() -> None:
             f"{r['ours_wall_s']:7.2f} {r['stonne_wall_s']:8.2f}"
         )
     print("\n".join(summary(rows)))
+    sigma_rows = compare_sigma()
+    print(
+        f"\n{'layer':18s} {'sparsity':10s} {'dataflow':14s} {'ms':>4s} {'dn':>4s} {'rn':>4s} "
+        f"{'VN/it':>5s} cov {'STONNE':>7s} {'ours':>7s} {'err %':>7s}"
+    )
+    for r in sigma_rows:
+        p = r["params"]
+        print(
+            f"{r['layer'][:18]:18s} MK={p['MK_sparsity']:2d};KN={p['KN_sparsity']:2d} "
+            f"{r['dataflow']:14s} {r['num_ms']:4d} {r['dn_bw']:4d} {r['rn_bw']:4d} "
+            f"{r['vns_per_iteration']:5.1f} {'yes' if r['covered'] else 'no ':3s} "
+            f"{r['stonne_cycles']:7d} {r['ours']:7d} {r['error_pct']:+7.2f}"
+        )
+    print("\n".join(sigma_summary(sigma_rows)))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 
 The instructions are `tiling.schedule(shape, mapping, target, layer_index)` converted row by row
 (CONFIG -> `accel_isa.config`, with `spatial`/`steps` on a MAERI target, LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE ->
-`accel_isa.store`; fields per `simulator.program`); `layer_index` is the position of the layer
+`accel_isa.store`; fields per `simulator.program`). On a SIGMA target the pass reads the layer's
+weight constant (`accel.constant` feeding operand 1) and every compute carries `sparse [...]`, the
+bitmap statistics of its tile's actual weights (simulator/sigma.py), and every weight load the
+compressed size; elided or non-constant weights count as dense; `layer_index` is the position of the layer
 among the accelerator layers of its function (tiled or already emitted), in order. Properties,
 operands, the result and `onnx_outputs` carry over from the tiled op.
 
@@ -25,6 +28,7 @@ from xdsl.dialects.builtin import (
     BoolAttr,
     BytesAttr,
     DenseArrayBase,
+    DenseIntOrFPElementsAttr,
     IntegerAttr,
     ModuleOp,
     StringAttr,
@@ -41,7 +45,12 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler import tiling
-from compiler.passes.common import layer_shape, module_target, onnx_outputs_attrs
+from compiler.passes.common import (
+    dense_to_numpy,
+    layer_shape,
+    module_target,
+    onnx_outputs_attrs,
+)
 from dialects import accel, accel_isa
 from simulator.program import (
     BUFFER_NAMES,
@@ -61,7 +70,9 @@ from simulator.program import (
     F_S_W,
     F_SIZE,
     F_SLOT,
+    F_SPARSE,
     F_STEPS,
+    NUM_SPARSE_FIELDS,
     NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
@@ -95,8 +106,9 @@ class _Attrs:
         return attr
 
 
-def instruction_ops(rows: np.ndarray, ndims: int) -> list[Operation]:
-    """accel_isa instruction ops for `tiling.schedule` rows (one layer)."""
+def instruction_ops(rows: np.ndarray, ndims: int, sparse_rows: bool = False) -> list[Operation]:
+    """accel_isa instruction ops for `tiling.schedule` rows (one layer); `sparse_rows`: the
+    computes carry SIGMA's sparse fields."""
     attrs = _Attrs()
     values: list[list[int]] = rows.tolist()
     ops: list[Operation] = []
@@ -126,16 +138,17 @@ def instruction_ops(rows: np.ndarray, ndims: int) -> list[Operation]:
         )
 
     def compute(row: list[int]) -> Operation:
-        return accel_isa.ComputeOp.create(
-            properties={
-                "s_in": attrs.int(row[F_S_IN]),
-                "s_w": attrs.int(row[F_S_W]),
-                "s_out": attrs.int(row[F_S_OUT]),
-                "acc": attrs.true if row[F_ACC] else attrs.false,
-                "gemm": attrs.array((row[F_REPS], row[F_M], row[F_N], row[F_K])),
-                **tile(row),
-            }
-        )
+        properties: dict[str, Attribute] = {
+            "s_in": attrs.int(row[F_S_IN]),
+            "s_w": attrs.int(row[F_S_W]),
+            "s_out": attrs.int(row[F_S_OUT]),
+            "acc": attrs.true if row[F_ACC] else attrs.false,
+            "gemm": attrs.array((row[F_REPS], row[F_M], row[F_N], row[F_K])),
+            **tile(row),
+        }
+        if sparse_rows:  # SIGMA: the bitmap statistics of the tile's weights
+            properties["sparse"] = attrs.array(tuple(row[F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS]))
+        return accel_isa.ComputeOp.create(properties=properties)
 
     def store(row: list[int]) -> Operation:
         return accel_isa.StoreOp.create(
@@ -157,11 +170,22 @@ def instruction_ops(rows: np.ndarray, ndims: int) -> list[Operation]:
     return ops
 
 
+def constant_weights(op: accel.TiledOp) -> np.ndarray | None:
+    """The layer's weight operand as numpy if it is an `accel.constant` with its values (not
+    elided), else None (SIGMA then counts the weights as dense)."""
+    owner = op.operands[1].owner
+    if isinstance(owner, accel.ConstantOp) and isinstance(owner.value, DenseIntOrFPElementsAttr):
+        return dense_to_numpy(owner.value)
+    return None
+
+
 def emit_layer(op: accel.TiledOp, target: Target, layer_index: int) -> accel_isa.LayerOp:
     shape = layer_shape(op)
     mapping = tiling.Mapping.from_dict(op.mapping.as_dict())
-    rows = tiling.schedule(shape, mapping, target, layer_index)
-    body = instruction_ops(rows, len(shape.dim_names))
+    sparse = target.arch == "sigma"
+    weights = constant_weights(op) if sparse else None
+    rows = tiling.schedule(shape, mapping, target, layer_index, weights=weights)
+    body = instruction_ops(rows, len(shape.dim_names), sparse_rows=sparse)
     return accel_isa.LayerOp.create(
         operands=list(op.operands),
         result_types=[op.output.type],

@@ -37,6 +37,23 @@ MAERI_TARGETS = {
 }
 
 
+# SIGMA: sigma-64, and 16 multipliers with 4 read / 4 write ports in a 3 KiB shared buffer (edge
+# tiles, split rows, several rows per stationary iteration).
+SIGMA_TARGETS = {
+    "sigma-64": ("sigma-64", []),
+    "sigma-16-tiny": (
+        "sigma-16",
+        [
+            "dn_bw_elems_per_cycle=4",
+            "rn_bw_elems_per_cycle=4",
+            "ifmap_sram_kib=1",
+            "filter_sram_kib=1",
+            "ofmap_sram_kib=1",
+        ],
+    ),
+}
+
+
 def _run(model, preset, overrides, passes=None):
     result = accelflow.compile(model, target=preset, overrides=overrides, passes=passes)
     inputs = random_inputs(result.program, seed=1)
@@ -69,6 +86,43 @@ def test_maeri_outputs_match_onnx_reference(name, target):
     assert sim.stats.total.macs == sum(layer.macs for layer in result.program.accel_layers())
     for layer in result.program.accel_layers():
         assert layer.mapping["spatial"], f"{layer.name}: no spatial tile on MAERI"
+
+
+@pytest.mark.parametrize("target", list(SIGMA_TARGETS))
+@pytest.mark.parametrize("name", MODELS)
+def test_sigma_outputs_match_onnx_reference(name, target):
+    preset, overrides = SIGMA_TARGETS[target]
+    model = models.MODELS[name]()
+    result, sim, report = _run(model, preset, overrides)
+    assert report.ok, f"{name} on {target}: worst {report.worst()}"
+    assert sim.stats.total.cycles > 0 and sim.stats.num_pes == result.target.num_multipliers
+    # Effectual MACs: the example models' weights are dense (random), so nearly all of them.
+    dense_macs = sum(layer.macs for layer in result.program.accel_layers())
+    assert 0.9 * dense_macs <= sim.stats.total.macs <= dense_macs
+
+
+def test_pruning_a_conv_cuts_its_sigma_cycles_and_weight_traffic():
+    from onnx import numpy_helper
+
+    model = models.lenet()
+    dense_result, dense_sim, _ = _run(model, "sigma-64", [])
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    init = next(i for i in model.graph.initializer if i.name == conv.input[1])
+    weights = numpy_helper.to_array(init).copy()
+    rng = np.random.default_rng(0)
+    weights[rng.uniform(size=weights.shape) < 0.75] = 0.0  # prune 75 %
+    init.CopyFrom(numpy_helper.from_array(weights, init.name))
+    result, sim, report = _run(model, "sigma-64", [])
+    assert report.ok, report.worst()
+    name = result.program.accel_layers()[0].name
+    dense, pruned = dense_sim.stats.layer(name), sim.stats.layer(name)
+    assert pruned.compute_cycles < 0.6 * dense.compute_cycles
+    assert pruned.sram_read_bytes["weight"] < 0.4 * dense.sram_read_bytes["weight"]
+    assert pruned.dram_read_bytes < dense.dram_read_bytes
+    assert pruned.macs < 0.35 * dense.macs
+    # The other layers are unchanged.
+    for layer in result.program.accel_layers()[1:]:
+        assert sim.stats.layer(layer.name).cycles == dense_sim.stats.layer(layer.name).cycles
 
 
 def test_tiles_that_do_not_divide_the_layer():

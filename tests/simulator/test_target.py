@@ -8,7 +8,7 @@ from simulator.target import PRESETS, Target, TargetError, load_target
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_load(name):
     target = load_target(name)
-    pes = target.num_multipliers if target.arch == "maeri" else target.rows * target.cols
+    pes = target.num_multipliers if target.arch in ("maeri", "sigma") else target.rows * target.cols
     assert target.name == name and target.num_pes == pes
 
 

@@ -40,6 +40,11 @@ accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 0, 1, 1] at [0] size [1]
 
 // -----
 
+accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1, 1, 1] at [0] size [1] sparse [1, 3, 1]
+// CHECK: Operation does not verify: accel_isa.compute: sparse must be 6 values >= 0 [sg_iters, sg_fill, sg_col, sg_kreads, w_nnz, w_bitmap_bits], got [1, 3, 1]
+
+// -----
+
 %a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
 %y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
   accel_isa.store[0] bytes 16 at [0, 0, 0, 0] size [1, 4, 4, 4]

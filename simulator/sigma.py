@@ -1,0 +1,190 @@
+"""Per-tile cost of SIGMA as STONNE models it (`-SparseGEMM`, `SparseSDMemory`, MK_STA_KN_STR).
+
+The specification is docs/stonne-timing.md section 4 (written from STONNE's source, fitted to the
+SIGMA rows of bench/validation/stonne.csv). The weights are the stationary, bitmap-compressed
+operand (STONNE's MK): a COMPUTE tile's GEMM view is `reps` products (m x k) @ (k x n); per rep
+the tile's weight matrix, read as `n` rows of `k` (conv: output channels x c*r*s, the im2col view;
+matmul: the columns of b), is packed into the multipliers and the `m` columns of the streamed
+operand (STONNE's KN: im2col windows, or the rows of a) flow past it. Two halves, as in
+simulator/maeri.py:
+
+* compile time, plain Python (`tile_stats`): the *bitmap statistics* of one weight tile, which
+  `accel-emit` computes from the model's actual weights and puts in the COMPUTE row
+  (docs/program.md, `simulator.program.F_SPARSE`):
+
+      packing (STONNE's CONFIGURING state): whole rows, in order, while their non-zeros fit in
+      `ms` multipliers; a row with no non-zero is skipped; a row with more than `ms` non-zeros is
+      split into chunks of `ms` (first) and `ms - 1` (later; one multiplier takes the partial sum
+      read back), one chunk per iteration. Each packing is one *stationary iteration* it, with
+        W_it = max over read ports p of the non-zeros mapped on p's multipliers (unicast weights)
+        s_it = max(1, max_p |{k : a multiplier of p holds a non-zero of column k}|)
+               (one multicast package per port per streamed element; every mapped k is sent,
+               zero or not)
+        b_it = ceil(VN_it / rn)     (VN_it = rows mapped: one result each per streamed column)
+        kr_it = |{k mapped}|         (streamed elements read from the global buffer per column)
+
+      sg_iters = number of iterations, sg_fill = sum (W + s + b), sg_col = sum max(s, b),
+      sg_kreads = sum kr, w_nnz = non-zeros, w_bitmap_bits = elements of the tile (1 bit each),
+      all summed over the reps (groups) of the tile;
+
+* run time, array code (`compute_cycles`, `sram_traffic`, `network_hops`) taking `xp` (jax.numpy
+  or numpy), every branch a `where`.
+
+Cycles of one COMPUTE, with L = ceil(log2 ms) (the forwarding adder network's depth):
+
+    busy = sum_it [ W + s + b + L + 3 + (m - 1) * max(s, b) ]
+         = sg_fill + sg_iters * (L + 3) + (m - 1) * sg_col
+
+Per iteration: 1 configuration cycle, W cycles of stationary distribution, then the m streamed
+columns issued every max(s, b) cycles (ports, or the collection bus's credit), the last column's
+packages leave the ports over s cycles, reach the multipliers 1 cycle later, the adder tree L
+cycles later, take b cycles on the bus and 1 to be written, and the next iteration starts the
+cycle after (simulator/sigma_reference.py steps exactly this). With b = 1 (every measured STONNE
+row) or s = 1 (dn = ms) it is docs/stonne-timing.md's `2 + (W-1) + N*max(s, b) + log2(ms) + 3`;
+the two differ by min(s, b) - 1 otherwise (no STONNE row measures b > 1).
+
+Global-buffer traffic of a COMPUTE, in bytes: weights `w_nnz * element_bytes +
+ceil(w_bitmap_bits / 8)` (non-zeros + bitmap); streamed inputs `m * sg_kreads` elements (each
+mapped k of each column, once per stationary iteration), bitmap-compressed with the declared
+density when the target has `sparse_activations`; outputs `reps*m*n` written (+ read when `acc`).
+MACs are the effectual ones, `m * w_nnz` (utilisation = effectual MACs / (cycles * ms)). Network
+hops (energy): every element sent crosses the Benes network's 2*log2(ms)+1 switch stages, and each
+product takes 2 adder-network links.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simulator.maeri import _default_xp, ceil_log2
+
+# Values of the sparse fields of a SIGMA COMPUTE row, in order (simulator.program.F_SPARSE ...).
+SPARSE_FIELDS = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")
+# Cycles of an iteration besides W, the streamed columns, the adder tree and the bus: the
+# configuration cycle, port -> multiplier, bus -> memory write (docs/stonne-timing.md's fitted +3).
+ITERATION_OVERHEAD = 3
+PSUM = -1  # a multiplier holding the partial sum of a split row (not a weight)
+
+
+def pack_rows(mask: np.ndarray, ms: int) -> list[tuple[list[int], int]]:
+    """Stationary iterations of a weight matrix `mask` [rows, K] (non-zero where True) on `ms`
+    multipliers: per iteration, the k index held by each used multiplier in order (PSUM for the
+    partial-sum multiplier of a split row's later chunks) and the number of rows (VNs) mapped."""
+    nonzeros = [np.flatnonzero(row).tolist() for row in np.asarray(mask, bool)]
+    iterations: list[tuple[list[int], int]] = []
+    i = 0
+    while i < len(nonzeros):
+        if len(nonzeros[i]) > ms:  # split row: one chunk per iteration
+            row, pos, first = nonzeros[i], 0, True
+            while pos < len(row):
+                cap = ms if first else ms - 1
+                chunk = row[pos : pos + cap]
+                iterations.append((chunk if first else [PSUM, *chunk], 1))
+                pos, first = pos + cap, False
+            i += 1
+            continue
+        layout: list[int] = []
+        vns = 0
+        while i < len(nonzeros) and len(layout) + len(nonzeros[i]) <= ms:
+            layout += nonzeros[i]
+            vns += bool(nonzeros[i])
+            i += 1
+        if layout:
+            iterations.append((layout, vns))
+    return iterations
+
+
+def iteration_costs(layout: list[int], vns: int, ms: int, dn: int, rn: int) -> tuple[int, ...]:
+    """(W, s, b, kr) of one stationary iteration (see the module docstring)."""
+    width = max(1, ms // dn)
+    weights: dict[int, int] = {}
+    columns: dict[int, set[int]] = {}
+    for position, k in enumerate(layout):
+        if k == PSUM:
+            continue
+        port = position // width
+        weights[port] = weights.get(port, 0) + 1
+        columns.setdefault(port, set()).add(k)
+    w = max(weights.values(), default=1)
+    s = max(1, max((len(c) for c in columns.values()), default=1))
+    b = -(-vns // rn)
+    kreads = len({k for k in layout if k != PSUM})
+    return w, s, b, kreads
+
+
+def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, int, int, int, int]:
+    """(sg_iters, sg_fill, sg_col, sg_kreads, w_nnz, w_bitmap_bits) of a weight tile `mask`
+    [reps, rows, K] or [rows, K] (non-zero where True): the COMPUTE row's sparse fields."""
+    mask = np.asarray(mask, bool)
+    if mask.ndim == 2:
+        mask = mask[None]
+    iters = fill = col = kreads = 0
+    for rep in mask:
+        for layout, vns in pack_rows(rep, ms):
+            w, s, b, kr = iteration_costs(layout, vns, ms, dn, rn)
+            iters += 1
+            fill += w + s + b
+            col += max(s, b)
+            kreads += kr
+    return iters, fill, col, kreads, int(mask.sum()), int(mask.size)
+
+
+def compute_cycles(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:
+    """Cycles of one COMPUTE: `m` streamed columns, `sparse` = the row's sparse fields."""
+    xp = xp or _default_xp()
+    iters, fill, col = sparse[0], sparse[1], sparse[2]
+    return fill + iters * (ceil_log2(ms) + ITERATION_OVERHEAD) + xp.maximum(m - 1, 0) * col
+
+
+def sram_traffic(
+    reps: Any,
+    m: Any,
+    n: Any,
+    acc: Any,
+    sparse: Any,
+    element_bytes: Any,
+    activation_density: Any,
+    xp: Any = None,
+) -> tuple[Any, Any, Any, Any]:
+    """(input reads, weight reads, output writes, output reads) of one COMPUTE, in BYTES;
+    `activation_density` <= 0 means dense activations."""
+    xp = xp or _default_xp()
+    kreads, nnz, bits = sparse[3], sparse[4], sparse[5]
+    streamed = m * kreads
+    compressed = (
+        xp.ceil(streamed * xp.maximum(activation_density, 0.0)).astype(streamed.dtype)
+        * element_bytes
+        + (streamed + 7) // 8
+    )
+    inputs = xp.where(activation_density > 0, compressed, streamed * element_bytes)
+    weights = nnz * element_bytes + (bits + 7) // 8
+    outputs = reps * m * n * element_bytes
+    return inputs, weights, outputs, outputs * acc
+
+
+def network_hops(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:
+    """Element hops of one COMPUTE: 2*log2(ms)+1 Benes stages per element sent, 2 adder-network
+    links per effectual MAC."""
+    xp = xp or _default_xp()
+    stages = 2 * ceil_log2(ms) + 1
+    return (m * sparse[3] + sparse[4]) * stages + 2 * effectual_macs(m, sparse)
+
+
+def effectual_macs(m: Any, sparse: Any) -> Any:
+    """MACs with a non-zero weight: every streamed column meets every non-zero once."""
+    return m * sparse[4]
+
+
+def gemm_cycles(mask: np.ndarray, columns: int, ms: int, dn: int, rn: int) -> int:
+    """Closed-form cycles of a whole sparse GEMM (stationary `mask` [rows, K], `columns` streamed)
+    in one tile, as the simulator computes them (numpy; for validation scripts)."""
+    stats = np.array(tile_stats(mask, ms, dn, rn), np.int64)
+    return int(compute_cycles(np.int64(columns), stats, np.int64(ms), np))
+
+
+def compressed_bytes(nnz: int, elements: int, element_bytes: int) -> int:
+    """Bytes of a bitmap-compressed tensor: the non-zeros plus one bit per element."""
+    return nnz * element_bytes + math.ceil(elements / 8)
