@@ -1,7 +1,8 @@
 """Our cycle counts against independent simulators, per layer of AlexNet (conv1-5, fc6-8).
 
-    python bench/validate.py [--dataflow ws --dataflow os ...] [--rows 32 --cols 32]
-                             [--csv bench/validation/scalesim.csv]
+    python bench/validate.py                       # recorded SCALE-Sim numbers, STONNE runs
+    python bench/validate.py --live-scalesim [--dataflow ws ...] [--rows 32 --cols 32]
+                             [--csv bench/validation/scalesim.csv]   # rerun SCALE-Sim (~28 min)
 
 Sections:
 - SCALE-Sim 3.0.0 (systolic array, ws/os/is): compute cycles, ours vs SCALE-Sim's (its 0-based
@@ -53,6 +54,40 @@ SCALESIM_CSV_FIELDS = (
 
 def _error(ours_cycles: int, theirs: int) -> str:
     return f"{(ours_cycles - theirs) / theirs:+.2%}" if theirs else "n/a"
+
+
+SCALESIM_CSV = ROOT / "bench" / "validation" / "scalesim.csv"
+
+
+def recorded_scalesim_section(dataflows: list[str]) -> None:
+    """Ours (computed now) vs the SCALE-Sim numbers recorded in bench/validation/scalesim.csv."""
+    with SCALESIM_CSV.open(newline="") as f:
+        recorded = [r for r in csv.DictReader(f) if r["dataflow"] in dataflows]
+    print(
+        f"== SCALE-Sim {SCALESIM_VERSION} (recorded in {SCALESIM_CSV.relative_to(ROOT)}): "
+        "AlexNet, batch 1 =="
+    )
+    print(
+        f"{'layer':6} {'df':3} {'array':6} {'ours':>10} {'SCALE-Sim':>10} {'error':>8} "
+        f"{'ours s':>8} {'SCALE-Sim s':>12}"
+    )
+    by_name = {layer.name: layer for layer in ALEXNET}
+    errors = []
+    for r in recorded:
+        rows, cols = (int(v) for v in r["array"].split("x"))
+        mine = ours(by_name[r["layer"]], r["dataflow"], rows, cols)
+        theirs = int(r["scalesim_compute_cycles"])
+        errors.append(abs(mine.compute_cycles - theirs) / theirs)
+        print(
+            f"{r['layer']:6} {r['dataflow']:3} {r['array']:6} {mine.compute_cycles:>10} {theirs:>10} "
+            f"{_error(mine.compute_cycles, theirs):>8} {mine.simulate_seconds:>8.4f} "
+            f"{float(r['scalesim_seconds_per_layer']):>12.2f}"
+        )
+    if errors:
+        print(
+            f"systolic vs SCALE-Sim: n={len(errors)} mean |err| {100 * sum(errors) / len(errors):.2f} % "
+            f"max {100 * max(errors):.2f} %\n"
+        )
 
 
 def scalesim_section(dataflows: list[str], rows: int, cols: int) -> list[dict[str, object]]:
@@ -120,12 +155,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cols", type=int, default=32)
     parser.add_argument("--csv", type=Path, help="write the SCALE-Sim rows to this CSV")
     parser.add_argument("--no-scalesim", action="store_true", help="skip the SCALE-Sim section")
+    parser.add_argument(
+        "--live-scalesim",
+        action="store_true",
+        help="rerun SCALE-Sim (needs .[peers]; ~28 min and up to 17 GB on 2 cores) instead of "
+        "comparing with its recorded numbers",
+    )
     args = parser.parse_args(argv)
-    if not args.no_scalesim:
-        records = scalesim_section(args.dataflow or ["ws", "os", "is"], args.rows, args.cols)
+    dataflows = args.dataflow or ["ws", "os", "is"]
+    if args.live_scalesim:
+        records = scalesim_section(dataflows, args.rows, args.cols)
         if args.csv and records:
             write_csv(args.csv, records)
             print(f"wrote {args.csv}")
+    elif not args.no_scalesim:
+        recorded_scalesim_section(dataflows)
     stonne_section()
     return 0
 
