@@ -20,7 +20,12 @@ simulator/maeri.py:
         s_it = max(1, max_p |{k : a multiplier of p holds a non-zero of column k}|)
                (one multicast package per port per streamed element; every mapped k is sent,
                zero or not)
-        b_it = ceil(VN_it / rn)     (VN_it = rows mapped: one result each per streamed column)
+        b_it = the most VNs (rows mapped: one result each per streamed column) whose sums leave
+               on one collection-bus line (`bus_cycles`): a VN's sum leaves the adder tree from
+               the adder STONNE's ART configuration assigns to its multiplier range
+               (`exit_adder`), and the two adders of a forwarding-linked pair share one of the
+               `rn` lines (`bus_line`), so b_it >= 2 as soon as two VNs end at such a pair,
+               whatever rn; a line moves one value per cycle
         kr_it = |{k mapped}|         (streamed elements read from the global buffer per column)
 
       sg_iters = number of iterations, sg_fill = sum (W + s + b), sg_col = sum max(s, b),
@@ -39,9 +44,9 @@ Per iteration: 1 configuration cycle, W cycles of stationary distribution, then 
 columns issued every max(s, b) cycles (ports, or the collection bus's credit), the last column's
 packages leave the ports over s cycles, reach the multipliers 1 cycle later, the adder tree L
 cycles later, take b cycles on the bus and 1 to be written, and the next iteration starts the
-cycle after (simulator/sigma_reference.py steps exactly this). With b = 1 (every measured STONNE
-row) or s = 1 (dn = ms) it is docs/stonne-timing.md's `2 + (W-1) + N*max(s, b) + log2(ms) + 3`;
-the two differ by min(s, b) - 1 otherwise (no STONNE row measures b > 1).
+cycle after (simulator/sigma_reference.py steps exactly this). With b = 1 or s = 1 (dn = ms:
+every measured STONNE row) it is docs/stonne-timing.md's `2 + (W-1) + N*max(s, b) + log2(ms) + 3`;
+the two differ by min(s, b) - 1 otherwise.
 
 Global-buffer traffic of a COMPUTE, in bytes: weights `w_nnz * element_bytes +
 ceil(w_bitmap_bits / 8)` (non-zeros + bitmap); streamed inputs `m * sg_kreads` elements (each
@@ -73,8 +78,14 @@ def pack_rows(mask: np.ndarray, ms: int) -> list[tuple[list[int], int]]:
     """Stationary iterations of a weight matrix `mask` [rows, K] (non-zero where True) on `ms`
     multipliers: per iteration, the k index held by each used multiplier in order (PSUM for the
     partial-sum multiplier of a split row's later chunks) and the number of rows (VNs) mapped."""
+    return [(layout, len(sizes)) for layout, sizes in pack_vns(mask, ms)]
+
+
+def pack_vns(mask: np.ndarray, ms: int) -> list[tuple[list[int], list[int]]]:
+    """`pack_rows` with, per iteration, the size (multipliers) of each VN in order: VN i of an
+    iteration holds multipliers [sum(sizes[:i]), sum(sizes[:i+1]))."""
     nonzeros = [np.flatnonzero(row).tolist() for row in np.asarray(mask, bool)]
-    iterations: list[tuple[list[int], int]] = []
+    iterations: list[tuple[list[int], list[int]]] = []
     i = 0
     while i < len(nonzeros):
         if len(nonzeros[i]) > ms:  # split row: one chunk per iteration
@@ -82,23 +93,105 @@ def pack_rows(mask: np.ndarray, ms: int) -> list[tuple[list[int], int]]:
             while pos < len(row):
                 cap = ms if first else ms - 1
                 chunk = row[pos : pos + cap]
-                iterations.append((chunk if first else [PSUM, *chunk], 1))
+                layout = chunk if first else [PSUM, *chunk]
+                iterations.append((layout, [len(layout)]))
                 pos, first = pos + cap, False
             i += 1
             continue
         layout: list[int] = []
-        vns = 0
+        sizes: list[int] = []
         while i < len(nonzeros) and len(layout) + len(nonzeros[i]) <= ms:
             layout += nonzeros[i]
-            vns += bool(nonzeros[i])
+            if nonzeros[i]:
+                sizes.append(len(nonzeros[i]))
             i += 1
         if layout:
-            iterations.append((layout, vns))
+            iterations.append((layout, sizes))
     return iterations
 
 
-def iteration_costs(layout: list[int], vns: int, ms: int, dn: int, rn: int) -> tuple[int, ...]:
-    """(W, s, b, kr) of one stationary iteration (see the module docstring)."""
+def exit_adder(lo: int, hi: int, ms: int) -> tuple[int, int]:
+    """(level, index) of the adder of the `ms`-multiplier reduction tree (level 0 = the root,
+    level l has 2**l adders) that sends the sum of the VN on multipliers [lo, hi) to the collection
+    bus. STONNE (CompilerART, sparse signals) walks the VN's bit vector up the tree: a level's
+    adder is on if one of its children is, except that an adder pair joined by a forwarding link
+    (adders 2m-1 and 2m of a level, which have different parents) merges the VN into the side with
+    the longer contiguous span when the neighbouring pair does not hold the VN too; the VN's sum
+    leaves, marked "forward to memory", from the first level where a single adder is on."""
+    levels = max(0, ms.bit_length() - 1)
+    bits = [lo <= p < hi for p in range(ms)] + [False] * 8
+    for level in range(levels - 1, -1, -1):
+        count = 1 << level
+        parent = [False] * (ms + 8)
+        for a in range(count):
+            c = 2 * a
+            if a == 0 or a == count - 1:
+                parent[a] = bits[c] or bits[c + 1]
+            elif a % 2:  # the pair (a, a + 1) joined by a forwarding link
+                left = 0
+                for q in range(c + 1 if bits[c + 1] else c, -1, -1):
+                    if not bits[q]:
+                        break
+                    left += 1
+                right = 0
+                for q in range(c + 2 if bits[c + 2] else c + 3, ms):
+                    if not bits[q]:
+                        break
+                    right += 1
+                if left == 0 or right == 0:
+                    parent[a], parent[a + 1] = left > 0, right > 0
+                elif left >= right:  # merge to the left unless the next pair holds the VN too
+                    if bits[c + 4] or bits[c + 5]:
+                        parent[a] = parent[a + 1] = True
+                    else:
+                        bits[c + 2 : ms] = [False] * (ms - c - 2)
+                        parent[a] = True
+                elif bits[c - 1] or bits[c - 2]:
+                    parent[a] = parent[a + 1] = True
+                else:
+                    bits[0 : c + 2] = [False] * (c + 2)
+                    parent[a + 1] = True
+        bits = parent
+        on = [a for a in range(count) if bits[a]]
+        if len(on) == 1:
+            return level, on[0]
+    return 0, 0
+
+
+def bus_line(level: int, index: int, ms: int, rn: int) -> int:
+    """Collection-bus line of adder (level, index) (STONNE's ASNetwork::setMemoryConnections):
+    the adders of a forwarding-linked pair (2m-1, 2m) of a level >= 1 share one line, pair P
+    (numbered level by level, left to right) on line P % rn; the single adders (the root, the
+    first and last of each level) follow, single S on line (S + 2 * pairs) % rn."""
+    levels = max(0, ms.bit_length() - 1)
+    pairs = (1 << (levels - 1)) - levels if levels else 0  # sum_{l=1}^{levels-1} 2**(l-1) - 1
+    if level >= 1 and 0 < index < (1 << level) - 1:
+        pair = (1 << (level - 1)) - level + (index + 1) // 2 - 1
+        return pair % rn
+    single = 0 if level == 0 else (2 * level - 1 if index == 0 else 2 * level)
+    return (single + 2 * pairs) % rn
+
+
+def vn_bus_lines(sizes: list[int], ms: int, rn: int) -> list[int]:
+    """Collection-bus line of each VN of an iteration (VN sizes in multiplier order)."""
+    lines, lo = [], 0
+    for size in sizes:
+        lines.append(bus_line(*exit_adder(lo, lo + size, ms), ms, rn))
+        lo += size
+    return lines
+
+
+def bus_cycles(sizes: list[int], ms: int, rn: int) -> int:
+    """b: cycles the collection bus needs per streamed column, the most VN results that share
+    one line (a line moves one value per cycle)."""
+    lines = vn_bus_lines(sizes, ms, rn)
+    return max((lines.count(line) for line in set(lines)), default=1)
+
+
+def iteration_costs(
+    layout: list[int], sizes: list[int], ms: int, dn: int, rn: int
+) -> tuple[int, ...]:
+    """(W, s, b, kr) of one stationary iteration (`sizes`: its VN sizes; module docstring)."""
     width = max(1, ms // dn)
     weights: dict[int, int] = {}
     columns: dict[int, set[int]] = {}
@@ -110,7 +203,7 @@ def iteration_costs(layout: list[int], vns: int, ms: int, dn: int, rn: int) -> t
         columns.setdefault(port, set()).add(k)
     w = max(weights.values(), default=1)
     s = max(1, max((len(c) for c in columns.values()), default=1))
-    b = -(-vns // rn)
+    b = bus_cycles(sizes, ms, rn)
     kreads = len({k for k in layout if k != PSUM})
     return w, s, b, kreads
 
@@ -123,8 +216,8 @@ def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, i
         mask = mask[None]
     iters = fill = col = kreads = 0
     for rep in mask:
-        for layout, vns in pack_rows(rep, ms):
-            w, s, b, kr = iteration_costs(layout, vns, ms, dn, rn)
+        for layout, sizes in pack_vns(rep, ms):
+            w, s, b, kr = iteration_costs(layout, sizes, ms, dn, rn)
             iters += 1
             fill += w + s + b
             col += max(s, b)

@@ -12,7 +12,8 @@ and its N = m streamed columns), per cycle (docs/stonne-timing.md section 4):
   read port whose multipliers hold it), DIST_STR (once every port FIFO is empty: one streamed
   column per issue, one package per (mapped k, port holding a multiplier of k) -- sent whether
   the element is zero or not -- a new column only when the port FIFOs are empty again and the
-  collection bus has had ceil(VN/rn) cycles since the previous issue: its credit), then WAIT
+  collection bus has had b cycles since the previous issue: its credit, b = the most VNs that
+  share one bus line), then WAIT
   until every output of the iteration is written; the next iteration configures the cycle after.
 * **Ports / Benes network.** `dn` read ports, port p feeding multipliers [p*w, (p+1)*w),
   w = ms/dn; a port sends one package per cycle; a package sent in cycle t is at its
@@ -23,15 +24,17 @@ and its N = m streamed columns), per cycle (docs/stonne-timing.md section 4):
   back by the psum path (not through the read ports: STONNE's port cost does not count it).
 * **Forwarding adder network.** Pipelined, depth ceil(log2 ms): the sums of a column's VNs come
   out ceil(log2 ms) cycles after the column fires (the values are really added, per VN).
-* **Collection bus and memory.** `rn` lines, VN v of the iteration on line v % rn, each line
-  takes one ready value per cycle (from the cycle after it is ready) and memory writes it one
-  cycle later.
+* **Collection bus and memory.** `rn` lines; a VN's sum leaves the adder tree from the adder
+  STONNE's ART configuration picks for its multiplier range, on that adder's line
+  (`simulator.sigma.vn_bus_lines`: the two adders of a forwarding-linked pair share a line, so
+  two VNs ending there serialise); each line takes one ready value per cycle (from the cycle
+  after it is ready, its VNs in order) and memory writes it one cycle later.
 
 The cycle count is the last write's cycle + 1 (STONNE's "Number of cycles running"). The values
 are real: the model returns the outputs it accumulated, which the tests compare with a dense
 matmul. Scope: one tile (one rep) at small sizes (a few hundred cycles); activation sparsity
-plays no part (MK_STA_KN_STR streams zeros too); STONNE's empirical extra cost when many short
-rows share an iteration on 128 multipliers (docs/stonne-timing.md) is not modelled.
+plays no part (MK_STA_KN_STR streams zeros too). The adder tree is one fixed latency for every
+VN (STONNE's sums that leave lower in the tree are earlier: the closed form ignores that too).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from simulator.sigma import vn_bus_lines
 
 PSUM = -1
 
@@ -90,7 +95,7 @@ def run(stationary: np.ndarray, streamed: np.ndarray, ms: int, dn: int, rn: int)
     cycle = 0
     layouts = _pack(stationary != 0, ms)
     for layout in layouts:
-        cycle = _iteration(layout, stationary, streamed, out, cycle, width, dn, rn, latency)
+        cycle = _iteration(layout, stationary, streamed, out, cycle, width, dn, rn, latency, ms)
     return SigmaRun(cycles=cycle, outputs=out, iterations=len(layouts))
 
 
@@ -104,12 +109,15 @@ def _iteration(
     dn: int,
     rn: int,
     latency: int,
+    ms: int,
 ) -> int:
     """Step one stationary iteration from its CONFIGURING cycle `start`; returns the cycle after
     its last write (the next iteration's CONFIGURING cycle)."""
     columns = streamed.shape[1]
     vns = list(dict.fromkeys(row for row, _ in layout))  # rows mapped, in order
-    credit = -(-len(vns) // rn)
+    sizes = [sum(1 for r, _ in layout if r == row) for row in vns]
+    vn_line = vn_bus_lines(sizes, ms, rn)
+    credit = max(vn_line.count(line) for line in vn_line)
     holders: dict[int, list[int]] = {}  # k -> multipliers holding a non-zero of column k
     for position, (_, k) in enumerate(layout):
         if k != PSUM:
@@ -143,7 +151,7 @@ def _iteration(
                 sums[layout[position][0]] += weight_reg[position] * value
             for v, row in enumerate(vns):
                 total = sums[row] + (out[row, column] if row in psum_chunk else 0.0)
-                lines[v % rn].append((cycle + latency, row, column, total))
+                lines[vn_line[v]].append((cycle + latency, row, column, total))
         # Controller.
         fifos_empty = all(not f for f in fifos)
         if phase == "config":

@@ -117,9 +117,33 @@ def test_tile_stats_of_a_split_row_and_packing():
         10,
         32,
     )
-    # A dense 4 x 4 on 16 multipliers: one iteration of 4 VNs; rn = 2 makes the bus bind (b = 2).
-    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 2) == (1, 1 + 1 + 2, 2, 4, 16, 16)
+    # A dense 4 x 4 on 16 multipliers: one iteration of 4 VNs of 4 multipliers, whose sums leave
+    # from the 4 level-2 adders; adders 1 and 2 are a forwarding-linked pair sharing one bus line,
+    # so b = 2 even with 16 lines, and b = 3 with 2 lines (STONNE: 135 and 199 cycles, the
+    # gemm_4x64x4 rows of bench/validation/stonne.csv).
+    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 16) == (1, 1 + 1 + 2, 2, 4, 16, 16)
+    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 2) == (1, 1 + 1 + 3, 3, 4, 16, 16)
     assert sigma.tile_stats(np.zeros((3, 5), bool), 16, 16, 16) == (0, 0, 0, 0, 0, 15)
+
+
+def test_vn_exit_adders_and_bus_lines():
+    # 16 multipliers: levels 0..3 (1, 2, 4, 8 adders); forwarding-linked pairs (1,2) at level 2
+    # and (1,2), (3,4), (5,6) at level 3: pairs 0..3 on lines 0..3, then the 7 single adders.
+    assert [sigma.exit_adder(lo, lo + 4, 16) for lo in (0, 4, 8, 12)] == [
+        (2, 0),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+    ]
+    assert sigma.exit_adder(0, 16, 16) == (0, 0)  # a whole-array VN ends at the root
+    assert sigma.exit_adder(2, 4, 16) == (3, 1)  # two multipliers under one leaf adder
+    # A VN over adjacent non-sibling adders merges over their forwarding link (larger span).
+    assert sigma.exit_adder(3, 6, 16) == (3, 2)
+    assert sigma.vn_bus_lines([4, 4, 4, 4], 16, 16) == [11, 0, 0, 12]
+    assert sigma.bus_cycles([4, 4, 4, 4], 16, 16) == 2
+    assert sigma.bus_cycles([8, 8], 16, 16) == 1
+    assert sigma.bus_cycles([4, 4, 4, 4], 16, 2) == 3
+    assert sigma.bus_cycles([], 16, 16) == 1
 
 
 @pytest.mark.parametrize("ms, dn, rn", [(8, 8, 8), (8, 2, 8), (16, 16, 2), (4, 1, 1)])
