@@ -319,7 +319,9 @@ def _compute(
     busy = jnp.select(
         [is_maeri, is_sigma],
         [
-            maeri.compute_cycles(z, t, steps, rn, acc_buffer, xp=jnp),
+            maeri.compute_cycles(
+                z, t, steps, rn, acc_buffer, xp=jnp, ms_per_port=num_ms // params[P_DN_BW]
+            ),
             sigma.compute_cycles(m, sparse, num_ms, xp=jnp),
         ],
         systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp),

@@ -29,8 +29,15 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
     VN      = tR*tS*tC,  NV = tK*tG*tN*tX'*tY',  c_rn = ceil(NV / rn)
     T       = ktiles * (F*c_w + ceil(zX'/tX') * [P(c_full) + (ceil(zY'/tY') - 1) * P(c_col)] + D)
     regime A (accumulation buffer, or F = 1):  P(c) = F * max(c, c_rn),  D = 7
-    regime B (F > 1 without the buffer):       P(c) = max(c, c_rn) + (F-1) * max(c, c_rn, L),
-        D = L + 1,  L = max(4, 1 + ceil(log2(VN+1)) + (1 if NV >= 2 and NV*(VN+1) > 32 else 0))
+    regime B (F > 1 without the buffer):       P(c) = max(F * max(c, c_rn), (F-1) * L + 1),
+        plus once per K-tile the first window's start, c_full + (F-1) * max(c_full, L) - P(c_full)
+        (its chain waits for fold 0's inputs), D = L + 1, and the psum round trip
+        L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) + δ,
+        δ = 1 if NV >= 2 and VN+1 >= 10 and NV*(VN+1) > 32 else 0 (empirical: several VNs)
+    In regime B the step costs c_full, c_col include the partial sums sent back: one package per
+    VN on the port of its aux multiplier (`step_costs`). The ports run ahead of the multipliers
+    (unbounded FIFOs), so a window costs its port time or its chain of F-1 round trips, whichever
+    is longer.
 
 Global-buffer traffic (elements) per COMPUTE: weights once (every K-tile has its own), inputs
 `ktiles * F * ceil(zX'/tX') * (e_full + (ceil(zY'/tY')-1) * e_col)` (e_*: distinct elements of a
@@ -127,7 +134,7 @@ def step_costs(
     x_in = t_r + (t_x - 1) * stride_x
     y_in = t_s + (t_y - 1) * stride_y
 
-    def input_step(first_col: int) -> tuple[int, int]:
+    def input_step(first_col: int) -> tuple[dict[int, int], int]:
         load: dict[int, int] = {}
         elements = 0
         for x in range(x_in):
@@ -148,11 +155,26 @@ def step_costs(
                     elements += bool(ports)
                     for p in ports:
                         load[p] = load.get(p, 0) + 1
+        return load, elements
+
+    # Without the accumulation buffer every fold but the first also sends each VN's partial sum
+    # back to its aux multiplier (the first of the VN's span), through that multiplier's port,
+    # ahead of the inputs (SDMemory::send gives psums priority): one more package on that port.
+    psum_load: dict[int, int] = {}
+    if aux:
+        for v in range(nv_outer * t_x * t_y):
+            p = (v * vn_span) // width
+            psum_load[p] = psum_load.get(p, 0) + 1
+
+    def input_step_cost(first_col: int) -> tuple[int, int]:
+        load, elements = input_step(first_col)
+        for p, n in psum_load.items():
+            load[p] = load.get(p, 0) + n
         return max(1, max(load.values(), default=1)), elements
 
-    c_full, e_full = input_step(0)
+    c_full, e_full = input_step_cost(0)
     if forwarding_usable(t, extent_s, stride_y):
-        c_col, e_col = input_step(y_in - 1)
+        c_col, e_col = input_step_cost(y_in - 1)
     else:
         c_col, e_col = c_full, e_full
     return c_w, c_full, c_col, e_full, e_col, int(aux)
@@ -174,35 +196,60 @@ def _parts(z: Any, t: Any, xp: Any) -> dict[str, Any]:
     )
 
 
-def psum_round_trip(vn: Any, nv: Any, xp: Any = None) -> Any:
-    """L: cycles from a fold's last package to its psum back at the aux multiplier (regime B)."""
+def psum_round_trip(vn: Any, nv: Any, ms_per_port: Any = 1, xp: Any = None) -> Any:
+    """L: cycles from one fold's partial sum written to the next fold's written (regime B).
+
+    `max(4, 1 + ceil(log2(VN+1)))`: the psum is re-sent in the cycle it is written, reaches the
+    aux multiplier one cycle later and climbs the VN's adder tree (VN+1 leaves with the aux; 4 at
+    least, as measured for VNs of 2-3);
+    `+1` when the distribution trees have switches (ms/dn >= 2): exact for one VN per step
+    (STONNE traces, docs/stonne-timing.md section 3). `+δ`, δ = 1 when several VNs of 10 or
+    more multipliers (with the aux) fill more than 32 multipliers: an empirical term for the
+    interaction of several VNs in the augmented tree, which is not modelled."""
     xp = xp or _default_xp()
-    delta = xp.where((nv >= 2) & (nv * (vn + 1) > 32), 1, 0)
-    return xp.maximum(4, 1 + ceil_log2(vn + 1) + delta)
+    switches = xp.where(ms_per_port >= 2, 1, 0)
+    delta = xp.where((nv >= 2) & (vn + 1 >= 10) & (nv * (vn + 1) > 32), 1, 0)
+    return xp.maximum(4, 1 + ceil_log2(vn + 1)) + switches + delta
 
 
 def compute_cycles(
-    z: Any, t: Any, steps: Any, rn: Any, accumulation_buffer: Any, xp: Any = None
+    z: Any,
+    t: Any,
+    steps: Any,
+    rn: Any,
+    accumulation_buffer: Any,
+    xp: Any = None,
+    ms_per_port: Any = 1,
 ) -> Any:
     """Cycles of one COMPUTE: extents z and spatial tile t by role, steps = (c_w, c_full, c_col,
-    ...) from the CONFIG row, rn write ports; see the module docstring for the formula."""
+    ...) from the CONFIG row, rn write ports, ms_per_port = ms/dn multipliers per distribution
+    tree; see the module docstring for the formula."""
     xp = xp or _default_xp()
     p = _parts(z, t, xp)
     folds, vn, nv = p["folds"], p["vn"], p["nv"]
     c_w, c_full, c_col = steps[0], steps[1], steps[2]
     c_rn = cdiv(nv, rn)
     regime_b = (folds > 1) & (accumulation_buffer == 0)
-    lat = psum_round_trip(vn, nv, xp)
+    lat = psum_round_trip(vn, nv, ms_per_port, xp)
+
+    def window_a(c: Any) -> Any:
+        return folds * xp.maximum(c, c_rn)
+
+    def window_b(c: Any) -> Any:
+        # The ports stream ahead (unbounded FIFOs): a window costs its port time or its chain of
+        # F-1 psum round trips (+1 for fold 0, whose inputs are already there), whichever is longer.
+        return xp.maximum(folds * xp.maximum(c, c_rn), (folds - 1) * lat + 1)
 
     def per_window(c: Any) -> Any:
-        bound = xp.maximum(c, c_rn)
-        pipelined = folds * bound
-        round_trip = bound + (folds - 1) * xp.maximum(bound, lat)
-        return xp.where(regime_b, round_trip, pipelined)
+        return xp.where(regime_b, window_b(c), window_a(c))
 
+    # Regime B, first window of a K-tile: its chain starts when fold 0's inputs are in.
+    bound = xp.maximum(c_full, c_rn)
+    first = bound + (folds - 1) * xp.maximum(bound, lat)
+    start = xp.where(regime_b, first - window_b(c_full), 0)
     drain = xp.where(regime_b, lat + 1, DRAIN_CYCLES)
     row = per_window(c_full) + (p["windows_y"] - 1) * per_window(c_col)
-    per_ktile = folds * c_w + p["windows_x"] * row + drain
+    per_ktile = folds * c_w + p["windows_x"] * row + start + drain
     return p["ktiles"] * per_ktile
 
 
@@ -263,4 +310,6 @@ def layer_cycles(
     aux = uses_aux_ms(folds, accumulation_buffer)
     steps = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
     z = np.array(extents, np.int64)
-    return int(compute_cycles(z, np.array(t, np.int64), steps, rn, int(accumulation_buffer), np))
+    t_np = np.array(t, np.int64)
+    width = max(1, ms // dn)
+    return int(compute_cycles(z, t_np, steps, rn, int(accumulation_buffer), np, ms_per_port=width))

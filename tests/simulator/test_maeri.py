@@ -143,6 +143,13 @@ def test_reference_model_scope():
         ((3, 3, 1, 4, 1, 1, 6, 6), (3, 3, 1, 1, 1, 1, 1, 1), 16, 16, 16, 1, 176),
         ((3, 3, 4, 1, 1, 1, 4, 4), (3, 3, 1, 1, 1, 1, 1, 1), 16, 16, 16, 0, 266),
         ((3, 3, 16, 1, 1, 1, 4, 4), (3, 3, 2, 1, 1, 1, 1, 1), 128, 128, 16, 0, 703),
+        # Regime B, one VN per step (docs/stonne-timing.md section 3): the round trip is one
+        # cycle longer when the distribution trees have switches (dn < ms) ...
+        ((3, 3, 8, 1, 1, 1, 1, 1), (3, 3, 1, 1, 1, 1, 1, 1), 128, 128, 8, 0, 50),
+        ((3, 3, 8, 1, 1, 1, 1, 1), (3, 3, 1, 1, 1, 1, 1, 1), 128, 64, 8, 0, 67),
+        ((1, 64, 1, 1, 1, 1, 1, 1), (1, 8, 1, 1, 1, 1, 1, 1), 64, 64, 8, 0, 50),
+        # ... and fc8 with four VNs is port-bound: 7 inputs + 1 psum sent back per port and fold.
+        ((1, 4096, 1, 1000, 1, 1, 1, 1), (1, 8, 1, 4, 1, 1, 1, 1), 64, 8, 8, 0, 1921750),
     ],
 )
 def test_closed_form_on_stonne_micro_rows(extents, tile, ms, dn, rn, acc, stonne):
@@ -159,6 +166,10 @@ def test_step_costs_of_the_conv3_mapping():
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 8, False) == (8, 8, 3, 18, 6, 0)
     # With aux multipliers (folding, no accumulation buffer) the layout shifts by one.
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 8, True)[5] == 1
+    # ... and the input steps count each VN's partial sum sent back on its aux multiplier's port:
+    # FC, 4 VNs of 8 (+ aux) on trees of 8: 7 distinct inputs + 1 psum on the busiest port.
+    assert maeri.step_costs((1, 8, 1, 4, 1, 1, 1, 1), 1, 4096, 64, 8, True) == (7, 8, 2, 8, 1, 1)
+    assert maeri.step_costs((1, 8, 1, 4, 1, 1, 1, 1), 1, 4096, 64, 8, False)[:2] == (8, 8)
     # dn = ms: every tree is one multiplier, every step one cycle.
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 64, False)[:3] == (1, 1, 1)
 

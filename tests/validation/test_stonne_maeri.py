@@ -4,10 +4,13 @@ bench/validation/stonne.csv (STONNE itself never runs in the tests).
 Each row's layer, spatial tile and hardware (num_ms, dn_bw, rn_bw, accumulation buffer) go
 through the whole flow (ONNX -> accel-map{spatial=...} -> accel-tile -> accel-emit -> JAX
 engine) by `bench.validation.stonne_compare`, with a global buffer holding the whole layer.
-Rows the closed form of docs/stonne-timing.md covers (regime A: no folding, or accumulation
-buffer on) must be within `A_ERROR_BOUND` (5 %); regime B rows (folding without accumulation
-buffer: the psum round trip's latency depends on where a VN falls in the adder tree, documented
-up to 25 % off) are reported in the summary test's output, not asserted.
+Rows the closed form of docs/stonne-timing.md covers must be within `A_ERROR_BOUND` (5 %):
+every regime-A row (no folding, or accumulation buffer on), and every regime-B row (folding
+without accumulation buffer) but the `B_KNOWN_MISSES`: conv layers whose step holds several VNs
+of 19 or more multipliers (and one micro FC row with four VNs of 5), where STONNE's partial-sum
+round trip depends on how the VNs share the augmented reduction tree (not modelled;
+docs/stonne-timing.md section 3), and two one-window micro rows. Those are held to
+`B_MISS_BOUND` so that a regression still shows.
 """
 
 from __future__ import annotations
@@ -28,6 +31,22 @@ from bench.validation.stonne_compare import (  # noqa: E402
 )
 
 ROWS = read_rows()
+B_MISS_BOUND = 0.25
+# Regime-B rows over 5 % (error today). AlexNet-shaped: several VNs of >= 19 multipliers per
+# step; micro: several small VNs (fc n4), and a one-window 11x11 layer whose first fold fills
+# the 122-leaf tree slower than the psum climbs it (a fixed 3 cycles per K-tile).
+B_KNOWN_MISSES = {
+    "alexnet_conv3_c32k32-R3-S3-C2-K2-ms64-dn4-rn8-noab",  # +7.8 %
+    "alexnet_conv3_c32k32-R3-S3-C2-K2-ms128-dn8-rn8-noab",  # +7.8 %
+    "alexnet_conv3_c32k32-R3-S3-C2-K4-ms128-dn8-rn8-noab",  # +7.8 %
+    "alexnet_conv3_c32k32-S3-C4-K4-ms128-dn16-rn16-noab",  # -14.4 %
+    "alexnet_conv2_c16k16-R5-S5-K2-ms64-dn8-rn8-noab",  # -11.0 %
+    "alexnet_conv2_c16k16-R5-S5-C2-K2-ms128-dn16-rn16-noab",  # -17.9 %
+    "alexnet_conv5_c48k32-R3-S3-C3-K4-ms128-dn16-rn16-noab",  # -13.4 %
+    "micro_fc_n4_k128-N4-K4-ms64-dn64-rn8-noab",  # -23.9 %
+    "micro_11x11_c3k1_out1-R11-S11-ms128-dn128-rn8-noab",  # -9.4 %
+    "micro_11x11_c3k1_out1-R11-S11-ms128-dn64-rn8-noab",  # -7.7 %
+}
 
 
 def _id(row) -> str:
@@ -50,10 +69,23 @@ def test_regime_a_within_bound(row):
     )
 
 
+@pytest.mark.parametrize("row", [r for r in ROWS if r.regime == "B"], ids=_id)
+def test_regime_b_within_bound(row):
+    result = run_row(row)
+    bound = B_MISS_BOUND if _id(row) in B_KNOWN_MISSES else A_ERROR_BOUND
+    assert abs(result.error) <= bound, (
+        f"{row.layer}: STONNE {row.stonne_cycles}, ours {result.ours} ({100 * result.error:+.2f} %)"
+    )
+
+
+def test_known_misses_are_regime_b_rows():
+    assert {_id(r) for r in ROWS if r.regime == "B"} >= B_KNOWN_MISSES
+
+
 def test_regime_b_reported(capsys):
     rows = [run_row(r).as_dict() for r in ROWS if r.regime == "B"]
     lines = summary(rows)
     with capsys.disabled():
-        print("\nSTONNE MAERI, folding without accumulation buffer (not asserted):")
+        print("\nSTONNE MAERI, folding without accumulation buffer:")
         print("\n".join(lines))
     assert all(r["ours"] > 0 for r in rows)
