@@ -50,7 +50,7 @@ def main() -> None:
     assert cycles == cold.stats.total.cycles
 
     t = result.target
-    array = f"{t.num_multipliers} multipliers" if t.arch == "maeri" else f"{t.rows}x{t.cols}"
+    array = f"{t.num_multipliers} multipliers" if t.arch != "systolic" else f"{t.rows}x{t.cols}"
     print(
         f"ResNet-18 {args.batch}x3x{args.size}x{args.size} on {t.name} "
         f"({array} {t.dataflow}): "

@@ -59,6 +59,7 @@ product takes 2 adder-network links.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -110,6 +111,7 @@ def pack_vns(mask: np.ndarray, ms: int) -> list[tuple[list[int], list[int]]]:
     return iterations
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def exit_adder(lo: int, hi: int, ms: int) -> tuple[int, int]:
     """(level, index) of the adder of the `ms`-multiplier reduction tree (level 0 = the root,
     level l has 2**l adders) that sends the sum of the VN on multipliers [lo, hi) to the collection
@@ -184,7 +186,12 @@ def vn_bus_lines(sizes: list[int], ms: int, rn: int) -> list[int]:
 def bus_cycles(sizes: list[int], ms: int, rn: int) -> int:
     """b: cycles the collection bus needs per streamed column, the most VN results that share
     one line (a line moves one value per cycle)."""
-    lines = vn_bus_lines(sizes, ms, rn)
+    return _bus_cycles(tuple(sizes), ms, rn)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _bus_cycles(sizes: tuple[int, ...], ms: int, rn: int) -> int:
+    lines = vn_bus_lines(list(sizes), ms, rn)
     return max((lines.count(line) for line in set(lines)), default=1)
 
 
@@ -193,18 +200,18 @@ def iteration_costs(
 ) -> tuple[int, ...]:
     """(W, s, b, kr) of one stationary iteration (`sizes`: its VN sizes; module docstring)."""
     width = max(1, ms // dn)
-    weights: dict[int, int] = {}
-    columns: dict[int, set[int]] = {}
-    for position, k in enumerate(layout):
-        if k == PSUM:
-            continue
-        port = position // width
-        weights[port] = weights.get(port, 0) + 1
-        columns.setdefault(port, set()).add(k)
-    w = max(weights.values(), default=1)
-    s = max(1, max((len(c) for c in columns.values()), default=1))
+    ks = np.asarray(layout, np.int64)
+    ports = np.arange(len(ks)) // width
+    keep = ks != PSUM
+    ks, ports = ks[keep], ports[keep]
     b = bus_cycles(sizes, ms, rn)
-    kreads = len({k for k in layout if k != PSUM})
+    if ks.size == 0:
+        return 1, 1, b, 0
+    w = int(np.bincount(ports).max())
+    # distinct k per port: unique (port, k) pairs, counted per port
+    pairs = np.unique(ports * (int(ks.max()) + 1) + ks)
+    s = max(1, int(np.bincount(pairs // (int(ks.max()) + 1)).max()))
+    kreads = int(np.unique(ks).size)
     return w, s, b, kreads
 
 
