@@ -91,7 +91,12 @@ class AccelOptMain(xDSLOptMain):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Run accelflow-opt; a parse, verification or pass error is one diagnostic, exit code 2."""
-    from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+    from xdsl.utils.exceptions import (
+        ArgSpecParseError,
+        DiagnosticException,
+        ParseError,
+        VerifyException,
+    )
 
     from simulator.errors import AccelflowError
 
@@ -99,7 +104,14 @@ def main(args: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         AccelOptMain(args=[a for a in argv if a != "--debug"]).run()
-    except (ParseError, VerifyException, DiagnosticException, AccelflowError, ValueError) as err:
+    except (
+        ParseError,
+        VerifyException,
+        DiagnosticException,
+        AccelflowError,
+        ValueError,
+        ArgSpecParseError,  # a BaseException in xDSL 0.74
+    ) as err:
         if debug:
             raise
         print(f"accelflow-opt: error: {err}", file=sys.stderr)

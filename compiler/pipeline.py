@@ -24,6 +24,7 @@ from compiler import tiling
 from compiler.opt import DIALECTS, PASSES
 from compiler.passes.common import MAPPINGS_ATTR, PassError, set_module_target
 from dialects import accel
+from simulator.errors import AccelflowError
 from simulator.target import Target
 
 DEFAULT_PASSES = "onnx-to-accel,accel-map,accel-tile,accel-emit"
@@ -60,6 +61,10 @@ def _mapping_entry(name: str, entry: Any) -> accel.MappingAttr:
     return accel.MappingAttr.from_dict(data)
 
 
+class PipelineError(AccelflowError):
+    """A pass pipeline spec that cannot be parsed: bad syntax, unknown pass or option."""
+
+
 def compile_module(
     module: ModuleOp,
     target: Target,
@@ -81,6 +86,22 @@ def compile_module(
         if on_stage is not None:
             on_stage(done.name, mod)
 
-    pipeline = PassPipeline.parse_spec(available_passes(), passes, callback)
+    pipeline = parse_pipeline(passes, callback)
     pipeline.apply(make_context(), module)
     return module
+
+
+def parse_pipeline(
+    passes: str, callback: Callable[[ModulePass | None, ModuleOp, ModulePass | None], None]
+) -> PassPipeline:
+    """The PassPipeline of a spec like `accel-map{dataflow=os},accel-tile`; a malformed spec, an
+    unknown pass or option is a PipelineError naming it (one line, no traceback)."""
+    from xdsl.utils.exceptions import ArgSpecParseError
+
+    try:
+        return PassPipeline.parse_spec(available_passes(), passes, callback)
+    # xDSL raises ValueError and friends, and ArgSpecParseError (a BaseException) for syntax
+    except (Exception, ArgSpecParseError) as err:
+        first = str(err).strip().splitlines()
+        detail = first[-1].strip() if first else type(err).__name__
+        raise PipelineError(f"bad pass pipeline '{passes}': {detail}") from None

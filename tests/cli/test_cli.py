@@ -294,3 +294,19 @@ def test_accelflow_opt_reports_bad_input_in_one_line(tmp_path, capsys):
     assert opt_main([str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("accelflow-opt: error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "passes, needle",
+    [
+        (
+            "onnx-to-accel,accel-map{spatial=T_R=9},accel-tile,accel-emit",
+            "Malformed pass arguments",
+        ),
+        ("onnx-to-accel,accel-mop,accel-tile,accel-emit", "accel-mop"),
+        ("onnx-to-accel,accel-tile{tile-q=3},accel-emit", "tile_q"),
+    ],
+)
+def test_bad_pass_pipeline(capsys, lenet_path, passes, needle):
+    code, _, err = run(capsys, "compile", lenet_path, "--passes", passes)
+    assert_one_line_error(code, err, "bad pass pipeline", needle)
