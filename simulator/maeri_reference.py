@@ -36,9 +36,15 @@ STONNE's "Number of cycles running"). The values are real: the model returns the
 accumulated, which the tests compare with a direct convolution, so a wrong VN layout or a wrong
 forwarding shift shows up as a wrong number, not only as a wrong cycle count.
 
-Scope: regime A of docs/stonne-timing.md (accumulation buffer on, or a single fold), spatial
-tiles that divide the extents (as in STONNE's runs), T_G = T_N = 1. Folding without the
-accumulation buffer (aux multipliers and the psum round trip through memory) is not modelled.
+Regime B (folding without the accumulation buffer) is modelled for one VN per step
+(`_simulate_regime_b`): the aux multiplier, the partial sum written to memory and sent back
+through its port with priority in the same cycle, ports running ahead on unbounded FIFOs, the
+round trip made of its hops (memory -> tree -> aux multiplier -> adder levels -> memory).
+
+Scope: regime A of docs/stonne-timing.md (accumulation buffer on, or a single fold) and regime B
+with T_K = T_X' = T_Y' = 1, spatial tiles that divide the extents (as in STONNE's runs), T_G =
+T_N = 1. Several VNs folding without the accumulation buffer (shared adders of the augmented
+tree) are not modelled.
 Layers are given by STONNE role (`simulator.maeri.ROLES`): extents (R, S, C, K, G, N, X', Y')
 with X', Y' the output rows and columns; a GEMM/FC is the conv R=1, S=K, C=1, K=N, X'=M, Y'=1.
 """
@@ -92,12 +98,15 @@ def simulate_layer(
         raise ReferenceScopeError(f"spatial tile {tile} must divide the extents {extents}")
     folds_r, folds_s, folds_c = r_ // tr, s_ // ts, c_ // tc
     folds = folds_r * folds_s * folds_c
-    if folds > 1 and not accumulation_buffer:
-        raise ReferenceScopeError("folding without accumulation buffer is not modelled")
     # Without folding the accumulation buffer only passes each VN's single result through.
     vn = tr * ts * tc
     nv = tk * tx * ty
-    if vn * nv > ms or ms % dn:
+    regime_b = folds > 1 and not accumulation_buffer
+    if regime_b and nv != 1:
+        raise ReferenceScopeError(
+            "folding without accumulation buffer is modelled for one VN per step only"
+        )
+    if vn * nv + int(regime_b) * nv > ms or ms % dn:
         raise ReferenceScopeError(f"{nv} VNs of {vn} do not fit {ms} multipliers / {dn} ports")
     width = ms // dn
     rng = np.random.default_rng(seed)
@@ -109,6 +118,9 @@ def simulate_layer(
         for dy in range(s_):
             patch = inputs[:, :, :, dx : dx + stride * xo : stride, dy : dy + stride * yo : stride]
             expected += np.einsum("ngcxy,gkc->ngkxy", patch, weights[:, :, :, dx, dy])
+    if regime_b:
+        cycles, outputs = _simulate_regime_b(extents, tile, stride, ms, dn, inputs, weights)
+        return cycles, outputs, expected
     forwarding = ty == 1 and ts > 1 and stride == 1 and s_ % ts == 0
     wx, wy = tr + (tx - 1) * stride, ts + (ty - 1) * stride  # window rows / cols
 
@@ -278,3 +290,221 @@ def simulate_layer(
         if cycle > 10_000_000:
             raise RuntimeError("reference model did not finish")
     return last_write + 1, outputs, expected
+
+
+MIN_REDUCE_LEVELS = 3  # the augmented tree's adders a VN's sum climbs through at least
+
+
+def _simulate_regime_b(
+    extents: tuple[int, ...],
+    tile: tuple[int, ...],
+    stride: int,
+    ms: int,
+    dn: int,
+    inputs: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[int, np.ndarray]:
+    """Regime B (folding without the accumulation buffer), one VN per step.
+
+    The VN spans VN + 1 multipliers, the first its aux multiplier (STONNE's `folding_shift`):
+    element e on multiplier 1 + e. Per cycle, in this order:
+
+    * **Memory writes.** A VN's sum is written in the cycle it leaves the reduction tree. The
+      partial sum of a fold but the last is at once pushed into the psum FIFO of the aux
+      multiplier's port (`SDMemory::receive`); the last fold's sum is the output (it counts for
+      the K-tile barrier from the next cycle on).
+    * **Controller.** One step per cycle into the unbounded per-port FIFOs, as
+      `SDMemory::cycle` does, regardless of their backlog (the ports run ahead of the round
+      trips): the K-tile's F weight steps, then per window its F input steps; a step of K-tile
+      j only once every output of the K-tiles before it is written.
+    * **Ports.** Each sends one package: its psum FIFO first (priority), else its input FIFO.
+      A package sent in cycle t is at its multipliers in t + 1, one cycle later when the tree
+      has switches (ms/dn >= 2).
+    * **Multipliers / reduction.** Each multiplier keeps its weight and activation per (window,
+      fold) (its input FIFO), so activations of later windows never overwrite those of the
+      window in flight; forwarded activations are the right neighbour's of the previous window.
+      A product takes one cycle after its activation is in (the multiply); the psum at the aux
+      multiplier enters the tree as it arrives. The VN takes its (window, fold)s in order, at
+      most one per cycle: a fold enters the tree when its products and (after fold 0) its psum
+      are there; the sum climbs the VN's adder tree, max(3, ceil(log2(VN + 1))) levels (the aux
+      leaf included; 3 at least in the augmented tree) at one level per cycle, and is written
+      as it leaves.
+
+    So the round trip (write -> psum sent -> at the aux multiplier 1 or 2 cycles later -> climb
+    -> write) is not a constant here: it is the sum of the hops above, and it equals section 3's
+    L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) only as a consequence."""
+    r_, s_, c_, k_, g_, n_, xo, yo = extents
+    tr, ts, tc, tk, tg, tn, tx, ty = tile
+    folds_r, folds_s, folds_c = r_ // tr, s_ // ts, c_ // tc
+    folds = folds_r * folds_s * folds_c
+    width = ms // dn
+    hop = 1 + int(width >= 2)  # port -> multiplier (through the tree's switches)
+    vn = tr * ts * tc
+    levels = max(MIN_REDUCE_LEVELS, math.ceil(math.log2(vn + 1)))
+    forwarding = ty == 1 and ts > 1 and stride == 1 and s_ % ts == 0
+    aux_port = 0  # multiplier 0 is the aux one
+
+    def fold_origin(fold: int) -> tuple[int, int, int]:
+        fc, rest = divmod(fold, folds_r * folds_s)
+        fr, fs = divmod(rest, folds_s)
+        return fc * tc, fr * tr, fs * ts
+
+    def mult(c: int, dx: int, dy: int) -> int:
+        return 1 + (c * tr + dx) * ts + dy
+
+    ktile_order = [(n, g, kt) for n in range(n_) for g in range(g_) for kt in range(k_)]
+    windows = [(xw, yw) for xw in range(xo) for yw in range(yo)]
+
+    def steps():
+        # (ktile, kind, window, fold, {port: [(value, multipliers)]}, forwarded multipliers)
+        for key in ktile_order:
+            n, g, k = key
+            for fold in range(folds):
+                c0, r0, s0 = fold_origin(fold)
+                ports: dict[int, list] = {}
+                for c in range(tc):
+                    for dx in range(tr):
+                        for dy in range(ts):
+                            m = mult(c, dx, dy)
+                            value = weights[g, k, c0 + c, r0 + dx, s0 + dy]
+                            ports.setdefault(m // width, []).append((value, (m,)))
+                yield key, "weight", None, fold, ports, ()
+            for xw, yw in windows:
+                for fold in range(folds):
+                    c0, r0, s0 = fold_origin(fold)
+                    first_col = ts - 1 if forwarding and yw > 0 else 0
+                    ports, forwarded = {}, []
+                    for x in range(tr):
+                        for y in range(ts):
+                            for c in range(tc):
+                                m = mult(c, x, y)
+                                if y < first_col:
+                                    forwarded.append(m)
+                                    continue
+                                value = inputs[
+                                    n, g, c0 + c, xw * stride + r0 + x, yw * stride + s0 + y
+                                ]
+                                ports.setdefault(m // width, []).append((value, (m,)))
+                    yield key, "input", (xw, yw), fold, ports, tuple(forwarded)
+
+    step_iter = steps()
+    pending = next(step_iter, None)
+    queues: list[deque] = [deque() for _ in range(dn)]
+    psum_queue: deque = deque()  # the aux port's psum FIFO (one VN: one port)
+    weight_reg: dict[tuple[int, int], float] = {}  # (multiplier, fold)
+    weight_ready: dict[int, int] = {}  # fold -> cycle its last weight is in
+    act: dict[tuple, float] = {}  # (multiplier, window, fold) -> activation
+    ready: dict[tuple, int] = {}  # (window, fold) -> cycle its last activation is in
+    remaining: dict[tuple, int] = {}  # (window, fold) / ("w", fold) -> packages not yet sent
+    psum_in: dict[tuple, tuple[int, float]] = {}  # (window, fold) -> (cycle at aux, value)
+    events: dict[int, list] = {}  # cycle -> sums leaving the tree: (key, window, fold, value)
+    outputs = np.zeros((n_, g_, k_, xo, yo))
+    done: set = set()
+    written_ktile = {key: 0 for key in ktile_order}
+    total, written, last_write, cycle = n_ * g_ * k_ * xo * yo, 0, -1, 0
+
+    forwarded_of: dict[tuple, tuple[int, ...]] = {}  # (window, fold) -> forwarded multipliers
+    waiting: list[tuple] = []  # (key, window, fold) generated, sum not yet started
+
+    def operands_in(window, fold) -> int | None:
+        """Cycle the fold's last activation is at its multiplier (forwarded ones: when the
+        neighbour's of the previous window was), None while one is still on its way."""
+        if (window, fold) not in ready:
+            return None
+        at = ready[(window, fold)]
+        if forwarded_of.get((window, fold)):
+            prev = operands_in((window[0], window[1] - 1), fold)
+            if prev is None:
+                return None
+            at = max(at, prev)
+        return at
+
+    def activation(m, window, fold) -> float:
+        if (m, window, fold) not in act:  # forwarded: the right neighbour's, one window back
+            act[(m, window, fold)] = activation(m + 1, (window[0], window[1] - 1), fold)
+        return act[(m, window, fold)]
+
+    last_start = [-1]  # cycle the previous (window, fold)'s products were made
+
+    def try_reduce(key, window, fold) -> bool:
+        # The fold's sum leaves the tree `levels` cycles after its last operand is in.
+        start = operands_in(window, fold)
+        if start is None or fold not in weight_ready:
+            return False
+        if fold > 0 and (window, fold) not in psum_in:
+            return False
+        # A product is ready one cycle after its activation (the multiply); the psum at the aux
+        # multiplier goes into the tree as it arrives.
+        start = max(start + 1, weight_ready[fold] + 1, last_start[0] + 1)
+        value = 0.0
+        if fold > 0:
+            at_aux, value = psum_in.pop((window, fold))
+            start = max(start, at_aux)
+        last_start[0] = start
+        for c in range(tc):
+            for dx in range(tr):
+                for dy in range(ts):
+                    m = mult(c, dx, dy)
+                    value += weight_reg[(m, fold)] * activation(m, window, fold)
+        assert start + levels > cycle, "a sum left the tree in the past"
+        events.setdefault(start + levels, []).append((key, window, fold, value))
+        return True
+
+    while written < total:
+        # Memory: sums leaving the tree are written; partial sums go straight back.
+        for key, window, fold, value in events.pop(cycle, []):
+            if fold < folds - 1:
+                psum_queue.append((key, window, fold + 1, value))
+            else:
+                n, g, k = key
+                outputs[n, g, k, window[0], window[1]] = value
+                written += 1
+                written_ktile[key] += 1
+                last_write = cycle
+        # Controller: one step per cycle, behind the K-tile barrier.
+        if pending is not None:
+            key, kind, window, fold, ports, forwarded = pending
+            index = ktile_order.index(key)
+            if all(k in done for k in ktile_order[:index]):
+                if kind == "weight" and fold == 0:  # a new K-tile: the last one is written
+                    for state in (ready, weight_ready, act, forwarded_of, remaining):
+                        state.clear()
+                tag = ("w", fold) if kind == "weight" else (window, fold)
+                remaining[tag] = sum(len(v) for v in ports.values())
+                for p, packages in ports.items():
+                    queues[p].extend((key, kind, window, fold, pkg) for pkg in packages)
+                if kind == "input":
+                    forwarded_of[(window, fold)] = forwarded
+                    waiting.append((key, window, fold))
+                pending = next(step_iter, None)
+        # Ports: psums first, else one input/weight package each.
+        for p in range(dn):
+            if p == aux_port and psum_queue:
+                key, window, fold, value = psum_queue.popleft()
+                psum_in[(window, fold)] = (cycle + hop, value)
+                continue
+            if not queues[p]:
+                continue
+            key, kind, window, fold, (value, dests) = queues[p].popleft()
+            for m in dests:
+                if kind == "weight":
+                    weight_reg[(m, fold)] = value
+                else:
+                    act[(m, window, fold)] = value
+            tag = ("w", fold) if kind == "weight" else (window, fold)
+            remaining[tag] -= 1
+            if remaining[tag] == 0:
+                if kind == "weight":
+                    weight_ready[fold] = cycle + hop
+                else:
+                    ready[(window, fold)] = cycle + hop
+        # The multipliers take their (window, fold)s in order, one per cycle at most.
+        while waiting and try_reduce(*waiting[0]):
+            waiting.pop(0)
+        for key, count in written_ktile.items():
+            if count == xo * yo:
+                done.add(key)
+        cycle += 1
+        if cycle > 10_000_000:
+            raise RuntimeError("reference model did not finish")
+    return last_write + 1, outputs
