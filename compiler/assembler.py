@@ -58,12 +58,13 @@ from simulator.program import (
     F_SIZE,
     F_SLOT,
     F_SPARSE,
-    F_STEPS,
     NUM_FIELDS,
+    NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    STEP_COLUMNS,
     Layer,
     Program,
 )
@@ -119,7 +120,9 @@ def _instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
             if op.spatial is not None and op.steps is not None:
                 spatial, steps = op.spatial.get_values(), op.steps.get_values()
                 row[F_SIZE : F_SIZE + len(spatial)] = spatial
-                row[F_STEPS : F_STEPS + len(steps)] = steps
+                if len(steps) == NUM_STEP_FIELDS:  # no fold-0 costs: those of every fold
+                    steps = (*steps, steps[1], steps[2])
+                row[list(STEP_COLUMNS)] = steps
             continue
         offsets, sizes = op.offsets.get_values(), op.sizes.get_values()
         row[F_OFF : F_OFF + len(offsets)] = offsets

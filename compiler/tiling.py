@@ -94,15 +94,14 @@ from simulator.program import (
     F_SIZE,
     F_SLOT,
     F_SPARSE,
-    F_STEPS,
     MATMUL_DIMS,
     NUM_FIELDS,
     NUM_SPARSE_FIELDS,
-    NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    STEP_COLUMNS,
 )
 from simulator.target import Target
 
@@ -1105,7 +1104,7 @@ def schedule(
     if target.arch == "maeri":  # the virtual neurons: spatial tile per dim and step costs
         factors = maeri_factors(shape, mapping)
         rows[0, F_SIZE : F_SIZE + ndim] = [factors[d] for d in dims]
-        rows[0, F_STEPS : F_STEPS + NUM_STEP_FIELDS] = maeri_config(shape, mapping, target)
+        rows[0, list(STEP_COLUMNS)] = maeri_config(shape, mapping, target)
 
     def emit(at: np.ndarray, it: np.ndarray, fields: dict[int, Any]) -> None:
         # Build whole rows, then scatter them: scattering into column slices is ~30x slower.

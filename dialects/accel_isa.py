@@ -53,7 +53,7 @@ from xdsl.utils.exceptions import VerifyException
 from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, MappingAttr, i64_array
 
 MAX_DIMS = 8
-NUM_STEPS = 6
+NUM_STEPS = 8  # 6 accepted: fold 0 costs as every fold (c_full0 = c_full, c_col0 = c_col)
 # SIGMA's per-tile bitmap statistics on a compute (simulator.sigma.SPARSE_FIELDS).
 SPARSE_FIELD_NAMES = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")
 NUM_SPARSE_FIELDS = len(SPARSE_FIELD_NAMES)
@@ -86,9 +86,11 @@ class ConfigOp(IRDLOperation):
     """Start of a layer: set the array's dataflow; on MAERI also the virtual neurons.
 
     `spatial`: the spatial tile per loop dim of the layer (STONNE's T_R, T_S, ... in our dim
-    order); `steps`: [c_w, c_full, c_col, e_full, e_col, aux_ms], the port cycles and elements of
-    the controller's weight, full-window and new-column steps and whether each VN has an aux
-    multiplier (simulator/maeri.py). Both absent on a systolic array."""
+    order); `steps`: [c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0], the port
+    cycles and elements of the controller's weight, full-window and new-column steps, whether
+    each VN has an aux multiplier and the input steps' cycles in fold 0, which sends no partial
+    sum back (simulator/maeri.py; without the last two, fold 0 costs as the others). Both absent
+    on a systolic array."""
 
     name = "accel_isa.config"
 
@@ -126,10 +128,12 @@ class ConfigOp(IRDLOperation):
             raise VerifyException(
                 f"accel_isa.config: spatial must be 1 to {MAX_DIMS} factors >= 1, got {list(spatial)}"
             )
-        if len(steps) != NUM_STEPS or min(steps[:5]) < 1 or steps[5] not in (0, 1):
+        costs = [*steps[:5], *steps[6:]]
+        if len(steps) not in (6, NUM_STEPS) or min(costs) < 1 or steps[5] not in (0, 1):
             raise VerifyException(
                 "accel_isa.config: steps must be [c_w, c_full, c_col, e_full, e_col, aux_ms] "
-                f"with costs >= 1 and aux_ms 0 or 1, got {list(steps)}"
+                "(+ [c_full0, c_col0]) with costs >= 1 and aux_ms 0 or 1, "
+                f"got {list(steps)}"
             )
 
 

@@ -83,15 +83,14 @@ from simulator.program import (
     F_SIZE,
     F_SLOT,
     F_SPARSE,
-    F_STEPS,
     MAX_DIMS,
     NUM_FIELDS,
     NUM_SPARSE_FIELDS,
-    NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    STEP_COLUMNS,
     Program,
 )
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
@@ -109,7 +108,7 @@ NUM_TARGET_PARAMS = 13
 # tile by STONNE role (maeri.ROLES), the step costs (maeri.STEP_FIELDS), the layer kind code.
 VN_SPATIAL = 0
 VN_STEPS = len(maeri.ROLES)
-VN_KIND = VN_STEPS + NUM_STEP_FIELDS
+VN_KIND = VN_STEPS + len(STEP_COLUMNS)
 NUM_VN_FIELDS = VN_KIND + 1
 _ROLE_INDEX = np.array([maeri.ROLE_INDEX["conv2d"], maeri.ROLE_INDEX["matmul"]], np.int64)
 
@@ -238,7 +237,7 @@ def _config(
     state: MachineState, row: jax.Array, params: jax.Array
 ) -> tuple[MachineState, jax.Array]:
     kind = row[F_KIND]
-    steps = jnp.maximum(row[F_STEPS : F_STEPS + NUM_STEP_FIELDS], 0)
+    steps = jnp.maximum(row[np.asarray(STEP_COLUMNS)], 0)
     vn_config = jnp.concatenate([_by_role(row, kind), steps, kind[None]])
     state = state.replace(layer_start=state.last_end, vn_config=vn_config)
     return state, _record(start=state.last_end, end=state.last_end)

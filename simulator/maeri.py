@@ -10,7 +10,8 @@ to bench/validation/stonne.csv); this module implements it in two halves:
   feeding `ms/dn` multipliers) that hold a receiver of each: a port sends one package per cycle and
   a multicast costs one slot per tree it reaches. They depend only on the spatial tile, `ms`, `dn`
   and whether the VNs carry an aux multiplier, so the compiler computes them once per layer and
-  puts them in the layer's CONFIG row (docs/program.md);
+  puts them in the layer's CONFIG row (docs/program.md), with `c_full0`, `c_col0`, the input steps
+  of fold 0 (which sends no partial sum back);
 * run time, array code (`compute_cycles`, `sram_traffic`, `network_hops`) taking an array
   namespace `xp` (`jax.numpy` by default, or numpy) like `simulator.systolic`, with every branch a
   `where`, so the engine can trace it inside `lax.switch` / `vmap`.
@@ -27,15 +28,18 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
     F       = ceil(zR/tR) * ceil(zS/tS) * ceil(zC/tC)            folds (the reduction split)
     ktiles  = ceil(zK/tK) * ceil(zG/tG) * ceil(zN/tN)            K-tiles (a barrier each)
     VN      = tR*tS*tC,  NV = tK*tG*tN*tX'*tY',  c_rn = ceil(NV / rn)
-    T       = ktiles * (F*c_w + ceil(zX'/tX') * [P(c_full) + (ceil(zY'/tY') - 1) * P(c_col)] + D)
-    regime A (accumulation buffer, or F = 1):  P(c) = F * max(c, c_rn),  D = 7
-    regime B (F > 1 without the buffer):       P(c) = max(F * max(c, c_rn), (F-1) * L + 1),
-        plus once per K-tile the first window's start, c_full + (F-1) * max(c_full, L) - P(c_full)
+    T       = ktiles * (F*c_w + ceil(zX'/tX') * [P(c_full, c_full0)
+                                             + (ceil(zY'/tY') - 1) * P(c_col, c_col0)] + D)
+    regime A (accumulation buffer, or F = 1):  P(c, c0) = F * max(c, c_rn),  D = 7
+    regime B (F > 1 without the buffer):
+        P(c, c0) = max(max(c0, c_rn) + (F-1) * max(c, c_rn), (F-1) * L + 1),
+        plus once per K-tile the first window's start,
+        max(c_full0, c_rn) + (F-1) * max(c_full, c_rn, L) - P(c_full, c_full0)
         (its chain waits for fold 0's inputs), D = L + 1, and the psum round trip
         L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) + δ,
         δ = 1 if NV >= 2 and VN+1 >= 10 and NV*(VN+1) > 32 else 0 (empirical: several VNs)
     In regime B the step costs c_full, c_col include the partial sums sent back: one package per
-    VN on the port of its aux multiplier (`step_costs`). The ports run ahead of the multipliers
+    VN on the port of its aux multiplier (`step_costs`); fold 0 sends none (c_full0, c_col0). The ports run ahead of the multipliers
     (unbounded FIFOs), so a window costs its port time or its chain of F-1 round trips, whichever
     is longer.
 
@@ -64,7 +68,9 @@ ROLE_INDEX: dict[str, tuple[int, ...]] = {
 }
 KIND_CODES = {"conv2d": 0, "matmul": 1}
 # Values of the step fields of a MAERI CONFIG row, in order (simulator.program.F_STEPS ...).
-STEP_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms")
+# The last two (fold 0's input steps, which carry no partial sum) travel in fields appended after
+# the SIGMA ones (simulator.program.F_STEPS0).
+STEP_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
 # Cycles from the last package sent to the last output written, regime A (docs/stonne-timing.md).
 DRAIN_CYCLES = 7
 
@@ -103,8 +109,10 @@ def forwarding_usable(t: tuple[int, ...], extent_s: int, stride_cols: int) -> bo
 @cache
 def step_costs(
     t: tuple[int, ...], stride: int | tuple[int, int], extent_s: int, ms: int, dn: int, aux: bool
-) -> tuple[int, int, int, int, int, int]:
-    """(c_w, c_full, c_col, e_full, e_col, aux) for spatial tile `t` (8 roles) on ms/dn.
+) -> tuple[int, int, int, int, int, int, int, int]:
+    """(c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0) for spatial tile `t` (8 roles)
+    on ms/dn; c_full0, c_col0: the input steps of fold 0, which send no partial sum back (equal
+    to c_full, c_col without aux multipliers).
 
     `stride`: one stride, or (along X' = rows, along Y' = cols); STONNE has a single stride and
     no dilation (a dilated conv gets the step costs of its undilated window).
@@ -166,18 +174,19 @@ def step_costs(
             p = (v * vn_span) // width
             psum_load[p] = psum_load.get(p, 0) + 1
 
-    def input_step_cost(first_col: int) -> tuple[int, int]:
+    def input_step_cost(first_col: int) -> tuple[int, int, int]:
         load, elements = input_step(first_col)
+        cost0 = max(1, max(load.values(), default=1))
         for p, n in psum_load.items():
             load[p] = load.get(p, 0) + n
-        return max(1, max(load.values(), default=1)), elements
+        return max(1, max(load.values(), default=1)), elements, cost0
 
-    c_full, e_full = input_step_cost(0)
+    c_full, e_full, c_full0 = input_step_cost(0)
     if forwarding_usable(t, extent_s, stride_y):
-        c_col, e_col = input_step_cost(y_in - 1)
+        c_col, e_col, c_col0 = input_step_cost(y_in - 1)
     else:
-        c_col, e_col = c_full, e_full
-    return c_w, c_full, c_col, e_full, e_col, int(aux)
+        c_col, e_col, c_col0 = c_full, e_full, c_full0
+    return c_w, c_full, c_col, e_full, e_col, int(aux), c_full0, c_col0
 
 
 def _parts(z: Any, t: Any, xp: Any) -> dict[str, Any]:
@@ -228,6 +237,7 @@ def compute_cycles(
     p = _parts(z, t, xp)
     folds, vn, nv = p["folds"], p["vn"], p["nv"]
     c_w, c_full, c_col = steps[0], steps[1], steps[2]
+    c_full0, c_col0 = steps[6], steps[7]
     c_rn = cdiv(nv, rn)
     regime_b = (folds > 1) & (accumulation_buffer == 0)
     lat = psum_round_trip(vn, nv, ms_per_port, xp)
@@ -235,20 +245,21 @@ def compute_cycles(
     def window_a(c: Any) -> Any:
         return folds * xp.maximum(c, c_rn)
 
-    def window_b(c: Any) -> Any:
-        # The ports stream ahead (unbounded FIFOs): a window costs its port time or its chain of
-        # F-1 psum round trips (+1 for fold 0, whose inputs are already there), whichever is longer.
-        return xp.maximum(folds * xp.maximum(c, c_rn), (folds - 1) * lat + 1)
+    def window_b(c: Any, c0: Any) -> Any:
+        # The ports stream ahead (unbounded FIFOs): a window costs its port time (fold 0 sends
+        # no psum) or its chain of F-1 psum round trips (+1 for fold 0, whose inputs are already
+        # there), whichever is longer.
+        ports = xp.maximum(c0, c_rn) + (folds - 1) * xp.maximum(c, c_rn)
+        return xp.maximum(ports, (folds - 1) * lat + 1)
 
-    def per_window(c: Any) -> Any:
-        return xp.where(regime_b, window_b(c), window_a(c))
+    def per_window(c: Any, c0: Any) -> Any:
+        return xp.where(regime_b, window_b(c, c0), window_a(c))
 
     # Regime B, first window of a K-tile: its chain starts when fold 0's inputs are in.
-    bound = xp.maximum(c_full, c_rn)
-    first = bound + (folds - 1) * xp.maximum(bound, lat)
-    start = xp.where(regime_b, first - window_b(c_full), 0)
+    first = xp.maximum(c_full0, c_rn) + (folds - 1) * xp.maximum(xp.maximum(c_full, c_rn), lat)
+    start = xp.where(regime_b, first - window_b(c_full, c_full0), 0)
     drain = xp.where(regime_b, lat + 1, DRAIN_CYCLES)
-    row = per_window(c_full) + (p["windows_y"] - 1) * per_window(c_col)
+    row = per_window(c_full, c_full0) + (p["windows_y"] - 1) * per_window(c_col, c_col0)
     per_ktile = folds * c_w + p["windows_x"] * row + start + drain
     return p["ktiles"] * per_ktile
 

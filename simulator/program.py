@@ -95,7 +95,16 @@ NUM_STEP_FIELDS = 6
 # cycles per streamed column, distinct reduction indices streamed, non-zeros, bitmap bits.
 F_SPARSE = F_STEPS + NUM_STEP_FIELDS  # F_SPARSE + i, i < NUM_SPARSE_FIELDS
 NUM_SPARSE_FIELDS = 6
-NUM_FIELDS = F_SPARSE + NUM_SPARSE_FIELDS
+# Appended in format 4 (CONFIG rows on a MAERI target): the costs of fold 0's input steps, which
+# send no partial sum back (c_full0, c_col0; maeri.STEP_FIELDS after aux_ms).
+F_STEPS0 = F_SPARSE + NUM_SPARSE_FIELDS
+NUM_STEP0_FIELDS = 2
+NUM_FIELDS = F_STEPS0 + NUM_STEP0_FIELDS
+# The columns of maeri.STEP_FIELDS, in order.
+STEP_COLUMNS = (
+    *range(F_STEPS, F_STEPS + NUM_STEP_FIELDS),
+    *range(F_STEPS0, F_STEPS0 + NUM_STEP0_FIELDS),
+)
 FIELD_NAMES = (
     "opcode",
     "layer",
@@ -126,10 +135,12 @@ FIELD_NAMES = (
     "sg_kreads",
     "w_nnz",
     "w_bitmap_bits",
+    "c_full0",
+    "c_col0",
 )
 assert len(FIELD_NAMES) == NUM_FIELDS
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 @dataclass
@@ -249,10 +260,7 @@ def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
         text = f"config    dataflow={DATAFLOWS[int(row[F_DATAFLOW])]}"
         if row[F_SIZE : F_SIZE + MAX_DIMS].any():
             spatial = " ".join(f"{d}={int(row[F_SIZE + i])}" for i, d in enumerate(dims))
-            steps = " ".join(
-                f"{FIELD_NAMES[F_STEPS + i]}={int(row[F_STEPS + i])}"
-                for i in range(NUM_STEP_FIELDS)
-            )
+            steps = " ".join(f"{FIELD_NAMES[f]}={int(row[f])}" for f in STEP_COLUMNS)
             text += f" spatial {spatial} {steps}"
         return text
     if op == OP_LOAD:

@@ -71,13 +71,12 @@ from simulator.program import (
     F_SIZE,
     F_SLOT,
     F_SPARSE,
-    F_STEPS,
     NUM_SPARSE_FIELDS,
-    NUM_STEP_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    STEP_COLUMNS,
 )
 from simulator.target import Target
 
@@ -124,7 +123,7 @@ def instruction_ops(rows: np.ndarray, ndims: int, sparse_rows: bool = False) -> 
         properties: dict[str, Attribute] = {"dataflow": StringAttr(DATAFLOWS[row[F_DATAFLOW]])}
         if any(row[F_SIZE:size_end]):  # MAERI: the virtual neurons
             properties["spatial"] = attrs.array(tuple(row[F_SIZE:size_end]))
-            properties["steps"] = attrs.array(tuple(row[F_STEPS : F_STEPS + NUM_STEP_FIELDS]))
+            properties["steps"] = attrs.array(tuple(row[f] for f in STEP_COLUMNS))
         return accel_isa.ConfigOp.create(properties=properties)
 
     def load(row: list[int]) -> Operation:

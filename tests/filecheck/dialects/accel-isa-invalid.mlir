@@ -76,7 +76,7 @@ accel_isa.config "os" spatial [1, 0, 8, 8] steps [8, 8, 1, 8, 1, 0]
 // -----
 
 accel_isa.config "os" spatial [1, 1, 8, 8] steps [8, 8, 1]
-// CHECK: Operation does not verify: accel_isa.config: steps must be [c_w, c_full, c_col, e_full, e_col, aux_ms] with costs >= 1 and aux_ms 0 or 1, got [8, 8, 1]
+// CHECK: Operation does not verify: accel_isa.config: steps must be [c_w, c_full, c_col, e_full, e_col, aux_ms] (+ [c_full0, c_col0]) with costs >= 1 and aux_ms 0 or 1, got [8, 8, 1]
 
 // -----
 

@@ -34,9 +34,9 @@ builtin.module attributes {accel.target = #accel.target<{name = "maeri-64", arch
 // 8 weights and 8 window elements on one port per step; the sliding window sends only its new
 // column (6 elements: 3 rows x 2 channels, 3 port cycles). The FC keeps its default mapping.
 // EMIT:      accel_isa.layer "conv2d"
-// EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 2, 2, 1, 1, 3, 3] steps [8, 8, 3, 18, 6, 0]
+// EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 2, 2, 1, 1, 3, 3] steps [8, 8, 3, 18, 6, 0, 8, 3]
 // EMIT:      accel_isa.layer "matmul"
-// EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 1, 64] steps [8, 8, 1, 64, 1, 0]
+// EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 1, 64] steps [8, 8, 1, 64, 1, 0, 8, 1]
 
 // TOOBIG: layer '/conv': spatial tile k4*c4*r3*s3 needs 144 multipliers (4 VNs of 36) but the target has 64
 
