@@ -341,7 +341,7 @@ def reduction_dims(shape: LayerShape) -> tuple[str, ...]:
 
 def _footprint_elems(shape: LayerShape, t: dict[str, int]) -> tuple[int, int, int]:
     """Elements of one input (with halo), weight (+ bias) and output tile of per-dim sizes `t`."""
-    return tuple(int(v) for v in _footprint_vec(shape, t))  # type: ignore[return-value]
+    return tuple(int(v) for v in footprint_elements(shape, t))  # type: ignore[return-value]
 
 
 def footprint_bytes(shape: LayerShape, tiles: dict[str, int], element_bytes: int) -> dict[str, int]:
@@ -914,7 +914,7 @@ def _check_maeri_spatial(shape: LayerShape, mapping: Mapping, target: Target, wh
         )
 
 
-def _footprint_vec(shape: LayerShape, size: dict[str, Any]) -> tuple[Any, ...]:
+def footprint_elements(shape: LayerShape, size: dict[str, Any]) -> tuple[Any, ...]:
     """Footprint elements (input with halo, weight + bias, output) of tiles whose per-dim sizes
     are ints or arrays of clipped sizes (one entry per iteration)."""
     if shape.kind == "conv2d":
@@ -1071,7 +1071,9 @@ def schedule(
         return (np.cumsum(new) - 1) % 2 if double else np.zeros(total, dtype=np.int64)
 
     s_in, s_w, s_out = slots(new_in), slots(new_w), slots(new_out)
-    fp_in, fp_w, fp_out = (np.broadcast_to(v, (total,)) * eb for v in _footprint_vec(shape, sizes))
+    fp_in, fp_w, fp_out = (
+        np.broadcast_to(v, (total,)) * eb for v in footprint_elements(shape, sizes)
+    )
     if target.arch == "sigma":  # bitmap-compressed weights (and activations, if declared)
         sparse, w_nnz = _sigma_fields(shape, weights, target, off, size, rel["weight"])
         dense_w = np.prod(size[:, rel["weight"]], axis=1)

@@ -44,7 +44,7 @@ from compiler.tiling import (
     OPERANDS,
     LayerShape,
     Mapping,
-    _footprint_vec,
+    footprint_elements,
     gemm_view,
     operand_dims,
 )
@@ -259,7 +259,7 @@ def _evaluate(
     macs = np.full(b, shape.macs, np.int64)
 
     # -- DRAM: reuse analysis per operand -------------------------------------------------------
-    fp_full = _footprint_vec(shape, {d: tile[:, i] for i, d in enumerate(dims)})
+    fp_full = footprint_elements(shape, {d: tile[:, i] for i, d in enumerate(dims)})
     traffic_bytes: dict[str, np.ndarray] = {}
     dma: dict[str, np.ndarray] = {}
     repeat: dict[str, np.ndarray] = {}
@@ -269,7 +269,7 @@ def _evaluate(
         repeat[op] = visits // np.prod(np.where(deps, trips, 1), axis=1)
 
         def fp_and_dma(sizes: dict[str, np.ndarray], pos: int = pos) -> tuple[np.ndarray, ...]:
-            nbytes = np.asarray(_footprint_vec(shape, sizes)[pos], np.int64) * eb
+            nbytes = np.asarray(footprint_elements(shape, sizes)[pos], np.int64) * eb
             return nbytes, np.ceil(nbytes / bw).astype(np.int64)
 
         subset = tuple(d for d in dims if d in rel[op])
