@@ -409,14 +409,12 @@ class HostOp(IRDLOperation):
 # --- tile-level ops -----------------------------------------------------------------------------
 
 
-@irdl_op_definition
-class TiledOp(IRDLOperation):
-    """A layer after `accel-tile`: its loop nest over buffer-level tiles.
+class LayerRegionOp(IRDLOperation):
+    """Base of the ops holding one layer's body (`accel.tiled`, `accel_isa.layer`).
 
     Properties: `kind` (conv2d | matmul), `layer_name`, `dims` (loop dim -> extent), `geometry`
-    (conv: strides, pads, dilations, group), `mapping` (complete: every tile chosen)."""
-
-    name = "accel.tiled"
+    (conv: strides, pads, dilations, group), `mapping` (complete: every tile chosen); the layer's
+    tensors as operands and result, the body in a single-block region."""
 
     kind = prop_def(StringAttr)
     layer_name = prop_def(StringAttr)
@@ -432,6 +430,13 @@ class TiledOp(IRDLOperation):
     assembly_format = (
         "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
     )
+
+
+@irdl_op_definition
+class TiledOp(LayerRegionOp):
+    """A layer after `accel-tile`: its loop nest over buffer-level tiles."""
+
+    name = "accel.tiled"
 
     def verify_(self) -> None:
         if self.kind.data not in LAYER_KINDS:

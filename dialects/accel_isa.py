@@ -29,28 +29,20 @@ from xdsl.dialects.builtin import (
     I64,
     BoolAttr,
     DenseArrayBase,
-    DictionaryAttr,
     IntegerAttr,
     StringAttr,
-    TensorType,
     i64,
 )
 from xdsl.ir import Attribute, Dialect
 from xdsl.irdl import (
     IRDLOperation,
-    ParsePropInAttrDict,
     irdl_op_definition,
     opt_prop_def,
     prop_def,
-    region_def,
-    result_def,
-    traits_def,
-    var_operand_def,
 )
-from xdsl.traits import NoTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, MappingAttr, i64_array
+from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, LayerRegionOp, i64_array
 
 MAX_DIMS = 8
 NUM_STEPS = 8  # 6 accepted: fold 0 costs as every fold (c_full0 = c_full, c_col0 = c_col)
@@ -273,27 +265,12 @@ INSTRUCTION_OPS = (ConfigOp, LoadOp, ComputeOp, StoreOp)
 
 
 @irdl_op_definition
-class LayerOp(IRDLOperation):
+class LayerOp(LayerRegionOp):
     """One layer's program: operands and result as tensors, the instructions in the body.
 
     Properties as `accel.tiled`: kind, layer_name, dims, geometry, mapping."""
 
     name = "accel_isa.layer"
-
-    kind = prop_def(StringAttr)
-    layer_name = prop_def(StringAttr)
-    dims = prop_def(DictionaryAttr)
-    geometry = prop_def(DictionaryAttr)
-    mapping = prop_def(MappingAttr)
-    input = var_operand_def(TensorType)
-    output = result_def(TensorType)
-    body = region_def("single_block")
-
-    traits = traits_def(NoTerminator())
-    irdl_options = (ParsePropInAttrDict(),)
-    assembly_format = (
-        "$kind $input attr-dict-with-keyword `:` functional-type($input, $output) $body"
-    )
 
     def verify_(self) -> None:
         name = self.layer_name.data
