@@ -103,6 +103,7 @@ from simulator.program import (
     OP_STORE,
     STEP_COLUMNS,
 )
+from simulator.shapes import output_size
 from simulator.target import Target
 
 OPERANDS = ("input", "weight", "output")
@@ -205,8 +206,8 @@ def conv2d_shape(
         raise ShapeError(
             f"conv2d strides {strides} / dilations {dilations} must be >= 1, pads {pads} >= 0"
         )
-    oy = (h + top + bottom - (dy * (r - 1) + 1)) // sy + 1
-    ox = (w + left + right - (dx * (s - 1) + 1)) // sx + 1
+    oy = output_size(h, r, sy, top + bottom, dy)
+    ox = output_size(w, s, sx, left + right, dx)
     if oy < 1 or ox < 1 or min(n, c, gk, r, s) < 1:
         raise ShapeError(
             f"conv2d of input {tuple(input_shape)} with weight {tuple(weight_shape)} has an empty output"

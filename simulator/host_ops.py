@@ -14,13 +14,14 @@ or its begin padding; the overhang beyond the end padding never counts (not even
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from simulator.shapes import same_pads, window_extent
 
 Array = Any
 HostOp = Callable[[list[Any], dict[str, Any]], list[Any]]
@@ -78,16 +79,12 @@ def _pool_geometry(
         auto_pad = auto_pad.decode()
     begin, end = pads[:nd], pads[nd:]
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        for i in range(nd):
-            out = math.ceil(spatial[i] / strides[i])
-            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i])
-            small, big = total // 2, total - total // 2
-            begin[i], end[i] = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
+        begin, end = same_pads(spatial, kernel, strides, dilations, auto_pad == "SAME_UPPER")
     elif auto_pad == "VALID":
         begin, end = [0] * nd, [0] * nd
     full: list[tuple[int, int]] = []
     for i in range(nd):
-        window = (kernel[i] - 1) * dilations[i] + 1
+        window = window_extent(kernel[i], dilations[i])
         span = spatial[i] + begin[i] + end[i] - window
         out = (-(-span // strides[i]) if ceil_mode else span // strides[i]) + 1
         if ceil_mode and (out - 1) * strides[i] >= spatial[i] + begin[i]:

@@ -64,6 +64,7 @@ from compiler.passes.common import (
 )
 from dialects import accel
 from dialects.onnx import NODE_OPS, NoValueOp, OnnxNodeOp
+from simulator.shapes import same_pads
 
 OnnxConstantOp = NODE_OPS["Constant"]
 OnnxConvOp = NODE_OPS["Conv"]
@@ -180,14 +181,9 @@ def _conv_pads(op: Operation, x: SSAValue, w: SSAValue) -> list[int]:
         )
     strides = _attr_ints(op, "strides", (1, 1))
     dilations = _attr_ints(op, "dilations", (1, 1))
-    in_hw, kernel = shape_of(x)[2:], shape_of(w)[2:]
-    begin, end = [], []
-    for i in range(2):
-        out = -(-in_hw[i] // strides[i])
-        total = max((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in_hw[i], 0)
-        small, large = total // 2, total - total // 2
-        begin.append(small if auto_pad == "SAME_UPPER" else large)
-        end.append(large if auto_pad == "SAME_UPPER" else small)
+    begin, end = same_pads(
+        shape_of(x)[2:], shape_of(w)[2:], strides, dilations, auto_pad == "SAME_UPPER"
+    )
     return [*begin, *end]
 
 
