@@ -169,6 +169,26 @@ class LayerShape:
         return int(np.prod(list(self.dims.values()), dtype=np.int64))
 
     @property
+    def signature(self) -> str:
+        """A readable key naming everything that decides the layer's mappings and timing, e.g.
+        `conv2d n1g1k64c3y55x55r11s11 st4x4 dl1x1 pad2,2,2,2 in224x224 bias` or
+        `matmul g1m1k9216n4096 shared-b bias` (mapping databases are keyed by it)."""
+        dims = "".join(f"{d}{self.dims[d]}" for d in self.dim_names)
+        parts = [self.kind, dims]
+        if self.kind == "conv2d":
+            parts += [
+                "st{}x{}".format(*self.stride),
+                "dl{}x{}".format(*self.dilation),
+                "pad{},{},{},{}".format(*self.pads),
+                "in{}x{}".format(*self.in_hw),
+            ]
+        elif not self.b_batched:
+            parts.append("shared-b")
+        if self.has_bias:
+            parts.append("bias")
+        return " ".join(parts)
+
+    @property
     def padded_hw(self) -> tuple[int, int]:
         """Input H, W with the pads added (conv2d only)."""
         top, left, bottom, right = self.pads

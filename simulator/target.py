@@ -168,6 +168,17 @@ class Target:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def fingerprint(self) -> str:
+        """12 hex digits identifying the hardware: a hash of every field but `name` and the
+        default `dataflow` (a preset and an identical YAML share it; any parameter that changes
+        timing, memory or energy changes it). Mapping databases are keyed by it."""
+        import hashlib
+        import json
+
+        fields = {k: v for k, v in self.to_dict().items() if k not in ("name", "dataflow")}
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
     def replace(self, **changes: Any) -> Target:
         return make_target({**self.to_dict(), **changes})
 

@@ -35,18 +35,22 @@ Systolic targets only (`target.arch == "systolic"`); MAERI/SIGMA raise ValueErro
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from compiler.tiling import (
+    MAERI_AXES,
     OPERANDS,
     LayerShape,
     Mapping,
     footprint_elements,
     gemm_view,
+    maeri_factors,
     operand_dims,
+    spatial_unroll,
+    with_maeri_spatial,
 )
 from simulator import systolic
 from simulator.program import DATAFLOWS
@@ -104,35 +108,90 @@ class CandidateBatch:
     dataflow [B] int (index in `simulator.program.DATAFLOWS`: 0 ws, 1 os, 2 is);
     tiles [B, D] int64 buffer tiles (clipped to the extents by `evaluate`);
     order [B, D] int64 the loop order as dim indices, outermost first (a permutation);
-    double_buffer [B] bool.
+    double_buffer [B] bool;
+    spatial [B, D] int64 MAERI spatial factor per dim (STONNE's spatial tile, clamped to the
+      tiles by `evaluate` as `tiling.with_maeri_spatial` does; 1: not unrolled). None: all ones.
+      Ignored on systolic and SIGMA targets.
     """
 
     dataflow: np.ndarray
     tiles: np.ndarray
     order: np.ndarray
     double_buffer: np.ndarray
+    spatial: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.dataflow.shape[0])
 
+    def spatial_factors(self) -> np.ndarray:
+        """spatial as an array [B, D] (ones when None)."""
+        if self.spatial is None:
+            return np.ones_like(np.asarray(self.tiles, np.int64))
+        return np.asarray(self.spatial, np.int64)
+
     @staticmethod
     def from_mappings(shape: LayerShape, mappings: list[Mapping]) -> CandidateBatch:
         dims = shape.dim_names
+        n = len(mappings)
+        spatial = None
+        if any(a in MAERI_AXES for m in mappings for a, _ in m.spatial.values()):
+            spatial = np.array(
+                [[maeri_factors(shape, m)[d] for d in dims] for m in mappings], np.int64
+            ).reshape(n, len(dims))
         return CandidateBatch(
             dataflow=np.array([DATAFLOWS.index(m.dataflow) for m in mappings], np.int64),
             tiles=np.array([[m.tiles[d] for d in dims] for m in mappings], np.int64).reshape(
-                len(mappings), len(dims)
+                n, len(dims)
             ),
             order=np.array([[dims.index(d) for d in m.order] for m in mappings], np.int64).reshape(
-                len(mappings), len(dims)
+                n, len(dims)
             ),
             double_buffer=np.array([m.double_buffer for m in mappings], bool),
+            spatial=spatial,
         )
+
+    def mapping(self, shape: LayerShape, i: int, target: Target) -> Mapping:
+        """Candidate i as a `tiling.Mapping` (tiles clipped to the extents; on a MAERI target
+        the spatial factors clamped to the tiles; on a systolic one the descriptive unroll)."""
+        dims = shape.dim_names
+        tiles = {
+            d: int(min(max(self.tiles[i][j], 1), shape.dims[d])) for j, d in enumerate(dims)
+        }
+        df = DATAFLOWS[int(self.dataflow[i])]
+        mapping = Mapping(
+            dataflow=df,
+            tiles=tiles,
+            order=tuple(dims[int(j)] for j in self.order[i]),
+            double_buffer=bool(self.double_buffer[i]),
+        )
+        if target.arch == "maeri":
+            factors = {d: int(f) for d, f in zip(dims, self.spatial_factors()[i], strict=True)}
+            return with_maeri_spatial(shape, mapping, target, factors)
+        if target.arch == "systolic":
+            return replace(mapping, spatial=spatial_unroll(shape, df, target))
+        return mapping
 
     def take(self, index: Any) -> CandidateBatch:
         """The sub-batch at `index` (a slice, mask or index array)."""
         return CandidateBatch(
-            self.dataflow[index], self.tiles[index], self.order[index], self.double_buffer[index]
+            self.dataflow[index],
+            self.tiles[index],
+            self.order[index],
+            self.double_buffer[index],
+            None if self.spatial is None else self.spatial[index],
+        )
+
+    @staticmethod
+    def concat(batches: list[CandidateBatch]) -> CandidateBatch:
+        spatial = None
+        if any(b.spatial is not None for b in batches):
+            spatial = np.concatenate([b.spatial_factors() for b in batches])
+        return CandidateBatch(
+            np.concatenate([b.dataflow for b in batches]),
+            np.concatenate([b.tiles for b in batches]),
+            np.concatenate([b.order for b in batches]),
+            np.concatenate([b.double_buffer for b in batches]),
+            spatial,
         )
 
 
