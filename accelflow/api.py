@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -15,7 +15,20 @@ from simulator.errors import AccelflowError
 from simulator.program import Program
 from simulator.target import Target, load_target
 
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+
+    from compiler.tiling import LayerShape
+    from tuner.db import MappingDB
+
+    # accelerator layer name -> (its shape, its mapping dict once it has one)
+    LayerMappings = dict[str, tuple[LayerShape, dict[str, Any] | None]]
+
 ModelLike = str | Path | onnx.ModelProto
+# Where a layer's mapping came from, in CompileResult.mapping_sources.
+FROM_DATABASE = "database"
+FROM_DEFAULT = "default"
+FROM_OPTIONS = "options"
 
 
 class InputError(AccelflowError):
@@ -30,6 +43,116 @@ class CompileResult:
     stages: dict[str, str] = field(default_factory=dict)
     # Wall seconds per stage ("import", each pass, "assemble").
     seconds: dict[str, float] = field(default_factory=dict)
+    # When mappings were given: accelerator layer name -> where its mapping came from,
+    # "database" (its entry, by layer name or signature), "default" (no entry: the default
+    # heuristic) or "options" (it has an entry, but options in `passes` replaced it).
+    mapping_sources: dict[str, str] = field(default_factory=dict)
+    # The target fingerprints a MappingDB has entries for (None: no database, or a plain dict).
+    database_fingerprints: list[str] | None = None
+
+    def mapping_notice(self, database: str = "the mapping database", limit: int = 12) -> str | None:
+        """One line saying which layers did not get their mapping from `database` (its name as
+        the user knows it), or None when every layer did (or no mappings were given)."""
+        if not self.mapping_sources:
+            return None
+        total = len(self.mapping_sources)
+        default = [n for n, src in self.mapping_sources.items() if src == FROM_DEFAULT]
+        replaced = [n for n, src in self.mapping_sources.items() if src == FROM_OPTIONS]
+        fp = self.target.fingerprint()
+        parts = []
+        where = f"target {self.target.name} (fingerprint {fp})"
+        if self.database_fingerprints is not None and fp not in self.database_fingerprints:
+            have = ", ".join(self.database_fingerprints)
+            tuned = (
+                f"it has entries for fingerprint(s) {have} only (tuned for other hardware, "
+                "e.g. with other --set overrides?)"
+                if have
+                else "it has no entries"
+            )
+            parts.append(
+                f"{database} has no entry for {where}; {tuned}; all {total} layers use the "
+                "default mapping"
+            )
+        elif default:
+            scope = f" for {where}" if self.database_fingerprints is not None else ""
+            parts.append(
+                f"{len(default)} of {total} layers are not in {database}{scope}; they use the "
+                f"default mapping: {_name_list(default, limit)}"
+            )
+        if replaced:
+            parts.append(
+                f"pass options replace the mapping from {database} for {len(replaced)} of "
+                f"{total} layers: {_name_list(replaced, limit)}"
+            )
+        return "; ".join(parts) if parts else None
+
+
+def _name_list(names: Sequence[str], limit: int) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names) - limit} more)"
+
+
+def _resolve_mappings(
+    mappings: Any, target: Target
+) -> tuple[dict[str, Any] | None, list[str] | None]:
+    """(the dict `compile_module` takes, the DB's fingerprints or None) of `mappings`: a path to
+    a database file (or to an older plain layer-name JSON), a MappingDB, or a plain dict."""
+    from tuner.db import FORMAT, MappingDB, read_mappings
+
+    if mappings is None:
+        return None, None
+    if isinstance(mappings, str | Path):
+        mappings = read_mappings(mappings)
+    elif isinstance(mappings, Mapping) and "format" in mappings:
+        mappings = MappingDB.from_json(dict(mappings))
+    if isinstance(mappings, MappingDB):
+        return mappings.for_target(target), mappings.fingerprints()
+    if isinstance(mappings, Mapping):
+        return dict(mappings), None
+    raise AccelflowError(
+        f"mappings must be a path, a MappingDB or a dict, not {type(mappings).__name__} "
+        f'(a database file has "format": "{FORMAT}")'
+    )
+
+
+def _record_layer_mappings(module: ModuleOp, seen: LayerMappings) -> None:
+    """Note each accelerator layer's shape and mapping as the stage left it: the latest mapping
+    of an accel.conv2d / accel.matmul (after accel-map), else that of its accel.tiled."""
+    from compiler.passes.common import layer_shape
+    from dialects import accel
+
+    for op in module.walk():
+        if not isinstance(op, accel.Conv2DOp | accel.MatmulOp | accel.TiledOp):
+            continue
+        name = op.layer_name.data
+        known = seen.get(name, (None, None))[1] is not None
+        if isinstance(op, accel.TiledOp):
+            if not known:  # tiled without a mapped stage before (no accel-map in the pipeline)
+                seen[name] = (layer_shape(op), op.mapping.as_dict())
+        elif op.mapping is not None:
+            seen[name] = (layer_shape(op), op.mapping.as_dict())
+        elif not known:
+            seen[name] = (layer_shape(op), None)
+
+
+def _mapping_sources(seen: LayerMappings, database: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Layer name -> "database" | "default" | "options" (see CompileResult.mapping_sources);
+    `database` as the compiler read it (the module's `accel.mappings`)."""
+    from compiler import tiling
+    from compiler.passes.common import database_mapping
+
+    sources = {}
+    for name, (shape, used) in seen.items():
+        entry = database_mapping(database, name, shape)
+        if entry is None:
+            sources[name] = FROM_DEFAULT
+        elif used is not None and tiling.Mapping.from_dict(used) == tiling.Mapping.from_dict(
+            entry[1]
+        ):
+            sources[name] = FROM_DATABASE
+        else:
+            sources[name] = FROM_OPTIONS
+    return sources
 
 
 def _load_model(model: ModelLike) -> onnx.ModelProto:
@@ -51,16 +174,25 @@ def compile(
     overrides: Sequence[str] = (),
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
     passes: str | None = None,
-    mappings: Mapping[str, Any] | None = None,
+    mappings: str | Path | MappingDB | Mapping[str, Any] | None = None,
     keep_ir: bool = False,
     elide_constants: bool = True,
 ) -> CompileResult:
-    """Import an ONNX model and lower it to a Program for `target` (preset, YAML or Target)."""
+    """Import an ONNX model and lower it to a Program for `target` (preset, YAML or Target).
+
+    `mappings`: a mapping database (a path to its JSON file, or a `tuner.db.MappingDB`), whose
+    entries for this target's fingerprint the layers use by signature; or a plain dict layer
+    name (or signature) -> mapping dict. Layers without an entry get the default mapping;
+    `CompileResult.mapping_sources` and `.mapping_notice()` say which."""
     from compiler.assembler import assemble
     from compiler.importer import import_onnx
+    from compiler.passes.common import module_mappings
     from compiler.pipeline import DEFAULT_PASSES, compile_module
 
     tgt = load_target(target, list(overrides))
+    database, fingerprints = _resolve_mappings(mappings, tgt)
+    layers: LayerMappings = {}
+    compiled_database: list[dict[str, dict[str, Any]]] = [{}]
     seconds: dict[str, float] = {}
     stages: dict[str, str] = {}
     t0 = time.perf_counter()
@@ -79,19 +211,27 @@ def compile(
         now = time.perf_counter()
         seconds[name] = now - last[0]
         keep(name, mod)
+        if database is not None:
+            _record_layer_mappings(mod, layers)
+            compiled_database[0] = module_mappings(mod) or compiled_database[0]
         last[0] = time.perf_counter()
 
     module = compile_module(
-        module,
-        tgt,
-        passes=passes or DEFAULT_PASSES,
-        mappings=dict(mappings) if mappings else None,
-        on_stage=on_stage,
+        module, tgt, passes=passes or DEFAULT_PASSES, mappings=database, on_stage=on_stage
     )
     t0 = time.perf_counter()
     program = assemble(module)
     seconds["assemble"] = time.perf_counter() - t0
-    return CompileResult(program=program, target=tgt, stages=stages, seconds=seconds)
+    return CompileResult(
+        program=program,
+        target=tgt,
+        stages=stages,
+        seconds=seconds,
+        mapping_sources=_mapping_sources(layers, compiled_database[0])
+        if database is not None
+        else {},
+        database_fingerprints=fingerprints,
+    )
 
 
 def random_inputs(program: Program, seed: int = 0) -> dict[str, np.ndarray]:

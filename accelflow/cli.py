@@ -1,12 +1,16 @@
 """The `accelflow` command line.
 
     accelflow compile MODEL --target T [--set F=V]... [-o DIR] [--emit ir|asm|program]...
+                      [--mappings maps.json]
     accelflow simulate MODEL --target T [--set F=V]... [--check] [--inputs X.npz]
-                       [--save-outputs Y.npz] [--json]
+                       [--save-outputs Y.npz] [--json] [--mappings maps.json]
     accelflow targets
 
 User mistakes end with one line `error: ...` on stderr and exit code 2 (no traceback unless
 `--debug`); `simulate --check` exits 1 when an output differs from the ONNX reference.
+`--mappings` reads a mapping database (`tuner/db.py`: the entries for the target's fingerprint,
+by layer signature) or an older plain JSON object layer name -> mapping; layers it has no entry
+for get the default mapping, named in one `notice:` line on stderr.
 """
 
 from __future__ import annotations
@@ -56,7 +60,10 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
         "--passes", default=None, help="override the pass pipeline (accelflow-opt syntax)"
     )
     p.add_argument(
-        "--mappings", default=None, help="mapping database (JSON) to use instead of defaults"
+        "--mappings",
+        default=None,
+        metavar="DB.json",
+        help="mapping database (from `accelflow tune`) to use instead of the default mappings",
     )
 
 
@@ -104,32 +111,34 @@ def _input_shapes(items: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
     return shapes
 
 
-def _load_mappings(path: str | None) -> dict[str, Any] | None:
+def _load_mappings(path: str | None) -> Any:
+    """The `--mappings` file read (a MappingDB, or an older plain layer-name -> mapping dict);
+    a missing or malformed file is a DatabaseError (one line, exit 2)."""
     if path is None:
         return None
-    p = Path(path)
-    if not p.exists():
-        raise AccelflowError(f"{p}: no such mapping database")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as err:
-        raise AccelflowError(f"{p}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    return data.get("layers", data) if isinstance(data, dict) else None
+    from tuner.db import read_mappings
+
+    return read_mappings(path)
 
 
 def _compile(args: argparse.Namespace, keep_ir: bool = False):
     from accelflow.api import compile as compile_model
 
+    mappings = _load_mappings(args.mappings)
     with err_console.status("compiling...", spinner="dots"):
-        return compile_model(
+        result = compile_model(
             args.model,
             target=args.target,
             overrides=args.overrides,
             input_shapes=_input_shapes(args.input_shape),
             passes=args.passes,
-            mappings=_load_mappings(args.mappings),
+            mappings=mappings,
             keep_ir=keep_ir,
         )
+    notice = result.mapping_notice(args.mappings) if mappings is not None else None
+    if notice:
+        err_console.print(f"notice: {notice}", markup=False, soft_wrap=True)
+    return result
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -184,6 +193,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         data = sim.stats.to_dict()
         data["wall_seconds"] = {**result.seconds, "simulate": wall}
+        if args.mappings is not None:
+            data["mappings"] = {
+                "database": args.mappings,
+                "target_fingerprint": result.target.fingerprint(),
+                "sources": result.mapping_sources,
+            }
         if report is not None:
             data["check"] = {
                 "ok": report.ok,

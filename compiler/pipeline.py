@@ -7,8 +7,10 @@
 `passes` uses accelflow-opt's syntax (`onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},
 accel-emit`); xDSL's own passes (`dce`, `canonicalize`, ...) may be mixed in. The module is
 verified after every pass, then `on_stage(pass_name, module)` is called (to write the IR of each
-level). `mappings` (layer name -> `tiling.Mapping.to_dict()`, e.g. from a mapping database) is
-attached to the module as `accel.mappings` and used by `accel-map` for the layers it names.
+level). `mappings` (layer name or layer signature -> `tiling.Mapping.to_dict()`, e.g.
+`tuner.db.MappingDB.for_target(target)`) is attached to the module as `accel.mappings`; `accel-map`
+uses the entry under a layer's name, else the one under its signature (`tiling.LayerShape
+.signature`). The compiler does not read database files: `accelflow.api.compile` does.
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ def _mapping_entry(name: str, entry: Any) -> accel.MappingAttr:
     if isinstance(entry, Mapping) and "mapping" in entry and "dataflow" not in entry:
         entry = entry["mapping"]
     if not isinstance(entry, Mapping):
-        raise PassError(f"mapping for layer '{name}' is not a dictionary")
-    data = tiling.Mapping.from_dict(dict(entry)).to_dict()
+        raise PassError(f"mapping database entry '{name}' is not a dictionary")
+    try:
+        data = tiling.Mapping.from_dict(dict(entry)).to_dict()
+    except tiling.MappingError as err:
+        raise tiling.MappingError(f"mapping database entry '{name}': {err}") from None
     return accel.MappingAttr.from_dict(data)
 
 

@@ -513,8 +513,14 @@ def _maeri_folds(shape: LayerShape, extents: dict[str, int], factors: dict[str, 
 
 
 def maeri_mapping_spatial(shape: LayerShape, factors: dict[str, int]) -> dict[str, tuple[str, int]]:
-    """Mapping.spatial for MAERI factors (dims with factor 1 left out)."""
-    return {d: (maeri_axis(shape, d), int(f)) for d, f in factors.items() if f > 1}
+    """Mapping.spatial for MAERI factors (dims with factor 1 left out). An all-ones tile keeps
+    its first reduction dim at 1, so that it reads as chosen (an empty spatial unroll means
+    "not chosen yet": `with_maeri_spatial` gives it the heuristic's)."""
+    spatial = {d: (maeri_axis(shape, d), int(f)) for d, f in factors.items() if f > 1}
+    if not spatial:
+        first = reduction_dims(shape)[0]
+        spatial[first] = (maeri_axis(shape, first), 1)
+    return spatial
 
 
 def maeri_factors(shape: LayerShape, mapping: Mapping) -> dict[str, int]:

@@ -2,13 +2,17 @@
 
     accelflow-opt in.mlir -p 'accel-map{dataflow=os order=gknyxcrs layer=/conv1/Conv force=true}'
 
-The mapping comes from, in this order: the module's mapping database (`accel.mappings`, layer
-name -> mapping, set by `compile_module(mappings=...)`) unless `dataflow` or `order` is given;
-else `tiling.default_mapping` for the module's `accel.target`, with the `dataflow` option (empty:
-the target's) and the `order` option (loop order as letters, outermost first, e.g. `gknyxcrs` for
-a conv2d or `gnmk` for a matmul: it applies only to the layers whose dims it names). Layers that
-already have a mapping keep it unless `force`; `layer` restricts the pass to one layer by name.
-The attribute also carries the MAESTRO-style `directives` the mapping reads as.
+The mapping comes from, in this order: the module's mapping database (`accel.mappings`, set by
+`compile_module(mappings=...)`; a layer's entry is the one under its layer name, else the one
+under its signature `tiling.LayerShape.signature`, as `tuner.db.MappingDB` keys them) unless
+`dataflow`, `order` or `spatial` is given; else `tiling.default_mapping` for the module's
+`accel.target`, with the `dataflow` option (empty: the target's) and the `order` option (loop
+order as letters, outermost first, e.g. `gknyxcrs` for a conv2d or `gnmk` for a matmul: it
+applies only to the layers whose dims it names). A database entry is used exactly as stored
+(dataflow, tiles, order, spatial unroll, double buffering), checked by `tiling.check_mapping`;
+an illegal one is a MappingError naming the layer. Layers that already have a mapping keep it
+unless `force`; `layer` restricts the pass to one layer by name. The attribute also carries the
+MAESTRO-style `directives` the mapping reads as.
 
 On a MAERI target (`arch: maeri`) the mapping's spatial unroll is STONNE's spatial tile (axes
 `vn` and `vns`, see `compiler/tiling.py`): `tiling.maeri_spatial` by default, or the `spatial`
@@ -41,6 +45,7 @@ from compiler import tiling
 from compiler.passes.common import (
     PassError,
     applicable_passes,
+    database_mapping,
     layer_shape,
     mapping_attr,
     module_mappings,
@@ -80,8 +85,9 @@ def map_layer(
     database: dict[str, dict] | None = None,
     spatial: str = "",
 ) -> accel.MappingAttr:
-    """The mapping attribute for one layer (database entry, else the default heuristic; on a
-    MAERI target `spatial` sets the spatial tile, see the module docstring)."""
+    """The mapping attribute for one layer (its database entry, by layer name or signature, else
+    the default heuristic; on a MAERI target `spatial` sets the spatial tile, see the module
+    docstring)."""
     name = op.layer_name.data
     shape = layer_shape(op)
     try:
@@ -90,8 +96,9 @@ def map_layer(
                 f"the spatial option sets MAERI's spatial tile; target '{target.name}' is "
                 f"{target.arch}"
             )
-        if database and name in database and dataflow is None and order is None and not spatial:
-            mapping = tiling.Mapping.from_dict(database[name])
+        entry = database_mapping(database, name, shape)
+        if entry is not None and dataflow is None and order is None and not spatial:
+            mapping = tiling.Mapping.from_dict(entry[1])
             if all(d in mapping.tiles for d in shape.dim_names):
                 tiling.check_mapping(shape, mapping, target, layer=name)
         else:
@@ -172,3 +179,27 @@ class AccelMapPass(ModulePass):
         PatternRewriteWalker(
             GreedyRewritePatternApplier([pattern]), apply_recursively=False
         ).rewrite_module(op)
+
+    @staticmethod
+    def tunable_options(shape: tiling.LayerShape, target: Target) -> dict[str, list]:
+        """The options a tuner may set for one layer (with `layer=`): `dataflow` (every one on a
+        systolic array; MAERI and SIGMA time a tile the same whatever the dataflow, so only the
+        target's), `order` (every permutation of the layer's dims, as the option spells it) and,
+        on MAERI, `spatial` as {dim: factors} (the divisors of the dim's extent and the powers
+        of two below it, up to the multipliers)."""
+        import itertools
+
+        options: dict[str, list] = {
+            "dataflow": list(DATAFLOWS) if target.arch == "systolic" else [target.dataflow],
+            "order": ["".join(p) for p in itertools.permutations(shape.dim_names)],
+        }
+        if target.arch == "maeri":
+            ms = target.num_multipliers
+            spatial = {}
+            for d in shape.dim_names:
+                limit = min(shape.dims[d], ms)
+                values = {f for f in range(1, limit + 1) if shape.dims[d] % f == 0}
+                values |= {1 << i for i in range(limit.bit_length()) if 1 << i <= limit}
+                spatial[d] = sorted(values)
+            options["spatial"] = spatial
+        return options

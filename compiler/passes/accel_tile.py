@@ -176,6 +176,23 @@ class AccelTilePass(ModulePass):
             raise PassError(f"accel-tile: {bad[0]} must be >= 0 (0: choose)")
         return {d: t for d, t in fixed.items() if t}
 
+    @staticmethod
+    def tunable_options(shape: tiling.LayerShape, target: Target) -> dict[str, list]:
+        """The options a tuner may set for one layer (with `layer=`): `tile-<d>` for each loop
+        dim (the divisors of its extent and the ceil-halving chain from it, as `choose_tiles`
+        halves) and `double-buffer` (`on` only where the target double-buffers)."""
+        options: dict[str, list] = {}
+        for d in shape.dim_names:
+            extent = shape.dims[d]
+            values = {t for t in range(1, extent + 1) if extent % t == 0}
+            t = extent
+            while t > 1:
+                values.add(t)
+                t = -(-t // 2)
+            options[f"tile-{d}"] = sorted(values | {1})
+        options["double-buffer"] = ["off", "on"] if target.double_buffer else ["off"]
+        return options
+
     @classmethod
     def schedule_space(cls, ctx: Context, module_op: ModuleOp) -> tuple[AccelTilePass, ...]:
         """The double-buffering choices that apply. Tile sizes are per layer: a tuner derives

@@ -4,14 +4,15 @@ Every pass reads the hardware from the module attribute `accel.target` (`#accel.
 the fields of `simulator.target.Target`); `onnx-to-accel` sets it when the module has none, and
 `compiler.pipeline.compile_module` sets it from the Target it is given.
 
-A mapping database (layer name -> `tiling.Mapping.to_dict()`) travels as the module attribute
-`accel.mappings` (a dictionary of `#accel.mapping` values); `accel-map` prefers it to the default
-heuristic.
+A mapping database travels as the module attribute `accel.mappings`, a dictionary of
+`#accel.mapping` values keyed by layer name or by layer signature (`tiling.LayerShape.signature`,
+the key of `tuner.db.MappingDB`); `database_mapping` looks a layer up by its name first, then by
+its signature. `accel-map` prefers it to the default heuristic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -92,7 +93,8 @@ def module_of(op: Operation) -> ModuleOp:
 
 
 def module_mappings(module: ModuleOp) -> dict[str, dict[str, Any]]:
-    """The mapping database carried by `module` (layer name -> mapping dict); {} if none."""
+    """The mapping database carried by `module` (layer name or signature -> mapping dict);
+    {} if none."""
     attr = module.attributes.get(MAPPINGS_ATTR)
     if not isinstance(attr, DictionaryAttr):
         return {}
@@ -101,6 +103,20 @@ def module_mappings(module: ModuleOp) -> dict[str, dict[str, Any]]:
         if isinstance(value, accel.MappingAttr):
             out[name] = value.as_dict()
     return out
+
+
+def database_mapping(
+    database: Mapping[str, dict[str, Any]] | None, name: str, shape: tiling.LayerShape
+) -> tuple[str, dict[str, Any]] | None:
+    """The (key, mapping dict) of a layer in a mapping database: by layer name first (a mapping
+    chosen for this very layer), else by its signature (one tuned for every layer of this
+    shape); None if neither is there."""
+    if not database:
+        return None
+    for key in (name, shape.signature):
+        if key in database:
+            return key, database[key]
+    return None
 
 
 def shape_of(value: SSAValue) -> tuple[int, ...]:

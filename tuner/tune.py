@@ -1,0 +1,623 @@
+"""The autotuner: per layer, a strategy proposes mappings, the cost model ranks them, the
+simulator decides among the best; results go to a JSON-lines log and a mapping database.
+
+    result = tune("alexnet.onnx", "maeri-128", TuneConfig(strategy="evolutionary", budget=4000),
+                  log="tune.jsonl", db="maps.json")
+    result = resume("tune.jsonl")                     # a run killed at any moment goes on
+
+How a run goes:
+1. The model is imported and mapped by default (`onnx-to-accel,accel-map`); its accelerator
+   layers are grouped by signature (`LayerShape.signature`: ResNet's repeated blocks are tuned
+   once). Each layer gets a `MappingSpace` (what the passes declare tunable) and a strategy
+   seeded with `seed + layer position`.
+2. Rounds: every layer still searching asks its strategy for `batch` points; the batches are
+   scored by the cost model on the executor (in-process, a process pool or Ray), and each
+   point's figures are appended to the log as its batch finishes; then the costs are told back.
+   A layer stops when it has scored `budget` distinct points, or its strategy is exhausted;
+   all stop when `time_limit` seconds have passed.
+3. The best `top_k` distinct mappings by the cost model and the default mapping are simulated
+   together (one `vmap` batch); the simulator's cycles decide (ties keep the default), so the
+   tuned mapping is never slower than the default. The layer's entry is written to the
+   database (atomically, after every layer) and a `done` record to the log.
+
+The log (JSON lines, one object each): a `header` (the model's path and SHA-256, the target,
+the configuration, the layers), then `eval` records {layer, g (genome), cost, latency, energy_pj,
+dram_bytes, utilisation}, `sim` records {layer, mapping, cycles, ...} and `done` records.
+Resuming reads it back: a torn last line (a kill mid-write) is cut off, every logged point is
+told to a fresh strategy again instead of being evaluated (the strategies are deterministic), so
+the resumed run asks, scores and decides exactly what the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.tiling import LayerShape, Mapping
+from simulator.errors import AccelflowError
+from simulator.target import Target, load_target, make_target
+from tuner.cost_model import evaluate
+from tuner.db import MappingDB
+from tuner.executors import Executor, make_executor
+from tuner.space import AXIS_GROUPS, MappingSpace
+from tuner.strategies import STRATEGIES, make_strategy
+
+LOG_VERSION = 1
+OBJECTIVES = ("latency", "energy", "edp")
+# Cost-model figures kept per evaluated point (in the log and for the table).
+EVAL_FIGURES = ("latency_cycles", "energy_pj", "dram_bytes", "utilisation", "roofline_cycles")
+
+
+class TuneError(AccelflowError):
+    """Bad tuning settings, or a log that cannot be resumed."""
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    strategy: str = "evolutionary"
+    budget: int = 2000  # distinct points scored by the cost model, per layer
+    time_limit: float | None = None  # seconds for the whole search (None: no limit)
+    seed: int = 0
+    top_k: int = 8  # best points by the cost model that the simulator decides among
+    batch: int = 256  # points asked per layer per round
+    objective: str = "latency"  # what the cost model minimises: latency, energy or edp
+    axes: tuple[str, ...] = AXIS_GROUPS  # axis groups of the space that are searched
+
+    def check(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise TuneError(f"unknown strategy '{self.strategy}' (one of {', '.join(STRATEGIES)})")
+        if self.objective not in OBJECTIVES:
+            raise TuneError(
+                f"unknown objective '{self.objective}' (one of {', '.join(OBJECTIVES)})"
+            )
+        if self.budget < 1 or self.top_k < 0 or self.batch < 1:
+            raise TuneError("budget and batch must be >= 1, top-k >= 0")
+        bad = [a for a in self.axes if a not in AXIS_GROUPS]
+        if bad:
+            raise TuneError(f"unknown axis '{bad[0]}' (one of {', '.join(AXIS_GROUPS)})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "axes": list(self.axes)}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> TuneConfig:
+        return TuneConfig(**{**data, "axes": tuple(data.get("axes", AXIS_GROUPS))})
+
+
+@dataclass
+class LayerTask:
+    """One distinct accelerator layer of the model (the layers sharing its signature)."""
+
+    index: int
+    signature: str
+    shape: LayerShape
+    names: list[str]
+    default: Mapping
+    weights: np.ndarray | None = None  # SIGMA: the weight constant (bitmap statistics)
+
+
+@dataclass
+class LayerResult:
+    task: LayerTask
+    evaluations: int
+    default_cycles: int
+    tuned_cycles: int
+    mapping: Mapping
+    cost_model_cycles: int  # the cost model's latency of the chosen mapping
+    roofline_cycles: int
+    utilisation: float
+    best_after: int  # evaluations spent when the chosen point was first scored (0: default)
+    history: list[float] = field(default_factory=list)  # best cost after each round
+
+    @property
+    def speedup(self) -> float:
+        return self.default_cycles / max(self.tuned_cycles, 1)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "layers": self.task.names,
+            "signature": self.task.signature,
+            "evaluations": self.evaluations,
+            "default_cycles": self.default_cycles,
+            "tuned_cycles": self.tuned_cycles,
+            "speedup": round(self.speedup, 4),
+            "utilisation": round(self.utilisation, 4),
+            "roofline_cycles": self.roofline_cycles,
+            "roofline_fraction": round(self.roofline_cycles / max(self.tuned_cycles, 1), 4),
+            "cost_model_cycles": self.cost_model_cycles,
+            "best_after": self.best_after,
+            "mapping": self.mapping.to_dict(),
+        }
+
+
+@dataclass
+class TuneResult:
+    target: Target
+    config: TuneConfig
+    layers: list[LayerResult]
+    seconds: float
+    evaluations: int
+    resumed_evaluations: int  # points answered from the log instead of evaluated
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target.name,
+            "fingerprint": self.target.fingerprint(),
+            "config": self.config.to_json(),
+            "seconds": round(self.seconds, 3),
+            "evaluations": self.evaluations,
+            "resumed_evaluations": self.resumed_evaluations,
+            "layers": [r.row() for r in self.layers],
+        }
+
+
+# -- the model's layers -------------------------------------------------------------------------
+
+
+def model_layers(
+    model: Any, target: Target, input_shapes: dict[str, tuple[int, ...]] | None = None
+) -> list[LayerTask]:
+    """The distinct accelerator layers of `model` on `target`, with their default mappings."""
+    from compiler.importer import import_onnx, load_model
+    from compiler.passes.accel_emit import constant_weights
+    from compiler.passes.common import layer_shape, mapping_of
+    from compiler.pipeline import compile_module
+    from dialects import accel
+
+    module = import_onnx(load_model(model), input_shapes)
+    compile_module(module, target, passes="onnx-to-accel,accel-map")
+    tasks: dict[str, LayerTask] = {}
+    for op in module.walk():
+        if not isinstance(op, accel.Conv2DOp | accel.MatmulOp):
+            continue
+        shape = layer_shape(op)
+        name = op.layer_name.data
+        sig = shape.signature
+        if sig in tasks:
+            tasks[sig].names.append(name)
+            continue
+        assert op.mapping is not None
+        weights = constant_weights(op) if target.arch == "sigma" else None
+        tasks[sig] = LayerTask(len(tasks), sig, shape, [name], mapping_of(op.mapping), weights)
+    return list(tasks.values())
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- the log ------------------------------------------------------------------------------------
+
+
+class TuneLog:
+    """Append-only JSON lines; every write is flushed and fsync'ed before the tuner goes on."""
+
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path is not None else None
+        self._file = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a")  # noqa: SIM115 (open for the whole run)
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        if self._file is None:
+            return
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        if text:
+            self._file.write(text)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @staticmethod
+    def read(path: str | Path) -> list[dict[str, Any]]:
+        """The complete records of a log; a torn last line (killed mid-write) is cut off the
+        file so that appending goes on cleanly."""
+        path = Path(path)
+        if not path.exists():
+            raise TuneError(f"{path}: no such tuning log")
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with open(path, "r+b") as f:
+                f.truncate(end)
+        records = []
+        for number, line in enumerate(data[:end].splitlines(), 1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise TuneError(f"{path}:{number}: not a JSON record") from None
+        if not records or records[0].get("type") != "header":
+            raise TuneError(f"{path}: not an accelflow tuning log (no header record)")
+        if records[0].get("version") != LOG_VERSION:
+            raise TuneError(
+                f"{path}: log version {records[0].get('version')!r}, expected {LOG_VERSION}"
+            )
+        return records
+
+
+# -- scoring ------------------------------------------------------------------------------------
+
+_SPACES: dict[Any, MappingSpace] = {}
+
+
+def _space(shape: LayerShape, target: Target, axes: tuple[str, ...], base: Mapping) -> MappingSpace:
+    key = (shape.signature, target.fingerprint(), axes, json.dumps(base.to_dict(), sort_keys=True))
+    if key not in _SPACES:
+        _SPACES[key] = MappingSpace(shape, target, tune=axes, base=base)
+    return _SPACES[key]
+
+
+def score_task(payload: tuple) -> dict[str, np.ndarray]:
+    """Executor work unit: cost-model figures of a batch of genomes of one layer. Module-level
+    and built only from picklable values, so a process pool or Ray can run it."""
+    shape, target, axes, base, genomes = payload
+    space = _space(shape, target, axes, base)
+    stats = evaluate(shape, target, space.decode(genomes))
+    return {name: np.asarray(stats[name]) for name in EVAL_FIGURES}
+
+
+def objective_of(figures: dict[str, np.ndarray], objective: str) -> np.ndarray:
+    if objective == "latency":
+        return np.asarray(figures["latency_cycles"], np.float64)
+    if objective == "energy":
+        return np.asarray(figures["energy_pj"], np.float64)
+    return np.asarray(figures["latency_cycles"], np.float64) * np.asarray(
+        figures["energy_pj"], np.float64
+    )
+
+
+def simulate_layer_mappings(
+    task: LayerTask, target: Target, mappings: list[Mapping]
+) -> list[dict[str, Any]]:
+    """Simulate one layer under each mapping at once (one vmap batch): cycles and figures, as
+    `accel-emit` would schedule it (SIGMA: with the layer's weights)."""
+    from compiler.tiling import schedule
+    from simulator.engine import aggregate, simulate_timing_batch, stack_streams, target_params
+    from simulator.program import Layer, Program
+
+    streams = [schedule(task.shape, m, target, 0, weights=task.weights) for m in mappings]
+    stacked = stack_streams(streams)
+    params = np.repeat(target_params(target)[None], len(streams), axis=0)
+    records = simulate_timing_batch(stacked, params)
+    from simulator.engine import RECORD_FIELDS
+
+    out = []
+    for i, rows in enumerate(streams):
+        n = len(rows)
+        rec = np.stack([records[f][i, :n] for f in RECORD_FIELDS], axis=1)
+        layer = Layer(
+            task.names[0], task.shape.kind, True, [], [], dims=dict(task.shape.dims),
+            instr_begin=0, instr_end=n,
+        )  # fmt: skip
+        program = Program(
+            instrs=rows, layers=[layer], constants={}, tensors={}, inputs=[], outputs=[]
+        )
+        stats = aggregate(program, target, rec).layers[0]
+        out.append(
+            {
+                "cycles": int(stats.cycles),
+                "utilisation": float(stats.utilisation),
+                "dram_bytes": int(stats.dram_read_bytes + stats.dram_write_bytes),
+                "energy_pj": float(sum(stats.energy_pj.values())),
+            }
+        )
+    return out
+
+
+# -- the search ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _LayerSearch:
+    task: LayerTask
+    space: MappingSpace
+    strategy: Any
+    cache: dict[bytes, dict[str, float]]  # genome bytes -> figures + cost (from the log)
+    seen: dict[bytes, tuple[float, int]] = field(default_factory=dict)  # -> (cost, eval index)
+    history: list[float] = field(default_factory=list)
+    active: bool = True
+    idle_rounds: int = 0  # rounds in a row that brought no new point
+
+    def __post_init__(self) -> None:
+        self.logged = set(self.cache)
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.seen)
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def tune(
+    model: str | Path,
+    target: str | Path | Target,
+    config: TuneConfig = TuneConfig(),
+    log: str | Path | None = None,
+    db: str | Path | None = None,
+    executor: Executor | str = "inprocess",
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    overrides: list[str] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> TuneResult:
+    """Tune every accelerator layer of `model` on `target` (see the module docstring). A new
+    log is started at `log` (an existing one is an error: use `resume`)."""
+    config.check()
+    tgt = target if isinstance(target, Target) else load_target(target, list(overrides or []))
+    if log is not None and Path(log).exists() and Path(log).stat().st_size > 0:
+        raise TuneError(f"{log}: the tuning log exists; resume it (--resume) or pick a new path")
+    tasks = model_layers(model, tgt, input_shapes)
+    header = {
+        "type": "header",
+        "version": LOG_VERSION,
+        "model": str(model),
+        "model_sha256": file_sha256(model),
+        "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
+        "target": tgt.to_dict(),
+        "fingerprint": tgt.fingerprint(),
+        "config": config.to_json(),
+        "db": str(db) if db is not None else None,
+        "layers": [t.signature for t in tasks],
+    }
+    writer = TuneLog(log)
+    writer.write([header])
+    try:
+        return _run(tasks, tgt, config, writer, db, executor, {}, {}, set(), on_progress)
+    finally:
+        writer.close()
+
+
+def resume(
+    log: str | Path,
+    executor: Executor | str = "inprocess",
+    db: str | Path | None = None,
+    on_progress: ProgressFn | None = None,
+) -> TuneResult:
+    """Continue the run of `log` (its model, target and settings) where it stopped."""
+    records = TuneLog.read(log)
+    header = records[0]
+    model = header["model"]
+    if not Path(model).exists():
+        raise TuneError(f"{log}: the model it tuned, {model}, is gone")
+    if file_sha256(model) != header["model_sha256"]:
+        raise TuneError(f"{log}: {model} changed since the run started (SHA-256 differs)")
+    tgt = make_target(header["target"])
+    config = TuneConfig.from_json(header["config"])
+    shapes = {k: tuple(v) for k, v in header.get("input_shapes", {}).items()}
+    tasks = model_layers(model, tgt, shapes or None)
+    if [t.signature for t in tasks] != header["layers"]:
+        raise TuneError(f"{log}: the model's layers differ from the logged run's")
+    evals: dict[int, dict[bytes, dict[str, float]]] = {}
+    sims: dict[tuple[int, str], dict[str, Any]] = {}
+    done: set[int] = set()
+    for r in records[1:]:
+        kind = r.get("type")
+        if kind == "eval":
+            g = np.asarray(r["g"], np.int64).tobytes()
+            evals.setdefault(r["layer"], {})[g] = r
+        elif kind == "sim":
+            sims[(r["layer"], json.dumps(r["mapping"], sort_keys=True))] = r
+        elif kind == "done":
+            done.add(r["layer"])
+    writer = TuneLog(log)
+    try:
+        return _run(
+            tasks, tgt, config, writer, db or header.get("db"), executor, evals, sims, done,
+            on_progress,
+        )  # fmt: skip
+    finally:
+        writer.close()
+
+
+def _run(
+    tasks: list[LayerTask],
+    target: Target,
+    config: TuneConfig,
+    log: TuneLog,
+    db_path: str | Path | None,
+    executor: Executor | str,
+    logged_evals: dict[int, dict[bytes, dict[str, float]]],
+    logged_sims: dict[tuple[int, str], dict[str, Any]],
+    logged_done: set[int],
+    on_progress: ProgressFn | None,
+) -> TuneResult:
+    t0 = time.perf_counter()
+    pool = make_executor(executor) if isinstance(executor, str) else executor
+    searches = []
+    for task in tasks:
+        space = _space(task.shape, target, config.axes, task.default)
+        strategy = make_strategy(config.strategy, space, config.seed + task.index)
+        searches.append(_LayerSearch(task, space, strategy, logged_evals.get(task.index, {})))
+    total = config.budget * len(searches)
+    resumed = 0
+    evaluated = 0
+
+    def progress(what: str) -> None:
+        if on_progress is not None:
+            done = sum(
+                min(s.evaluations, config.budget) if s.active else config.budget for s in searches
+            )
+            on_progress(done, total, what)
+
+    try:
+        while any(s.active for s in searches):
+            if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
+                break
+            jobs = []
+            for s in searches:
+                if not s.active:
+                    continue
+                genomes = s.strategy.ask(min(config.batch, config.budget - s.evaluations))
+                if genomes is None or len(genomes) == 0:
+                    s.active = False
+                    continue
+                keys = [g.tobytes() for g in genomes]
+                fresh = [i for i, k in enumerate(keys) if k not in s.cache and k not in s.seen]
+                # Fresh points whose key repeats within the batch are scored once.
+                unique: dict[bytes, int] = {}
+                for i in fresh:
+                    unique.setdefault(keys[i], i)
+                jobs.append((s, genomes, keys, list(unique.values())))
+            if not jobs:
+                break
+            payloads = [
+                (s.task.shape, target, config.axes, s.task.default, genomes[idx])
+                for s, genomes, _, idx in jobs
+                if idx
+            ]
+            results = iter(pool.map(score_task, payloads))
+            for s, genomes, keys, idx in jobs:
+                figures = next(results) if idx else None
+                records = []
+                if figures is not None:
+                    cost = objective_of(figures, config.objective)
+                    for j, i in enumerate(idx):
+                        rec = {
+                            "type": "eval",
+                            "layer": s.task.index,
+                            "g": genomes[i].tolist(),
+                            "cost": float(cost[j]),
+                            **{f: _plain(figures[f][j]) for f in EVAL_FIGURES},
+                        }
+                        records.append(rec)
+                        s.cache[keys[i]] = rec
+                    evaluated += len(idx)
+                log.write(records)
+                costs = np.array([s.cache[k]["cost"] for k in keys])
+                new = 0
+                for k, c in zip(keys, costs, strict=True):
+                    if k not in s.seen:
+                        new += 1
+                        s.seen[k] = (float(c), len(s.seen) + 1)
+                        resumed += k in s.logged
+                s.strategy.tell(genomes, costs)
+                s.history.append(min(v[0] for v in s.seen.values()))
+                s.idle_rounds = 0 if new else s.idle_rounds + 1
+                if s.evaluations >= config.budget or s.idle_rounds >= 8:
+                    s.active = False
+            progress("searching")
+    finally:
+        if pool is not executor:
+            pool.close()
+
+    db = MappingDB.load(db_path) if db_path is not None and Path(db_path).exists() else MappingDB()
+    results = []
+    for s in searches:
+        progress(f"simulating {s.task.names[0]}")
+        result = _decide(s, target, config, log, logged_sims, s.task.index in logged_done)
+        results.append(result)
+        if db_path is not None:
+            db.put(
+                s.task.shape,
+                target,
+                result.mapping,
+                layers=s.task.names,
+                cycles=result.tuned_cycles,
+                default_cycles=result.default_cycles,
+                cost_model_cycles=result.cost_model_cycles,
+                evaluations=result.evaluations,
+                strategy=config.strategy,
+                seed=config.seed,
+            )
+            db.save(db_path)
+    progress("done")
+    return TuneResult(target, config, results, time.perf_counter() - t0, evaluated, resumed)
+
+
+def _plain(v: Any) -> Any:
+    v = v.item() if hasattr(v, "item") else v
+    return bool(v) if isinstance(v, np.bool_) else v
+
+
+def _decide(
+    s: _LayerSearch,
+    target: Target,
+    config: TuneConfig,
+    log: TuneLog,
+    logged_sims: dict[tuple[int, str], dict[str, Any]],
+    logged_done: bool,
+) -> LayerResult:
+    """Simulate the default and the top-k points by cost; the fewest cycles win (ties: the
+    default, then the better cost)."""
+    ranked = sorted(s.seen.items(), key=lambda kv: (kv[1][0], kv[1][1]))
+    candidates: list[tuple[Mapping, bytes | None]] = [(s.task.default, None)]
+    keys_seen = {json.dumps(s.task.default.to_dict(), sort_keys=True)}
+    for key, _ in ranked:
+        if len(candidates) > config.top_k:
+            break
+        mapping = s.space.mapping(np.frombuffer(key, np.int64))
+        k = json.dumps(mapping.to_dict(), sort_keys=True)
+        if k not in keys_seen:
+            keys_seen.add(k)
+            candidates.append((mapping, key))
+    todo = [
+        i for i, (m, _) in enumerate(candidates)
+        if (s.task.index, json.dumps(m.to_dict(), sort_keys=True)) not in logged_sims
+    ]  # fmt: skip
+    fresh = (
+        simulate_layer_mappings(s.task, target, [candidates[i][0] for i in todo]) if todo else []
+    )
+    sims: list[dict[str, Any]] = [{}] * len(candidates)
+    records = []
+    for i, sim in zip(todo, fresh, strict=True):
+        m = candidates[i][0]
+        rec = {"type": "sim", "layer": s.task.index, "mapping": m.to_dict(), **sim}
+        records.append(rec)
+        sims[i] = rec
+    for i, (m, _) in enumerate(candidates):
+        if i not in todo:
+            sims[i] = logged_sims[(s.task.index, json.dumps(m.to_dict(), sort_keys=True))]
+    log.write(records)
+    best = min(range(len(candidates)), key=lambda i: (sims[i]["cycles"], i))
+    mapping, key = candidates[best]
+    default_genome = s.space.default_genome.tobytes()
+    figures = s.cache.get(key if key is not None else default_genome)
+    if figures is None:  # the default was never scored: score it now
+        figures = {
+            f: _plain(v[0])
+            for f, v in score_task(
+                (s.task.shape, target, config.axes, s.task.default, s.space.default_genome[None])
+            ).items()
+        }
+    best_after = 0 if key is None else s.seen[key][1]
+    if not logged_done:
+        log.write(
+            [
+                {
+                    "type": "done",
+                    "layer": s.task.index,
+                    "mapping": mapping.to_dict(),
+                    "cycles": sims[best]["cycles"],
+                    "default_cycles": sims[0]["cycles"],
+                }
+            ]
+        )
+    return LayerResult(
+        task=s.task,
+        evaluations=s.evaluations,
+        default_cycles=int(sims[0]["cycles"]),
+        tuned_cycles=int(sims[best]["cycles"]),
+        mapping=mapping,
+        cost_model_cycles=int(figures["latency_cycles"]),
+        roofline_cycles=int(figures["roofline_cycles"]),
+        utilisation=float(sims[best]["utilisation"]),
+        best_after=best_after,
+        history=list(s.history),
+    )
