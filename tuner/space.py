@@ -23,6 +23,7 @@ accumulation buffer) fit the multipliers. `legal` computes that for a whole batc
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -99,9 +100,7 @@ class MappingSpace:
         # Lookup tables (value of option i of each axis), padded to the widest axis.
         self._dataflow = np.array([DATAFLOWS.index(v) for v in self.axes[0].values], np.int64)
         self._tiles = _table([self.axes[1 + j].values for j in range(nd)])
-        self._orders = np.array(
-            [[self.dims.index(c) for c in o] for o in self.axes[self._order_axis].values], np.int64
-        )
+        self._orders = _order_table(self.dims, self.axes[self._order_axis].values)
         self._double = np.array(self.axes[self._db_axis].values, bool)
         if self.maeri:
             self._spatial = _table([self.axes[self._spatial_axis + j].values for j in range(nd)])
@@ -262,6 +261,13 @@ class MappingSpace:
             jump = rng.integers(0, size)
             g[rows, a] = np.where(ordinal, moved, jump)
         return g
+
+
+@functools.lru_cache(maxsize=64)
+def _order_table(dims: tuple[str, ...], orders: tuple[str, ...]) -> np.ndarray:
+    """[len(orders), D] dim indices of each order string."""
+    lookup = {c: i for i, c in enumerate(dims)}
+    return np.array([[lookup[c] for c in o] for o in orders], np.int64).reshape(-1, len(dims))
 
 
 def values_key(v: Any) -> Any:

@@ -115,7 +115,8 @@ class LayerResult:
     roofline_cycles: int
     utilisation: float
     best_after: int  # evaluations spent when the chosen point was first scored (0: default)
-    history: list[float] = field(default_factory=list)  # best cost after each round
+    # (evaluations so far, best cost so far) after each round: the convergence curve.
+    history: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def speedup(self) -> float:
@@ -331,7 +332,7 @@ class _LayerSearch:
     strategy: Any
     cache: dict[bytes, dict[str, float]]  # genome bytes -> figures + cost (from the log)
     seen: dict[bytes, tuple[float, int]] = field(default_factory=dict)  # -> (cost, eval index)
-    history: list[float] = field(default_factory=list)
+    history: list[tuple[int, float]] = field(default_factory=list)
     active: bool = True
     idle_rounds: int = 0  # rounds in a row that brought no new point
 
@@ -349,7 +350,7 @@ ProgressFn = Callable[[int, int, str], None]
 def tune(
     model: str | Path,
     target: str | Path | Target,
-    config: TuneConfig = TuneConfig(),
+    config: TuneConfig | None = None,
     log: str | Path | None = None,
     db: str | Path | None = None,
     executor: Executor | str = "inprocess",
@@ -359,6 +360,7 @@ def tune(
 ) -> TuneResult:
     """Tune every accelerator layer of `model` on `target` (see the module docstring). A new
     log is started at `log` (an existing one is an error: use `resume`)."""
+    config = config or TuneConfig()
     config.check()
     tgt = target if isinstance(target, Target) else load_target(target, list(overrides or []))
     if log is not None and Path(log).exists() and Path(log).stat().st_size > 0:
@@ -508,7 +510,7 @@ def _run(
                         s.seen[k] = (float(c), len(s.seen) + 1)
                         resumed += k in s.logged
                 s.strategy.tell(genomes, costs)
-                s.history.append(min(v[0] for v in s.seen.values()))
+                s.history.append((len(s.seen), min(v[0] for v in s.seen.values())))
                 s.idle_rounds = 0 if new else s.idle_rounds + 1
                 if s.evaluations >= config.budget or s.idle_rounds >= 8:
                     s.active = False

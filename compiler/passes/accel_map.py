@@ -28,6 +28,8 @@ rejects a tile needing more multipliers than the target has.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -54,6 +56,11 @@ from compiler.passes.common import (
 from dialects import accel
 from simulator.program import CONV_DIMS, DATAFLOWS, MATMUL_DIMS
 from simulator.target import Target
+
+
+@functools.cache
+def _permutations(dims: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("".join(p) for p in itertools.permutations(dims))
 
 
 def parse_order(order: str) -> tuple[str, ...] | None:
@@ -187,11 +194,9 @@ class AccelMapPass(ModulePass):
         target's), `order` (every permutation of the layer's dims, as the option spells it) and,
         on MAERI, `spatial` as {dim: factors} (the divisors of the dim's extent and the powers
         of two below it, up to the multipliers)."""
-        import itertools
-
         options: dict[str, list] = {
             "dataflow": list(DATAFLOWS) if target.arch == "systolic" else [target.dataflow],
-            "order": ["".join(p) for p in itertools.permutations(shape.dim_names)],
+            "order": list(_permutations(shape.dim_names)),
         }
         if target.arch == "maeri":
             ms = target.num_multipliers
