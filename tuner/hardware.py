@@ -38,6 +38,7 @@ from tuner.tune import (
     TuneError,
     TuneLog,
     TuneResult,
+    file_sha256,
     model_layers,
     resume,
     tune,
@@ -225,31 +226,43 @@ def tune_hardware(
         )
     layers = model_layers(model, base, input_shapes)
     hw_log = hw_log_path(log) if log is not None else None
+    header = {
+        "type": "header",
+        "version": LOG_VERSION,
+        "model": str(model),
+        "model_sha256": file_sha256(model),
+        "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
+        "target": base.to_dict(),
+        "budget": {
+            "pe": space.pe_budget,
+            "buffer_kib": space.buffer_kib_budget,
+            "dram_bw": space.dram_bw_budget,
+        },
+        "hw_budget": hw_budget,
+        "inner": inner,
+        "config": config.to_json(),
+        "db": str(db) if db is not None else None,
+    }
     cache: dict[bytes, float] = {}
-    if hw_log is not None and hw_log.exists():
-        for r in TuneLog.read(hw_log)[1:]:
+    if hw_log is not None and hw_log.exists() and hw_log.stat().st_size > 0:
+        records = TuneLog.read(hw_log)
+        logged = {k: v for k, v in records[0].items() if k != "hw_budget"}
+        if logged != {k: v for k, v in header.items() if k != "hw_budget"}:
+            changed = sorted(k for k in header if k != "hw_budget" and logged.get(k) != header[k])
+            raise TuneError(
+                f"{hw_log}: logged by a hardware search with other settings "
+                f"({', '.join(changed)}); resume it with the same ones or pick a new log"
+            )
+        for r in records[1:]:
             if r.get("type") == "hw":
-                cache[np.asarray(r["g"], np.int64).tobytes()] = float(r["cost"])
-    writer = TuneLog(hw_log)
-    if hw_log is not None and not cache and hw_log.stat().st_size == 0:
-        writer.write(
-            [
-                {
-                    "type": "header",
-                    "version": LOG_VERSION,
-                    "model": str(model),
-                    "target": base.to_dict(),
-                    "budget": {
-                        "pe": space.pe_budget,
-                        "buffer_kib": space.buffer_kib_budget,
-                        "dram_bw": space.dram_bw_budget,
-                    },
-                    "hw_budget": hw_budget,
-                    "inner": inner,
-                    "config": config.to_json(),
-                }
-            ]
-        )
+                cost = r["cost"]
+                cache[np.asarray(r["g"], np.int64).tobytes()] = (
+                    math.inf if cost is None else float(cost)
+                )
+        writer = TuneLog(hw_log)
+    else:
+        writer = TuneLog(hw_log)
+        writer.write([header])
     strategy = make_strategy(config.strategy, space, config.seed)  # type: ignore[arg-type]
     seen: dict[bytes, float] = {}
     try:

@@ -378,12 +378,22 @@ def tune(
         "db": str(db) if db is not None else None,
         "layers": [t.signature for t in tasks],
     }
-    writer = TuneLog(log)
-    writer.write([header])
+    pool = make_executor(executor) if isinstance(executor, str) else executor
     try:
-        return _run(tasks, tgt, config, writer, db, executor, {}, {}, set(), on_progress)
+        existing = _load_db(db)  # a bad database fails now, not after the search
+        writer = TuneLog(log)
+        writer.write([header])
+        try:
+            return _run(tasks, tgt, config, writer, db, existing, pool, {}, {}, set(), on_progress)
+        finally:
+            writer.close()
     finally:
-        writer.close()
+        if pool is not executor:
+            pool.close()
+
+
+def _load_db(path: str | Path | None) -> MappingDB:
+    return MappingDB.load(path) if path is not None and Path(path).exists() else MappingDB()
 
 
 def resume(
@@ -418,14 +428,21 @@ def resume(
             sims[(r["layer"], json.dumps(r["mapping"], sort_keys=True))] = r
         elif kind == "done":
             done.add(r["layer"])
-    writer = TuneLog(log)
+    db_path = db or header.get("db")
+    pool = make_executor(executor) if isinstance(executor, str) else executor
     try:
-        return _run(
-            tasks, tgt, config, writer, db or header.get("db"), executor, evals, sims, done,
-            on_progress,
-        )  # fmt: skip
+        existing = _load_db(db_path)
+        writer = TuneLog(log)
+        try:
+            return _run(
+                tasks, tgt, config, writer, db_path, existing, pool, evals, sims, done,
+                on_progress,
+            )  # fmt: skip
+        finally:
+            writer.close()
     finally:
-        writer.close()
+        if pool is not executor:
+            pool.close()
 
 
 def _run(
@@ -434,14 +451,14 @@ def _run(
     config: TuneConfig,
     log: TuneLog,
     db_path: str | Path | None,
-    executor: Executor | str,
+    db: MappingDB,
+    pool: Executor,
     logged_evals: dict[int, dict[bytes, dict[str, float]]],
     logged_sims: dict[tuple[int, str], dict[str, Any]],
     logged_done: set[int],
     on_progress: ProgressFn | None,
 ) -> TuneResult:
     t0 = time.perf_counter()
-    pool = make_executor(executor) if isinstance(executor, str) else executor
     searches = []
     for task in tasks:
         space = _space(task.shape, target, config.axes, task.default)
@@ -458,68 +475,62 @@ def _run(
             )
             on_progress(done, total, what)
 
-    try:
-        while any(s.active for s in searches):
-            if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
-                break
-            jobs = []
-            for s in searches:
-                if not s.active:
-                    continue
-                genomes = s.strategy.ask(min(config.batch, config.budget - s.evaluations))
-                if genomes is None or len(genomes) == 0:
-                    s.active = False
-                    continue
-                keys = [g.tobytes() for g in genomes]
-                fresh = [i for i, k in enumerate(keys) if k not in s.cache and k not in s.seen]
-                # Fresh points whose key repeats within the batch are scored once.
-                unique: dict[bytes, int] = {}
-                for i in fresh:
-                    unique.setdefault(keys[i], i)
-                jobs.append((s, genomes, keys, list(unique.values())))
-            if not jobs:
-                break
-            payloads = [
-                (s.task.shape, target, config.axes, s.task.default, genomes[idx])
-                for s, genomes, _, idx in jobs
-                if idx
-            ]
-            results = iter(pool.map(score_task, payloads))
-            for s, genomes, keys, idx in jobs:
-                figures = next(results) if idx else None
-                records = []
-                if figures is not None:
-                    cost = objective_of(figures, config.objective)
-                    for j, i in enumerate(idx):
-                        rec = {
-                            "type": "eval",
-                            "layer": s.task.index,
-                            "g": genomes[i].tolist(),
-                            "cost": float(cost[j]),
-                            **{f: _plain(figures[f][j]) for f in EVAL_FIGURES},
-                        }
-                        records.append(rec)
-                        s.cache[keys[i]] = rec
-                    evaluated += len(idx)
-                log.write(records)
-                costs = np.array([s.cache[k]["cost"] for k in keys])
-                new = 0
-                for k, c in zip(keys, costs, strict=True):
-                    if k not in s.seen:
-                        new += 1
-                        s.seen[k] = (float(c), len(s.seen) + 1)
-                        resumed += k in s.logged
-                s.strategy.tell(genomes, costs)
-                s.history.append((len(s.seen), min(v[0] for v in s.seen.values())))
-                s.idle_rounds = 0 if new else s.idle_rounds + 1
-                if s.evaluations >= config.budget or s.idle_rounds >= 8:
-                    s.active = False
-            progress("searching")
-    finally:
-        if pool is not executor:
-            pool.close()
-
-    db = MappingDB.load(db_path) if db_path is not None and Path(db_path).exists() else MappingDB()
+    while any(s.active for s in searches):
+        if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
+            break
+        jobs = []
+        for s in searches:
+            if not s.active:
+                continue
+            genomes = s.strategy.ask(min(config.batch, config.budget - s.evaluations))
+            if genomes is None or len(genomes) == 0:
+                s.active = False
+                continue
+            keys = [g.tobytes() for g in genomes]
+            fresh = [i for i, k in enumerate(keys) if k not in s.cache and k not in s.seen]
+            # Fresh points whose key repeats within the batch are scored once.
+            unique: dict[bytes, int] = {}
+            for i in fresh:
+                unique.setdefault(keys[i], i)
+            jobs.append((s, genomes, keys, list(unique.values())))
+        if not jobs:
+            break
+        payloads = [
+            (s.task.shape, target, config.axes, s.task.default, genomes[idx])
+            for s, genomes, _, idx in jobs
+            if idx
+        ]
+        results = iter(pool.map(score_task, payloads))
+        for s, genomes, keys, idx in jobs:
+            figures = next(results) if idx else None
+            records = []
+            if figures is not None:
+                cost = objective_of(figures, config.objective)
+                for j, i in enumerate(idx):
+                    rec = {
+                        "type": "eval",
+                        "layer": s.task.index,
+                        "g": genomes[i].tolist(),
+                        "cost": float(cost[j]),
+                        **{f: _plain(figures[f][j]) for f in EVAL_FIGURES},
+                    }
+                    records.append(rec)
+                    s.cache[keys[i]] = rec
+                evaluated += len(idx)
+            log.write(records)
+            costs = np.array([s.cache[k]["cost"] for k in keys])
+            new = 0
+            for k, c in zip(keys, costs, strict=True):
+                if k not in s.seen:
+                    new += 1
+                    s.seen[k] = (float(c), len(s.seen) + 1)
+                    resumed += k in s.logged
+            s.strategy.tell(genomes, costs)
+            s.history.append((len(s.seen), min(v[0] for v in s.seen.values())))
+            s.idle_rounds = 0 if new else s.idle_rounds + 1
+            if s.evaluations >= config.budget or s.idle_rounds >= 8:
+                s.active = False
+        progress("searching")
     results = []
     for s in searches:
         progress(f"simulating {s.task.names[0]}")
