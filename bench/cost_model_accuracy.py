@@ -1,19 +1,28 @@
 """Accuracy and speed of the analytical cost model (tuner/cost_model.py) against the simulator.
 
-Draws random legal (layer, mapping) pairs on a target (default tpu-like), runs each through
-`compiler.tiling.schedule` + `simulator.engine.simulate_timing`, and compares:
-- compute cycles and DRAM bytes (expected exact: the count of mismatches is printed),
+Per target (default: one of each family, tpu-like, maeri-128 and sigma-128), draws random legal
+(layer, mapping) pairs (MAERI: with random legal spatial tiles; legal: `tiling.check_mapping`
+passes), runs each through `compiler.tiling.schedule` (SIGMA: dense weights, `weights=None`) +
+`simulator.engine.simulate_timing`, and compares:
+- the quantities the model computes exactly (compute cycles, MACs, DRAM bytes read / written,
+  network hops, global-buffer bytes): the count of mismatches is printed,
 - latency: MAPE and Spearman rank correlation against the simulator's layer cycles, overall
   and split by double buffering,
-then times `evaluate` on a batch of 100k random candidates of one layer (candidates / s).
+then times `evaluate` on a batch of 100k random candidates of one conv layer (candidates per
+second of wall time and of CPU time, best of 3 runs: the CPU figure is what other processes on
+the machine do not change). Ends with a table, one row per target; `--json` prints the figures.
 
-    python -m bench.cost_model_accuracy [--pairs 500] [--target tpu-like] [--seed 0]
+    python -m bench.cost_model_accuracy [--pairs 500] [--targets tpu-like,maeri-128,sigma-128]
+        [--target NAME] [--set FIELD=VALUE ...] [--seed 0] [--batch 100000] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +34,23 @@ from compiler.tiling import (
     conv2d_shape,
     matmul_shape,
     schedule,
+    with_maeri_spatial,
 )
 from simulator.engine import simulate_timing
 from simulator.program import DATAFLOWS, Layer, Program
 from simulator.target import Target, load_target
 from tuner.cost_model import CandidateBatch, evaluate
+
+DEFAULT_TARGETS = ("tpu-like", "maeri-128", "sigma-128")
+# Simulator layer statistic -> cost-model statistic, expected equal.
+EXACT = {
+    "compute_cycles": "compute_cycles",
+    "macs": "macs",
+    "dram_read_bytes": "dram_read_bytes",
+    "dram_write_bytes": "dram_write_bytes",
+    "noc_hops": "noc_hops",
+    "sram_bytes": "sram_bytes",
+}
 
 
 def random_layer(rng: np.random.Generator) -> LayerShape:
@@ -55,18 +76,34 @@ def random_layer(rng: np.random.Generator) -> LayerShape:
     return matmul_shape((*batch, m, k), b_shape, has_bias=bool(rng.random() < 0.5))
 
 
+def log_uniform(rng: np.random.Generator, high: int) -> int:
+    """An integer in [1, high], log-uniformly."""
+    return int(np.clip(np.round(np.exp(rng.uniform(0, np.log(high) + 1e-9))), 1, high))
+
+
 def random_mapping(
     shape: LayerShape, rng: np.random.Generator, max_tiles: int = 512
 ) -> Mapping | None:
     """Random tiles (log-uniform), order, dataflow and buffering; None when too many tiles."""
-    tiles = {}
-    for d, e in shape.dims.items():
-        tiles[d] = int(np.clip(np.round(np.exp(rng.uniform(0, np.log(e) + 1e-9))), 1, e))
+    tiles = {d: log_uniform(rng, e) for d, e in shape.dims.items()}
     trips = np.prod([-(-e // tiles[d]) for d, e in shape.dims.items()])
     if trips > max_tiles:
         return None
     order = tuple(rng.permutation(list(shape.dim_names)))
     return Mapping(str(rng.choice(DATAFLOWS)), tiles, order, double_buffer=bool(rng.random() < 0.6))
+
+
+def random_spatial(
+    shape: LayerShape, tiles: dict[str, int], target: Target, rng: np.random.Generator
+) -> dict[str, int]:
+    """Random MAERI spatial factors: dims in random order, each log-uniform within its tile and
+    the multipliers left (an aux multiplier may still break the budget: check_mapping decides)."""
+    factors = {d: 1 for d in shape.dim_names}
+    budget = target.num_multipliers
+    for d in rng.permutation(list(shape.dim_names)):
+        factors[str(d)] = log_uniform(rng, max(1, min(tiles[str(d)], budget)))
+        budget //= factors[str(d)]
+    return factors
 
 
 def program_of(shape: LayerShape, rows: np.ndarray) -> Program:
@@ -77,13 +114,17 @@ def program_of(shape: LayerShape, rows: np.ndarray) -> Program:
 
 
 def simulate(shape: LayerShape, mapping: Mapping, target: Target) -> dict[str, int]:
+    """The simulator's statistics of one layer (SIGMA: dense weights)."""
     rows = schedule(shape, mapping, target, 0)
     stats = simulate_timing(program_of(shape, rows), target).layers[0]
     return {
         "cycles": stats.cycles,
         "compute_cycles": stats.compute_cycles,
+        "macs": stats.macs,
         "dram_read_bytes": stats.dram_read_bytes,
         "dram_write_bytes": stats.dram_write_bytes,
+        "noc_hops": stats.noc_hops,
+        "sram_bytes": sum(stats.sram_read_bytes.values()) + sum(stats.sram_write_bytes.values()),
     }
 
 
@@ -96,6 +137,9 @@ def random_pairs(
         mapping = random_mapping(shape, rng)
         if mapping is None:
             continue
+        if target.arch == "maeri":
+            factors = random_spatial(shape, mapping.tiles, target, rng)
+            mapping = with_maeri_spatial(shape, mapping, target, factors)
         target_df = target.replace(dataflow=mapping.dataflow)
         try:
             check_mapping(shape, mapping, target_df, "layer")
@@ -110,7 +154,7 @@ def ranks(values: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     r = np.empty(len(values), np.float64)
     r[order] = np.arange(len(values), dtype=np.float64)
-    uniq, inverse = np.unique(values, return_inverse=True)
+    _, inverse = np.unique(values, return_inverse=True)
     sums = np.bincount(inverse, weights=r)
     counts = np.bincount(inverse)
     return (sums / counts)[inverse]
@@ -124,7 +168,8 @@ def mape(model: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(np.abs(model - truth) / truth) * 100)
 
 
-def accuracy(target: Target, count: int, seed: int) -> None:
+def accuracy(target: Target, count: int, seed: int) -> dict[str, Any]:
+    """Model vs simulator on `count` random legal pairs: the figures, also printed."""
     rng = np.random.default_rng(seed)
     pairs = random_pairs(target, count, rng)
     sim, model = [], []
@@ -134,67 +179,155 @@ def accuracy(target: Target, count: int, seed: int) -> None:
         t = target.replace(dataflow=mapping.dataflow)
         sim.append(simulate(shape, mapping, t))
         stats = evaluate(shape, t, CandidateBatch.from_mappings(shape, [mapping]))
-        model.append({k: int(v[0]) for k, v in stats.items() if k != "fits"})
+        row = {k: int(v[0]) for k, v in stats.items() if v.dtype != np.float64}
+        row["sram_bytes"] = row["sram_read_bytes"] + row["sram_write_bytes"]
+        model.append(row)
     elapsed = time.perf_counter() - start
     get = lambda rows, key: np.array([r[key] for r in rows], np.float64)  # noqa: E731
     print(f"{len(pairs)} random legal (layer, mapping) pairs on {target.name} ({elapsed:.1f} s)")
-    for key, model_key in (
-        ("compute_cycles", "compute_cycles"),
-        ("dram_read_bytes", "dram_read_bytes"),
-        ("dram_write_bytes", "dram_write_bytes"),
-    ):
-        bad = int(np.sum(get(sim, key) != get(model, model_key)))
-        print(f"  {key:18s} mismatches: {bad} / {len(pairs)}")
+    mismatches = {}
+    for key, model_key in EXACT.items():
+        mismatches[key] = int(np.sum(get(sim, key) != get(model, model_key)))
+        print(f"  {key:18s} mismatches: {mismatches[key]} / {len(pairs)}")
     truth, pred = get(sim, "cycles"), get(model, "latency_cycles")
     err = np.abs(pred - truth) / truth * 100
+    result: dict[str, Any] = {
+        "target": target.name,
+        "arch": target.arch,
+        "pairs": len(pairs),
+        "mismatches": mismatches,
+        "latency_mape_pct": mape(pred, truth),
+        "latency_median_ape_pct": float(np.median(err)),
+        "latency_p90_ape_pct": float(np.percentile(err, 90)),
+        "latency_max_ape_pct": float(err.max()),
+        "latency_spearman": spearman(pred, truth),
+    }
     print(
-        f"  latency  MAPE {mape(pred, truth):6.2f} %  median APE {np.median(err):5.2f} %  "
-        f"p90 APE {np.percentile(err, 90):6.2f} %  max APE {err.max():6.2f} %  "
-        f"Spearman {spearman(pred, truth):.4f}"
+        f"  latency  MAPE {result['latency_mape_pct']:6.2f} %  median APE {np.median(err):5.2f} %"
+        f"  p90 APE {np.percentile(err, 90):6.2f} %  max APE {err.max():6.2f} %  "
+        f"Spearman {result['latency_spearman']:.4f}"
     )
     for label, mask in (("double-buffered", double), ("single-buffered", ~double)):
         if mask.sum() > 1:
+            part = {
+                "pairs": int(mask.sum()),
+                "mape_pct": mape(pred[mask], truth[mask]),
+                "spearman": spearman(pred[mask], truth[mask]),
+            }
+            result[label.replace("-", "_")] = part
             print(
-                f"    {label:16s} n={int(mask.sum()):4d}  MAPE {mape(pred[mask], truth[mask]):6.2f} %"
-                f"  Spearman {spearman(pred[mask], truth[mask]):.4f}"
+                f"    {label:16s} n={part['pairs']:4d}  MAPE {part['mape_pct']:6.2f} %"
+                f"  Spearman {part['spearman']:.4f}"
             )
+    return result
 
 
-def throughput(target: Target, batch: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    shape = conv2d_shape((1, 64, 56, 56), (128, 64, 3, 3), pads=(1, 1, 1, 1))
+def random_candidates(
+    shape: LayerShape, target: Target, batch: int, rng: np.random.Generator
+) -> CandidateBatch:
+    """`batch` random candidates: log-uniform tiles, random orders, dataflows and buffering; on
+    MAERI random spatial tiles within the multipliers (each dim a random share of log2 ms)."""
     extent = np.array([shape.dims[d] for d in shape.dim_names])
     nd = len(extent)
-    tiles = np.maximum(1, np.round(np.exp(rng.uniform(0, np.log(extent), (batch, nd))))).astype(
-        np.int64
-    )
-    candidates = CandidateBatch(
+    tiles = np.maximum(1, np.round(np.exp(rng.uniform(0, np.log(extent), (batch, nd)))))
+    tiles = tiles.astype(np.int64)
+    spatial = None
+    if target.arch == "maeri":
+        share = rng.random((batch, nd))
+        share /= share.sum(axis=1, keepdims=True) * rng.uniform(1, 2, (batch, 1))
+        factors = np.floor(2 ** (share * math.log2(target.num_multipliers))).astype(np.int64)
+        spatial = np.minimum(tiles, factors)
+    return CandidateBatch(
         dataflow=rng.integers(0, 3, batch),
         tiles=tiles,
         order=np.argsort(rng.random((batch, nd)), axis=1),
         double_buffer=rng.random(batch) < 0.5,
+        spatial=spatial,
     )
+
+
+def throughput(target: Target, batch: int, seed: int, repeats: int = 3) -> dict[str, Any]:
+    """Candidates scored per second on `batch` random candidates of a conv layer (best run)."""
+    rng = np.random.default_rng(seed)
+    shape = conv2d_shape((1, 64, 56, 56), (128, 64, 3, 3), pads=(1, 1, 1, 1))
+    candidates = random_candidates(shape, target, batch, rng)
     evaluate(shape, target, candidates.take(slice(0, 100)))  # warm-up
-    start = time.perf_counter()
-    stats = evaluate(shape, target, candidates)
-    elapsed = time.perf_counter() - start
+    elapsed = cpu = math.inf
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        stats = evaluate(shape, target, candidates)
+        elapsed = min(elapsed, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
+    legal = int((stats["fits"] & stats["spatial_fits"]).sum())
     print(
-        f"throughput: {batch} candidates of a {shape.dims} conv in {elapsed:.3f} s = "
-        f"{batch / elapsed:,.0f} candidates/s ({len(stats)} statistics each, "
-        f"{int(stats['fits'].sum())} fit)"
+        f"throughput on {target.name}: {batch} candidates of a {shape.dims} conv in "
+        f"{elapsed:.3f} s (best of {repeats}) = {batch / elapsed:,.0f} candidates/s; "
+        f"{cpu:.3f} s of CPU = {batch / cpu:,.0f} candidates/s of CPU "
+        f"({len(stats)} statistics each, {legal} legal)"
     )
+    return {
+        "batch": batch,
+        "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "candidates_per_s": batch / elapsed,
+        "candidates_per_cpu_s": batch / cpu,
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    header = (
+        "target", "arch", "pairs", "MAPE %", "Spearman",
+        "compute mism.", "DRAM mism.", "other mism.", "candidates/s", "per CPU s",
+    )  # fmt: skip
+    rows = []
+    for r in results:
+        mism = r["mismatches"]
+        dram = mism["dram_read_bytes"] + mism["dram_write_bytes"]
+        other = sum(v for k, v in mism.items() if k not in ("compute_cycles",) and "dram" not in k)
+        rows.append(
+            (
+                r["target"],
+                r["arch"],
+                str(r["pairs"]),
+                f"{r['latency_mape_pct']:.2f}",
+                f"{r['latency_spearman']:.4f}",
+                str(mism["compute_cycles"]),
+                str(dram),
+                str(other),
+                f"{r['throughput']['candidates_per_s']:,.0f}",
+                f"{r['throughput']['candidates_per_cpu_s']:,.0f}",
+            )
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=500)
-    parser.add_argument("--target", default="tpu-like")
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma list")
+    parser.add_argument("--target", default=None, help="one target (overrides --targets)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override every target"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
     args = parser.parse_args()
-    target = load_target(args.target)
-    accuracy(target, args.pairs, args.seed)
-    throughput(target, args.batch, args.seed)
+    names = [args.target] if args.target else [n for n in args.targets.split(",") if n]
+    results = []
+    for name in names:
+        target = load_target(name.strip(), args.set)
+        result = accuracy(target, args.pairs, args.seed)
+        result["throughput"] = throughput(target, args.batch, args.seed)
+        results.append(result)
+        print()
+    print(table(results))
+    if args.json:
+        print(json.dumps({"overrides": args.set, "seed": args.seed, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,40 +1,74 @@
-"""Analytical cost model (MAESTRO-style reuse analysis) for systolic targets, vectorised.
+"""Analytical cost model (MAESTRO-style reuse analysis) for every target family, vectorised.
 
 `evaluate(shape, target, candidates)` scores a whole batch of candidate mappings of one layer on
-one target in one numpy call: every statistic is an array [B]. Nothing here re-derives what the
-compiler or the simulator already computes: footprints and the GEMM view come from
-`compiler.tiling`, per-tile cycles, global-buffer traffic and network hops from
-`simulator.systolic` (its `xp=numpy` path).
+one target (`target.arch` systolic, maeri or sigma) in numpy: every statistic of `STATISTICS` is
+an array [B]. Nothing here re-derives what the compiler or the simulator computes: footprints and
+the GEMM view come from `compiler.tiling`; per-tile cycles, global-buffer traffic and network hops
+from the simulator's arch modules (their `xp=numpy` paths), the functions the engine's COMPUTE
+calls, per arch:
+
+- systolic: `simulator.systolic` on each tile's GEMM view (reps, m, n, k) and the dataflow;
+- maeri: `simulator.maeri` on each tile's extents by STONNE role, the candidate's spatial tile
+  (`CandidateBatch.spatial`, clamped to the buffer tiles as `tiling.with_maeri_spatial` does) and
+  the step costs of its CONFIG row (`tiling.maeri_config`, i.e. `maeri.step_costs`, computed for
+  the distinct spatial tiles of a batch at once by `tuner._cost_maeri`);
+- sigma: `simulator.sigma` on each tile's bitmap statistics. The cost model scores mappings
+  WITHOUT the layer's weights: dense weights, as `tiling.schedule(..., weights=None)` emits them
+  (every weight a non-zero, weight tiles loaded as non-zeros + one bitmap bit per element; the
+  statistics are `sigma.tile_stats` of all-true masks, tabulated by `tuner._cost_sigma`). A
+  pruned layer runs faster than scored (fewer stationary iterations, smaller weight loads).
 
 How the per-tile formulas are summed over the tile loop nest exactly, without visiting it:
 along every loop dim a tile is either full (`trips - 1` of them) or the edge tile (one, of size
-`extent - (trips - 1) * tile`, equal to the tile when it divides). A sum over all tiles of any
-per-tile quantity is therefore a weighted sum over the 2^D full/edge combinations of the dims it
-depends on (`_tile_sum`), D <= 8. This makes these statistics equal to the simulator's:
+`extent - (trips - 1) * tile`); where the tile divides the extent every tile is full. The tiles
+of a candidate therefore come in at most 2^a distinct shapes (a: its "ragged" dims, whose tile
+does not divide the extent), each with a count. `_TileShapes` holds them for the candidates that
+share their ragged dims (small groups merged: a plain dim can be handled as ragged, its "edge"
+tile then being one more full tile), as broadcastable arrays (one axis of two per ragged dim, so
+a quantity of one dim is computed once per option, not per shape), and `_TileShapes.sum` adds any
+per-tile quantity times the counts. The first visit of an output tile (acc = 0: no partial-sum read) is
+the iteration whose non-output coordinates are all 0, i.e. full tiles on those dims, one per
+distinct output tile: their count is kept apart (`_TileShapes.first`). These statistics therefore
+equal the simulator's (the tests check it for every family):
 
-- compute_cycles, macs, folds, noc_hops, sram reads/writes (sum over every tile, 2^8 combos);
+- compute_cycles, macs, folds, noc_hops, global-buffer reads/writes per buffer, and
+  sram_stall_cycles (per tile, `engine._sram_cycles` beyond the busy time), summed over every tile;
 - DRAM bytes per operand. Along the loop order, an operand tile is (re)loaded each time its
   coordinates change (`schedule`, `compiler.tiling._visit_counts`): with p the innermost loop
   position of a dependent dim of more than one trip, every distinct tile of the operand is
   visited R = prod(trips of the independent dims outside p) times, so its bytes are
-  R x (sum over the operand's distinct tiles of the clipped footprint). Output: R stores per
-  tile, R - 1 partial-sum reloads.
+  R x (sum over the operand's distinct tiles of its LOAD bytes). Output: R stores per tile,
+  R - 1 partial-sum reloads. SIGMA weight loads carry the bitmap (and input loads are
+  compressed with the declared density when the target has sparse activations), as in `schedule`;
+- the energies (the target's energy table times the above), dma_cycles (the DMA transfers).
 
-Latency is a model (the simulator's DMA/array interplay is not closed-form):
+Latency is exact when single-buffered and a model when double-buffered:
 - single-buffered: every step is serial (store, loads, then compute; the next loads wait for the
-  compute to free the slot): latency = DMA cycles + array cycles + DRAM latency per iteration;
+  compute to free the slot): latency = DMA cycles + array cycles + DRAM latency per iteration,
+  the same sum as the simulator's;
 - double-buffered: the first iteration's loads (+ DRAM latency) are exposed, then the prefetches
-  overlap the array: latency = first loads + max(array cycles, remaining DMA - last store)
-  + last store, plus the DRAM latency per iteration the prefetch cannot hide
-  (max(0, latency - array cycles per iteration), the two slots hide one tile's compute).
-`bench/cost_model_accuracy.py` measures its error against the simulator.
+  overlap the array: latency = first loads + latency + max(array cycles, remaining DMA - last
+  store, slot chain) + last store. The slot chain (`_slot_chain`): iteration i's loads wait for
+  iteration i-2's compute (and its output store) to free their slot, so each parity of
+  iterations is a chain of compute + DMA + DRAM latency; the longer of the two chains, which is
+  uneven when the innermost loop has an even number of trips and an edge tile.
+`bench/cost_model_accuracy.py` measures its error against the simulator (docs/cost-model.md).
 
-Systolic targets only (`target.arch == "systolic"`); MAERI/SIGMA raise ValueError.
+Per arch, `folds` counts systolic array folds (`systolic.fold_count` x reps), MAERI reduction
+folds of every K-tile (F x K-tiles, `simulator.maeri`), SIGMA stationary iterations (`sg_iters`).
+`multipliers_used` is what a full tile occupies: systolic the PEs of the two array-mapped GEMM
+axes, MAERI the VNs x (VN size + aux multiplier), SIGMA the multipliers of a full stationary
+iteration; `spatial_fits` says it is within `target.num_pes` (False only for a MAERI spatial tile
+that `tiling.check_mapping` refuses). A candidate is legal iff `fits & spatial_fits`; `fits`
+means the tile footprints (x2 double-buffered; dense, also on SIGMA) fit the global buffers. A
+MAERI spatial tile that does not fit the multipliers gets placeholder step costs (one full port
+per step, `tuner._cost_maeri.step_costs`), so its cycles are not meaningful.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,12 +83,16 @@ from compiler.tiling import (
     gemm_view,
     maeri_factors,
     operand_dims,
+    reduction_dims,
     spatial_unroll,
     with_maeri_spatial,
 )
-from simulator import systolic
+from simulator import maeri, sigma, systolic
 from simulator.program import DATAFLOWS
 from simulator.target import Target
+from tuner import _cost_maeri, _cost_sigma
+
+ARCHS = ("systolic", "maeri", "sigma")
 
 # The statistics `evaluate` returns (every one an array [B]).
 STATISTICS = (
@@ -68,6 +106,8 @@ STATISTICS = (
     "folds",
     "num_tiles",
     "utilisation",
+    "multipliers_used",
+    "spatial_fits",
     "dram_read_input",
     "dram_read_weight",
     "dram_read_psum",
@@ -154,9 +194,7 @@ class CandidateBatch:
         """Candidate i as a `tiling.Mapping` (tiles clipped to the extents; on a MAERI target
         the spatial factors clamped to the tiles; on a systolic one the descriptive unroll)."""
         dims = shape.dim_names
-        tiles = {
-            d: int(min(max(self.tiles[i][j], 1), shape.dims[d])) for j, d in enumerate(dims)
-        }
+        tiles = {d: int(min(max(self.tiles[i][j], 1), shape.dims[d])) for j, d in enumerate(dims)}
         df = DATAFLOWS[int(self.dataflow[i])]
         mapping = Mapping(
             dataflow=df,
@@ -195,62 +233,403 @@ class CandidateBatch:
         )
 
 
-def _tile_sum(
-    dims: tuple[str, ...],
-    subset: tuple[str, ...],
-    full: np.ndarray,
-    edge: np.ndarray,
-    count_full: np.ndarray,
-    fn: Any,
-) -> tuple[np.ndarray, ...]:
-    """Sum of `fn(sizes)` (a tuple of arrays [B]) over every tile of the dims in `subset`: the
-    2^len(subset) full/edge combinations, each weighted by how many tiles have it. Dims outside
-    `subset` are passed at their full tile size (fn must not depend on them)."""
-    index = [dims.index(d) for d in subset]
-    # A dim whose edge tile equals the full tile for every candidate needs one option
-    # (count = trips); one of a single trip everywhere needs only its edge tile.
-    options = []
-    for i in index:
-        if np.array_equal(edge[:, i], full[:, i]):
-            options.append(((full[:, i], count_full[:, i] + 1),))
-        elif not count_full[:, i].any():
-            options.append(((edge[:, i], None),))
-        else:
-            options.append(((full[:, i], count_full[:, i]), (edge[:, i], None)))
-    total: list[np.ndarray] | None = None
-    for choice in itertools.product(*options):
-        sizes = {d: full[:, i] for i, d in enumerate(dims)}
-        weight: Any = 1
-        for i, (size, count) in zip(index, choice, strict=True):
-            sizes[dims[i]] = size
-            if count is not None:
-                weight = weight * count
-        terms = [weight * v for v in fn(sizes)]
-        total = terms if total is None else [x + y for x, y in zip(total, terms, strict=True)]
-    assert total is not None
-    return tuple(np.broadcast_to(t, full.shape[:1]) for t in total)
+# Tile shapes (candidates x 2^ragged) per vectorised piece: bounds the per-tile temporaries.
+PIECE_SHAPES = 1 << 15
 
 
-def _visits(order: np.ndarray, trips: np.ndarray, deps: np.ndarray) -> np.ndarray:
-    """Vectorised `_visit_counts` for one operand: tile changes along the loop nest [B]."""
-    rows = np.arange(order.shape[0])
-    prefix = np.ones(order.shape[0], np.int64)
-    visits = np.ones(order.shape[0], np.int64)
-    for j in range(order.shape[1]):
-        d = order[:, j]
-        tr = trips[rows, d]
-        prefix = prefix * tr
-        visits = np.where(deps[d] & (tr > 1), prefix, visits)
-    return visits
+# A group of candidates costs a few hundred numpy calls, about as much as this many tile shapes:
+# smaller groups are merged into a group whose ragged dims include theirs.
+MERGE_SHAPES = 1024
 
 
-CHUNK = 4096  # candidates per vectorised pass (bounds the [chunk, 2^D] temporaries)
+def _merged_groups(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of candidates by their ragged dims (`code`, one bit per dim): (the ragged dims of
+    each group, the group of each candidate). A plain dim may be handled as ragged (its edge tile
+    is then a full tile, counted once, and trips - 1 more), so a small group is merged into the
+    group that costs the fewest extra tile shapes, while that is below `MERGE_SHAPES`."""
+    codes, inverse, size = np.unique(code, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    popcount = np.array([bin(v).count("1") for v in range(1 << 8)])
+    label = np.arange(len(codes))
+    alive = np.ones(len(codes), bool)
+    while alive.sum() > 1:
+        live = np.flatnonzero(alive)
+        small = live[np.argmin(size[live])]
+        others = live[live != small]
+        union = codes[others] | codes[small]
+        extra = (size[small] + size[others]) << popcount[union]
+        extra = (
+            extra
+            - (size[small] << popcount[codes[small]])
+            - (size[others] << popcount[codes[others]])
+        )
+        best = int(np.argmin(extra))
+        if extra[best] > MERGE_SHAPES:
+            break
+        into = others[best]
+        codes[into], size[into], alive[small] = union[best], size[into] + size[small], False
+        label[label == small] = into
+    live = np.flatnonzero(alive)
+    renumber = np.zeros(len(codes), np.int64)
+    renumber[live] = np.arange(len(live))
+    return codes[live], renumber[label[inverse]]
+
+
+@dataclass(frozen=True)
+class _TileShapes:
+    """The tile shapes of candidates whose loop nests have the same ragged dims (module
+    docstring), as broadcastable arrays: axis 0 the candidate, then one axis of two (full tile,
+    edge tile) per ragged dim. sizes: per dim the tile size; count: how many tiles have each
+    shape; first: how many of those are the first visit of their output tile (acc = 0);
+    inner_edge: how many are the edge tile of the innermost loop (0 where it is not ragged)."""
+
+    index: np.ndarray  # [Bg] the candidates
+    ragged: int  # number of ragged dims (option axes)
+    sizes: dict[str, np.ndarray]
+    count: np.ndarray
+    first: np.ndarray
+    inner_edge: np.ndarray
+
+    @staticmethod
+    def pieces(
+        dims: tuple[str, ...],
+        out_dims: tuple[str, ...],
+        tile: np.ndarray,
+        extent: np.ndarray,
+        inner: np.ndarray,
+    ) -> Iterator[_TileShapes]:
+        """The candidates' tile shapes, grouped by ragged dims; `inner` [B]: the innermost loop
+        dim of more than one trip (-1: none), whose edge tiles `inner_edge` counts."""
+        trips = -(-extent // tile)
+        edge = extent - (trips - 1) * tile
+        ragged = edge != tile  # [B, D]: the dims with an edge tile (trips >= 2)
+        codes, group = _merged_groups(ragged @ (1 << np.arange(len(dims))))
+        by_group = np.argsort(group, kind="stable")
+        starts = np.searchsorted(group[by_group], np.arange(len(codes)))
+        ends = [*starts[1:], len(group)]
+        for c, lo, hi in zip(codes, starts, ends, strict=True):
+            axes = [i for i in range(len(dims)) if (int(c) >> i) & 1]
+            step = max(1, PIECE_SHAPES >> len(axes))
+            for at in range(lo, hi, step):
+                index = by_group[at : min(at + step, hi)]
+                yield _TileShapes.build(dims, out_dims, axes, index, tile, edge, trips, inner)
+
+    @staticmethod
+    def build(
+        dims: tuple[str, ...],
+        out_dims: tuple[str, ...],
+        axes: list[int],
+        index: np.ndarray,
+        tile: np.ndarray,
+        edge: np.ndarray,
+        trips: np.ndarray,
+        inner: np.ndarray,
+    ) -> _TileShapes:
+        lead = (len(index),) + (1,) * len(axes)
+        tile, edge, trips = (np.ascontiguousarray(a[index].T) for a in (tile, edge, trips))
+        sizes: dict[str, np.ndarray] = {}
+        # Counts per dim: the whole dim's trips on a plain dim, (trips - 1, 1) along its axis on
+        # a ragged one. Multiplied plain dims first, so that only the last products are full-size.
+        count: Any = np.ones(lead, np.int64)
+        first: Any = np.ones(lead, np.int64)
+        for i, d in enumerate(dims):
+            if i not in axes:
+                sizes[d] = tile[i].reshape(lead)
+                count = count * trips[i].reshape(lead)
+                if d in out_dims:
+                    first = first * trips[i].reshape(lead)
+        for a, i in enumerate(axes):
+            along = list(lead)
+            along[1 + a] = 2
+            sizes[dims[i]] = np.stack([tile[i], edge[i]], axis=1).reshape(along)
+            dim_count = np.stack([trips[i] - 1, np.ones_like(trips[i])], axis=1).reshape(along)
+            count = count * dim_count
+            # First visits: the output dims' tiles, the others at their first (full) tile.
+            first = first * (
+                dim_count if dims[i] in out_dims else np.array([1, 0]).reshape(along[1:])
+            )
+        # The edge tiles of the innermost loop: bit a of a shape's index says whether it takes
+        # the edge tile along ragged axis a.
+        shape_index = np.arange(1 << len(axes)).reshape((1,) + (2,) * len(axes))
+        at = np.array([axes.index(v) if v in axes else -1 for v in range(len(dims))] + [-1])
+        axis = at[inner[index]].reshape(lead)
+        bit = np.maximum(len(axes) - 1 - np.maximum(axis, 0), 0)  # C order: axis 0 is the high bit
+        inner_edge = count * ((shape_index >> bit) & 1) * (axis >= 0)
+        return _TileShapes(index, len(axes), sizes, count, first, inner_edge)
+
+    def gather(self, per_candidate: np.ndarray) -> np.ndarray:
+        """A per-candidate array [B] as [Bg, 1, ...] (broadcasts against the tile shapes)."""
+        return per_candidate[self.index].reshape((len(self.index),) + (1,) * self.ragged)
+
+    def sum(self, values: Any, weight: np.ndarray | None = None) -> np.ndarray:
+        """Per candidate, the sum over its tiles of a per-shape quantity ([..., Bg]); `weight`
+        defaults to the tile counts (pass `first` for first visits only)."""
+        x = np.asarray(values) * (self.count if weight is None else weight)
+        return x.sum(axis=tuple(range(x.ndim - self.ragged, x.ndim))) if self.ragged else x
+
+
+# -- per-tile costs, per arch: arrays that broadcast against the tile shapes -----------------
+
+
+def _sram_stall(target: Target, busy: Any, in_b: Any, w_b: Any, out_b: Any) -> Any:
+    """Cycles a tile waits on the global buffer(s) beyond its busy time (`engine._sram_cycles`)."""
+    if target.global_buffer == "shared":
+        need = in_b + w_b + out_b
+    else:
+        need = np.maximum(np.maximum(in_b, w_b), out_b)
+    return np.maximum(0, -(-need // target.sram_bytes_per_cycle) - busy)
+
+
+# The partial-sum flag of a COMPUTE as a leading axis: per-tile traffic for acc = 0 and acc = 1.
+_ACC = np.arange(2)
+
+
+def _acc_axis(ragged: int) -> np.ndarray:
+    return _ACC.reshape((2,) + (1,) * (1 + ragged))
+
+
+def _systolic_tiles(
+    shape: LayerShape, target: Target, tiles: _TileShapes, dataflow: np.ndarray
+) -> dict[str, Any]:
+    reps, m, n, k = gemm_view(shape, tiles.sizes)
+    df = tiles.gather(dataflow)
+    rows, cols = target.rows, target.cols
+    acc = _acc_axis(tiles.ragged)
+    return {
+        "busy": systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=np),
+        "folds": reps * systolic.fold_count(m, n, k, df, rows, cols, xp=np),
+        "hops": systolic.network_hops(reps, m, n, k, 1, df, rows, cols, xp=np),
+        "macs": reps * m * n * k,
+        "traffic": systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=np),
+        "scale": target.element_bytes,
+    }
+
+
+def _maeri_tiles(
+    shape: LayerShape, target: Target, tiles: _TileShapes, config: tuple[np.ndarray, np.ndarray]
+) -> dict[str, Any]:
+    spatial, steps = config
+    dims = shape.dim_names
+    z = [tiles.sizes[dims[i]] if i < len(dims) else 1 for i in maeri.ROLE_INDEX[shape.kind]]
+    t = [tiles.gather(spatial[:, i]) for i in range(spatial.shape[1])]
+    st = [tiles.gather(steps[:, i]) for i in range(steps.shape[1])]
+    acc_buffer = int(target.accumulation_buffer)
+    ms, dn = target.num_multipliers, target.dn_bw_elems_per_cycle
+    reps, m, n, k = gemm_view(shape, tiles.sizes)
+    macs = reps * m * n * k
+    parts = maeri._parts(z, t, np)  # the folds and K-tiles the compute formula counts
+    busy = maeri.compute_cycles(
+        z, t, st, target.rn_bw_elems_per_cycle, acc_buffer, xp=np, ms_per_port=ms // dn
+    )
+    return {
+        "busy": busy,
+        "folds": parts["folds"] * parts["ktiles"],
+        "hops": maeri.network_hops(z, t, st, acc_buffer, 1, macs, maeri.ceil_log2(ms), xp=np),
+        "macs": macs,
+        "traffic": maeri.sram_traffic(z, t, st, acc_buffer, _acc_axis(tiles.ragged), xp=np),
+        "scale": target.element_bytes,
+    }
+
+
+def _sigma_tiles(shape: LayerShape, target: Target, tiles: _TileShapes, _: Any) -> dict[str, Any]:
+    reps, m, n, k = gemm_view(shape, tiles.sizes)
+    ms = target.num_multipliers
+    sparse = _cost_sigma.dense_stats(
+        reps, n, k, ms, target.dn_bw_elems_per_cycle, target.rn_bw_elems_per_cycle
+    )
+    eb = target.element_bytes
+    density = target.activation_density if target.sparse_activations else 0.0
+    acc = _acc_axis(tiles.ragged)
+    return {
+        "busy": sigma.compute_cycles(m, sparse, ms, xp=np),
+        "folds": sparse[0],
+        "hops": sigma.network_hops(m, sparse, ms, xp=np),
+        "macs": sigma.effectual_macs(m, sparse),
+        "traffic": sigma.sram_traffic(reps, m, n, acc, sparse, eb, density, xp=np),
+        "scale": 1,  # sigma.sram_traffic counts bytes
+    }
+
+
+_PER_TILE = {"systolic": _systolic_tiles, "maeri": _maeri_tiles, "sigma": _sigma_tiles}
+
+
+def _load_bytes(shape: LayerShape, target: Target, sizes: dict[str, Any]) -> list[Any]:
+    """Bytes of the LOADs of input, weight and output tiles of `sizes`, as `schedule` emits
+    them: footprints, on SIGMA weights with their bitmap (dense: every element a non-zero) and
+    inputs compressed with the declared density when the target has sparse activations."""
+    eb = target.element_bytes
+    nbytes = [np.asarray(v, np.int64) * eb for v in footprint_elements(shape, sizes)]
+    if target.arch != "sigma":
+        return nbytes
+    dense_w = math.prod(sizes[d] for d in operand_dims(shape)["weight"])
+    nbytes[1] = nbytes[1] + (dense_w + 7) // 8
+    if target.sparse_activations:
+        elems = nbytes[0] // eb
+        kept = np.ceil(elems * target.activation_density).astype(np.int64)
+        nbytes[0] = kept * eb + (elems + 7) // 8
+    return nbytes
+
+
+# -- per-candidate setup, per arch ------------------------------------------------------------
+
+
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a row index of each distinct row of `keys` [U], the distinct row of every row [B])."""
+    radix = keys.max(axis=0) + 1
+    if np.sum(np.log2(radix.astype(np.float64))) < 62:  # one int64 key per row: a 1-D unique
+        key = keys @ np.concatenate([[1], np.cumprod(radix[:-1])])
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+def _maeri_config(
+    shape: LayerShape, target: Target, spatial: np.ndarray, tile: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """((spatial tile by role [B, 8], CONFIG step costs [B, 8]), multipliers used [B]), as
+    `tiling.with_maeri_spatial` + `tiling.maeri_config` give them for each candidate."""
+    dims = shape.dim_names
+    factors = np.clip(spatial, 1, tile)
+    pad = np.ones((len(factors), maeri.NO_DIM + 1 - len(dims)), np.int64)  # NO_DIM reads 1
+    by_role = np.concatenate([factors, pad], axis=1)
+    t = by_role[:, list(maeri.ROLE_INDEX[shape.kind])]
+    red = [dims.index(d) for d in reduction_dims(shape)]
+    folds = np.prod(-(-tile[:, red] // factors[:, red]), axis=1)
+    aux = (folds > 1) & (not target.accumulation_buffer)  # maeri.uses_aux_ms
+    stride = shape.stride if shape.kind == "conv2d" else (1, 1)
+    extent_s = tile[:, maeri.ROLE_INDEX[shape.kind][1]]
+    fwd = _cost_maeri.forwarding(t, extent_s, stride[1])
+    # The step costs depend on the spatial tile, aux and forwarding only: lay out each distinct one.
+    first, inverse = _distinct_rows(np.concatenate([t, aux[:, None], fwd[:, None]], axis=1))
+    steps = _cost_maeri.step_costs(
+        t[first],
+        aux[first],
+        extent_s[first],
+        stride,
+        target.num_multipliers,
+        target.dn_bw_elems_per_cycle,
+        max_grid=target.num_multipliers,  # a larger spatial tile is illegal: placeholder costs
+    )[inverse]
+    return (t, steps), _cost_maeri.multipliers_needed(t, aux.astype(np.int64))
+
+
+def _systolic_pes(shape: LayerShape, target: Target, dataflow: np.ndarray, tile: np.ndarray) -> Any:
+    """PEs of the two array-mapped GEMM axes of a full tile (`systolic` module docstring)."""
+    _, m, n, k = gemm_view(shape, {d: tile[:, i] for i, d in enumerate(shape.dim_names)})
+    across_rows = np.where(dataflow == systolic.DF_OS, m, k)
+    across_cols = np.where(dataflow == systolic.DF_IS, m, n)
+    return np.minimum(across_rows, target.rows) * np.minimum(across_cols, target.cols)
+
+
+def _sigma_multipliers(shape: LayerShape, target: Target, tile: np.ndarray) -> Any:
+    """Multipliers of a full stationary iteration of a full tile (`tuner._cost_sigma`)."""
+    _, _, rows, k = gemm_view(shape, {d: tile[:, i] for i, d in enumerate(shape.dim_names)})
+    ms = target.num_multipliers
+    return np.where(k <= ms, k * np.minimum(rows, ms // np.maximum(k, 1)), ms)
+
+
+# Rows of `_tile_sum`: sums over every tile (output reads and stall as if acc = 1), ...
+_SUMS = (
+    "busy", "folds", "hops", "macs", "in_rd", "w_rd", "out_wr", "out_rd", "stall",
+    "load_in", "load_w", "load_out", "dma_in", "dma_w", "dma_out",
+)  # fmt: skip
+# ... then over first visits, the acc = 0 corrections of the output reads and stall, ...
+_FIRST = ("out_rd_first", "stall_first")
+# ... then over the edge tiles of the innermost loop, array and DMA cycles (the latency model).
+_INNER_EDGE = ("array_edge", "dma_in_edge", "dma_w_edge", "dma_out_edge")
+_ROWS = {name: i for i, name in enumerate(_SUMS + _FIRST + _INNER_EDGE)}
+
+
+def _tile_sum(shape: LayerShape, target: Target, tiles: _TileShapes, config: Any) -> np.ndarray:
+    """Per candidate of `tiles`, the sums named by `_ROWS` ([len(_ROWS), Bg])."""
+    per_tile = _PER_TILE[target.arch](shape, target, tiles, config)
+    in_rd, w_rd, out_wr, out_rd = (np.asarray(v) * per_tile["scale"] for v in per_tile["traffic"])
+    busy = per_tile["busy"]
+    out_rd0, out_rd1 = np.broadcast_to(out_rd, (2, *np.shape(out_rd)[-tiles.ragged - 1 :]))
+    stall0 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd0)
+    stall1 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd1)
+    loads = _load_bytes(shape, target, tiles.sizes)
+    bw = float(target.dram_bw_bytes_per_cycle)
+    transfers = [np.ceil(v / bw).astype(np.int64) for v in loads]
+    every = (busy, per_tile["folds"], per_tile["hops"], per_tile["macs"])
+    every += (in_rd, w_rd, out_wr, out_rd1, stall1, *loads, *transfers)
+    sums = [tiles.sum(v) for v in every]
+    sums += [tiles.sum(out_rd0 - out_rd1, tiles.first), tiles.sum(stall0 - stall1, tiles.first)]
+    sums += [tiles.sum(v, tiles.inner_edge) for v in (busy + stall1, *transfers)]
+    return np.stack([np.broadcast_to(v, tiles.index.shape) for v in sums])
+
+
+def _visits(trips: np.ndarray, deps: np.ndarray) -> np.ndarray:
+    """Vectorised `_visit_counts` for one operand: tile changes along the loop nest [B]; `trips`
+    in loop order (outermost first), `deps` [B, D] whether each loop is a dim of the operand."""
+    changes = deps & (trips > 1)
+    innermost = trips.shape[1] - 1 - np.argmax(changes[:, ::-1], axis=1)
+    prefix = np.cumprod(trips, axis=1)
+    return np.where(changes.any(axis=1), prefix[np.arange(len(trips)), innermost], 1)
+
+
+def _slot_chain(
+    shape: LayerShape,
+    sums: np.ndarray,
+    inner: np.ndarray,
+    trips: np.ndarray,
+    tile: np.ndarray,
+    extent: np.ndarray,
+    repeat_out: np.ndarray,
+    array_cycles: np.ndarray,
+    middle_dma: np.ndarray,
+    lat: int,
+) -> np.ndarray:
+    """Double buffering's slot chain: iteration i's loads wait for iteration i-2's compute to
+    free their slot (and for its output store, queued before them on the DMA channel), so the
+    iterations of one parity form a chain of compute + DMA + DRAM latency each; the latency is
+    at least the longer of the two chains. Along the innermost loop (t trips) the tiles are full
+    but the last; with t even every edge tile falls in one parity, so that chain holds
+    (t/2 - 1) / (t - 1) of the full tiles' steps and all the edge steps, the other t/2 / (t - 1);
+    otherwise the two chains are even, half of everything each."""
+    rows = np.arange(len(inner))
+    at = np.maximum(inner, 0)
+    t = trips[rows, at]
+    ragged = (inner >= 0) & (extent[at] % tile[rows, at] != 0)
+    num_tiles = np.prod(trips, axis=1)
+    steps = array_cycles + middle_dma + (num_tiles - 1) * lat
+    # Per edge tile of the innermost loop: its compute, the loads of the operands that change
+    # with the innermost dim (the output: its store and, when revisited, its partial sums).
+    dims = shape.dim_names
+    rel = operand_dims(shape)
+    edge_steps = sums[_ROWS["array_edge"]] + (num_tiles // t) * lat
+    for op, name in zip(OPERANDS, ("dma_in_edge", "dma_w_edge", "dma_out_edge"), strict=True):
+        changes = np.isin(inner, [dims.index(d) for d in rel[op]])
+        per_visit = 1 + (repeat_out - 1) / repeat_out if op == "output" else 1
+        edge_steps = edge_steps + changes * per_visit * sums[_ROWS[name]]
+    full_steps = steps - edge_steps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chain_a = full_steps * (t // 2) / (t - 1)
+        chain_b = full_steps * (t // 2 - 1) / (t - 1) + edge_steps
+    uneven = ragged & (t % 2 == 0)
+    chain = np.where(uneven, np.maximum(chain_a, chain_b), steps / 2)
+    return np.ceil(chain).astype(np.int64)
+
+
+CHUNK = 1 << 17  # candidates per vectorised pass (bounds the temporaries)
 
 
 def evaluate(
     shape: LayerShape, target: Target, candidates: CandidateBatch
 ) -> dict[str, np.ndarray]:
     """Every statistic of `STATISTICS` for each candidate (arrays [B])."""
+    if target.arch not in ARCHS:
+        raise ValueError(f"the cost model covers {', '.join(ARCHS)} targets, not '{target.arch}'")
+    if len(candidates) == 0:  # the statistics' dtypes, from one whole-layer candidate
+        nd = len(shape.dim_names)
+        whole = CandidateBatch(
+            np.zeros(1, np.int64),
+            np.array([[shape.dims[d] for d in shape.dim_names]], np.int64),
+            np.arange(nd)[None],
+            np.zeros(1, bool),
+        )
+        return {name: v[:0] for name, v in _evaluate(shape, target, whole).items()}
     if len(candidates) <= CHUNK:
         return _evaluate(shape, target, candidates)
     parts = [
@@ -263,12 +642,8 @@ def evaluate(
 def _evaluate(
     shape: LayerShape, target: Target, candidates: CandidateBatch
 ) -> dict[str, np.ndarray]:
-    if target.arch != "systolic":
-        raise ValueError(f"the cost model covers systolic targets, not '{target.arch}'")
     dims = shape.dim_names
     nd = len(dims)
-    eb = target.element_bytes
-    rows_, cols_ = target.rows, target.cols
     bw = float(target.dram_bw_bytes_per_cycle)
     lat = int(target.dram_latency_cycles)
     df = np.asarray(candidates.dataflow, np.int64)
@@ -278,61 +653,47 @@ def _evaluate(
     double = np.asarray(candidates.double_buffer, bool)
     b = tile.shape[0]
     trips = -(-extent // tile)
-    count_full = trips - 1
-    edge = extent - count_full * tile
     num_tiles = np.prod(trips, axis=1)
-
-    # -- the array: sum of per-tile formulas over every tile ------------------------------------
-
-    def per_tile(sizes: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-        reps, m, n, k = gemm_view(shape, sizes)
-        busy = systolic.compute_cycles(reps, m, n, k, df, rows_, cols_, xp=np)
-        folds = reps * systolic.fold_count(m, n, k, df, rows_, cols_, xp=np)
-        traffic = [
-            systolic.sram_traffic(reps, m, n, k, acc, df, rows_, cols_, xp=np) for acc in (0, 1)
-        ]
-        hops = systolic.network_hops(reps, m, n, k, 1, df, rows_, cols_, xp=np)
-        # Global-buffer stall of the tile (engine._sram_cycles), for acc = 0 and acc = 1.
-        stalls = []
-        for in_rd, w_rd, out_wr, out_rd in traffic:
-            parts = (in_rd * eb, w_rd * eb, (out_wr + out_rd) * eb)
-            if target.global_buffer == "shared":
-                need = parts[0] + parts[1] + parts[2]
-            else:
-                need = np.maximum(np.maximum(parts[0], parts[1]), parts[2])
-            sram = -(-need // target.sram_bytes_per_cycle)
-            stalls.append(np.maximum(0, sram - busy))
-        in_rd, w_rd, out_wr, out_rd = traffic[1]
-        return busy, folds, hops, in_rd, w_rd, out_wr, out_rd, stalls[0], stalls[1]
-
-    busy, folds, hops, in_rd, w_rd, out_wr, out_rd1, stall0, stall1 = _tile_sum(
-        dims, dims, tile, edge, count_full, per_tile
-    )
-    out_elems = np.prod(extent[[dims.index(d) for d in operand_dims(shape)["output"]]])
-    # acc = 0 on the first visit of each output tile: one m*n fewer partial-sum read per tile.
-    out_rd = out_rd1 - out_elems
     rel = operand_dims(shape)
-    distinct_out = np.prod(trips[:, [dims.index(d) for d in rel["output"]]], axis=1)
-    first_frac = distinct_out / num_tiles
-    sram_stall = np.rint(first_frac * stall0 + (1 - first_frac) * stall1).astype(np.int64)
-    macs = np.full(b, shape.macs, np.int64)
+
+    if target.arch == "maeri":
+        spatial = candidates.spatial_factors().reshape(-1, nd)
+        config, multipliers = _maeri_config(shape, target, spatial, tile)
+    elif target.arch == "sigma":
+        config, multipliers = None, _sigma_multipliers(shape, target, tile)
+    else:
+        config, multipliers = df, _systolic_pes(shape, target, df, tile)
+
+    # -- the array and the loads: per-tile formulas summed over every tile ----------------------
+    # The innermost loop dim of more than one trip (-1: a single tile).
+    looping = np.take_along_axis(trips, order, axis=1) > 1
+    innermost = nd - 1 - np.argmax(looping[:, ::-1], axis=1)
+    inner = np.where(looping.any(axis=1), order[np.arange(b), innermost], -1)
+    pieces = list(_TileShapes.pieces(dims, rel["output"], tile, extent, inner))
+    sums = np.empty((len(_ROWS), b), np.int64)
+    sums[:, np.concatenate([p.index for p in pieces])] = np.concatenate(
+        [_tile_sum(shape, target, p, config) for p in pieces], axis=1
+    )
+    busy, folds, hops, macs, in_rd, w_rd, out_wr, out_rd, sram_stall = sums[:9]
+    load_sum, dma_sum = sums[9:12], sums[12:15]
+    # First visits of output tiles: no partial sums read (acc = 0).
+    out_rd = out_rd + sums[_ROWS["out_rd_first"]]
+    sram_stall = sram_stall + sums[_ROWS["stall_first"]]
 
     # -- DRAM: reuse analysis per operand -------------------------------------------------------
-    fp_full = footprint_elements(shape, {d: tile[:, i] for i, d in enumerate(dims)})
     traffic_bytes: dict[str, np.ndarray] = {}
     dma: dict[str, np.ndarray] = {}
     repeat: dict[str, np.ndarray] = {}
+    trips_in_order = np.take_along_axis(trips, order, axis=1)
     for pos, op in enumerate(OPERANDS):
         deps = np.array([d in rel[op] for d in dims])
-        visits = _visits(order, trips, deps)
-        repeat[op] = visits // np.prod(np.where(deps, trips, 1), axis=1)
-
-        def fp_and_dma(sizes: dict[str, np.ndarray], pos: int = pos) -> tuple[np.ndarray, ...]:
-            nbytes = np.asarray(footprint_elements(shape, sizes)[pos], np.int64) * eb
-            return nbytes, np.ceil(nbytes / bw).astype(np.int64)
-
-        subset = tuple(d for d in dims if d in rel[op])
-        traffic_bytes[op], dma[op] = _tile_sum(dims, subset, tile, edge, count_full, fp_and_dma)
+        # Sums over all tiles hold every distinct tile of the operand once per combination of
+        # the independent dims' tiles.
+        distinct = np.prod(trips[:, deps], axis=1)
+        copies = num_tiles // distinct
+        traffic_bytes[op] = load_sum[pos] // copies
+        dma[op] = dma_sum[pos] // copies
+        repeat[op] = _visits(trips_in_order, deps[order]) // distinct
     read_in = repeat["input"] * traffic_bytes["input"]
     read_w = repeat["weight"] * traffic_bytes["weight"]
     write_out = repeat["output"] * traffic_bytes["output"]
@@ -345,9 +706,11 @@ def _evaluate(
     dram_read = read_in + read_w + read_psum
     dram_bytes = dram_read + write_out
 
-    # -- buffers --------------------------------------------------------------------------------
+    # -- buffers (dense footprints: a SIGMA tile must fit with dense weights) -------------------
+    full = {d: tile[:, i] for i, d in enumerate(dims)}
     mult = np.where(double, 2, 1)
-    need = [np.asarray(fp, np.int64) * eb * mult for fp in fp_full]
+    eb = target.element_bytes
+    need = [np.asarray(fp, np.int64) * eb * mult for fp in footprint_elements(shape, full)]
     if target.global_buffer == "shared":
         fits = need[0] + need[1] + need[2] <= target.shared_buffer_bytes
     else:
@@ -357,25 +720,25 @@ def _evaluate(
 
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall
-    first_load = np.ceil(fp_full[0] * eb / bw).astype(np.int64) + np.ceil(
-        fp_full[1] * eb / bw
-    ).astype(np.int64)
-    last_store = np.ceil(np.asarray(fp_full[2]) * eb / bw).astype(np.int64)
-    last_store = np.minimum(last_store, dma["output"])  # the last tile may be an edge tile
-    overlap = np.maximum(array_cycles, dma_cycles - first_load - last_store)
-    hidden_lat = np.maximum(0, lat - array_cycles // num_tiles) * (num_tiles - 1)
+    first_loads = _load_bytes(shape, target, full)  # the first iteration's tiles are all full
+    first_load = np.ceil(first_loads[0] / bw).astype(np.int64)
+    first_load = first_load + np.ceil(first_loads[1] / bw).astype(np.int64)
+    last = {d: extent[i] - (trips[:, i] - 1) * tile[:, i] for i, d in enumerate(dims)}
+    last_store = np.ceil(_load_bytes(shape, target, last)[2] / bw).astype(np.int64)
+    middle_dma = dma_cycles - first_load - last_store
+    overlap = np.maximum(array_cycles, middle_dma)
+    chain = _slot_chain(
+        shape, sums, inner, trips, tile, extent, repeat["output"], array_cycles, middle_dma, lat
+    )
+    hidden_lat = np.maximum(0, chain - overlap)
     latency_double = first_load + lat + overlap + last_store + hidden_lat
     latency_single = dma_cycles + array_cycles + num_tiles * lat
     latency = np.where(double, latency_double, latency_single)
     exposed_lat = np.where(double, lat + hidden_lat, num_tiles * lat)
 
     # -- derived --------------------------------------------------------------------------------
-    sram_read = {
-        "input": in_rd * eb,
-        "weight": w_rd * eb,
-        "output": out_rd * eb + write_out,
-    }
-    sram_write = {"input": read_in, "weight": read_w, "output": out_wr * eb + read_psum}
+    sram_read = {"input": in_rd, "weight": w_rd, "output": out_rd + write_out}
+    sram_write = {"input": read_in, "weight": read_w, "output": out_wr + read_psum}
     sram_rd_total = sram_read["input"] + sram_read["weight"] + sram_read["output"]
     sram_wr_total = sram_write["input"] + sram_write["weight"] + sram_write["output"]
     roofline = np.maximum(-(-macs // target.num_pes), np.ceil(dram_bytes / bw).astype(np.int64))
@@ -396,6 +759,8 @@ def _evaluate(
         "folds": folds,
         "num_tiles": num_tiles,
         "utilisation": macs / (latency * target.num_pes),
+        "multipliers_used": multipliers,
+        "spatial_fits": multipliers <= target.num_pes,
         "dram_read_input": read_in,
         "dram_read_weight": read_w,
         "dram_read_psum": read_psum,
