@@ -170,6 +170,7 @@ class Annealing:
         self.current: np.ndarray | None = None
         self.cost: np.ndarray | None = None
         self.proposed_from: np.ndarray | None = None
+        self.cursor = 0
 
     def ask(self, n: int) -> np.ndarray | None:
         if self.current is None:
@@ -177,17 +178,21 @@ class Annealing:
             g = np.concatenate([self.space.default_genome[None], g])[:n]
             self.proposed_from = None
             return g if len(g) else None
+        # At most n chains move per step, taken in turn.
         k = len(self.current)
-        g = self.space.neighbours(self.current, self.rng, steps=1 + int(self.rng.random() < 0.2))
+        chains = (self.cursor + np.arange(min(n, k))) % k
+        self.cursor = int((self.cursor + len(chains)) % k)
+        current = self.current[chains]
+        g = self.space.neighbours(current, self.rng, steps=1 + int(self.rng.random() < 0.2))
         ok = self.space.legal(g)
         for _ in range(8):  # retry the illegal moves
             if ok.all():
                 break
             bad = ~ok
-            g[bad] = self.space.neighbours(self.current[bad], self.rng)
+            g[bad] = self.space.neighbours(current[bad], self.rng)
             ok[bad] = self.space.legal(g[bad])
-        g[~ok] = self.current[~ok]
-        self.proposed_from = np.arange(k)
+        g[~ok] = current[~ok]
+        self.proposed_from = chains
         return g
 
     def tell(self, genomes: np.ndarray, costs: np.ndarray) -> None:
@@ -196,10 +201,10 @@ class Annealing:
             self.current, self.cost = genomes.copy(), costs.copy()
             return
         assert self.current is not None and self.cost is not None
-        rel = costs / np.maximum(self.cost, 1e-12) - 1.0
-        accept = (rel <= 0) | (
-            self.rng.random(len(costs)) < np.exp(-rel / max(self.temperature, 1e-9))
-        )
-        self.current[accept] = genomes[accept]
-        self.cost[accept] = costs[accept]
+        chains = self.proposed_from
+        rel = costs / np.maximum(self.cost[chains], 1e-12) - 1.0
+        uphill = np.exp(-np.maximum(rel, 0.0) / max(self.temperature, 1e-9))
+        accept = (rel <= 0) | (self.rng.random(len(costs)) < uphill)
+        self.current[chains[accept]] = genomes[accept]
+        self.cost[chains[accept]] = costs[accept]
         self.temperature *= self.cooling

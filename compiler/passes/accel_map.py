@@ -22,7 +22,8 @@ option, STONNE's names or our dims, e.g.
     accelflow-opt in.mlir -p 'accel-map{spatial="T_N=8 T_K=8"}'      # a GEMM / FC layer
 
 (dims not named get 1; names of the other layer kind's dims are ignored, so one option serves
-conv and matmul layers). The factors are clamped to the buffer tiles; `tiling.check_mapping`
+conv and matmul layers). A factor beyond the default buffer tile fixes that tile at the factor
+(the other tiles are chosen again to fit); the factors are clamped to the buffer tiles; `tiling.check_mapping`
 rejects a tile needing more multipliers than the target has.
 """
 
@@ -114,6 +115,14 @@ def map_layer(
             mapping = tiling.default_mapping(shape, target, dataflow=dataflow, order=order)
             if spatial:
                 factors = tiling.parse_spatial(spatial, shape.kind)
+                # A factor beyond the default tile asks for a tile at least that large.
+                grow = {
+                    d: min(f, shape.dims[d])
+                    for d, f in factors.items()
+                    if d in shape.dims and f > mapping.tiles[d]
+                }
+                if grow:
+                    mapping = tiling.choose_tiles(shape, mapping, target, fixed=grow)
                 mapping = tiling.with_maeri_spatial(shape, mapping, target, factors)
                 tiling.check_mapping(shape, mapping, target, layer=name)
     except tiling.MappingError as err:
