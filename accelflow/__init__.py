@@ -6,8 +6,10 @@ The public Python API (the CLI is a thin layer over it):
     result = accelflow.compile("model.onnx", target="tpu-like")
     sim = accelflow.simulate(result.program, functional=True, inputs={"input": x})
     print(sim.stats.format_table())
+    accelflow.tune("model.onnx", target="maeri-128", db="maps.json", budget=2000)
+    result = accelflow.compile("model.onnx", target="maeri-128", mappings="maps.json")
 """
 
-from accelflow.api import CheckReport, CompileResult, check, compile, simulate
+from accelflow.api import CheckReport, CompileResult, check, compile, simulate, tune
 
-__all__ = ["CheckReport", "CompileResult", "check", "compile", "simulate"]
+__all__ = ["CheckReport", "CompileResult", "check", "compile", "simulate", "tune"]

@@ -344,3 +344,24 @@ def check(
             float(np.max(np.abs(want), initial=0.0)),
         )
     return CheckReport(errors=errors, rtol=rtol)
+
+
+def tune(
+    model: str | Path,
+    target: str | Path | Target = "tpu-like",
+    db: str | Path | None = None,
+    log: str | Path | None = None,
+    strategy: str = "evolutionary",
+    budget: int = 2000,
+    seed: int = 0,
+    executor: str = "inprocess",
+    **options: Any,
+) -> Any:
+    """Tune every accelerator layer's mapping (`tuner.tune.tune`); the database at `db` is what
+    `compile(..., mappings=db)` reads. `options`: the other `tuner.tune.TuneConfig` fields
+    (top_k, batch, objective, axes, time_limit). Returns a `tuner.tune.TuneResult`."""
+    from tuner.tune import TuneConfig
+    from tuner.tune import tune as run
+
+    config = TuneConfig(strategy=strategy, budget=budget, seed=seed, **options)
+    return run(model, target, config, log=log, db=db, executor=executor)
