@@ -5,7 +5,7 @@
     accelflow simulate MODEL --target T [--set F=V]... [--check] [--inputs X.npz]
                        [--save-outputs Y.npz] [--json] [--mappings maps.json]
     accelflow tune MODEL --target T [--set F=V]... [--input-shape ...] [--strategy S]
-                   [--budget N | --time SECONDS] [--seed N] [--top-k K] [--batch B]
+                   [--budget N | --time SECONDS] [--seed N] [--top-k K] [--batch B] [--max-tiles N]
                    [--objective latency|energy|edp] [--axes dataflow,tiles,...]
                    [--hw [--hw-budget N] [--pe-budget N] [--buffer-budget KIB]]
                    [--executor inprocess|pool[:N]|ray[:ADDR]] [--log LOG] -o DB
@@ -162,6 +162,11 @@ def _add_tune_parser(sub: Any) -> None:
         "--batch",
         metavar="B",
         help="points asked per layer per round (default 256)",
+    )
+    search.add_argument(
+        "--max-tiles",
+        metavar="N",
+        help="buffer-tile iterations a mapping may have (default 4096, or the default's)",
     )
     search.add_argument(
         "--objective", help="what the cost model minimises: latency (default), energy, edp"
@@ -344,6 +349,7 @@ NEW_RUN_OPTIONS = {
     "seed": "--seed",
     "top_k": "--top-k",
     "batch": "--batch",
+    "max_tiles": "--max-tiles",
     "objective": "--objective",
     "axes": "--axes",
     "hw": "--hw",
@@ -392,6 +398,7 @@ def _tune_config(args: argparse.Namespace) -> Any:
         seed=_pick(_number(args.seed, "--seed", minimum=0), defaults.seed),
         top_k=_pick(_number(args.top_k, "--top-k", minimum=0), defaults.top_k),
         batch=_pick(_number(args.batch, "--batch"), defaults.batch),
+        max_tiles=_pick(_number(args.max_tiles, "--max-tiles"), defaults.max_tiles),
         objective=args.objective or defaults.objective,
         axes=axes,
     )

@@ -27,7 +27,9 @@ Choices made here (the rest of the project relies on them):
   (conv r s c, matmul k: VN size = T_R*T_S*T_C) and "vns" for the dims across virtual neurons
   (conv k g n y x, matmul n g m: number of VNs = their product); a dim that is absent has
   factor 1, and VN size * number of VNs must fit `num_multipliers` (plus one aux multiplier per
-  VN when a buffer tile folds without the accumulation buffer, as STONNE requires).
+  VN when, without the accumulation buffer, its outputs take partial sums in: a buffer tile
+  folds, as STONNE requires, or the reduction is split across buffer tiles, whose partial sums
+  are re-injected the same way; `maeri_uses_aux`).
   `maeri_spatial` is the default heuristic (mRNA-like, see its docstring); STONNE's names map to
   ours as T_R=r T_S=s T_C=c T_K=k T_G=g T_N=n T_X'=y T_Y'=x for a conv (STONNE's X is the
   input rows, ours y) and T_M=m T_N=n T_K=k for a GEMM/FC (`parse_spatial`). The tiles stay
@@ -448,7 +450,8 @@ def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) ->
        multipliers (no folding); else whole filter windows R*S times each divisor of C that
        fits; else whole filter rows S times the largest divisor of R; else the largest divisor
        of S (matmul: each divisor of K that fits). Divisors keep every fold full. Without the
-       accumulation buffer a folding VN needs one aux multiplier, so it gets one less.
+       accumulation buffer a VN that takes partial sums in (it folds, or the reduction is split
+       across buffer tiles) needs one aux multiplier, so it gets one less.
     2. For each, the virtual neurons fill the remaining multipliers: output channels first (k
        for a conv, n for a matmul: fewer K-tiles, each of which drains STONNE's pipeline),
        then output columns, rows, batch and groups, each the largest divisor of its extent
@@ -459,10 +462,11 @@ def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) ->
     ms = target.num_multipliers
     ext = {d: max(1, int(extents[d])) for d in shape.dim_names}
     red = reduction_dims(shape)
-    folds = math.prod(ext[d] for d in red) > ms
-    budget = ms - 1 if folds and not target.accumulation_buffer else ms
+    whole = math.prod(ext[d] for d in red)
+    split = any(ext[d] < shape.dims[d] for d in red)  # partial sums re-injected: an aux too
+    budget = ms - 1 if (whole > ms or split) and not target.accumulation_buffer else ms
     vns: list[dict[str, int]] = []
-    if not folds:
+    if whole <= budget:
         vns.append({d: ext[d] for d in red})
     elif shape.kind == "matmul":
         vns += [{"k": v} for v in _divisors(ext["k"], budget)]
@@ -482,7 +486,7 @@ def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) ->
     for vn_factors in sorted(vns, key=lambda f: -math.prod(f.values()))[:8]:
         t = {d: 1 for d in shape.dim_names} | vn_factors
         vn = math.prod(t[d] for d in red)
-        aux = maeri.uses_aux_ms(_maeri_folds(shape, ext, t), target.accumulation_buffer)
+        aux = maeri_uses_aux(shape, ext, t, target)
         capacity = ms // (vn + int(aux))
         for d in across:
             t[d] = _largest_divisor(ext[d], capacity)
@@ -512,6 +516,19 @@ def _maeri_folds(shape: LayerShape, extents: dict[str, int], factors: dict[str, 
     return math.prod(-(-extents[d] // factors.get(d, 1)) for d in reduction_dims(shape))
 
 
+def maeri_uses_aux(
+    shape: LayerShape, tiles: dict[str, int], factors: dict[str, int], target: Target
+) -> bool:
+    """Without the accumulation buffer, a VN carries an aux multiplier (partial-sum injection)
+    when its outputs take a partial sum in: its buffer tile folds (the tile's reduction exceeds
+    the VN), or the reduction is split across buffer tiles (each tile after the first re-injects
+    the partial sums the previous one stored)."""
+    if target.accumulation_buffer:
+        return False
+    split = any(tiles[d] < shape.dims[d] for d in reduction_dims(shape))
+    return split or maeri.uses_aux_ms(_maeri_folds(shape, tiles, factors), False)
+
+
 def maeri_mapping_spatial(shape: LayerShape, factors: dict[str, int]) -> dict[str, tuple[str, int]]:
     """Mapping.spatial for MAERI factors (dims with factor 1 left out). An all-ones tile keeps
     its first reduction dim at 1, so that it reads as chosen (an empty spatial unroll means
@@ -535,7 +552,7 @@ def maeri_config(shape: LayerShape, mapping: Mapping, target: Target) -> tuple[i
     factors = maeri_factors(shape, mapping)
     tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
     t = maeri.roles_of(shape.kind, factors, shape.dim_names)
-    aux = maeri.uses_aux_ms(_maeri_folds(shape, tiles, factors), target.accumulation_buffer)
+    aux = maeri_uses_aux(shape, tiles, factors, target)
     stride = shape.stride if shape.kind == "conv2d" else (1, 1)
     extent_s = tiles["s"] if shape.kind == "conv2d" else tiles["k"]
     return maeri.step_costs(
@@ -898,8 +915,7 @@ def _check_array_spatial(shape: LayerShape, mapping: Mapping, target: Target, wh
 
 def _check_maeri_spatial(shape: LayerShape, mapping: Mapping, target: Target, where: str) -> None:
     """MAERI: vn/vns axes on the right dims, factors within the buffer tiles, the virtual
-    neurons (and their aux multipliers when folding without accumulation buffer) within the
-    multipliers."""
+    neurons (and their aux multipliers, `maeri_uses_aux`) within the multipliers."""
     dims = shape.dim_names
     for d, (axis, factor) in mapping.spatial.items():
         if d not in dims:
@@ -926,12 +942,12 @@ def _check_maeri_spatial(shape: LayerShape, mapping: Mapping, target: Target, wh
     count = math.prod(f for d, f in factors.items() if d not in reduction_dims(shape))
     ms = target.num_multipliers
     tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in dims}
-    aux = maeri.uses_aux_ms(_maeri_folds(shape, tiles, factors), target.accumulation_buffer)
+    aux = maeri_uses_aux(shape, tiles, factors, target)
     needed = count * (vn + int(aux))
     if needed > ms:
         spelled = "*".join(f"{d}{factors[d]}" for d in dims if factors[d] > 1) or "1"
         extra = (
-            f" ({count} VNs of {vn} + 1 aux multiplier: folding without accumulation buffer)"
+            f" ({count} VNs of {vn} + 1 aux multiplier: partial sums without accumulation buffer)"
             if aux
             else f" ({count} VNs of {vn})"
         )

@@ -7,6 +7,7 @@ exporter (`/layer1/layer1.0/conv1/Conv`), weights are named like the module's pa
 
     python -m examples.models lenet -o examples/lenet.onnx
     python -m examples.models resnet18 -o resnet18.onnx --batch 4
+    python -m examples.models alexnet -o alexnet.onnx
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ IR_VERSION = 8
 
 __all__ = [
     "MODELS",
+    "alexnet",
     "concat_branches",
     "depthwise_pointwise",
     "lenet",
@@ -321,6 +323,66 @@ def resnet18(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
     return g.model("input", (batch, 3, size, size), y, (batch, 1000))
 
 
+def _alexnet_features_size(size: int) -> int:
+    """Rows (= columns) of AlexNet's last feature map for a `size` x `size` input (0: none)."""
+    # conv1 11x11/4 pad 2, pool 3/2, conv2 5x5 pad 2, pool 3/2, (conv3-5 keep the size), pool 3/2
+    for kernel, stride, pad in ((11, 4, 2), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 2, 0)):
+        size = (size + 2 * pad - kernel) // stride + 1
+        if size < 1:
+            return 0
+    return size
+
+
+def alexnet(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
+    """torchvision's AlexNet, random weights, 1000 classes, as PyTorch's exporter writes it in
+    eval mode: conv1 3->64 11x11/4 pad 2, conv2 64->192 5x5 pad 2, conv3 192->384, conv4
+    384->256, conv5 256->256 (3x3 pad 1), each followed by ReLU, max pools 3/2 after conv1,
+    conv2 and conv5; then Linear 9216->4096, ReLU, 4096->4096, ReLU, 4096->1000 (the Dropout
+    layers vanish in eval mode). `AdaptiveAvgPool2d((6, 6))` is exported as an AveragePool of
+    kernel = stride = feature size / 6: kernel 1 at the usual 224 input, whose features are
+    already 6x6 (the exporter's zero Pad before it is left out).
+
+    The exporter writes the adaptive pool only when the last feature map is a multiple of 6
+    (e.g. 224 gives 6x6, 416 gives 12x12): other sizes raise ValueError."""
+    features = _alexnet_features_size(size)
+    if features < 6 or features % 6:
+        raise ValueError(
+            f"alexnet: a {size}x{size} input gives {features}x{features} features, which "
+            "AdaptiveAvgPool2d((6, 6)) exports only when a multiple of 6 (e.g. size 224)"
+        )
+    g = _GraphBuilder("alexnet", seed)
+    x = "input"
+    # (in, out, kernel, stride, pad, followed by a max pool) of features.0, .3, .6, .8, .10
+    convs = ((3, 64, 11, 4, 2, True), (64, 192, 5, 1, 2, True), (192, 384, 3, 1, 1, False),
+             (384, 256, 3, 1, 1, False), (256, 256, 3, 1, 1, True))  # fmt: skip
+    index = 0
+    for in_ch, out_ch, kernel, stride, pad, pool in convs:
+        scope = f"/features/features.{index}"
+        x = g.conv(x, scope, f"features.{index}", in_ch, out_ch, kernel, stride=stride, pads=pad)
+        x = g.relu(x, f"/features/features.{index + 1}")
+        index += 2
+        if pool:
+            x = g.max_pool(x, f"/features/features.{index}", 3, 2)
+            index += 1
+    k = features // 6
+    x = g.node(
+        "AveragePool",
+        [x],
+        "/avgpool/AveragePool",
+        ceil_mode=0,
+        kernel_shape=[k, k],
+        pads=[0, 0, 0, 0],
+        strides=[k, k],
+    )
+    x = g.flatten(x)
+    # classifier.0 and .3 are the Dropouts; .1, .4 and .6 the Linear layers.
+    for index, in_f, out_f in ((1, 256 * 6 * 6, 4096), (4, 4096, 4096)):
+        x = g.gemm(x, f"/classifier/classifier.{index}", f"classifier.{index}", in_f, out_f)
+        x = g.relu(x, f"/classifier/classifier.{index + 1}")
+    y = g.gemm(x, "/classifier/classifier.6", "classifier.6", 4096, 1000)
+    return g.model("input", (batch, 3, size, size), y, (batch, 1000))
+
+
 MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
     "lenet": lenet,
     "mlp": mlp,
@@ -329,6 +391,7 @@ MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
     "concat_branches": concat_branches,
     "resnet18": resnet18,
     "gemm": gemm,
+    "alexnet": alexnet,
 }
 
 

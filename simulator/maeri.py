@@ -210,7 +210,8 @@ def psum_round_trip(vn: Any, nv: Any, ms_per_port: Any = 1, xp: Any = None) -> A
 
     `max(4, 1 + ceil(log2(VN+1)))`: the psum is re-sent in the cycle it is written, reaches the
     aux multiplier one cycle later and climbs the VN's adder tree (VN+1 leaves with the aux; 4 at
-    least, as measured for VNs of 2-3);
+    least, as measured for VNs of 2-3; 3 for a VN of one multiplier, whose aux and multiplier
+    meet at the first adder: STONNE micro runs in docs/bifrost.md);
     `+1` when the distribution trees have switches (ms/dn >= 2): exact for one VN per step
     (STONNE traces, docs/stonne-timing.md section 3). `+δ`, δ = 1 when several VNs of 10 or
     more multipliers (with the aux) fill more than 32 multipliers: an empirical term for the
@@ -218,7 +219,7 @@ def psum_round_trip(vn: Any, nv: Any, ms_per_port: Any = 1, xp: Any = None) -> A
     xp = xp or _default_xp()
     switches = xp.where(ms_per_port >= 2, 1, 0)
     delta = xp.where((nv >= 2) & (vn + 1 >= 10) & (nv * (vn + 1) > 32), 1, 0)
-    return xp.maximum(4, 1 + ceil_log2(vn + 1)) + switches + delta
+    return xp.maximum(xp.where(vn == 1, 3, 4), 1 + ceil_log2(vn + 1)) + switches + delta
 
 
 def compute_cycles(

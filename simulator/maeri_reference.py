@@ -327,12 +327,13 @@ def _simulate_regime_b(
       multiplier enters the tree as it arrives. The VN takes its (window, fold)s in order, at
       most one per cycle: a fold enters the tree when its products and (after fold 0) its psum
       are there; the sum climbs the VN's adder tree, max(3, ceil(log2(VN + 1))) levels (the aux
-      leaf included; 3 at least in the augmented tree) at one level per cycle, and is written
-      as it leaves.
+      leaf included; 3 at least in the augmented tree, 2 for a VN of one multiplier) at one level
+      per cycle, and is written as it leaves.
 
     So the round trip (write -> psum sent -> at the aux multiplier 1 or 2 cycles later -> climb
     -> write) is not a constant here: it is the sum of the hops above, and it equals section 3's
-    L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) only as a consequence."""
+    L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) (3 instead of 4 for VN = 1) only as a
+    consequence."""
     r_, s_, c_, k_, g_, n_, xo, yo = extents
     tr, ts, tc, tk, tg, tn, tx, ty = tile
     folds_r, folds_s, folds_c = r_ // tr, s_ // ts, c_ // tc
@@ -340,7 +341,9 @@ def _simulate_regime_b(
     width = ms // dn
     hop = 1 + int(width >= 2)  # port -> multiplier (through the tree's switches)
     vn = tr * ts * tc
-    levels = max(MIN_REDUCE_LEVELS, math.ceil(math.log2(vn + 1)))
+    # A VN of one multiplier meets its aux at the first adder: one level fewer (STONNE micro
+    # runs, docs/bifrost.md).
+    levels = max(MIN_REDUCE_LEVELS - int(vn == 1), math.ceil(math.log2(vn + 1)))
     forwarding = ty == 1 and ts > 1 and stride == 1 and s_ % ts == 0
     aux_port = 0  # multiplier 0 is the aux one
 

@@ -496,7 +496,9 @@ def _maeri_config(
     t = by_role[:, list(maeri.ROLE_INDEX[shape.kind])]
     red = [dims.index(d) for d in reduction_dims(shape)]
     folds = np.prod(-(-tile[:, red] // factors[:, red]), axis=1)
-    aux = (folds > 1) & (not target.accumulation_buffer)  # maeri.uses_aux_ms
+    extent = np.array([shape.dims[d] for d in dims], np.int64)
+    split = np.any(tile[:, red] < extent[red], axis=1)
+    aux = ((folds > 1) | split) & (not target.accumulation_buffer)  # tiling.maeri_uses_aux
     stride = shape.stride if shape.kind == "conv2d" else (1, 1)
     extent_s = tile[:, maeri.ROLE_INDEX[shape.kind][1]]
     fwd = _cost_maeri.forwarding(t, extent_s, stride[1])

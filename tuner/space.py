@@ -56,6 +56,7 @@ class MappingSpace:
         target: Target,
         tune: tuple[str, ...] = AXIS_GROUPS,
         base: Mapping | None = None,
+        max_tiles: int = 4096,
     ):
         unknown = [g for g in tune if g not in AXIS_GROUPS]
         if unknown:
@@ -105,6 +106,10 @@ class MappingSpace:
         if self.maeri:
             self._spatial = _table([self.axes[self._spatial_axis + j].values for j in range(nd)])
         self.default_genome = self.genome_of(base)
+        # Buffer-tile iterations a point may have (the default's at least): each is a few
+        # instructions to compile and simulate, so a million-tile point would cost minutes.
+        base_tiles = math.prod(-(-shape.dims[d] // base.tiles[d]) for d in self.dims)
+        self.max_tiles = max(int(max_tiles), base_tiles)
 
     # -- size and encoding ----------------------------------------------------------------------
 
@@ -159,6 +164,14 @@ class MappingSpace:
 
     # -- legality -------------------------------------------------------------------------------
 
+    def tile_count(self, genome: np.ndarray) -> int:
+        """Iterations of the point's buffer-tile loop nest (the tuner simulates only points of
+        at most `max_tiles`: each iteration is a few instructions to compile and simulate)."""
+        tiles = self.decode(np.asarray(genome)[None]).tiles[0]
+        return math.prod(
+            -(-self.shape.dims[d] // int(t)) for d, t in zip(self.dims, tiles, strict=True)
+        )
+
     def legal(self, genomes: np.ndarray) -> np.ndarray:
         """[n] bool: the points `tiling.check_mapping` accepts (see the module docstring)."""
         batch = self.decode(genomes)
@@ -184,7 +197,9 @@ class MappingSpace:
             vn = np.prod(factors[:, red], axis=1)
             count = np.prod(factors[:, across], axis=1)
             folds = np.prod(-(-batch.tiles[:, red] // factors[:, red]), axis=1)
-            aux = (folds > 1) & (not target.accumulation_buffer)
+            extent = np.array([shape.dims[d] for d in self.dims], np.int64)
+            split = np.any(batch.tiles[:, red] < extent[red], axis=1)
+            aux = ((folds > 1) | split) & (not target.accumulation_buffer)  # maeri_uses_aux
             ok &= count * (vn + aux) <= target.num_multipliers
         return ok
 

@@ -52,6 +52,8 @@ from tuner.strategies import STRATEGIES, make_strategy
 
 LOG_VERSION = 1
 OBJECTIVES = ("latency", "energy", "edp")
+# Instruction rows simulated together in one vmap batch when deciding among the top-k.
+MAX_BATCH_ROWS = 1 << 18
 # Cost-model figures kept per evaluated point (in the log and for the table).
 EVAL_FIGURES = ("latency_cycles", "energy_pj", "dram_bytes", "utilisation", "roofline_cycles")
 
@@ -70,6 +72,7 @@ class TuneConfig:
     batch: int = 256  # points asked per layer per round
     objective: str = "latency"  # what the cost model minimises: latency, energy or edp
     axes: tuple[str, ...] = AXIS_GROUPS  # axis groups of the space that are searched
+    max_tiles: int = 4096  # buffer-tile iterations a point must not exceed to be simulated
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -78,8 +81,8 @@ class TuneConfig:
             raise TuneError(
                 f"unknown objective '{self.objective}' (one of {', '.join(OBJECTIVES)})"
             )
-        if self.budget < 1 or self.top_k < 0 or self.batch < 1:
-            raise TuneError("budget and batch must be >= 1, top-k >= 0")
+        if self.budget < 1 or self.top_k < 0 or self.batch < 1 or self.max_tiles < 1:
+            raise TuneError("budget, batch and max-tiles must be >= 1, top-k >= 0")
         bad = [a for a in self.axes if a not in AXIS_GROUPS]
         if bad:
             raise TuneError(f"unknown axis '{bad[0]}' (one of {', '.join(AXIS_GROUPS)})")
@@ -258,18 +261,26 @@ class TuneLog:
 _SPACES: dict[Any, MappingSpace] = {}
 
 
-def _space(shape: LayerShape, target: Target, axes: tuple[str, ...], base: Mapping) -> MappingSpace:
-    key = (shape.signature, target.fingerprint(), axes, json.dumps(base.to_dict(), sort_keys=True))
+def _space(
+    shape: LayerShape, target: Target, axes: tuple[str, ...], base: Mapping, max_tiles: int
+) -> MappingSpace:
+    key = (
+        shape.signature,
+        target.fingerprint(),
+        axes,
+        json.dumps(base.to_dict(), sort_keys=True),
+        max_tiles,
+    )
     if key not in _SPACES:
-        _SPACES[key] = MappingSpace(shape, target, tune=axes, base=base)
+        _SPACES[key] = MappingSpace(shape, target, tune=axes, base=base, max_tiles=max_tiles)
     return _SPACES[key]
 
 
 def score_task(payload: tuple) -> dict[str, np.ndarray]:
     """Executor work unit: cost-model figures of a batch of genomes of one layer. Module-level
     and built only from picklable values, so a process pool or Ray can run it."""
-    shape, target, axes, base, genomes = payload
-    space = _space(shape, target, axes, base)
+    shape, target, axes, base, max_tiles, genomes = payload
+    space = _space(shape, target, axes, base, max_tiles)
     stats = evaluate(shape, target, space.decode(genomes))
     return {name: np.asarray(stats[name]) for name in EVAL_FIGURES}
 
@@ -287,22 +298,41 @@ def objective_of(figures: dict[str, np.ndarray], objective: str) -> np.ndarray:
 def simulate_layer_mappings(
     task: LayerTask, target: Target, mappings: list[Mapping]
 ) -> list[dict[str, Any]]:
-    """Simulate one layer under each mapping at once (one vmap batch): cycles and figures, as
-    `accel-emit` would schedule it (SIGMA: with the layer's weights)."""
+    """Simulate one layer under each mapping: cycles and figures, as `accel-emit` would
+    schedule it (SIGMA: with the layer's weights). Streams of the same bucket length run
+    together in `vmap` batches of at most `MAX_BATCH_ROWS` rows in all, so one long stream
+    does not pad every other one to its length."""
     from compiler.tiling import schedule
-    from simulator.engine import aggregate, simulate_timing_batch, stack_streams, target_params
+    from simulator.engine import (
+        RECORD_FIELDS,
+        aggregate,
+        bucket_length,
+        simulate_timing_batch,
+        stack_streams,
+        target_params,
+    )
     from simulator.program import Layer, Program
 
     streams = [schedule(task.shape, m, target, 0, weights=task.weights) for m in mappings]
-    stacked = stack_streams(streams)
-    params = np.repeat(target_params(target)[None], len(streams), axis=0)
-    records = simulate_timing_batch(stacked, params)
-    from simulator.engine import RECORD_FIELDS
+    params = target_params(target)
+    per_stream: list[np.ndarray | None] = [None] * len(streams)
+    groups: dict[int, list[int]] = {}
+    for i, rows in enumerate(streams):
+        groups.setdefault(bucket_length(len(rows)), []).append(i)
+    for length, members in sorted(groups.items()):
+        size = max(1, MAX_BATCH_ROWS // length)
+        for lo in range(0, len(members), size):
+            chunk = members[lo : lo + size]
+            stacked = stack_streams([streams[i] for i in chunk])
+            records = simulate_timing_batch(stacked, np.repeat(params[None], len(chunk), axis=0))
+            for j, i in enumerate(chunk):
+                n = len(streams[i])
+                per_stream[i] = np.stack([records[f][j, :n] for f in RECORD_FIELDS], axis=1)
 
     out = []
     for i, rows in enumerate(streams):
         n = len(rows)
-        rec = np.stack([records[f][i, :n] for f in RECORD_FIELDS], axis=1)
+        rec = per_stream[i]
         layer = Layer(
             task.names[0], task.shape.kind, True, [], [], dims=dict(task.shape.dims),
             instr_begin=0, instr_end=n,
@@ -461,7 +491,7 @@ def _run(
     t0 = time.perf_counter()
     searches = []
     for task in tasks:
-        space = _space(task.shape, target, config.axes, task.default)
+        space = _space(task.shape, target, config.axes, task.default, config.max_tiles)
         strategy = make_strategy(config.strategy, space, config.seed + task.index)
         searches.append(_LayerSearch(task, space, strategy, logged_evals.get(task.index, {})))
     total = config.budget * len(searches)
@@ -496,7 +526,7 @@ def _run(
         if not jobs:
             break
         payloads = [
-            (s.task.shape, target, config.axes, s.task.default, genomes[idx])
+            (s.task.shape, target, config.axes, s.task.default, config.max_tiles, genomes[idx])
             for s, genomes, _, idx in jobs
             if idx
         ]
@@ -575,7 +605,10 @@ def _decide(
     for key, _ in ranked:
         if len(candidates) > config.top_k:
             break
-        mapping = s.space.mapping(np.frombuffer(key, np.int64))
+        genome = np.frombuffer(key, np.int64)
+        if s.space.tile_count(genome) > s.space.max_tiles:
+            continue  # too many tiles to compile and simulate in reasonable time and memory
+        mapping = s.space.mapping(genome)
         k = json.dumps(mapping.to_dict(), sort_keys=True)
         if k not in keys_seen:
             keys_seen.add(k)
@@ -606,7 +639,14 @@ def _decide(
         figures = {
             f: _plain(v[0])
             for f, v in score_task(
-                (s.task.shape, target, config.axes, s.task.default, s.space.default_genome[None])
+                (
+                    s.task.shape,
+                    target,
+                    config.axes,
+                    s.task.default,
+                    config.max_tiles,
+                    s.space.default_genome[None],
+                )
             ).items()
         }
     best_after = 0 if key is None else s.seen[key][1]

@@ -37,7 +37,7 @@ def score_payloads() -> list[tuple]:
         for shape in shapes:
             base = tiling.default_mapping(shape, target)
             space = MappingSpace(shape, target, base=base)
-            payloads.append((shape, target, AXIS_GROUPS, base, space.sample(rng, 40)))
+            payloads.append((shape, target, AXIS_GROUPS, base, 4096, space.sample(rng, 40)))
     return payloads
 
 
