@@ -30,7 +30,7 @@ import numpy as np
 from simulator.errors import AccelflowError
 from simulator.target import Target, TargetError, load_target, make_target
 from tuner.cost_model import evaluate
-from tuner.space import MappingSpace
+from tuner.space import MappingSpace, mixed_radix
 from tuner.strategies import make_strategy
 from tuner.tune import (
     LOG_VERSION,
@@ -151,13 +151,7 @@ class HardwareSpace:
         return np.concatenate(found)[:n]
 
     def enumerate(self, start: int = 0, count: int | None = None) -> np.ndarray:
-        end = self.size if count is None else min(self.size, start + count)
-        index = np.arange(start, end, dtype=np.int64)
-        g = np.empty((len(index), len(self.axes)), np.int64)
-        for a in range(len(self.axes) - 1, -1, -1):
-            g[:, a] = index % self.sizes[a]
-            index = index // self.sizes[a]
-        return g
+        return mixed_radix(self.sizes, start, count)
 
     def neighbours(
         self, genomes: np.ndarray, rng: np.random.Generator, steps: int = 1

@@ -248,13 +248,7 @@ class MappingSpace:
     def enumerate(self, start: int = 0, count: int | None = None) -> np.ndarray:
         """The points with mixed-radix index in [start, start + count) (legal or not): the
         exhaustive strategy walks the space with it and keeps the legal ones."""
-        end = self.size if count is None else min(self.size, start + count)
-        index = np.arange(start, end, dtype=np.int64)
-        g = np.empty((len(index), len(self.axes)), np.int64)
-        for a in range(len(self.axes) - 1, -1, -1):
-            g[:, a] = index % self.sizes[a]
-            index = index // self.sizes[a]
-        return g
+        return mixed_radix(self.sizes, start, count)
 
     def neighbours(
         self, genomes: np.ndarray, rng: np.random.Generator, steps: int = 1
@@ -283,6 +277,19 @@ def _order_table(dims: tuple[str, ...], orders: tuple[str, ...]) -> np.ndarray:
     """[len(orders), D] dim indices of each order string."""
     lookup = {c: i for i, c in enumerate(dims)}
     return np.array([[lookup[c] for c in o] for o in orders], np.int64).reshape(-1, len(dims))
+
+
+def mixed_radix(sizes: np.ndarray, start: int = 0, count: int | None = None) -> np.ndarray:
+    """Genomes [n, A] with mixed-radix index in [start, start + count) over axes of `sizes`
+    (the last axis varies fastest), clipped to the space."""
+    size = math.prod(int(s) for s in sizes)
+    end = size if count is None else min(size, start + count)
+    index = np.arange(start, end, dtype=np.int64)
+    g = np.empty((len(index), len(sizes)), np.int64)
+    for a in range(len(sizes) - 1, -1, -1):
+        g[:, a] = index % sizes[a]
+        index = index // sizes[a]
+    return g
 
 
 def values_key(v: Any) -> Any:
