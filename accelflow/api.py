@@ -118,7 +118,7 @@ def _resolve_mappings(
 def _record_layer_mappings(module: ModuleOp, seen: LayerMappings) -> None:
     """Note each accelerator layer's shape and mapping as the stage left it: the latest mapping
     of an accel.conv2d / accel.matmul (after accel-map), else that of its accel.tiled."""
-    from compiler.passes.common import layer_shape
+    from compiler.passes.common import layer_shape, tiled_mapping
     from dialects import accel
 
     for op in module.walk():
@@ -128,7 +128,7 @@ def _record_layer_mappings(module: ModuleOp, seen: LayerMappings) -> None:
         known = seen.get(name, (None, None))[1] is not None
         if isinstance(op, accel.TiledOp):
             if not known:  # tiled without a mapped stage before (no accel-map in the pipeline)
-                seen[name] = (layer_shape(op), op.mapping.as_dict())
+                seen[name] = (layer_shape(op), tiled_mapping(op).to_dict())
         elif op.mapping is not None:
             seen[name] = (layer_shape(op), op.mapping.as_dict())
         elif not known:
@@ -146,9 +146,9 @@ def _mapping_sources(seen: LayerMappings, database: dict[str, dict[str, Any]]) -
         entry = database_mapping(database, name, shape)
         if entry is None:
             sources[name] = FROM_DEFAULT
-        elif used is not None and tiling.Mapping.from_dict(used) == tiling.Mapping.from_dict(
-            entry[1]
-        ):
+        elif used is not None and tiling.Mapping.from_dict(used).normalized(
+            shape
+        ) == tiling.Mapping.from_dict(entry[1]).normalized(shape):
             sources[name] = FROM_DATABASE
         else:
             sources[name] = FROM_OPTIONS

@@ -65,7 +65,9 @@ def numbers(model: str, kwargs: dict, preset: str) -> dict:
             "compute_cycles": int(layer.compute_cycles),
             "dram_read_bytes": int(layer.dram_read_bytes),
             "dram_write_bytes": int(layer.dram_write_bytes),
-            "sram_bytes": int(sum(layer.sram_read_bytes.values()) + sum(layer.sram_write_bytes.values())),
+            "sram_bytes": int(
+                sum(layer.sram_read_bytes.values()) + sum(layer.sram_write_bytes.values())
+            ),
             "instructions": int(layer.instructions),
         }
     return {"cycles": int(stats.cycles), "layers": layers}

@@ -17,7 +17,7 @@ conv1-5 and 11.1x on each FC layer; STONNE's mRNA mapper beats them by 1.0-1.72x
 2.9-4.0x (FC). Its cycles are in `benchmarks/alexnet/evaluation/maeri_cycles_{conv,fc}.csv`
 (`BIFROST_CYCLES` below).
 
-Per accelerator layer of `examples.models.alexnet()` this prints, all *simulated* cycles
+Per accelerator layer of `accelflow.models.alexnet()` this prints, all *simulated* cycles
 (`tuner.tune.simulate_layer_mappings`, the whole flow's timing):
 - basic: the all-ones spatial tile on the default mapping's buffer tiles and loop order
   (`with_maeri_spatial(shape, default, target, {d: 1})`);
@@ -37,7 +37,7 @@ Per accelerator layer of `examples.models.alexnet()` this prints, all *simulated
 Then checks that no tuned mapping is slower than the default (simulated), runs the full
 tuning twice with the same seed and compares the two mapping databases byte for byte
 ("reproducible: yes"), and prints the wall-clock time of the tuning. `--resnet18` tunes
-`examples.models.resnet18()` with the same settings and prints its time and per-layer
+`accelflow.models.resnet18()` with the same settings and prints its time and per-layer
 speed-ups over the default.
 
 Target: `maeri-128` with `BIFROST_OVERRIDES` (dn_bw = rn_bw = 64, accumulation buffer off),
@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from accelflow.models import alexnet, resnet18
 from compiler.tiling import (
     STONNE_TILE_NAMES,
     Mapping,
@@ -67,7 +68,6 @@ from compiler.tiling import (
     parse_spatial,
     with_maeri_spatial,
 )
-from examples.models import alexnet, resnet18
 from simulator.target import Target, load_target
 from tuner.cost_model import evaluate
 from tuner.space import MappingSpace

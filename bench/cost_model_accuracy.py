@@ -2,7 +2,7 @@
 
 Per target (default: one of each family, tpu-like, maeri-128 and sigma-128), draws random legal
 (layer, mapping) pairs (MAERI: with random legal spatial tiles; legal: `tiling.check_mapping`
-passes), runs each through `compiler.tiling.schedule` (SIGMA: dense weights, `weights=None`) +
+passes), runs each through `compiler.loop_nest.program_rows` (SIGMA: dense weights, `weights=None`) +
 `simulator.engine.simulate_timing`, and compares:
 - the quantities the model computes exactly (compute cycles, MACs, DRAM bytes read / written,
   network hops, global-buffer bytes): the count of mismatches is printed,
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from compiler.loop_nest import program_rows
 from compiler.tiling import (
     LayerShape,
     Mapping,
@@ -33,7 +34,6 @@ from compiler.tiling import (
     check_mapping,
     conv2d_shape,
     matmul_shape,
-    schedule,
     with_maeri_spatial,
 )
 from simulator.engine import simulate_timing
@@ -115,7 +115,7 @@ def program_of(shape: LayerShape, rows: np.ndarray) -> Program:
 
 def simulate(shape: LayerShape, mapping: Mapping, target: Target) -> dict[str, int]:
     """The simulator's statistics of one layer (SIGMA: dense weights)."""
-    rows = schedule(shape, mapping, target, 0)
+    rows = program_rows(shape, mapping, target, 0)
     stats = simulate_timing(program_of(shape, rows), target).layers[0]
     return {
         "cycles": stats.cycles,

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import accelflow  # noqa: E402
 from accelflow.api import random_inputs  # noqa: E402
-from examples.models import resnet18  # noqa: E402
+from accelflow.models import resnet18  # noqa: E402
 
 
 def main() -> None:

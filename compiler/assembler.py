@@ -11,7 +11,8 @@ It walks `func.func @main` in order:
 - `accel.host` -> a host `Layer` (kind = the ONNX op type, attrs = its ONNX attributes as plain
   Python values);
 - `accel_isa.layer` -> an accelerator `Layer` (kind, dims, attrs = conv geometry, mapping) whose
-  instructions are appended to `Program.instrs` (`instr_begin/instr_end`); the `layer` field of
+  instructions, once `accel-isa-verify`'s check passes (a stream that fails it is refused with
+  the pass's error), are appended to `Program.instrs` (`instr_begin/instr_end`); the `layer` field of
   every row is the layer's position among the accelerator layers;
 - `func.return` -> `Program.outputs` = `onnx.output_names` (a host `Identity` is added where a
   returned tensor carries another name).
@@ -34,6 +35,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
+from compiler.passes.accel_isa_verify import verify_layer
 from compiler.passes.common import TARGET_ATTR, dense_to_numpy
 from dialects import accel, accel_isa
 from dialects.onnx import NoValueOp
@@ -69,7 +71,7 @@ from simulator.program import (
     Program,
 )
 
-__all__ = ["AssemblyError", "assemble"]
+__all__ = ["AssemblyError", "assemble", "instruction_rows"]
 
 _ATTRS_NOT_ONNX = ("onnx_outputs", "onnx_name", "layer_name", "op_type")
 
@@ -105,7 +107,9 @@ def _names(attr: Attribute | None) -> list[str]:
     return []
 
 
-def _instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
+def instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
+    """The Program rows of one layer's instruction ops (`index`: its position among the
+    accelerator layers)."""
     ops = list(layer.body.block.ops)
     rows = np.zeros((len(ops), NUM_FIELDS), dtype=np.int64)
     rows[:, F_LAYER] = index
@@ -195,7 +199,8 @@ class _Assembler:
 
     def accel_layer(self, op: accel_isa.LayerOp) -> None:
         index = sum(1 for layer in self.layers if layer.on_accel)
-        rows = _instruction_rows(op, index)
+        rows = instruction_rows(op, index)
+        verify_layer(op)  # the assembler refuses an unverified stream
         begin = self.num_rows
         self.chunks.append(rows)
         self.num_rows += rows.shape[0]

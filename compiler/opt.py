@@ -1,4 +1,5 @@
-"""`accelflow-opt`: xdsl-opt with accelflow's dialects and passes.
+"""`accelflow-opt`: xdsl-opt with accelflow's dialects and passes, and the passes of installed
+plugins (entry point group `accelflow.passes`, compiler/plugins.py).
 
 accelflow-opt model.mlir -p 'onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},accel-emit'
 """
@@ -63,11 +64,18 @@ def _accel_emit() -> type[ModulePass]:
     return AccelEmitPass
 
 
+def _accel_isa_verify() -> type[ModulePass]:
+    from compiler.passes.accel_isa_verify import AccelISAVerifyPass
+
+    return AccelISAVerifyPass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "onnx-to-accel": _onnx_to_accel,
     "accel-map": _accel_map,
     "accel-tile": _accel_tile,
     "accel-emit": _accel_emit,
+    "accel-isa-verify": _accel_isa_verify,
 }
 
 
@@ -84,8 +92,14 @@ class AccelOptMain(xDSLOptMain):
         register_accelflow(self.ctx)
 
     def register_all_passes(self) -> None:
+        """xDSL's passes, accelflow's, then the `accelflow.passes` plugins (compiler/plugins.py),
+        which may not reuse a name registered before them."""
+        from compiler.plugins import plugin_passes
+
         super().register_all_passes()
         for name, factory in PASSES.items():
+            self.register_pass(name, factory)
+        for name, factory in plugin_passes(set(self.available_passes)).items():
             self.register_pass(name, factory)
 
 

@@ -5,7 +5,8 @@
     program = compiler.assembler.assemble(module)
 
 `passes` uses accelflow-opt's syntax (`onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},
-accel-emit`); xDSL's own passes (`dce`, `canonicalize`, ...) may be mixed in. The module is
+accel-emit`); xDSL's own passes (`dce`, `canonicalize`, ...) and those of installed plugins (entry
+point group `accelflow.passes`, compiler/plugins.py) may be mixed in. The module is
 verified after every pass, then `on_stage(pass_name, module)` is called (to write the IR of each
 level). `mappings` (layer name or layer signature -> `tiling.Mapping.to_dict()`, e.g.
 `tuner.db.MappingDB.for_target(target)`) is attached to the module as `accel.mappings`; `accel-map`
@@ -29,7 +30,7 @@ from dialects import accel
 from simulator.errors import AccelflowError
 from simulator.target import Target
 
-DEFAULT_PASSES = "onnx-to-accel,accel-map,accel-tile,accel-emit"
+DEFAULT_PASSES = "onnx-to-accel,accel-map,accel-tile,accel-emit,accel-isa-verify"
 
 
 def make_context() -> Context:
@@ -47,10 +48,14 @@ def make_context() -> Context:
 
 
 def available_passes() -> dict[str, Callable[[], type[ModulePass]]]:
-    """accelflow's passes and xDSL's (ours win on a name clash)."""
+    """accelflow's passes and xDSL's (ours win on a name clash), then the `accelflow.passes`
+    plugins (compiler/plugins.py; a plugin named like one of those is a PluginError)."""
     from xdsl.transforms import get_all_passes
 
-    return {**get_all_passes(), **PASSES}
+    from compiler.plugins import plugin_passes
+
+    builtin = {**get_all_passes(), **PASSES}
+    return {**builtin, **plugin_passes(builtin)}
 
 
 def _mapping_entry(name: str, entry: Any) -> accel.MappingAttr:
@@ -103,8 +108,12 @@ def parse_pipeline(
     unknown pass or option is a PipelineError naming it (one line, no traceback)."""
     from xdsl.utils.exceptions import ArgSpecParseError
 
+    from compiler.plugins import PluginError
+
     try:
         return PassPipeline.parse_spec(available_passes(), passes, callback)
+    except PluginError:
+        raise  # names the plugin and its distribution already
     # xDSL raises ValueError and friends, and ArgSpecParseError (a BaseException) for syntax
     except (Exception, ArgSpecParseError) as err:
         first = str(err).strip().splitlines()

@@ -1,24 +1,21 @@
 """IR-free mapping and tiling math shared by the passes, the tuner's cost model and the tests.
 
-CONTRACT (fixed; the implementation fills in the bodies):
-
 - `LayerShape` describes one accelerator layer (conv2d or matmul) by its loop dimensions
   (`simulator.program.CONV_DIMS` / `MATMUL_DIMS`) plus conv geometry.
 - `Mapping` is a layer's dataflow, spatial unroll, buffer-level tiles, loop order and double
   buffering. `Mapping.to_dict()` / `Mapping.from_dict()` round-trip through plain JSON types
   (this is what `#accel.mapping` prints and what the mapping database stores).
 - `default_mapping` is the heuristic for a target; `choose_tiles` picks buffer tiles that fit;
-  `check_mapping` raises `MappingError` naming the layer and the limit it breaks;
-  `schedule` turns a layer + mapping into instruction rows of the Program format
-  (`simulator.program`: CONFIG, LOAD, COMPUTE, STORE rows with bytes, slots, tile offsets/sizes
-  and the GEMM view reps/m/n/k of each tile).
+  `check_mapping` raises `MappingError` naming the layer and the limit it breaks. The loop nest
+  a mapping spells and its lowering to instructions are compiler/loop_nest.py's.
 
 Choices made here (the rest of the project relies on them):
 
 - Operands and the loop dims they depend on: input (conv `n g c y x r s`, matmul `g m k`), weight
   (conv `g k c r s`, matmul `g k n`, or `k n` when b is shared), output (conv `n g k y x`, matmul
   `g m n`). An operand tile is loaded when its tile coordinates change between two consecutive
-  iterations of the tile loop nest (`dram_traffic` counts the same thing analytically).
+  iterations of the tile loop nest (`compiler/loop_nest.py`; `dram_traffic` counts the same
+  thing analytically).
 - Spatial unroll (`spatial_unroll`) is descriptive: per array axis it records the main loop dim
   (the one with the largest extent among the dims folded onto that axis by the GEMM view) with
   factor min(GEMM-view extent of the axis, rows or cols). The timing model uses the GEMM view.
@@ -37,9 +34,9 @@ Choices made here (the rest of the project relies on them):
 - SIGMA targets (`target.arch == "sigma"`): no spatial unroll (the rows of each tile's weight
   matrix are packed into the multipliers by their non-zeros at run time, as STONNE's
   SparseSDMemory does); tiles are chosen as for MAERI (dense footprints: a tile must fit even
-  when its weights are dense) and `schedule(..., weights=)` puts each COMPUTE's bitmap
-  statistics (`sparse_tile_stats`, simulator/sigma.py) in its row and loads bitmap-compressed
-  weights (non-zeros + one bit per element). Without weights (an elided module, a matmul of two
+  when its weights are dense) and the lowering (`loop_nest.lower(..., weights=)`) puts each
+  COMPUTE's bitmap statistics (`sigma_fields`, simulator/sigma.py) in its row and loads
+  bitmap-compressed weights (non-zeros + one bit per element). Without weights (an elided module, a matmul of two
   activations) the weights count as dense.
 - Default loop orders (outermost first): ws keeps the weight tile stationary (weight dims outer,
   pixels inner), os keeps the output tile (reduction innermost), is keeps the input tile (output
@@ -55,11 +52,7 @@ Choices made here (the rest of the project relies on them):
   (floors broken, estimated DRAM traffic `dram_traffic`, number of tile iterations).
   `double_buffer=None`: double-buffer when the target allows it (`target.double_buffer`) and the
   minimal tiles (all 1 except the fixed ones) fit twice; otherwise single-buffer.
-- `schedule` row order per iteration of the tile loop nest. Double-buffered: LOADs of the
-  iteration's new input / weight tiles, the LOAD of reloaded partial sums, then the STORE of the
-  previous output tile when the output tile changed (so the prefetch is not queued behind it on
-  the DMA channel), then the COMPUTE. Single-buffered: the STORE first (the slot is reused), then
-  the LOADs and the COMPUTE. The last output tile is stored after the last COMPUTE.
+- Instruction order within the loop nest: compiler/loop_nest.py.
 """
 
 from __future__ import annotations
@@ -73,37 +66,10 @@ import numpy as np
 from simulator import maeri, sigma
 from simulator.errors import AccelflowError
 from simulator.program import (
-    BUF_INPUT,
-    BUF_OUTPUT,
-    BUF_WEIGHT,
     CONV_DIMS,
     DATAFLOWS,
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_KIND,
-    F_LAYER,
-    F_M,
-    F_N,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    F_SPARSE,
     MATMUL_DIMS,
-    NUM_FIELDS,
     NUM_SPARSE_FIELDS,
-    OP_COMPUTE,
-    OP_CONFIG,
-    OP_LOAD,
-    OP_STORE,
-    STEP_COLUMNS,
 )
 from simulator.shapes import output_size
 from simulator.target import Target
@@ -314,6 +280,15 @@ class Mapping:
             )
         except (TypeError, ValueError, AttributeError) as err:
             raise MappingError(f"malformed mapping {data!r}: {err}") from None
+
+    def normalized(self, shape: LayerShape) -> Mapping:
+        """The same mapping as its loop nest spells it (`compiler.loop_nest.nest_mapping`): tiles
+        clamped to the extents, the order of the dims with more than one tile kept and the
+        others (whose position changes nothing) after them in canonical order."""
+        tiles = {d: min(int(self.tiles[d]), shape.dims[d]) for d in shape.dim_names}
+        looped = [d for d in self.order if tiles[d] < shape.dims[d]]
+        order = (*looped, *(d for d in shape.dim_names if d not in looped))
+        return replace(self, tiles=tiles, order=order)
 
     def directives(self, shape: LayerShape) -> str:
         """MAESTRO-style directives, e.g. 'TemporalMap(8,8) K; SpatialMap(1,1) C; ...'."""
@@ -579,7 +554,7 @@ def with_maeri_spatial(
 
 
 def dram_traffic(shape: LayerShape, mapping: Mapping, element_bytes: int) -> dict[str, int]:
-    """Analytical DRAM bytes of `schedule` for this mapping: {"input", "weight" (loads),
+    """Analytical DRAM bytes of the lowered loop nest (compiler/loop_nest.py) for this mapping: {"input", "weight" (loads),
     "output" (stores), "psum" (partial-sum reloads)}. Exact when the tiles divide the extents;
     otherwise an upper bound (every tile counted at full size)."""
     tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
@@ -978,16 +953,6 @@ def footprint_elements(shape: LayerShape, size: dict[str, Any]) -> tuple[Any, ..
     return size["g"] * size["m"] * size["k"], weight, size["g"] * size["m"] * size["n"]
 
 
-def _changes(idx: np.ndarray, cols: list[int]) -> np.ndarray:
-    """True where the tile coordinates in `cols` differ from the previous iteration's."""
-    changed = np.ones(idx.shape[0], dtype=bool)
-    if cols:
-        changed[1:] = (np.diff(idx[:, cols], axis=0) != 0).any(axis=1)
-    else:
-        changed[1:] = False
-    return changed
-
-
 def weight_tile(
     shape: LayerShape, weights: np.ndarray | None, off: dict[str, int], size: dict[str, int]
 ) -> np.ndarray:
@@ -1031,7 +996,7 @@ def sparse_tile_stats(
     )
 
 
-def _sigma_fields(
+def sigma_fields(
     shape: LayerShape,
     weights: np.ndarray | None,
     target: Target,
@@ -1058,128 +1023,3 @@ def _sigma_fields(
             memo[key] = (fields, loaded)
         stats[it], nnz[it] = memo[key]
     return stats, nnz
-
-
-def schedule(
-    shape: LayerShape,
-    mapping: Mapping,
-    target: Target,
-    layer_index: int,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
-    """Instruction rows (int64, [n, simulator.program.NUM_FIELDS]) for one layer: a CONFIG,
-    then over the buffer tiles in `mapping.order` the LOADs of operand tiles whose coordinates
-    changed (reuse), the COMPUTE of each tile (edge tiles clipped to the extent), the STOREs of
-    finished output tiles (and psum STORE/LOAD when a reduction loop is outside an output loop).
-    Slots alternate 0/1 per new tile of an operand when double-buffered, else stay 0.
-    `weights` (the layer's weight constant, or None): on a SIGMA target, the bitmap statistics
-    of every COMPUTE and the compressed size of every weight LOAD come from it."""
-    dims = shape.dim_names
-    ndim = len(dims)
-    eb = target.element_bytes
-    dataflow = DATAFLOWS.index(mapping.dataflow)
-    extent = np.array([shape.dims[d] for d in dims], dtype=np.int64)
-    tile = np.array([min(mapping.tiles[d], shape.dims[d]) for d in dims], dtype=np.int64)
-    trips = -(-extent // tile)
-    # Tile coordinates of every iteration, canonical columns; the last dim of `order` is innermost.
-    total = int(np.prod(trips))
-    iteration = np.arange(total, dtype=np.int64)
-    idx = np.empty((total, ndim), dtype=np.int64)
-    stride = 1
-    for d in reversed(mapping.order):
-        i = dims.index(d)
-        idx[:, i] = (iteration // stride) % trips[i]
-        stride *= int(trips[i])
-    off = idx * tile
-    size = np.minimum(tile, extent - off)
-    sizes = {d: size[:, i] for i, d in enumerate(dims)}
-
-    rel = {op: [dims.index(d) for d in ds] for op, ds in operand_dims(shape).items()}
-    new_in = _changes(idx, rel["input"])
-    new_w = _changes(idx, rel["weight"])
-    new_out = _changes(idx, rel["output"])  # an output-tile visit starts here
-    # acc = 0 only on the first compute of each output tile (initialise, with bias).
-    out_trips = trips[rel["output"]]
-    out_id = np.ravel_multi_index(tuple(idx[:, rel["output"]].T), tuple(out_trips))
-    _, first = np.unique(out_id, return_index=True)
-    acc = np.ones(total, dtype=np.int64)
-    acc[first] = 0
-    psum_load = new_out & (acc == 1)
-    store_prev = new_out.copy()
-    store_prev[0] = False
-
-    double = mapping.double_buffer
-
-    def slots(new: np.ndarray) -> np.ndarray:
-        return (np.cumsum(new) - 1) % 2 if double else np.zeros(total, dtype=np.int64)
-
-    s_in, s_w, s_out = slots(new_in), slots(new_w), slots(new_out)
-    fp_in, fp_w, fp_out = (
-        np.broadcast_to(v, (total,)) * eb for v in footprint_elements(shape, sizes)
-    )
-    if target.arch == "sigma":  # bitmap-compressed weights (and activations, if declared)
-        sparse, w_nnz = _sigma_fields(shape, weights, target, off, size, rel["weight"])
-        dense_w = np.prod(size[:, rel["weight"]], axis=1)
-        fp_w = fp_w - dense_w * eb + w_nnz * eb + (dense_w + 7) // 8
-        if target.sparse_activations:
-            elems = fp_in // eb
-            kept = np.ceil(elems * target.activation_density).astype(np.int64)
-            fp_in = kept * eb + (elems + 7) // 8
-
-    counts = new_in.astype(np.int64) + new_w + psum_load + store_prev + 1
-    begin = 1 + np.concatenate(([0], np.cumsum(counts)[:-1]))
-    if double:  # prefetch before the previous tile's store (see the module docstring)
-        r_in = begin
-        r_w = r_in + new_in
-        r_psum = r_w + new_w
-        r_store = r_psum + psum_load
-        r_comp = r_store + store_prev
-    else:
-        r_store = begin
-        r_in = r_store + store_prev
-        r_w = r_in + new_in
-        r_psum = r_w + new_w
-        r_comp = r_psum + psum_load
-    nrows = 2 + int(counts.sum())
-    rows = np.zeros((nrows, NUM_FIELDS), dtype=np.int64)
-    rows[0, F_OPCODE] = OP_CONFIG
-    rows[0, F_DATAFLOW] = dataflow
-    rows[0, F_LAYER] = layer_index
-    rows[0, F_KIND] = maeri.KIND_CODES[shape.kind]
-    if target.arch == "maeri":  # the virtual neurons: spatial tile per dim and step costs
-        factors = maeri_factors(shape, mapping)
-        rows[0, F_SIZE : F_SIZE + ndim] = [factors[d] for d in dims]
-        rows[0, list(STEP_COLUMNS)] = maeri_config(shape, mapping, target)
-
-    def emit(at: np.ndarray, it: np.ndarray, fields: dict[int, Any]) -> None:
-        # Build whole rows, then scatter them: scattering into column slices is ~30x slower.
-        block = np.zeros((len(at), NUM_FIELDS), dtype=np.int64)
-        block[:, F_LAYER] = layer_index
-        for column, value in fields.items():
-            block[:, column] = value
-        block[:, F_OFF : F_OFF + ndim] = off[it]
-        block[:, F_SIZE : F_SIZE + ndim] = size[it]
-        rows[at] = block
-
-    for mask, at, buf, slot, nbytes in (
-        (new_in, r_in, BUF_INPUT, s_in, fp_in),
-        (new_w, r_w, BUF_WEIGHT, s_w, fp_w),
-        (psum_load, r_psum, BUF_OUTPUT, s_out, fp_out),
-    ):
-        it = np.flatnonzero(mask)
-        emit(at[it], it, {F_OPCODE: OP_LOAD, F_BUFFER: buf, F_SLOT: slot[it], F_BYTES: nbytes[it]})
-
-    # STOREs of the previous iteration's output tile, and of the last one at the end.
-    prev = np.flatnonzero(store_prev) - 1
-    at = np.concatenate((r_store[prev + 1], [nrows - 1]))
-    it = np.concatenate((prev, [total - 1]))
-    emit(at, it, {F_OPCODE: OP_STORE, F_SLOT: s_out[it], F_BYTES: fp_out[it]})
-
-    reps, m, n, k = gemm_view(shape, sizes)
-    compute = {F_OPCODE: OP_COMPUTE, F_DATAFLOW: dataflow, F_S_IN: s_in, F_S_W: s_w}
-    compute.update({F_S_OUT: s_out, F_ACC: acc, F_REPS: reps, F_M: m, F_N: n, F_K: k})
-    if target.arch == "sigma":
-        for i in range(NUM_SPARSE_FIELDS):
-            compute[F_SPARSE + i] = sparse[:, i]
-    emit(r_comp, iteration, compute)
-    return rows

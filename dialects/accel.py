@@ -18,16 +18,22 @@ Tile level (after `accel-tile`): each layer becomes an `accel.tiled` op whose bo
 over buffer-level tiles with the loads, the compute and the stores placed where the mapping's loop
 order puts them (a load sits in the innermost loop its operand depends on, so reuse is visible):
 
-    %y = accel.tiled "conv2d" %x, %w {layer_name = ..., dims = {...}, mapping = #accel.mapping<...>, ...} {
+    %y = accel.tiled "conv2d" %x, %w {layer_name = ..., dims = {...}, mapping = #accel.mapping<ws, {spatial = {...}}>, ...} {
       accel.tile_for "k" tile 16 extent 64 {
-        accel.tile_load "weight"
+        accel.tile_load "weight" double_buffer = true
         accel.tile_for "y" tile 8 extent 32 {
-          accel.tile_load "input"
+          accel.tile_load "input" double_buffer = true
           accel.tile_compute
-          accel.tile_store "output"
+          accel.tile_store "output" double_buffer = true
         }
       }
     } : (...) -> tensor<...>
+
+The body IS the layer's program (compiler/loop_nest.py gives the semantics): `accel-emit` lowers
+it op by op. A dim without a loop is not tiled (its tile is the whole extent); the loop order is
+the nesting; the `#accel.mapping` of an `accel.tiled` keeps only what the body does not say (the
+dataflow and the spatial unroll), and that of the `accel_isa.layer` it lowers to is the complete
+mapping the body implements.
 
 Values that travel with the ops: `layer_name` (the ONNX node name) and, on every op that
 produces tensors, `onnx_outputs` (the ONNX tensor names of its results) when known.
@@ -74,6 +80,9 @@ from xdsl.traits import NoTerminator
 from xdsl.utils.exceptions import VerifyException
 
 LAYER_KINDS = ("conv2d", "matmul")
+# The keys of a tile-level #accel.mapping (besides the dataflow): tiles, loop order and double
+# buffering are the accel.tiled body's.
+TILE_LEVEL_MAPPING_KEYS = ("spatial",)
 OPERANDS = ("input", "weight", "output")
 DATAFLOWS = ("ws", "os", "is")
 
@@ -439,12 +448,64 @@ class TiledOp(LayerRegionOp):
     name = "accel.tiled"
 
     def verify_(self) -> None:
+        name = self.layer_name.data
         if self.kind.data not in LAYER_KINDS:
             raise VerifyException(f"accel.tiled: unknown layer kind '{self.kind.data}'")
         for op in self.body.walk():
-            if op is self or isinstance(op, TILE_BODY_OPS):
-                continue
-            raise VerifyException(f"accel.tiled '{self.layer_name.data}': {op.name} in its body")
+            if not isinstance(op, TILE_BODY_OPS):
+                raise VerifyException(f"accel.tiled '{name}': {op.name} in its body")
+        extra = sorted(set(self.mapping.spec.data) - set(TILE_LEVEL_MAPPING_KEYS))
+        if extra:
+            raise VerifyException(
+                f"accel.tiled '{name}': its #accel.mapping keeps only the dataflow and "
+                f"{', '.join(TILE_LEVEL_MAPPING_KEYS)}; '{extra[0]}' is spelled by the body "
+                "(edit its accel.tile_for / tile_load / tile_store ops)"
+            )
+        extents = {k: from_attr(v) for k, v in self.dims.data.items()}
+        looped: set[str] = set()
+        block = self.body.block
+        while True:
+            inner = [op for op in block.ops if isinstance(op, TileForOp | TileComputeOp)]
+            if len(inner) != 1:
+                what = "no loop or compute" if not inner else f"{len(inner)} loops/computes"
+                raise VerifyException(
+                    f"accel.tiled '{name}': a loop body holds {what}; the nest is perfect: "
+                    "one accel.tile_for or accel.tile_compute per body, loads before it, "
+                    "stores after it"
+                )
+            pos = list(block.ops).index(inner[0])
+            for i, op in enumerate(block.ops):
+                if isinstance(op, TileLoadOp) and i > pos:
+                    raise VerifyException(
+                        f'accel.tiled \'{name}\': accel.tile_load "{op.operand.data}" after the '
+                        "loop or compute that reads it"
+                    )
+                if isinstance(op, TileStoreOp) and i < pos:
+                    raise VerifyException(
+                        f"accel.tiled '{name}': accel.tile_store before the loop or compute "
+                        "that writes it"
+                    )
+            if isinstance(inner[0], TileComputeOp):
+                return
+            loop = inner[0]
+            dim = loop.dim.data
+            if dim not in extents:
+                raise VerifyException(
+                    f'accel.tiled \'{name}\': accel.tile_for "{dim}": the layer has no dim '
+                    f"'{dim}' ({' '.join(extents)})"
+                )
+            if dim in looped:
+                raise VerifyException(
+                    f'accel.tiled \'{name}\': accel.tile_for "{dim}" inside another loop over '
+                    f"'{dim}' (tiles must cover the layer exactly once)"
+                )
+            if loop.extent.value.data != extents[dim]:
+                raise VerifyException(
+                    f'accel.tiled \'{name}\': accel.tile_for "{dim}" has extent '
+                    f"{loop.extent.value.data}, the layer's {dim} is {extents[dim]}"
+                )
+            looped.add(dim)
+            block = loop.body.block
 
 
 @irdl_op_definition
@@ -522,19 +583,30 @@ class TileComputeOp(IRDLOperation):
 
 @irdl_op_definition
 class TileStoreOp(IRDLOperation):
-    """Store the current output tile (partial sums if the reduction is not finished)."""
+    """Store the current output tile (partial sums if the reduction is not finished) from its
+    slot (`double_buffer`: output tiles alternate between 2 slots)."""
 
     name = "accel.tile_store"
 
     operand = prop_def(StringAttr)
+    double_buffer = prop_def(BoolAttr)
 
-    assembly_format = "$operand attr-dict"
+    assembly_format = "$operand `double_buffer` `=` $double_buffer attr-dict"
 
-    def __init__(self, operand: str = "output"):
-        super().__init__(properties={"operand": StringAttr(operand)})
+    def __init__(self, operand: str = "output", double_buffer: bool = False):
+        super().__init__(
+            properties={
+                "operand": StringAttr(operand),
+                "double_buffer": BoolAttr.from_bool(double_buffer),
+            }
+        )
 
     def verify_(self) -> None:
         _check_operand(self.operand)
+        if self.operand.data != "output":
+            raise VerifyException(
+                f"accel.tile_store: only the output is stored, not '{self.operand.data}'"
+            )
 
 
 TILE_BODY_OPS = (TileForOp, TileLoadOp, TileComputeOp, TileStoreOp)

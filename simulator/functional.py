@@ -1,20 +1,27 @@
 """Functional execution of a Program: the numbers the instruction stream actually computes.
 
 `run_functional(program, inputs)` walks `program.layers` in order. A host layer runs
-`HOST_OPS[kind]` on whole tensors. An accelerator layer (conv2d, matmul) is computed FROM ITS
-COMPUTE ROWS (docs/program.md, "Functional semantics"): a jitted `lax.scan` over the layer's
-COMPUTE rows slices a fixed-size window (the layer's largest tile, static) out of zero-padded
-operands with `lax.dynamic_slice` at the row's offsets, masks the window down to the row's
-sizes, computes the tile (`lax.conv_general_dilated` / `einsum`), and writes (`acc`=0: bias +
-partial) or accumulates (`acc`=1) into the output with `dynamic_update_slice`.
+`HOST_OPS[kind]` on whole tensors. An accelerator layer (conv2d, matmul) is computed BY ITS
+INSTRUCTIONS (docs/program.md, "Functional semantics"): a jitted `lax.scan` over the layer's LOAD,
+COMPUTE and STORE rows runs a machine with two slots per global buffer (input, weight, output) and
+the layer's output tensor in DRAM:
 
-The output starts as NaN, so an output element that no tile initialises (a missing tile, or
-`acc`=1 before any `acc`=0) comes out NaN: a wrong schedule gives visibly wrong numbers.
-Tiles must lie inside the layer's extents (checked, ValueError naming the layer).
+- LOAD input / weight copies the row's tile of that operand (input with its halo) from the
+  (zero-padded) tensor into the slot; LOAD output copies the tile's partial sums back from DRAM;
+- COMPUTE reads the input and weight tiles of its slots, computes the tile (`lax.conv_general_dilated`
+  / `einsum`, masked down to the row's sizes) and writes its output slot (`acc`=0: bias + partial)
+  or adds to it (`acc`=1);
+- STORE writes the output slot, cut to the row's sizes, into the output tensor.
+
+Slots start as NaN and the output tensor too, so a stream that computes from a slot no LOAD filled,
+adds to partial sums it never reloaded, or never stores a tile gives visibly wrong numbers (NaN)
+and fails `--check`. Windows are fixed-size (the layer's largest tile, static) and sliced with
+`lax.dynamic_slice` at the row's offsets. Tiles must lie inside the layer's extents (checked,
+ValueError naming the layer).
 
 Everything is float32. Compiled per-layer functions are cached by their static configuration
-(shapes, window, conv geometry); the number of COMPUTE rows is padded to a power of two (from 16)
-with empty rows, so identical layers and similar schedules do not recompile.
+(shapes, window, conv geometry); the number of rows is padded to a power of two (from 16) with
+no-op rows, so identical layers and similar schedules do not recompile.
 """
 
 from __future__ import annotations
@@ -31,19 +38,31 @@ from jax import lax
 from simulator.errors import AccelflowError
 from simulator.host_ops import HOST_OPS
 from simulator.program import (
+    BUF_INPUT,
+    BUF_OUTPUT,
+    BUF_WEIGHT,
     CONV_DIMS,
     F_ACC,
+    F_BUFFER,
     F_OFF,
     F_OPCODE,
+    F_S_IN,
+    F_S_OUT,
+    F_S_W,
     F_SIZE,
+    F_SLOT,
     MATMUL_DIMS,
     MAX_DIMS,
     OP_COMPUTE,
+    OP_LOAD,
+    OP_STORE,
     Layer,
     Program,
 )
 
 MIN_ROW_BUCKET = 16
+# What a row does in the functional machine (the branch index of its lax.switch).
+NOP, LOAD_IN, LOAD_W, LOAD_OUT, COMPUTE, STORE = range(6)
 
 
 class UnsupportedHostOp(AccelflowError):
@@ -57,10 +76,36 @@ def _row_bucket(n: int) -> int:
     return length
 
 
-def _compute_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-    """Offsets, sizes and acc of the layer's COMPUTE rows, padded to a bucket with empty rows."""
+def _machine_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tuple[Any, ...]:
+    """The layer's LOAD / COMPUTE / STORE rows as (action, slots [in, w, out], acc, offsets,
+    sizes), padded to a bucket with no-op rows, and the window (the largest tile per dim)."""
     rows = program.instrs[layer.instr_begin : layer.instr_end]
-    rows = rows[rows[:, F_OPCODE] == OP_COMPUTE]
+    opcode = rows[:, F_OPCODE]
+    rows = rows[(opcode == OP_LOAD) | (opcode == OP_COMPUTE) | (opcode == OP_STORE)]
+    opcode = rows[:, F_OPCODE]
+    buffer = rows[:, F_BUFFER]
+    action = np.select(
+        [
+            (opcode == OP_LOAD) & (buffer == BUF_INPUT),
+            (opcode == OP_LOAD) & (buffer == BUF_WEIGHT),
+            (opcode == OP_LOAD) & (buffer == BUF_OUTPUT),
+            opcode == OP_COMPUTE,
+            opcode == OP_STORE,
+        ],
+        [LOAD_IN, LOAD_W, LOAD_OUT, COMPUTE, STORE],
+        NOP,
+    ).astype(np.int32)
+    # The slot each row reads or writes, per buffer: a LOAD / STORE its `slot`, a COMPUTE its three.
+    slot = rows[:, F_SLOT]
+    is_compute = opcode == OP_COMPUTE
+    slots = np.stack(
+        [
+            np.where(is_compute, rows[:, F_S_IN], slot),
+            np.where(is_compute, rows[:, F_S_W], slot),
+            np.where(is_compute, rows[:, F_S_OUT], slot),
+        ],
+        axis=1,
+    ).astype(np.int32)
     nd = len(dims)
     offs = rows[:, F_OFF : F_OFF + nd].astype(np.int32)
     sizes = rows[:, F_SIZE : F_SIZE + nd].astype(np.int32)
@@ -69,17 +114,20 @@ def _compute_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tupl
     if bad.any():
         i = int(np.argwhere(bad.any(axis=1))[0, 0])
         raise ValueError(
-            f"layer {layer.name}: compute tile {i} offsets {offs[i].tolist()} sizes "
+            f"layer {layer.name}: tile {i} offsets {offs[i].tolist()} sizes "
             f"{sizes[i].tolist()} exceed the extents {extents.tolist()} ({' '.join(dims)})"
         )
     window = tuple(int(v) for v in sizes.max(axis=0)) if len(rows) else (0,) * nd
     window = tuple(max(1, v) for v in window)
-    length = _row_bucket(len(rows))
-    pad = length - len(rows)
-    offs = np.pad(offs, ((0, pad), (0, 0)))
-    sizes = np.pad(sizes, ((0, pad), (0, 0)))  # size 0: the row writes nothing
-    acc = np.pad(rows[:, F_ACC].astype(np.int32), (0, pad))
-    return offs, sizes, acc, window
+    pad = _row_bucket(len(rows)) - len(rows)
+    return (
+        np.pad(action, (0, pad)),  # NOP
+        np.pad(slots, ((0, pad), (0, 0))),
+        np.pad(rows[:, F_ACC].astype(np.int32), (0, pad)),
+        np.pad(offs, ((0, pad), (0, 0))),
+        np.pad(sizes, ((0, pad), (0, 0))),
+        window,
+    )
 
 
 def _mask(sizes: jax.Array, window: tuple[int, ...]) -> jax.Array:
@@ -90,6 +138,28 @@ def _mask(sizes: jax.Array, window: tuple[int, ...]) -> jax.Array:
         shape[axis] = extent
         mask = mask & (jnp.arange(extent).reshape(shape) < sizes[axis])
     return mask
+
+
+def _slots(window: tuple[int, ...]) -> jax.Array:
+    """Two slots of a global buffer, empty (NaN) until a LOAD or COMPUTE fills them."""
+    return jnp.full((2, *window), jnp.nan, jnp.float32)
+
+
+def _scan(
+    state: tuple[jax.Array, ...], branches: list[Callable[..., Any]], rows: tuple[jax.Array, ...]
+) -> tuple[jax.Array, ...]:
+    """Run the machine over the rows: each row takes its action's branch (lax.switch)."""
+
+    def step(carry: tuple[jax.Array, ...], row: tuple[jax.Array, ...]) -> tuple[Any, None]:
+        action, slots, acc, o, z = row
+        return lax.switch(action, branches, carry, slots, acc, o, z), None
+
+    state, _ = lax.scan(step, state, rows)
+    return state
+
+
+def _keep_nothing(carry: tuple[jax.Array, ...], *_: Any) -> tuple[jax.Array, ...]:
+    return carry
 
 
 # -- conv2d ---------------------------------------------------------------------------------------
@@ -116,10 +186,9 @@ def _conv_fn(
     need_w = (x_ - 1) * sx + (s_ - 1) * dx + win_w
     h_pad = in_hw[0] + top + bottom
     w_pad = in_hw[1] + left + right
+    in_win, w_win, out_win = (zn, zg, zc, win_h, win_w), (zg, zk, zc, zr, zs), (zn, zg, zk, zy, zx)
 
-    def run(
-        x: jax.Array, w: jax.Array, b: jax.Array, offs: jax.Array, sizes: jax.Array, acc: jax.Array
-    ) -> jax.Array:
+    def run(x: jax.Array, w: jax.Array, b: jax.Array, *rows: jax.Array) -> jax.Array:
         x = x.reshape(n_, g_, c_, *in_hw)
         x = jnp.pad(
             x,
@@ -128,17 +197,34 @@ def _conv_fn(
         )  # fmt: skip
         w = jnp.pad(w.reshape(g_, k_, c_, r_, s_), ((0, zg), (0, zk), (0, zc), (0, zr), (0, zs)))
         b = jnp.pad(b.reshape(g_, k_), ((0, zg), (0, zk)))
-        out = jnp.full((n_ + zn, g_ + zg, k_ + zk, y_ + zy, x_ + zx), jnp.nan, jnp.float32)
+        dram = jnp.full((n_ + zn, g_ + zg, k_ + zk, y_ + zy, x_ + zx), jnp.nan, jnp.float32)
 
-        def tile(out: jax.Array, row: tuple[jax.Array, ...]) -> tuple[jax.Array, None]:
-            o, z, a = row
+        def out_corner(o: jax.Array) -> tuple[jax.Array, ...]:
+            return (o[0], o[1], o[2], o[4], o[5])
+
+        def load_in(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
             on, og, ok, oc, oy, ox, or_, os_ = (o[i] for i in range(8))
-            xin = lax.dynamic_slice(
-                x, (on, og, oc, oy * sy + or_ * dy, ox * sx + os_ * dx), (zn, zg, zc, win_h, win_w)
+            tile = lax.dynamic_slice(
+                x, (on, og, oc, oy * sy + or_ * dy, ox * sx + os_ * dx), in_win
             )
-            wwin = lax.dynamic_slice(w, (og, ok, oc, or_, os_), (zg, zk, zc, zr, zs))
-            # Only the row's (c, r, s) extent contributes to the partial sum.
-            wwin = jnp.where(_mask(jnp.stack([z[1], z[2], z[3], z[6], z[7]]), wwin.shape), wwin, 0)
+            return xs.at[slots[0]].set(tile), ws, outs, dram
+
+        def load_w(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            tile = lax.dynamic_slice(w, (o[1], o[2], o[3], o[6], o[7]), w_win)
+            return xs, ws.at[slots[1]].set(tile), outs, dram
+
+        def load_out(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            tile = lax.dynamic_slice(dram, out_corner(o), out_win)
+            return xs, ws, outs.at[slots[2]].set(tile), dram
+
+        def compute(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            xin, wwin = xs[slots[0]], ws[slots[1]]
+            # Only the row's (g, k, c, r, s) extent contributes to the partial sum.
+            wwin = jnp.where(_mask(jnp.stack([z[1], z[2], z[3], z[6], z[7]]), w_win), wwin, 0)
             partial = lax.conv_general_dilated(
                 xin.reshape(zn, zg * zc, win_h, win_w),
                 wwin.reshape(zg * zk, zc, zr, zs),
@@ -147,16 +233,22 @@ def _conv_fn(
                 rhs_dilation=(dy, dx),
                 feature_group_count=zg,
                 precision=lax.Precision.HIGHEST,
-            ).reshape(zn, zg, zk, zy, zx)
-            corner = (on, og, ok, oy, ox)
-            old = lax.dynamic_slice(out, corner, (zn, zg, zk, zy, zx))
-            bias = lax.dynamic_slice(b, (og, ok), (zg, zk))[None, :, :, None, None]
-            new = jnp.where(a == 0, bias + partial, old + partial)
-            keep = _mask(jnp.stack([z[0], z[1], z[2], z[4], z[5]]), old.shape)
-            return lax.dynamic_update_slice(out, jnp.where(keep, new, old), corner), None
+            ).reshape(out_win)
+            bias = lax.dynamic_slice(b, (o[1], o[2]), (zg, zk))[None, :, :, None, None]
+            new = jnp.where(acc == 0, bias + partial, outs[slots[2]] + partial)
+            return xs, ws, outs.at[slots[2]].set(new), dram
 
-        out, _ = lax.scan(tile, out, (offs, sizes, acc))
-        return out[:n_, :g_, :k_, :y_, :x_].reshape(n_, g_ * k_, y_, x_)
+        def store(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            old = lax.dynamic_slice(dram, out_corner(o), out_win)
+            keep = _mask(jnp.stack([z[0], z[1], z[2], z[4], z[5]]), out_win)
+            tile = jnp.where(keep, outs[slots[2]], old)
+            return xs, ws, outs, lax.dynamic_update_slice(dram, tile, out_corner(o))
+
+        state = (_slots(in_win), _slots(w_win), _slots(out_win), dram)
+        branches = [_keep_nothing, load_in, load_w, load_out, compute, store]
+        dram = _scan(state, branches, rows)[3]
+        return dram[:n_, :g_, :k_, :y_, :x_].reshape(n_, g_ * k_, y_, x_)
 
     return jax.jit(run)
 
@@ -168,7 +260,7 @@ def _run_conv(program: Program, layer: Layer, values: list[Any]) -> np.ndarray:
     pads = tuple(int(v) for v in attrs.get("pads", (0, 0, 0, 0)))
     strides = tuple(int(v) for v in attrs.get("strides", (1, 1)))
     dilations = tuple(int(v) for v in attrs.get("dilations", (1, 1)))
-    offs, sizes, acc, window = _compute_rows(program, layer, CONV_DIMS)
+    *rows, window = _machine_rows(program, layer, CONV_DIMS)
     x = np.asarray(x, np.float32)
     channels = extents[1] * extents[3]
     if x.ndim != 4 or x.shape[:2] != (extents[0], channels):
@@ -178,7 +270,7 @@ def _run_conv(program: Program, layer: Layer, values: list[Any]) -> np.ndarray:
         )
     fn = _conv_fn(extents, tuple(x.shape[2:]), pads, strides, dilations, window, b is not None)
     bias = np.zeros(extents[1] * extents[2], np.float32) if b is None else np.asarray(b, np.float32)
-    return np.asarray(fn(x, np.asarray(w, np.float32), bias, offs, sizes, acc))
+    return np.asarray(fn(x, np.asarray(w, np.float32), bias, *rows))
 
 
 # -- matmul ---------------------------------------------------------------------------------------
@@ -193,46 +285,55 @@ def _matmul_fn(
 ) -> Callable[..., jax.Array]:
     g_, m_, n_, k_ = extents
     zg, zm, zn, zk = window
+    a_win, b_win, out_win = (zg, zm, zk), (zg, zk, zn), (zg, zm, zn)
 
-    def run(
-        a: jax.Array,
-        b: jax.Array,
-        bias: jax.Array,
-        offs: jax.Array,
-        sizes: jax.Array,
-        acc: jax.Array,
-    ) -> jax.Array:
+    def run(a: jax.Array, b: jax.Array, bias: jax.Array, *rows: jax.Array) -> jax.Array:
         a = jnp.pad(a, ((0, 0 if shared_a else zg), (0, zm), (0, zk)))
         b = jnp.pad(b, ((0, 0 if shared_b else zg), (0, zk), (0, zn)))
         bias = jnp.pad(bias, (0, zn))
-        out = jnp.full((g_ + zg, m_ + zm, n_ + zn), jnp.nan, jnp.float32)
+        dram = jnp.full((g_ + zg, m_ + zm, n_ + zn), jnp.nan, jnp.float32)
 
-        def tile(out: jax.Array, row: tuple[jax.Array, ...]) -> tuple[jax.Array, None]:
-            o, z, flag = row
-            og, om, on, ok = (o[i] for i in range(4))
-            if shared_a:
-                awin = jnp.broadcast_to(
-                    lax.dynamic_slice(a, (0, om, ok), (1, zm, zk)), (zg, zm, zk)
-                )
-            else:
-                awin = lax.dynamic_slice(a, (og, om, ok), (zg, zm, zk))
-            if shared_b:
-                bwin = jnp.broadcast_to(
-                    lax.dynamic_slice(b, (0, ok, on), (1, zk, zn)), (zg, zk, zn)
-                )
-            else:
-                bwin = lax.dynamic_slice(b, (og, ok, on), (zg, zk, zn))
-            awin = jnp.where(jnp.arange(zk)[None, None, :] < z[3], awin, 0)
+        def operand_tile(t: jax.Array, shared: bool, corner: tuple, win: tuple) -> jax.Array:
+            if shared:  # one copy serves every batch
+                return jnp.broadcast_to(lax.dynamic_slice(t, (0, *corner[1:]), (1, *win[1:])), win)
+            return lax.dynamic_slice(t, corner, win)
+
+        def load_in(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            tile = operand_tile(a, shared_a, (o[0], o[1], o[3]), a_win)
+            return xs.at[slots[0]].set(tile), ws, outs, dram
+
+        def load_w(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            tile = operand_tile(b, shared_b, (o[0], o[3], o[2]), b_win)
+            return xs, ws.at[slots[1]].set(tile), outs, dram
+
+        def load_out(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            tile = lax.dynamic_slice(dram, (o[0], o[1], o[2]), out_win)
+            return xs, ws, outs.at[slots[2]].set(tile), dram
+
+        def compute(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            awin = jnp.where(jnp.arange(zk)[None, None, :] < z[3], xs[slots[0]], 0)
+            bwin = jnp.where(jnp.arange(zk)[None, :, None] < z[3], ws[slots[1]], 0)
             partial = jnp.einsum("gmk,gkn->gmn", awin, bwin, precision=lax.Precision.HIGHEST)
-            corner = (og, om, on)
-            old = lax.dynamic_slice(out, corner, (zg, zm, zn))
-            bwin_bias = lax.dynamic_slice(bias, (on,), (zn,))[None, None, :]
-            new = jnp.where(flag == 0, bwin_bias + partial, old + partial)
-            keep = _mask(jnp.stack([z[0], z[1], z[2]]), old.shape)
-            return lax.dynamic_update_slice(out, jnp.where(keep, new, old), corner), None
+            bias_win = lax.dynamic_slice(bias, (o[2],), (zn,))[None, None, :]
+            new = jnp.where(acc == 0, bias_win + partial, outs[slots[2]] + partial)
+            return xs, ws, outs.at[slots[2]].set(new), dram
 
-        out, _ = lax.scan(tile, out, (offs, sizes, acc))
-        return out[:g_, :m_, :n_]
+        def store(carry, slots, acc, o, z):
+            xs, ws, outs, dram = carry
+            corner = (o[0], o[1], o[2])
+            old = lax.dynamic_slice(dram, corner, out_win)
+            keep = _mask(jnp.stack([z[0], z[1], z[2]]), out_win)
+            tile = jnp.where(keep, outs[slots[2]], old)
+            return xs, ws, outs, lax.dynamic_update_slice(dram, tile, corner)
+
+        state = (_slots(a_win), _slots(b_win), _slots(out_win), dram)
+        branches = [_keep_nothing, load_in, load_w, load_out, compute, store]
+        dram = _scan(state, branches, rows)[3]
+        return dram[:g_, :m_, :n_]
 
     return jax.jit(run)
 
@@ -254,12 +355,12 @@ def _run_matmul(program: Program, layer: Layer, values: list[Any]) -> np.ndarray
     a, b, bias = values
     extents = tuple(int(layer.dims[d]) for d in MATMUL_DIMS)
     g_, m_, n_, k_ = extents
-    offs, sizes, acc, window = _compute_rows(program, layer, MATMUL_DIMS)
+    *rows, window = _machine_rows(program, layer, MATMUL_DIMS)
     a3, shared_a = _as_batched(a, g_, m_, k_, f"{layer.name}: {layer.inputs[0]}")
     b3, shared_b = _as_batched(b, g_, k_, n_, f"{layer.name}: {layer.inputs[1]}")
     fn = _matmul_fn(extents, shared_a, shared_b, window)
     bias = np.zeros(n_, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(n_)
-    return np.asarray(fn(a3, b3, bias, offs, sizes, acc))
+    return np.asarray(fn(a3, b3, bias, *rows))
 
 
 # -- the walk -------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The hardware description: a validated, frozen dataclass shared by compiler, simulator and tuner.
 
 A target comes from a built-in preset (`tpu-like`, ...) or a YAML file with the same fields, and
-`--set FIELD=VALUE` overrides single fields. Every field is validated by pydantic; a bad value
+`--set FIELD=VALUE` overrides single fields. A YAML file's `base:` names the preset or the other
+YAML file (relative to the file naming it) that it starts from; base files chain, a cycle is an
+error. Every field is validated by pydantic; a bad value
 raises `TargetError` whose message names the field.
 
 Units are in the field names. Sizes of the global buffers are in KiB, bandwidths in bytes per
@@ -318,8 +320,52 @@ def _parse_override(item: str) -> tuple[str, str]:
     return key, value.strip()
 
 
+def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The fields of target file `path` over those of its `base` (a preset, or another target
+    file, relative to `path`'s folder), which may have a base of its own. `chain` is the files
+    that named this one (a file reached again is a cycle)."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain[chain.index(resolved) :], resolved))
+        raise TargetError(f"target file {path}: its base chain is a cycle: {cycle}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise TargetError(f"target file {path} is not valid YAML: {err}") from None
+    except OSError as err:
+        raise TargetError(f"target file {path} cannot be read: {err.strerror}") from None
+    if not isinstance(data, dict):
+        raise TargetError(f"target file {path} must hold a mapping of field: value")
+    unknown = sorted(str(key) for key in set(data) - {"base", *_field_names()})
+    if unknown:
+        raise TargetError(
+            f"target file {path}: unknown target field '{unknown[0]}' "
+            f"(valid fields: base, {', '.join(_field_names())})"
+        )
+    data.setdefault("name", path.stem)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    fields = preset_fields(str(base))
+    if fields is None:
+        base_path = path.parent / Path(str(base)).expanduser()
+        if not base_path.is_file():
+            raise TargetError(
+                f"target file {path}: unknown base preset '{base}' ({', '.join(PRESETS)}, "
+                f"maeri-N, sigma-N) and no target file {base_path}"
+            )
+        fields = _yaml_fields(base_path, (*chain, resolved))
+    fields.update(data)
+    return fields
+
+
 def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...] = ()) -> Target:
-    """A Target from a preset name, a YAML path or a Target, with `FIELD=VALUE` overrides applied."""
+    """A Target from a preset name, a YAML path or a Target, with `FIELD=VALUE` overrides applied.
+
+    A YAML file holds target fields and optionally `base:`, the preset or the other YAML file
+    (a path relative to the file naming it) whose fields it starts from; a base file may have a
+    base of its own, and a cycle of files is an error. A file without a `name` field names the
+    target after itself (its stem), not after its base."""
     if isinstance(spec, Target):
         fields = spec.to_dict()
     elif (preset := preset_fields(str(spec))) is not None:
@@ -330,20 +376,7 @@ def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...
             raise TargetError(
                 f"unknown target '{spec}': not a preset ({', '.join(PRESETS)}) nor a YAML file"
             )
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise TargetError(f"target file {path} is not valid YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise TargetError(f"target file {path} must hold a mapping of field: value")
-        base = data.pop("base", None)
-        base_fields = preset_fields(str(base)) if base is not None else None
-        fields = base_fields or {}
-        if base is not None and base_fields is None:
-            raise TargetError(f"target file {path}: unknown base preset '{base}'")
-        fields.update(data)
-        if "name" not in data:
-            fields["name"] = path.stem
+        fields = _yaml_fields(path)
     for item in overrides:
         key, value = _parse_override(item)
         fields[key] = yaml.safe_load(value) if value else value

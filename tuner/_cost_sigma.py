@@ -1,6 +1,6 @@
 """SIGMA's bitmap statistics (`simulator.sigma.tile_stats`) of dense weight tiles, vectorised.
 
-The cost model scores SIGMA mappings with dense weights (what `tiling.schedule(..., weights=None)`
+The cost model scores SIGMA mappings with dense weights (what `loop_nest.lower(..., weights=None)`
 emits). A dense weight matrix of `rows` x `k` packs into the multipliers in at most three kinds
 of stationary iteration (`sigma.pack_vns`), so its statistics are counts times the costs of a
 few iterations, each from `sigma.iteration_costs` (tabulated once per ms / dn / rn):

@@ -13,7 +13,7 @@ calls, per arch:
   the step costs of its CONFIG row (`tiling.maeri_config`, i.e. `maeri.step_costs`, computed for
   the distinct spatial tiles of a batch at once by `tuner._cost_maeri`);
 - sigma: `simulator.sigma` on each tile's bitmap statistics. The cost model scores mappings
-  WITHOUT the layer's weights: dense weights, as `tiling.schedule(..., weights=None)` emits them
+  WITHOUT the layer's weights: dense weights, as `loop_nest.lower(..., weights=None)` emits them
   (every weight a non-zero, weight tiles loaded as non-zeros + one bitmap bit per element; the
   statistics are `sigma.tile_stats` of all-true masks, tabulated by `tuner._cost_sigma`). A
   pruned layer runs faster than scored (fewer stationary iterations, smaller weight loads).
@@ -34,12 +34,12 @@ equal the simulator's (the tests check it for every family):
 - compute_cycles, macs, folds, noc_hops, global-buffer reads/writes per buffer, and
   sram_stall_cycles (per tile, `engine._sram_cycles` beyond the busy time), summed over every tile;
 - DRAM bytes per operand. Along the loop order, an operand tile is (re)loaded each time its
-  coordinates change (`schedule`, `compiler.tiling._visit_counts`): with p the innermost loop
+  coordinates change (compiler/loop_nest.py, `compiler.tiling._visit_counts`): with p the innermost loop
   position of a dependent dim of more than one trip, every distinct tile of the operand is
   visited R = prod(trips of the independent dims outside p) times, so its bytes are
   R x (sum over the operand's distinct tiles of its LOAD bytes). Output: R stores per tile,
   R - 1 partial-sum reloads. SIGMA weight loads carry the bitmap (and input loads are
-  compressed with the declared density when the target has sparse activations), as in `schedule`;
+  compressed with the declared density when the target has sparse activations), as in the lowering (compiler/loop_nest.py);
 - the energies (the target's energy table times the above), dma_cycles (the DMA transfers).
 
 Latency is exact when single-buffered and a model when double-buffered:
@@ -454,7 +454,7 @@ _PER_TILE = {"systolic": _systolic_tiles, "maeri": _maeri_tiles, "sigma": _sigma
 
 
 def _load_bytes(shape: LayerShape, target: Target, sizes: dict[str, Any]) -> list[Any]:
-    """Bytes of the LOADs of input, weight and output tiles of `sizes`, as `schedule` emits
+    """Bytes of the LOADs of input, weight and output tiles of `sizes`, as the lowering (compiler/loop_nest.py) emits
     them: footprints, on SIGMA weights with their bitmap (dense: every element a non-zero) and
     inputs compressed with the declared density when the target has sparse activations."""
     eb = target.element_bytes

@@ -299,10 +299,10 @@ def simulate_layer_mappings(
     task: LayerTask, target: Target, mappings: list[Mapping]
 ) -> list[dict[str, Any]]:
     """Simulate one layer under each mapping: cycles and figures, as `accel-emit` would
-    schedule it (SIGMA: with the layer's weights). Streams of the same bucket length run
+    lower it as the passes do (`loop_nest.program_rows`; SIGMA: with the layer's weights). Streams of the same bucket length run
     together in `vmap` batches of at most `MAX_BATCH_ROWS` rows in all, so one long stream
     does not pad every other one to its length."""
-    from compiler.tiling import schedule
+    from compiler.loop_nest import program_rows
     from simulator.engine import (
         RECORD_FIELDS,
         aggregate,
@@ -313,7 +313,7 @@ def simulate_layer_mappings(
     )
     from simulator.program import Layer, Program
 
-    streams = [schedule(task.shape, m, target, 0, weights=task.weights) for m in mappings]
+    streams = [program_rows(task.shape, m, target, 0, weights=task.weights) for m in mappings]
     params = target_params(target)
     per_stream: list[np.ndarray | None] = [None] * len(streams)
     groups: dict[int, list[int]] = {}

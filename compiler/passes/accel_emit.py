@@ -2,9 +2,18 @@
 
     accelflow-opt in.mlir -p 'accel-emit'
 
-The instructions are `tiling.schedule(shape, mapping, target, layer_index)` converted row by row
-(CONFIG -> `accel_isa.config`, with `spatial`/`steps` on a MAERI target, LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE ->
-`accel_isa.store`; fields per `simulator.program`). On a SIGMA target the pass reads the layer's
+The pass lowers the `accel.tiled` body op by op: it reads the loop nest the body spells
+(`common.nest_of`: loops, loads, stores, compute, double buffering) and `loop_nest.lower` turns it
+into instruction rows (semantics and issue order in compiler/loop_nest.py); nothing is re-derived
+from the mapping. The mapping the body implements (`common.tiled_mapping`: the tile-level
+`#accel.mapping`'s dataflow and spatial unroll, the body's tiles, order and double buffering) is
+checked against the target (`tiling.check_mapping`: footprints within the buffers, the spatial
+unroll within the PEs) and becomes the `accel_isa.layer`'s `#accel.mapping`. A body that is not a
+valid program (a compute reading a tile no load filled, an output tile replaced before it is
+stored, ...) or a mapping the target cannot run is an error naming the layer and the op.
+The rows become ops (CONFIG -> `accel_isa.config`, with `spatial`/`steps` on a MAERI target,
+LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE -> `accel_isa.store`; fields per
+`simulator.program`). On a SIGMA target the pass reads the layer's
 weight constant (`accel.constant` feeding operand 1) and every compute carries `sparse [...]`, the
 bitmap statistics of its tile's actual weights (simulator/sigma.py), and every weight load the
 compressed size; elided or non-constant weights count as dense; `layer_index` is the position of the layer
@@ -44,12 +53,16 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler import tiling
+from compiler import loop_nest, tiling
 from compiler.passes.common import (
+    PassError,
     dense_to_numpy,
     layer_shape,
+    mapping_attr,
     module_target,
+    nest_of,
     onnx_outputs_attrs,
+    tiled_mapping,
 )
 from dialects import accel, accel_isa
 from simulator.program import (
@@ -99,14 +112,14 @@ class _Attrs:
     def array(self, values: tuple[int, ...]) -> DenseArrayBase:
         attr = self._arrays.get(values)
         if attr is None:
-            # Values are tiling.schedule's (small, non-negative): pack them directly.
+            # Values are the lowering's (small, non-negative): pack them directly.
             packed = BytesAttr(struct.pack(f"<{len(values)}q", *values))
             attr = self._arrays[values] = DenseArrayBase(i64, packed)
         return attr
 
 
 def instruction_ops(rows: np.ndarray, ndims: int, sparse_rows: bool = False) -> list[Operation]:
-    """accel_isa instruction ops for `tiling.schedule` rows (one layer); `sparse_rows`: the
+    """accel_isa instruction ops for `loop_nest.lower` rows (one layer); `sparse_rows`: the
     computes carry SIGMA's sparse fields."""
     attrs = _Attrs()
     values: list[list[int]] = rows.tolist()
@@ -179,16 +192,27 @@ def constant_weights(op: accel.TiledOp) -> np.ndarray | None:
 
 
 def emit_layer(op: accel.TiledOp, target: Target, layer_index: int) -> accel_isa.LayerOp:
+    """Lower one `accel.tiled` body (its loop nest) to the layer's instruction stream."""
+    name = op.layer_name.data
     shape = layer_shape(op)
-    mapping = tiling.Mapping.from_dict(op.mapping.as_dict())
-    sparse = target.arch == "sigma"
-    weights = constant_weights(op) if sparse else None
-    rows = tiling.schedule(shape, mapping, target, layer_index, weights=weights)
+    try:
+        nest = nest_of(op)
+        mapping = tiled_mapping(op)
+        tiling.check_mapping(shape, mapping, target, layer=name)
+        sparse = target.arch == "sigma"
+        weights = constant_weights(op) if sparse else None
+        rows = loop_nest.lower(shape, nest, mapping, target, layer_index, weights=weights)
+    except loop_nest.NestError as err:
+        raise PassError(f"accel-emit: layer '{name}': {err}") from None
+    except tiling.MappingError as err:
+        raise PassError(f"accel-emit: {err}") from None
     body = instruction_ops(rows, len(shape.dim_names), sparse_rows=sparse)
+    properties = dict(op.properties)
+    properties["mapping"] = mapping_attr(mapping, shape)
     return accel_isa.LayerOp.create(
         operands=list(op.operands),
         result_types=[op.output.type],
-        properties=dict(op.properties),
+        properties=properties,
         attributes=onnx_outputs_attrs(op),
         regions=[Region(Block(body))],
     )

@@ -9,12 +9,15 @@ layer lacks is ignored) and double buffering forced `on`/`off` or chosen (`auto`
 a mapping gets the default one first. The result is validated with `tiling.check_mapping`
 (a `MappingError` names the layer and the limit).
 
-The body has an `accel.tile_for` per dim with more than one tile, in the mapping's loop order. A
-`tile_load` of an operand sits at the top of the innermost loop over a dim that operand depends on
-(outside all loops if none), so its reuse across the inner loops is visible; `tile_compute` is
-innermost; `tile_store "output"` closes the innermost loop over an output dim (after the loops
-nested in it). When a reduction loop encloses that loop, the partial sums are reloaded there:
-a `tile_load "output"` opens it.
+The body is `loop_nest.build_nest(shape, mapping)` written as ops: an `accel.tile_for` per dim
+with more than one tile, in the mapping's loop order. A `tile_load` of an operand sits at the top
+of the innermost loop over a dim that operand depends on (outside all loops if none), so its reuse
+across the inner loops is visible; `tile_compute` is innermost; `tile_store "output"` closes the
+innermost loop over an output dim (after the loops nested in it). When a reduction loop encloses
+that loop, the partial sums are reloaded there: a `tile_load "output"` opens it. Every transfer
+says whether it is double-buffered. From here on the body is the program (`accel-emit` lowers
+it; compiler/loop_nest.py gives its semantics), so the layer's `#accel.mapping` keeps only the
+dataflow and the spatial unroll: tiles, loop order and double buffering are read off the body.
 """
 
 from __future__ import annotations
@@ -33,17 +36,17 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler import tiling
+from compiler import loop_nest, tiling
 from compiler.passes.accel_map import map_layer, with_layer
 from compiler.passes.common import (
     PassError,
     applicable_passes,
     geometry_of,
     layer_shape,
-    mapping_attr,
     module_mappings,
     module_target,
     onnx_outputs_attrs,
+    tile_level_mapping,
 )
 from dialects import accel
 from simulator.target import Target
@@ -51,34 +54,22 @@ from simulator.target import Target
 DOUBLE_BUFFER = {"auto": None, "on": True, "off": False}
 
 
-def loop_nest(shape: tiling.LayerShape, mapping: tiling.Mapping) -> list[Operation]:
-    """The tiled body: tile_for / tile_load / tile_compute / tile_store ops (see the docstring)."""
-    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
-    loops = [d for d in mapping.order if -(-shape.dims[d] // tiles[d]) > 1]
-    deps = tiling.operand_dims(shape)
+def nest_ops(nest: loop_nest.LoopNest, shape: tiling.LayerShape) -> list[Operation]:
+    """The `accel.tiled` body of a loop nest: tile_for / tile_load / tile_compute / tile_store."""
 
-    def level(dims: tuple[str, ...]) -> int:
-        """Depth of the innermost loop over one of `dims` (0: outside every loop)."""
-        return max((i + 1 for i, d in enumerate(loops) if d in dims), default=0)
-
-    load_at = {op: level(deps[op]) for op in ("input", "weight")}
-    store_at = level(deps["output"])
-    reductions = tiling.reduction_dims(shape)
-    psum_reload = any(d in reductions for d in loops[: max(store_at - 1, 0)])
+    def transfer(t: loop_nest.Transfer) -> Operation:
+        if t.kind == loop_nest.LOAD:
+            return accel.TileLoadOp(t.operand, t.double_buffer)
+        return accel.TileStoreOp(t.operand, t.double_buffer)
 
     def body(depth: int) -> list[Operation]:
-        ops: list[Operation] = [
-            accel.TileLoadOp(op, mapping.double_buffer) for op, at in load_at.items() if at == depth
-        ]
-        if psum_reload and depth == store_at:
-            ops.append(accel.TileLoadOp("output", mapping.double_buffer))
-        if depth < len(loops):
-            d = loops[depth]
-            ops.append(accel.TileForOp(d, tiles[d], shape.dims[d], body(depth + 1)))
+        ops = [transfer(t) for t in nest.before[depth]]
+        if depth < len(nest.loops):
+            loop = nest.loops[depth]
+            ops.append(accel.TileForOp(loop.dim, loop.tile, shape.dims[loop.dim], body(depth + 1)))
         else:
             ops.append(accel.TileComputeOp())
-        if depth == store_at:
-            ops.append(accel.TileStoreOp("output"))
+        ops += [transfer(t) for t in nest.after[depth]]
         return ops
 
     return body(0)
@@ -140,10 +131,10 @@ class TileLayer(RewritePattern):
                     {d: IntegerAttr(shape.dims[d], i64) for d in shape.dim_names}
                 ),
                 "geometry": accel.to_attr(geometry_of(op)),
-                "mapping": mapping_attr(mapping, shape),
+                "mapping": tile_level_mapping(mapping),
             },
             attributes=onnx_outputs_attrs(op),
-            regions=[Region(Block(loop_nest(shape, mapping)))],
+            regions=[Region(Block(nest_ops(loop_nest.build_nest(shape, mapping), shape)))],
         )
         rewriter.replace(op, tiled)
 

@@ -29,7 +29,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from compiler import tiling
+from compiler import loop_nest, tiling
 from dialects import accel, accel_isa
 from simulator.errors import AccelflowError
 from simulator.target import Target, load_target, make_target
@@ -185,6 +185,58 @@ def mapping_attr(mapping: tiling.Mapping, shape: tiling.LayerShape) -> accel.Map
 
 def mapping_of(attr: accel.MappingAttr) -> tiling.Mapping:
     return tiling.Mapping.from_dict(attr.as_dict())
+
+
+def tile_level_mapping(mapping: tiling.Mapping) -> accel.MappingAttr:
+    """The `#accel.mapping` of an `accel.tiled`: the dataflow and the spatial unroll."""
+    data = mapping.to_dict()
+    keys = ("dataflow", *accel.TILE_LEVEL_MAPPING_KEYS)
+    return accel.MappingAttr.from_dict({k: data[k] for k in keys})
+
+
+def nest_of(op: accel.TiledOp) -> loop_nest.LoopNest:
+    """The loop nest an `accel.tiled` body spells (errors name its ops, see its verifier)."""
+    loops: list[loop_nest.Loop] = []
+    before: list[tuple[loop_nest.Transfer, ...]] = []
+    after: list[tuple[loop_nest.Transfer, ...]] = []
+    block = op.body.block
+    while True:
+        where = f"inside tile_for {', '.join(lp.dim for lp in loops)}" if loops else "at the top"
+        pre: list[loop_nest.Transfer] = []
+        post: list[loop_nest.Transfer] = []
+        inner: Operation | None = None
+        for child in block.ops:
+            if isinstance(child, accel.TileForOp | accel.TileComputeOp):
+                inner = child
+                continue
+            if isinstance(child, accel.TileLoadOp | accel.TileStoreOp):
+                kind = loop_nest.LOAD if isinstance(child, accel.TileLoadOp) else loop_nest.STORE
+                operand = child.operand.data
+                label = f'{child.name} "{operand}" ({where})'
+                t = loop_nest.Transfer(kind, operand, child.double_buffer.value.data != 0, label)
+                (post if inner is not None else pre).append(t)
+        before.append(tuple(pre))
+        after.append(tuple(post))
+        if not isinstance(inner, accel.TileForOp):
+            break
+        dim = inner.dim.data
+        label = f'accel.tile_for "{dim}" ({where})'
+        loops.append(loop_nest.Loop(dim, inner.tile.value.data, label))
+        block = inner.body.block
+    return loop_nest.LoopNest(
+        loops=tuple(loops),
+        before=tuple(before),
+        after=tuple(after),
+        compute_label="accel.tile_compute",
+    )
+
+
+def tiled_mapping(op: accel.TiledOp) -> tiling.Mapping:
+    """The complete mapping an `accel.tiled` implements: its dataflow and spatial unroll, the
+    tiles, loop order and double buffering of its body."""
+    data = op.mapping.as_dict()
+    spatial = tiling.Mapping.from_dict({**data, "tiles": {}, "order": []}).spatial
+    return loop_nest.nest_mapping(layer_shape(op), nest_of(op), data["dataflow"], spatial)
 
 
 def onnx_outputs_attrs(op: Operation) -> dict[str, Attribute]:

@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from accelflow import models
 from accelflow.cli import main
-from examples import models
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""compile_module + assemble: the Program's instructions are tiling.schedule's rows, its
+"""compile_module + assemble: the Program's instructions are loop_nest.program_rows's rows, its
 constants are the model's weights (BN folded into the conv exactly as numpy computes it)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler import tiling
+from compiler import loop_nest, tiling
 from compiler.assembler import AssemblyError, assemble
 from compiler.importer import import_onnx
 from compiler.passes.common import PassError
@@ -129,7 +129,7 @@ def test_instructions_equal_schedule(compiled):
             shape = tiling.conv2d_shape(a, b, pads=tuple(layer.attrs["pads"]), has_bias=True)
         else:
             shape = tiling.matmul_shape(a, b, has_bias=len(layer.inputs) == 3)
-        rows = tiling.schedule(shape, tiling.Mapping.from_dict(layer.mapping), TARGET, index)
+        rows = loop_nest.program_rows(shape, tiling.Mapping.from_dict(layer.mapping), TARGET, index)
         assert (layer.instr_begin, layer.instr_end) == (begin, begin + len(rows))
         begin += len(rows)
         expected.append(rows)
@@ -319,7 +319,7 @@ def test_sigma_sparse_fields_round_trip_isa_and_program(tmp_path):
     np.testing.assert_array_equal(assemble(reparsed).instrs, program.instrs)
     loaded = Program.load(program.save(tmp_path))
     np.testing.assert_array_equal(loaded.instrs, program.instrs)
-    # The conv's rows come from its (BN-folded) weight constant, as tiling.schedule computes them.
+    # The conv's rows come from its (BN-folded) weight constant, as loop_nest.program_rows computes them.
     conv = program.accel_layers()[0]
     shape = tiling.conv2d_shape(
         program.tensors[conv.inputs[0]],
@@ -327,7 +327,7 @@ def test_sigma_sparse_fields_round_trip_isa_and_program(tmp_path):
         pads=tuple(conv.attrs["pads"]),
         has_bias=True,
     )
-    rows = tiling.schedule(
+    rows = loop_nest.program_rows(
         shape,
         tiling.Mapping.from_dict(conv.mapping),
         target,

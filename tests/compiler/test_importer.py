@@ -14,9 +14,9 @@ from xdsl.dialects import builtin, func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
 from xdsl.parser import Parser
 
+from accelflow.models import MODELS
 from compiler.importer import ModelImportError, import_onnx, parse_input_shape, parse_input_shapes
 from dialects.onnx import ONNX, OnnxNodeOp
-from examples.models import MODELS
 from simulator.errors import AccelflowError
 
 SMALL_MODELS = ["lenet", "mlp", "resnet_block", "depthwise_pointwise", "concat_branches"]

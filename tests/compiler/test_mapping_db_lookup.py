@@ -11,13 +11,13 @@ from dataclasses import replace
 import pytest
 from xdsl.parser import Parser
 
+from accelflow import models
 from compiler import tiling
 from compiler.assembler import assemble
 from compiler.importer import import_onnx
 from compiler.passes.common import layer_shape
 from compiler.pipeline import compile_module, make_context
 from dialects import accel
-from examples import models
 from simulator.target import Target, load_target
 
 
@@ -135,7 +135,8 @@ def test_signature_keys_print_and_parse_back():
 @pytest.mark.parametrize("build", [models.depthwise_pointwise, models.concat_branches])
 @pytest.mark.parametrize("preset", ["tpu-like-small", "tpu-like", "maeri-64", "sigma-64"])
 def test_database_mapping_is_compiled_exactly(preset, build):
-    """accel-tile (no tile options) and accel-emit keep a database mapping as stored."""
+    """accel-tile (no tile options) and accel-emit keep a database mapping as stored (the
+    position of a dim with one tile in the loop order changes nothing: compared normalized)."""
     target = load_target(preset)
     model = build()
     shapes = layer_shapes(model, target)
@@ -152,7 +153,7 @@ def test_database_mapping_is_compiled_exactly(preset, build):
     }
     assert set(compiled) == set(shapes)
     for name, shape in shapes.items():
-        assert compiled[name] == database[shape.signature], name
+        assert compiled[name] == database[shape.signature].normalized(shape), name
 
 
 def test_maeri_single_multiplier_spatial_tile_is_kept():
@@ -169,7 +170,7 @@ def test_maeri_single_multiplier_spatial_tile_is_kept():
         )
     )
     (dw,) = [layer for layer in program.layers if layer.name == "/dw/Conv"]
-    assert tiling.Mapping.from_dict(dw.mapping) == mapping
+    assert tiling.Mapping.from_dict(dw.mapping) == mapping.normalized(shape)
 
 
 def test_the_compiler_does_not_import_the_tuner():

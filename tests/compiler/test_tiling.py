@@ -1,4 +1,5 @@
-"""The IR-free tiling math: layer shapes, mappings, tile choice, legality and the schedule."""
+"""The IR-free tiling math: layer shapes, mappings, tile choice, legality, and the streams
+`loop_nest.program_rows` lowers from them (each checked by the stream verifier)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler.loop_nest import program_rows
+from compiler.stream_check import check_stream
 from compiler.tiling import (
     DEFAULT_ORDERS,
     LayerShape,
@@ -25,7 +28,6 @@ from compiler.tiling import (
     gemm_view,
     matmul_shape,
     operand_dims,
-    schedule,
     spatial_unroll,
 )
 from simulator.program import (
@@ -353,6 +355,7 @@ def unique_bytes(shape: LayerShape, element_bytes: int) -> dict[str, int]:
 
 def check_schedule(shape: LayerShape, mapping: Mapping, target: Target, rows: np.ndarray) -> None:
     """Every invariant of the contract, checked by walking the rows in order."""
+    check_stream(rows, shape)  # the lowering's streams pass the instruction-stream verifier
     dims = shape.dim_names
     ndim = len(dims)
     extents = [shape.dims[d] for d in dims]
@@ -455,7 +458,7 @@ def check_schedule(shape: LayerShape, mapping: Mapping, target: Target, rows: np
 def test_schedule_invariants(case, element_bytes):
     shape, mapping = case
     target = small_target(element_bytes=element_bytes)
-    rows = schedule(shape, mapping, target, layer_index=7)
+    rows = program_rows(shape, mapping, target, layer_index=7)
     check_schedule(shape, mapping, target, rows)
 
 
@@ -464,7 +467,7 @@ def test_schedule_invariants(case, element_bytes):
 def test_schedule_traffic_matches_estimate_when_tiles_divide(case):
     shape, mapping = case
     target = small_target()
-    check_schedule(shape, mapping, target, schedule(shape, mapping, target, layer_index=7))
+    check_schedule(shape, mapping, target, program_rows(shape, mapping, target, layer_index=7))
 
 
 def test_schedule_psums_and_double_buffer_order():
@@ -472,7 +475,7 @@ def test_schedule_psums_and_double_buffer_order():
     shape = matmul_shape((5, 7), (7, 3))
     mapping = Mapping("ws", dict(g=1, m=2, n=3, k=4), ("g", "k", "n", "m"), double_buffer=True)
     target = small_target()
-    rows = schedule(shape, mapping, target, layer_index=7)
+    rows = program_rows(shape, mapping, target, layer_index=7)
     check_schedule(shape, mapping, target, rows)
     ops = rows[:, F_OPCODE]
     psum_loads = rows[(ops == OP_LOAD) & (rows[:, F_BUFFER] == BUF_OUTPUT)]
@@ -488,7 +491,7 @@ def test_schedule_psums_and_double_buffer_order():
         (OP_LOAD, BUF_INPUT),
         (OP_STORE, 0),
     ]
-    single = schedule(
+    single = program_rows(
         shape, Mapping("ws", mapping.tiles, mapping.order, double_buffer=False), target, 7
     )
     assert [int(r[F_OPCODE]) for r in single[3:6]] == [OP_COMPUTE, OP_STORE, OP_LOAD]
@@ -499,7 +502,7 @@ def test_schedule_clips_edge_tiles():
     mapping = Mapping(
         "os", dict(n=1, g=1, k=2, c=1, y=2, x=5, r=3, s=3), ("n", "g", "k", "y", "x", "c", "r", "s")
     )
-    rows = schedule(shape, mapping, small_target(), 0)
+    rows = program_rows(shape, mapping, small_target(), 0)
     computes = rows[rows[:, F_OPCODE] == OP_COMPUTE]
     k_tiles = sorted({(int(r[F_OFF + 2]), int(r[F_SIZE + 2])) for r in computes})
     y_tiles = sorted({(int(r[F_OFF + 4]), int(r[F_SIZE + 4])) for r in computes})
@@ -548,7 +551,7 @@ def test_choose_tiles_fits_and_passes_check(shape, dataflow, kib, element_bytes)
     if not mapping.double_buffer:
         ones = footprint_bytes(shape, {d: 1 for d in shape.dim_names}, element_bytes)
         assert any(ones[op] * 2 > target.buffer_bytes(op) for op in ones)
-    rows = schedule(shape, mapping, target, 7)
+    rows = program_rows(shape, mapping, target, 7)
     check_schedule(shape, mapping, target, rows)
 
 
@@ -557,7 +560,7 @@ def test_choose_tiles_keeps_full_extents_when_everything_fits():
     mapping = default_mapping(shape, load_target("tpu-like"))
     assert mapping.tiles == shape.dims
     assert mapping.double_buffer
-    rows = schedule(shape, mapping, load_target("tpu-like"), 0)
+    rows = program_rows(shape, mapping, load_target("tpu-like"), 0)
     assert [int(r[F_OPCODE]) for r in rows] == [OP_CONFIG, OP_LOAD, OP_LOAD, OP_COMPUTE, OP_STORE]
 
 
@@ -700,5 +703,5 @@ def test_schedule_of_a_large_layer():
     mapping = Mapping(
         "os", dict(n=1, g=1, k=8, c=8, y=4, x=4, r=3, s=3), DEFAULT_ORDERS["conv2d"]["os"]
     )
-    rows = schedule(shape, mapping, load_target("tpu-like"), 0)
+    rows = program_rows(shape, mapping, load_target("tpu-like"), 0)
     assert (rows[:, F_OPCODE] == OP_COMPUTE).sum() == 8 * 8 * 14 * 14

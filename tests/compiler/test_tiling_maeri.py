@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiler.loop_nest import program_rows
 from compiler.tiling import (
     Mapping,
     MappingError,
@@ -21,7 +22,6 @@ from compiler.tiling import (
     matmul_shape,
     parse_spatial,
     reduction_dims,
-    schedule,
 )
 from simulator.program import F_KIND, F_OPCODE, F_SIZE, F_STEPS, OP_CONFIG
 from simulator.target import load_target
@@ -142,11 +142,11 @@ def test_default_heuristic_is_legal_and_divides(c, k, r, out, ms, acc):
 def test_config_row_sets_the_virtual_neurons():
     target = load_target("maeri-64")
     mapping = _check(CONV, {"r": 3, "s": 3, "c": 2, "k": 2}, target)
-    rows = schedule(CONV, mapping, target, 0)
+    rows = program_rows(CONV, mapping, target, 0)
     config = rows[0]
     assert config[F_OPCODE] == OP_CONFIG and config[F_KIND] == 0
     assert list(config[F_SIZE : F_SIZE + 8]) == [1, 1, 2, 2, 1, 1, 3, 3]
     assert list(config[F_STEPS : F_STEPS + 6]) == [8, 8, 3, 18, 6, 0]
     systolic = load_target("tpu-like")
-    plain = schedule(CONV, default_mapping(CONV, systolic), systolic, 0)[0]
+    plain = program_rows(CONV, default_mapping(CONV, systolic), systolic, 0)[0]
     assert not plain[F_SIZE : F_SIZE + 8].any() and not plain[F_STEPS : F_STEPS + 6].any()

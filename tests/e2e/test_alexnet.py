@@ -1,4 +1,4 @@
-"""examples.models.alexnet: torchvision's AlexNet as exported, its layers once compiled, and the
+"""accelflow.models.alexnet: torchvision's AlexNet as exported, its layers once compiled, and the
 CLI that writes it. The functional check against onnx.reference (~1 min) is opt-in:
 `ACCELFLOW_ALEXNET_FUNCTIONAL=1`."""
 
@@ -13,8 +13,8 @@ import pytest
 from onnx import numpy_helper
 
 import accelflow
+from accelflow import models
 from accelflow.api import random_inputs
-from examples import models
 
 # Accelerator layers (name, kind, dims) as torchvision defines them, at a 224x224 input.
 LAYERS = [

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import accelflow
+from accelflow import models
 from accelflow.api import random_inputs
-from examples import models
 
 MODELS = ["lenet", "mlp", "resnet_block", "depthwise_pointwise", "concat_branches"]
 # (preset, overrides): a 4x4 array with tiny buffers (many edge tiles) and an 8x8 one.

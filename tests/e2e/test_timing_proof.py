@@ -9,7 +9,7 @@ import pytest
 from onnx import numpy_helper
 
 import accelflow
-from examples import models
+from accelflow import models
 from simulator.reference import simulate_gemm
 
 

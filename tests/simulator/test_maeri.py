@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from compiler.loop_nest import program_rows
 from compiler.tiling import (
     Mapping,
     check_mapping,
     conv2d_shape,
     maeri_mapping_spatial,
     matmul_shape,
-    schedule,
 )
 from simulator import engine, maeri
 from simulator.maeri_reference import ReferenceScopeError, simulate_layer
@@ -108,7 +108,7 @@ def test_jitted_compute_cycles_equal_the_reference_model(case):
 
 def _assert_jitted_equals_reference(shape, mapping, target, stride) -> None:
     check_mapping(shape, mapping, target, "layer")
-    rows = schedule(shape, mapping, target, 0)
+    rows = program_rows(shape, mapping, target, 0)
     stats = engine.simulate_timing(_program(shape, rows), target)
     factors = {d: mapping.spatial[d][1] if d in mapping.spatial else 1 for d in shape.dim_names}
     tile = maeri.roles_of(shape.kind, factors, shape.dim_names)
@@ -331,7 +331,7 @@ def test_vmap_mixes_systolic_and_maeri_programs():
         from compiler.tiling import default_mapping
 
         mapping = default_mapping(shape, target)
-        programs.append(_program(shape, schedule(shape, mapping, target, 0)))
+        programs.append(_program(shape, program_rows(shape, mapping, target, 0)))
         targets.append(target)
     instrs = engine.stack_streams([p.instrs for p in programs])
     params = np.stack([engine.target_params(t) for t in targets])
@@ -352,7 +352,7 @@ def test_maeri_traffic_and_energy_counts(acc):
     tiles = dict(shape.dims)
     mapping = Mapping("os", tiles, shape.dim_names, maeri_mapping_spatial(shape, {"k": 8, "n": 4}))
     check_mapping(shape, mapping, target, "fc")
-    rows = schedule(shape, mapping, target, 0)
+    rows = program_rows(shape, mapping, target, 0)
     stats = engine.simulate_timing(_program(shape, rows), target).layers[0]
     folds = 4
     assert stats.sram_read_bytes["weight"] == 32 * 8

@@ -10,7 +10,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.tiling import Mapping, check_mapping, conv2d_shape, gemm_view, matmul_shape, schedule
+from compiler.loop_nest import program_rows
+from compiler.tiling import Mapping, check_mapping, conv2d_shape, gemm_view, matmul_shape
 from simulator.engine import simulate_timing
 from simulator.program import DATAFLOWS, F_OPCODE, F_SIZE, OP_COMPUTE, Layer, Program
 from simulator.reference import simulate_gemm
@@ -53,7 +54,7 @@ def test_jitted_compute_cycles_equal_the_register_model(data):
     order = tuple(data.draw(st.permutations(shape.dim_names)))
     mapping = Mapping(dataflow, tiles, order, double_buffer=data.draw(st.booleans()))
     check_mapping(shape, mapping, target, "layer")
-    rows_ = schedule(shape, mapping, target, 0)
+    rows_ = program_rows(shape, mapping, target, 0)
     program = Program(
         instrs=rows_,
         layers=[

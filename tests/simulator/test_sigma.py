@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler.loop_nest import program_rows
 from compiler.tiling import (
     Mapping,
     check_mapping,
     conv2d_shape,
     default_mapping,
     matmul_shape,
-    schedule,
     weight_tile,
 )
 from simulator import engine, sigma, sigma_reference
@@ -72,7 +72,7 @@ def sigma_cases(draw):
 def test_jitted_compute_cycles_equal_the_reference_model(case):
     shape, mapping, target, weights, rng = case
     check_mapping(shape, mapping, target, "layer")
-    rows = schedule(shape, mapping, target, 0, weights=weights)
+    rows = program_rows(shape, mapping, target, 0, weights=weights)
     stats = engine.simulate_timing(_program(shape, rows), target)
     expected_cycles = expected_macs = 0
     dims = shape.dim_names
@@ -166,7 +166,7 @@ def test_sparser_weights_take_fewer_cycles_and_bytes():
     mapping = default_mapping(shape, target)
     results = []
     for weights in (dense, pruned):
-        rows = schedule(shape, mapping, target, 0, weights=weights)
+        rows = program_rows(shape, mapping, target, 0, weights=weights)
         results.append(engine.simulate_timing(_program(shape, rows), target).layers[0])
     full, sparse = results
     assert sparse.compute_cycles < full.compute_cycles
@@ -176,7 +176,7 @@ def test_sparser_weights_take_fewer_cycles_and_bytes():
     assert full.sram_read_bytes["weight"] == 64 * 32 + 64 * 32 // 8
     assert sparse.sram_read_bytes["weight"] == nnz + 64 * 32 // 8
     # No weights (e.g. an elided module): dense.
-    rows = schedule(shape, mapping, target, 0, weights=None)
+    rows = program_rows(shape, mapping, target, 0, weights=None)
     assert engine.simulate_timing(_program(shape, rows), target).layers[0].compute_cycles == (
         full.compute_cycles
     )
@@ -189,7 +189,7 @@ def test_sparse_activations_change_input_traffic_only():
     for density in (None, 0.5):
         extra = ["sparse_activations=true", f"activation_density={density}"] if density else []
         target = load_target("sigma-64", extra)
-        rows = schedule(shape, default_mapping(shape, target), target, 0, weights=weights)
+        rows = program_rows(shape, default_mapping(shape, target), target, 0, weights=weights)
         stats[density] = engine.simulate_timing(_program(shape, rows), target).layers[0]
     assert stats[0.5].compute_cycles == stats[None].compute_cycles
     # 32 iterations (one dense row of 64 each) stream 64 k x 4 columns each.
@@ -203,7 +203,7 @@ def test_sparse_fields_in_the_compute_rows():
     target = load_target("sigma-16")
     weights = np.zeros((3, 2, 3, 3), np.float32)
     weights[0, 0] = 1.0  # 9 non-zeros in output channel 0, none elsewhere
-    rows = schedule(shape, default_mapping(shape, target), target, 0, weights=weights)
+    rows = program_rows(shape, default_mapping(shape, target), target, 0, weights=weights)
     compute = rows[rows[:, F_OPCODE] == OP_COMPUTE]
     assert compute[:, F_SPARSE + 4].sum() == 9 and compute[:, F_SPARSE + 5].sum() == 3 * 18
 

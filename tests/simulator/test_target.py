@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from simulator.target import PRESETS, Target, TargetError, load_target
@@ -97,3 +99,90 @@ def test_tunable_fields_and_round_trip():
     assert load_target(target) == target
     assert target.replace(rows=4).rows == 4
     assert target.buffer_bytes("weight") == int(target.filter_sram_kib * 1024)
+
+
+def test_yaml_base_chain_of_files(tmp_path):
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "small.yaml").write_text(
+        "base: tpu-like-small\nname: small\nrows: 16\ncols: 16\n"
+    )
+    (tmp_path / "common" / "os.yaml").write_text("base: small.yaml\ndataflow: os\ncols: 4\n")
+    (tmp_path / "mine.yaml").write_text("base: common/os.yaml\ncols: 2\n")
+    target = load_target(tmp_path / "mine.yaml", ["ofmap_sram_kib=8"])
+    # Nearest file wins; paths are relative to the file naming the base; the name is the file's.
+    assert (target.name, target.rows, target.cols, target.dataflow) == ("mine", 16, 2, "os")
+    assert target.filter_sram_kib == PRESETS["tpu-like-small"]["filter_sram_kib"]
+    assert target.ofmap_sram_kib == 8
+    assert load_target(tmp_path / "common" / "small.yaml").name == "small"
+    assert load_target(tmp_path / "common" / "os.yaml").name == "os"
+
+
+def test_yaml_base_absolute_path(tmp_path):
+    (tmp_path / "a").mkdir()
+    base = tmp_path / "a" / "base.yaml"
+    base.write_text("arch: maeri\nnum_multipliers: 64\ndn_bw_elems_per_cycle: 8\n")
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"base: {base}\nrn_bw_elems_per_cycle: 4\n")
+    target = load_target(path)
+    assert (target.arch, target.num_pes, target.rn_bw_elems_per_cycle) == ("maeri", 64, 4)
+
+
+@pytest.mark.parametrize(
+    "files, start, message",
+    [
+        ({"a.yaml": "base: a.yaml\n"}, "a.yaml", r"cycle: .*a\.yaml -> .*a\.yaml$"),
+        (
+            {
+                "a.yaml": "base: b.yaml\nrows: 4\n",
+                "b.yaml": "base: sub/c.yaml\n",
+                "sub/c.yaml": "base: ../a.yaml\n",
+            },
+            "a.yaml",
+            r"cycle: .*a\.yaml -> .*b\.yaml -> .*c\.yaml -> .*a\.yaml$",
+        ),
+        (
+            {"top.yaml": "base: a.yaml\n", "a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"},
+            "top.yaml",
+            r"target file .*a\.yaml: its base chain is a cycle: .*a\.yaml -> .*b\.yaml -> .*a\.yaml$",
+        ),
+    ],
+)
+def test_yaml_base_cycle_is_an_error(tmp_path, files, start, message):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    with pytest.raises(TargetError, match=message):
+        load_target(tmp_path / start)
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        (
+            {"mine.yaml": "base: missing.yaml\n"},
+            r"unknown base preset 'missing\.yaml' .* no target file .*missing\.yaml",
+        ),
+        (
+            {"mine.yaml": "base: b.yaml\n", "b.yaml": "rowz: 3\n"},
+            r"target file .*b\.yaml: unknown target field 'rowz'",
+        ),
+        ({"mine.yaml": "base: b.yaml\n", "b.yaml": "[1, 2]\n"}, r"b\.yaml must hold a mapping"),
+        ({"mine.yaml": "base: b.yaml\n", "b.yaml": "rows: [\n"}, r"b\.yaml is not valid YAML"),
+        ({"mine.yaml": "base: b.yaml\n", "b.yaml": "rows: 0\n"}, "invalid target field 'rows' = 0"),
+    ],
+)
+def test_yaml_base_errors_name_the_file(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(TargetError, match=message):
+        load_target(tmp_path / "mine.yaml")
+
+
+def test_example_target_files_load():
+    targets = Path(__file__).parents[2] / "examples" / "targets"
+    os16 = load_target(targets / "tpu-16x16-os.yaml")
+    slow = load_target(targets / "tpu-16x16-os-slow-dram.yaml")
+    assert (os16.name, os16.rows, os16.dataflow) == ("tpu-16x16-os", 16, "os")
+    assert (
+        slow.replace(name=os16.name, dram_bw_bytes_per_cycle=os16.dram_bw_bytes_per_cycle) == os16
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from examples import models
+from accelflow import models
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from compiler.loop_nest import program_rows
 from compiler.tiling import (
     Mapping,
     MappingError,
@@ -20,7 +21,6 @@ from compiler.tiling import (
     conv2d_shape,
     default_mapping,
     matmul_shape,
-    schedule,
     with_maeri_spatial,
 )
 from simulator import maeri, sigma
@@ -60,7 +60,7 @@ def layers(draw):
 
 def simulate(shape, mapping, target):
     """The simulator's layer statistics (SIGMA: dense weights, as the cost model scores)."""
-    rows = schedule(shape, mapping, target, 0)
+    rows = program_rows(shape, mapping, target, 0)
     layer = Layer(
         "layer", shape.kind, True, [], [], dims=dict(shape.dims), instr_begin=0, instr_end=len(rows)
     )

@@ -52,7 +52,7 @@ accel.tile_load "bias" double_buffer = true
 
 // -----
 
-accel.tile_store "weights"
+accel.tile_store "weights" double_buffer = true
 // CHECK: Operation does not verify: unknown operand 'weights' (expected one of input, weight, output)
 
 // -----
@@ -70,3 +70,72 @@ accel.tile_store "weights"
   "test.op"() : () -> ()
 }
 // CHECK: Operation does not verify: accel.tiled '/t': test.op in its body
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_for "y" tile 2 extent 4 {
+    accel.tile_compute
+    accel.tile_load "input" double_buffer = true
+  }
+}
+// CHECK: Operation does not verify: accel.tiled '/t': accel.tile_load "input" after the loop or compute that reads it
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_store "output" double_buffer = true
+  accel.tile_compute
+}
+// CHECK: Operation does not verify: accel.tiled '/t': accel.tile_store before the loop or compute that writes it
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_compute
+  accel.tile_compute
+}
+// CHECK: Operation does not verify: accel.tiled '/t': a loop body holds 2 loops/computes; the nest is perfect: one accel.tile_for or accel.tile_compute per body, loads before it, stores after it
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_for "m" tile 2 extent 4 {
+    accel.tile_compute
+  }
+}
+// CHECK: Operation does not verify: accel.tiled '/t': accel.tile_for "m": the layer has no dim 'm' (n g k c y x r s)
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_for "y" tile 2 extent 5 {
+    accel.tile_compute
+  }
+}
+// CHECK: Operation does not verify: accel.tiled '/t': accel.tile_for "y" has extent 5, the layer's y is 4
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_for "y" tile 2 extent 4 {
+    accel.tile_for "y" tile 1 extent 4 {
+      accel.tile_compute
+    }
+  }
+}
+// CHECK: Operation does not verify: accel.tiled '/t': accel.tile_for "y" inside another loop over 'y' (tiles must cover the layer exactly once)
+
+// -----
+
+%x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {tiles = {y = 2 : i64}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+  accel.tile_compute
+}
+// CHECK: Operation does not verify: accel.tiled '/t': its #accel.mapping keeps only the dataflow and spatial; 'tiles' is spelled by the body (edit its accel.tile_for / tile_load / tile_store ops)

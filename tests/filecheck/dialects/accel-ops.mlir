@@ -11,12 +11,12 @@ builtin.module attributes {accel.target = #accel.target<{name = "t", rows = 4 : 
     %m = accel.constant {tensor_name = "m", value = dense<1.0> : tensor<2x2xf32>} : tensor<2x2xf32>
     %z = accel.matmul %a, %m {layer_name = "/mm"} : (tensor<3x2xf32>, tensor<2x2xf32>) -> tensor<3x2xf32>
     %h = accel.host "Relu" %z {onnx_outputs = ["h"], layer_name = "/relu"} : (tensor<3x2xf32>) -> tensor<3x2xf32>
-    %t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/tiled", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], group = 1}, mapping = #accel.mapping<os, {tiles = {y = 2 : i64}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
-      accel.tile_load "weight" double_buffer = false
+    %t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/tiled", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], group = 1}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+      accel.tile_load "weight" double_buffer = true
       accel.tile_for "y" tile 2 extent 4 {
         accel.tile_load "input" double_buffer = true
         accel.tile_compute
-        accel.tile_store "output"
+        accel.tile_store "output" double_buffer = true
       }
     }
     func.return %y, %z, %h, %t : tensor<1x2x4x4xf32>, tensor<3x2xf32>, tensor<3x2xf32>, tensor<1x2x4x4xf32>
@@ -31,12 +31,12 @@ builtin.module attributes {accel.target = #accel.target<{name = "t", rows = 4 : 
 // CHECK-NEXT:   %m = accel.constant
 // CHECK-NEXT:   %z = accel.matmul %a, %m {layer_name = "/mm"} : (tensor<3x2xf32>, tensor<2x2xf32>) -> tensor<3x2xf32>
 // CHECK-NEXT:   %h = accel.host "Relu" %z {onnx_outputs = ["h"], layer_name = "/relu"} : (tensor<3x2xf32>) -> tensor<3x2xf32>
-// CHECK-NEXT:   %t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/tiled", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {strides = [1 : i64, 1 : i64], pads = [0 : i64, 0 : i64, 0 : i64, 0 : i64], dilations = [1 : i64, 1 : i64], group = 1 : i64}, mapping = #accel.mapping<os, {tiles = {y = 2 : i64}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
-// CHECK-NEXT:     accel.tile_load "weight" double_buffer = false
+// CHECK-NEXT:   %t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/tiled", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {strides = [1 : i64, 1 : i64], pads = [0 : i64, 0 : i64, 0 : i64, 0 : i64], dilations = [1 : i64, 1 : i64], group = 1 : i64}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+// CHECK-NEXT:     accel.tile_load "weight" double_buffer = true
 // CHECK-NEXT:     accel.tile_for "y" tile 2 extent 4 {
 // CHECK-NEXT:       accel.tile_load "input" double_buffer = true
 // CHECK-NEXT:       accel.tile_compute
-// CHECK-NEXT:       accel.tile_store "output"
+// CHECK-NEXT:       accel.tile_store "output" double_buffer = true
 // CHECK-NEXT:     }
 // CHECK-NEXT:   }
 // CHECK-NEXT:   func.return %y, %z, %h, %t
@@ -46,8 +46,8 @@ builtin.module attributes {accel.target = #accel.target<{name = "t", rows = 4 : 
 // GENERIC:      "accel.matmul"(%{{.*}}, %{{.*}}) <{layer_name = "/mm"}>
 // GENERIC:      "accel.host"(%{{.*}}) <{op_type = "Relu", layer_name = "/relu"}> {onnx_outputs = ["h"]}
 // GENERIC:      "accel.tiled"(%{{.*}}, %{{.*}}) <{kind = "conv2d", layer_name = "/tiled",
-// GENERIC:        "accel.tile_load"() <{operand = "weight", double_buffer = false}> : () -> ()
+// GENERIC:        "accel.tile_load"() <{operand = "weight", double_buffer = true}> : () -> ()
 // GENERIC-NEXT:   "accel.tile_for"() <{dim = "y", tile = 2 : i64, extent = 4 : i64}> ({
 // GENERIC-NEXT:     "accel.tile_load"() <{operand = "input", double_buffer = true}> : () -> ()
 // GENERIC-NEXT:     "accel.tile_compute"() : () -> ()
-// GENERIC-NEXT:     "accel.tile_store"() <{operand = "output"}> : () -> ()
+// GENERIC-NEXT:     "accel.tile_store"() <{operand = "output", double_buffer = true}> : () -> ()

@@ -5,9 +5,15 @@ Every builder returns an `onnx.ModelProto` (opset 17, IR version 8, float32 weig
 exporter (`/layer1/layer1.0/conv1/Conv`), weights are named like the module's parameters
 (`layer1.0.conv1.weight`), the graph input is `input` and the output `output`.
 
-    python -m examples.models lenet -o examples/lenet.onnx
-    python -m examples.models resnet18 -o resnet18.onnx --batch 4
-    python -m examples.models alexnet -o alexnet.onnx
+    python -m accelflow.models lenet -o examples/lenet.onnx
+    python -m accelflow.models resnet18 -o resnet18.onnx --batch 4
+    python -m accelflow.models alexnet -o alexnet.onnx
+
+    from accelflow.models import MODELS, lenet
+    onnx.save(lenet(), "lenet.onnx")
+
+They live in the installed package (tests, bench/ and the README use them); `examples/` is a
+folder of files (a model, target files, a plugin), not a package.
 """
 
 from __future__ import annotations
@@ -397,7 +403,7 @@ MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m examples.models", description="Write one of the example ONNX models."
+        prog="python -m accelflow.models", description="Write one of the example ONNX models."
     )
     parser.add_argument("name", choices=sorted(MODELS), help="which model")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the .onnx file to write")

@@ -1,0 +1,22 @@
+"""The numbers a refactor must not move: cycles, traffic and instruction counts of every example
+model on every preset equal those recorded in tests/data/baseline_numbers.json before the IR
+became the program (`python -m bench.baseline_numbers --record` wrote it; `--full` checks the
+224x224 models by hand)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.baseline_numbers import BASELINE, PRESETS, SMALL_MODELS, key, numbers
+
+RECORDED = json.loads(BASELINE.read_text())
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize(
+    ("model", "kwargs"), SMALL_MODELS, ids=[key(m, kw, "")[:-1] for m, kw in SMALL_MODELS]
+)
+def test_numbers_do_not_move(model, kwargs, preset):
+    assert numbers(model, kwargs, preset) == RECORDED[key(model, kwargs, preset)]
