@@ -1,0 +1,255 @@
+"""MAERI mappings: STONNE's spatial tile as a mapping's spatial unroll (IR-free).
+
+On a MAERI target (`target.arch == "maeri"`) the spatial unroll is STONNE's spatial tile, one
+factor per loop dim on one of two axes: "vn" for the reduction dims inside a virtual neuron (conv
+r s c, matmul k: VN size = T_R*T_S*T_C) and "vns" for the dims across virtual neurons (conv k g n
+y x, matmul n g m: number of VNs = their product); a dim that is absent has factor 1, and VN size
+* number of VNs must fit `num_multipliers` (plus one aux multiplier per VN when, without the
+accumulation buffer, its outputs take partial sums in: a buffer tile folds, as STONNE requires,
+or the reduction is split across buffer tiles, whose partial sums are re-injected the same way;
+`maeri_uses_aux`). `maeri_spatial` is the default heuristic (mRNA-like, see its docstring);
+STONNE's names map to ours as T_R=r T_S=s T_C=c T_K=k T_G=g T_N=n T_X'=y T_Y'=x for a conv
+(STONNE's X is the input rows, ours y) and T_M=m T_N=n T_K=k for a GEMM/FC (`parse_spatial`). The
+tiles stay buffer-level tiles; the spatial factors are clamped to them. `check_maeri_spatial` is
+the legality check `tiling.check_mapping` runs on a MAERI target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from simulator import maeri
+from simulator.program import CONV_DIMS, MATMUL_DIMS
+from simulator.target import Target
+from simulator.workload import (
+    MAERI_AXES,
+    LayerShape,
+    Mapping,
+    MappingError,
+    reduction_dims,
+)
+
+# STONNE's tile names -> our dims, per layer kind (see the module docstring).
+STONNE_TILE_NAMES: dict[str, dict[str, str]] = {
+    "conv2d": {
+        "T_R": "r", "T_S": "s", "T_C": "c", "T_K": "k", "T_G": "g", "T_N": "n",
+        "T_X_": "y", "T_X'": "y", "T_Y_": "x", "T_Y'": "x",
+    },
+    "matmul": {"T_M": "m", "T_N": "n", "T_K": "k", "T_G": "g"},
+}  # fmt: skip
+
+
+def maeri_axis(shape: LayerShape, dim: str) -> str:
+    """ "vn" for a dim inside a virtual neuron (the reduction), "vns" for one across them."""
+    return "vn" if dim in reduction_dims(shape) else "vns"
+
+
+def parse_spatial(text: str, kind: str) -> dict[str, int]:
+    """A spatial tile typed by a user, `T_R=3 T_S=3 T_C=2 T_K=2` (STONNE's names) or `r=3 s=3`
+    (our dims), separated by spaces or commas, as {dim: factor} for a layer of `kind`; names of
+    the other kind's dims are ignored (one option serves conv and matmul layers)."""
+    dims = CONV_DIMS if kind == "conv2d" else MATMUL_DIMS
+    all_names = {n for names in STONNE_TILE_NAMES.values() for n in names}
+    all_dims = set(CONV_DIMS) | set(MATMUL_DIMS)
+    out: dict[str, int] = {}
+    for item in text.replace(",", " ").split():
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise MappingError(f"spatial tile '{item}' is not NAME=FACTOR with FACTOR >= 1")
+        key = name.strip()
+        if key in STONNE_TILE_NAMES[kind]:
+            out[STONNE_TILE_NAMES[kind][key]] = int(value)
+        elif key in dims:
+            out[key] = int(value)
+        elif key not in all_names and key not in all_dims:
+            raise MappingError(
+                f"spatial tile names unknown dim '{key}' (STONNE's T_R T_S T_C T_K T_G T_N "
+                f"T_X_ T_Y_ / T_M T_N T_K, or the dims {' '.join(CONV_DIMS)} / "
+                f"{' '.join(MATMUL_DIMS)})"
+            )
+    return out
+
+
+def _largest_divisor(n: int, limit: int) -> int:
+    """The largest divisor of n that is <= limit (at least 1)."""
+    return max((d for d in range(1, min(n, max(limit, 1)) + 1) if n % d == 0), default=1)
+
+
+def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) -> dict[str, int]:
+    """The default spatial tile on MAERI for buffer tiles of `extents` (mRNA-like heuristic).
+
+    1. Candidate virtual neurons: the whole reduction (conv R*S*C, matmul K) when it fits the
+       multipliers (no folding); else whole filter windows R*S times each divisor of C that
+       fits; else whole filter rows S times the largest divisor of R; else the largest divisor
+       of S (matmul: each divisor of K that fits). Divisors keep every fold full. Without the
+       accumulation buffer a VN that takes partial sums in (it folds, or the reduction is split
+       across buffer tiles) needs one aux multiplier, so it gets one less.
+    2. For each, the virtual neurons fill the remaining multipliers: output channels first (k
+       for a conv, n for a matmul: fewer K-tiles, each of which drains STONNE's pipeline),
+       then output columns, rows, batch and groups, each the largest divisor of its extent
+       that still fits.
+    3. The candidate with the fewest cycles by the closed form (`simulator.maeri`) wins (ties:
+       the larger VN). At most 8 candidates (the largest VNs) are evaluated.
+    Returns {dim: factor} for every dim (1 where not unrolled)."""
+    ms = target.num_multipliers
+    ext = {d: max(1, int(extents[d])) for d in shape.dim_names}
+    red = reduction_dims(shape)
+    whole = math.prod(ext[d] for d in red)
+    split = any(ext[d] < shape.dims[d] for d in red)  # partial sums re-injected: an aux too
+    budget = ms - 1 if (whole > ms or split) and not target.accumulation_buffer else ms
+    vns: list[dict[str, int]] = []
+    if whole <= budget:
+        vns.append({d: ext[d] for d in red})
+    elif shape.kind == "matmul":
+        vns += [{"k": v} for v in _divisors(ext["k"], budget)]
+    elif ext["r"] * ext["s"] <= budget:
+        window = ext["r"] * ext["s"]
+        vns += [
+            {"r": ext["r"], "s": ext["s"], "c": v} for v in _divisors(ext["c"], budget // window)
+        ]
+    elif ext["s"] <= budget:
+        vns.append({"s": ext["s"], "r": _largest_divisor(ext["r"], budget // ext["s"])})
+    else:
+        vns.append({"s": _largest_divisor(ext["s"], budget)})
+    across = ("k", "x", "y", "n", "g") if shape.kind == "conv2d" else ("n", "m", "g")
+    stride = shape.stride if shape.kind == "conv2d" else (1, 1)
+    roles = maeri.roles_of(shape.kind, ext, shape.dim_names)
+    best: tuple[tuple[int, int], dict[str, int]] | None = None
+    for vn_factors in sorted(vns, key=lambda f: -math.prod(f.values()))[:8]:
+        t = {d: 1 for d in shape.dim_names} | vn_factors
+        vn = math.prod(t[d] for d in red)
+        aux = maeri_uses_aux(shape, ext, t, target)
+        capacity = ms // (vn + int(aux))
+        for d in across:
+            t[d] = _largest_divisor(ext[d], capacity)
+            capacity //= t[d]
+        cycles = maeri.layer_cycles(
+            roles,
+            maeri.roles_of(shape.kind, t, shape.dim_names),
+            stride,
+            ms,
+            target.dn_bw_elems_per_cycle,
+            target.rn_bw_elems_per_cycle,
+            target.accumulation_buffer,
+        )
+        key = (cycles, -vn)
+        if best is None or key < best[0]:
+            best = (key, t)
+    assert best is not None
+    return best[1]
+
+
+def _divisors(n: int, limit: int) -> list[int]:
+    """Divisors of n that are <= limit (at least [1])."""
+    return [d for d in range(1, min(n, max(limit, 1)) + 1) if n % d == 0] or [1]
+
+
+def _maeri_folds(shape: LayerShape, extents: dict[str, int], factors: dict[str, int]) -> int:
+    return math.prod(-(-extents[d] // factors.get(d, 1)) for d in reduction_dims(shape))
+
+
+def maeri_uses_aux(
+    shape: LayerShape, tiles: dict[str, int], factors: dict[str, int], target: Target
+) -> bool:
+    """Without the accumulation buffer, a VN carries an aux multiplier (partial-sum injection)
+    when its outputs take a partial sum in: its buffer tile folds (the tile's reduction exceeds
+    the VN), or the reduction is split across buffer tiles (each tile after the first re-injects
+    the partial sums the previous one stored)."""
+    if target.accumulation_buffer:
+        return False
+    split = any(tiles[d] < shape.dims[d] for d in reduction_dims(shape))
+    return split or maeri.uses_aux_ms(_maeri_folds(shape, tiles, factors), False)
+
+
+def maeri_mapping_spatial(shape: LayerShape, factors: dict[str, int]) -> dict[str, tuple[str, int]]:
+    """Mapping.spatial for MAERI factors (dims with factor 1 left out). An all-ones tile keeps
+    its first reduction dim at 1, so that it reads as chosen (an empty spatial unroll means
+    "not chosen yet": `with_maeri_spatial` gives it the heuristic's)."""
+    spatial = {d: (maeri_axis(shape, d), int(f)) for d, f in factors.items() if f > 1}
+    if not spatial:
+        first = reduction_dims(shape)[0]
+        spatial[first] = (maeri_axis(shape, first), 1)
+    return spatial
+
+
+def maeri_factors(shape: LayerShape, mapping: Mapping) -> dict[str, int]:
+    """The spatial factor of every dim of a MAERI mapping (1 where absent)."""
+    return {d: int(mapping.spatial[d][1]) if d in mapping.spatial else 1 for d in shape.dim_names}
+
+
+def maeri_config(shape: LayerShape, mapping: Mapping, target: Target) -> tuple[int, ...]:
+    """The step fields of a MAERI CONFIG row (simulator.maeri.STEP_FIELDS) for this mapping:
+    the port costs of its spatial tile, with an aux multiplier when its buffer tiles fold
+    without the accumulation buffer."""
+    factors = maeri_factors(shape, mapping)
+    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
+    t = maeri.roles_of(shape.kind, factors, shape.dim_names)
+    aux = maeri_uses_aux(shape, tiles, factors, target)
+    stride = shape.stride if shape.kind == "conv2d" else (1, 1)
+    extent_s = tiles["s"] if shape.kind == "conv2d" else tiles["k"]
+    return maeri.step_costs(
+        t, stride, extent_s, target.num_multipliers, target.dn_bw_elems_per_cycle, aux
+    )
+
+
+def with_maeri_spatial(
+    shape: LayerShape, mapping: Mapping, target: Target, factors: dict[str, int] | None = None
+) -> Mapping:
+    """`mapping` with a MAERI spatial tile: `factors` (clamped to the buffer tiles), else the
+    mapping's own spatial factors clamped, else the default heuristic on the buffer tiles."""
+    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
+    if (
+        factors is None
+        and mapping.spatial
+        and all(a in MAERI_AXES for a, _ in mapping.spatial.values())
+    ):
+        factors = maeri_factors(shape, mapping)
+    if factors is None:
+        factors = maeri_spatial(shape, target, tiles)
+    clamped = {d: max(1, min(int(factors.get(d, 1)), tiles[d])) for d in shape.dim_names}
+    return replace(mapping, spatial=maeri_mapping_spatial(shape, clamped))
+
+
+def check_maeri_spatial(shape: LayerShape, mapping: Mapping, target: Target, where: str) -> None:
+    """MAERI: vn/vns axes on the right dims, factors within the buffer tiles, the virtual
+    neurons (and their aux multipliers, `maeri_uses_aux`) within the multipliers."""
+    dims = shape.dim_names
+    for d, (axis, factor) in mapping.spatial.items():
+        if d not in dims:
+            raise MappingError(
+                f"{where}spatial unroll of unknown dim '{d}' (dims: {' '.join(dims)})"
+            )
+        if axis not in MAERI_AXES:
+            raise MappingError(
+                f"{where}spatial unroll of {d} on axis '{axis}': a maeri target has the axes "
+                f"vn (inside a virtual neuron) and vns (across virtual neurons)"
+            )
+        if axis != maeri_axis(shape, d):
+            raise MappingError(
+                f"{where}spatial unroll of {d} on axis '{axis}' should be on "
+                f"'{maeri_axis(shape, d)}' (vn: the reduction {' '.join(reduction_dims(shape))})"
+            )
+        if not 1 <= factor <= min(mapping.tiles[d], shape.dims[d]):
+            raise MappingError(
+                f"{where}spatial unroll of {d} = {factor} is outside [1, its buffer tile "
+                f"{min(mapping.tiles[d], shape.dims[d])}]"
+            )
+    factors = maeri_factors(shape, mapping)
+    vn = math.prod(factors[d] for d in reduction_dims(shape))
+    count = math.prod(f for d, f in factors.items() if d not in reduction_dims(shape))
+    ms = target.num_multipliers
+    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in dims}
+    aux = maeri_uses_aux(shape, tiles, factors, target)
+    needed = count * (vn + int(aux))
+    if needed > ms:
+        spelled = "*".join(f"{d}{factors[d]}" for d in dims if factors[d] > 1) or "1"
+        extra = (
+            f" ({count} VNs of {vn} + 1 aux multiplier: partial sums without accumulation buffer)"
+            if aux
+            else f" ({count} VNs of {vn})"
+        )
+        raise MappingError(
+            f"{where}spatial tile {spelled} needs {needed} multipliers{extra} but the target "
+            f"has {ms}"
+        )
