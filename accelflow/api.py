@@ -1,8 +1,16 @@
-"""The public Python API: compile, simulate, check (the CLI composes these)."""
+"""The public Python API: compile, simulate, check, tune (the CLI composes these).
+
+`tune` runs one `tuner.session.TuneSession`, as `accelflow tune` does: the search (with
+`hw=True`, the hardware search first), then verification: the model compiled with the database
+and simulated (`compile_and_simulate`) must run every tuned layer in the cycles the tuner
+reported. The returned `TuneResult` carries that outcome as `.verification`; a failed one also
+warns (`VerificationWarning`).
+"""
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +28,8 @@ if TYPE_CHECKING:
 
     from compiler.tiling import LayerShape
     from tuner.db import MappingDB
+    from tuner.session import CompiledCycles
+    from tuner.tune import ProgressFn, TuneResult
 
     # accelerator layer name -> (its shape, its mapping dict once it has one)
     LayerMappings = dict[str, tuple[LayerShape, dict[str, Any] | None]]
@@ -33,6 +43,10 @@ FROM_OPTIONS = "options"
 
 class InputError(AccelflowError):
     """Bad input tensors: unreadable file, unknown name, wrong shape."""
+
+
+class VerificationWarning(UserWarning):
+    """`tune`: the model compiled with the tuned database does not run as the tuner reported."""
 
 
 @dataclass
@@ -355,13 +369,63 @@ def tune(
     budget: int = 2000,
     seed: int = 0,
     executor: str = "inprocess",
+    *,
+    overrides: Sequence[str] = (),
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    hw: bool = False,
+    hw_budget: int | None = None,
+    pe_budget: int | None = None,
+    buffer_kib_budget: float | None = None,
+    verify: bool = True,
+    on_progress: ProgressFn | None = None,
     **options: Any,
-) -> Any:
-    """Tune every accelerator layer's mapping (`tuner.tune.tune`); the database at `db` is what
-    `compile(..., mappings=db)` reads. `options`: the other `tuner.tune.TuneConfig` fields
-    (top_k, batch, objective, axes, time_limit). Returns a `tuner.tune.TuneResult`."""
-    from tuner.tune import TuneConfig
-    from tuner.tune import tune as run
+) -> TuneResult:
+    """Tune every accelerator layer's mapping (`tuner.session.TuneSession`, `accelflow tune`);
+    the database at `db` is what `compile(..., mappings=db)` reads, the log at `log` (None:
+    none) what `tuner.tune.resume` goes on from. `options`: the other `tuner.tune.TuneConfig`
+    fields (top_k, batch, objective, axes, max_tiles, time_limit).
 
-    config = TuneConfig(strategy=strategy, budget=budget, seed=seed, **options)
-    return run(model, target, config, log=log, db=db, executor=executor)
+    `hw=True` searches the target's tunable parameters first (`tuner.hardware`: at most
+    `hw_budget` points, default 64, within `pe_budget` PEs and `buffer_kib_budget` KiB of
+    buffers, both by default the target's), then tunes the mappings of the best; `result.target`
+    is that hardware (written to `DB_STEM.target.yaml` beside the database).
+
+    Then (`verify`) the model is compiled with the database (or, without one, the tuned
+    mappings) and simulated: `result.verification` (`tuner.session.Verification`) says whether
+    every tuned layer runs in the cycles the tuner reported; when not, `VerificationWarning`.
+    Returns a `tuner.tune.TuneResult`."""
+    from tuner.session import TuneSession
+    from tuner.tune import TuneConfig
+
+    session = TuneSession.new(
+        model, db, target=target, overrides=overrides, input_shapes=input_shapes,
+        config=TuneConfig(strategy=strategy, budget=budget, seed=seed, **options),
+        log=log if log is not None else False, executor=executor, hw=hw,
+        hw_budget=hw_budget, pe_budget=pe_budget, buffer_kib_budget=buffer_kib_budget,
+    )  # fmt: skip
+    outcome = session.run(on_progress)
+    if verify:
+        verification = session.verify(outcome, compile_and_simulate)
+        if not verification.ok:
+            where = db if db is not None else "the tuned mappings"
+            warnings.warn(verification.failure(where), VerificationWarning, stacklevel=2)
+    return outcome.result
+
+
+def compile_and_simulate(
+    model: ModelLike,
+    target: str | Path | Target,
+    mappings: str | Path | MappingDB | Mapping[str, Any],
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> CompiledCycles:
+    """`model` compiled with `mappings` and simulated: every layer's cycles and where each
+    accelerator layer's mapping came from (what `TuneSession.verify` compares)."""
+    from tuner.session import CompiledCycles
+
+    compiled = compile(model, target=target, input_shapes=input_shapes, mappings=mappings)
+    stats = simulate(compiled.program, compiled.target).stats
+    return CompiledCycles(
+        cycles={layer.name: int(layer.cycles) for layer in stats.layers},
+        mapping_sources=dict(compiled.mapping_sources),
+        total_cycles=int(stats.cycles),
+    )

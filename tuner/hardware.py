@@ -30,19 +30,10 @@ import numpy as np
 from simulator.errors import AccelflowError
 from simulator.target import Target, TargetError, load_target, make_target
 from tuner.cost_model import evaluate
+from tuner.log import TuneError, TuneLog
 from tuner.space import MappingSpace, mixed_radix
 from tuner.strategies import make_strategy
-from tuner.tune import (
-    LOG_VERSION,
-    TuneConfig,
-    TuneError,
-    TuneLog,
-    TuneResult,
-    file_sha256,
-    model_layers,
-    resume,
-    tune,
-)
+from tuner.tune import TuneConfig, TuneResult, model_layers, resume, tune
 
 # Tunable fields per architecture, and the range of powers of two each may take.
 ARCH_FIELDS = {
@@ -220,25 +211,17 @@ def tune_hardware(
         )
     layers = model_layers(model, base, input_shapes)
     hw_log = hw_log_path(log) if log is not None else None
-    header = {
-        "type": "header",
-        "version": LOG_VERSION,
-        "model": str(model),
-        "model_sha256": file_sha256(model),
-        "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
-        "target": base.to_dict(),
-        "budget": {
-            "pe": space.pe_budget,
-            "buffer_kib": space.buffer_kib_budget,
-            "dram_bw": space.dram_bw_budget,
-        },
-        "hw_budget": hw_budget,
-        "inner": inner,
-        "config": config.to_json(),
-        "db": str(db) if db is not None else None,
+    budget = {
+        "pe": space.pe_budget,
+        "buffer_kib": space.buffer_kib_budget,
+        "dram_bw": space.dram_bw_budget,
     }
+    header = TuneLog.new_header(
+        model, input_shapes, base.to_dict(), budget=budget, hw_budget=hw_budget, inner=inner,
+        config=config.to_json(), db=str(db) if db is not None else None,
+    )  # fmt: skip
     cache: dict[bytes, float] = {}
-    if hw_log is not None and hw_log.exists() and hw_log.stat().st_size > 0:
+    if TuneLog.has_records(hw_log):
         records = TuneLog.read(hw_log)
         logged = {k: v for k, v in records[0].items() if k != "hw_budget"}
         if logged != {k: v for k, v in header.items() if k != "hw_budget"}:
@@ -293,7 +276,7 @@ def tune_hardware(
         raise TuneError("no legal hardware point within the budget")
     best_key = min(seen, key=lambda k: (seen[k], k))
     best = space.target(np.frombuffer(best_key, np.int64))
-    if log is not None and Path(log).exists() and Path(log).stat().st_size > 0:
+    if TuneLog.has_records(log):
         header = TuneLog.read(log)[0]
         if make_target(header["target"]).fingerprint() != best.fingerprint():
             raise TuneError(f"{log}: its mapping search is for other hardware than the best found")

@@ -20,46 +20,40 @@ How a run goes:
    tuned mapping is never slower than the default. The layer's entry is written to the
    database (atomically, after every layer) and a `done` record to the log.
 
-The log (JSON lines, one object each): a `header` (the model's path and SHA-256, the target,
-the configuration, the layers), then `eval` records {layer, g (genome), cost, latency, energy_pj,
-dram_bytes, utilisation}, `sim` records {layer, mapping, cycles, ...} and `done` records.
-Resuming reads it back: a torn last line (a kill mid-write) is cut off, every logged point is
-told to a fresh strategy again instead of being evaluated (the strategies are deterministic), so
-the resumed run asks, scores and decides exactly what the uninterrupted run would have.
+The log's records are described in `tuner/log.py`. Resuming reads it back: a torn last line
+(a kill mid-write) is cut off, every logged point is told to a fresh strategy again instead of
+being evaluated (the strategies are deterministic), so the resumed run asks, scores and decides
+exactly what the uninterrupted run would have. A whole run as `accelflow tune` does it (checks,
+hardware search, verification) is `tuner/session.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from compiler.tiling import LayerShape, Mapping
-from simulator.errors import AccelflowError
 from simulator.target import Target, load_target, make_target
 from tuner.cost_model import evaluate
 from tuner.db import MappingDB
 from tuner.executors import Executor, make_executor
+from tuner.log import LoggedRun, TuneError, TuneLog, mapping_key
 from tuner.space import AXIS_GROUPS, MappingSpace
 from tuner.strategies import STRATEGIES, make_strategy
 
-LOG_VERSION = 1
+if TYPE_CHECKING:
+    from tuner.session import Verification
+
 OBJECTIVES = ("latency", "energy", "edp")
 # Instruction rows simulated together in one vmap batch when deciding among the top-k.
 MAX_BATCH_ROWS = 1 << 18
 # Cost-model figures kept per evaluated point (in the log and for the table).
 EVAL_FIGURES = ("latency_cycles", "energy_pj", "dram_bytes", "utilisation", "roofline_cycles")
-
-
-class TuneError(AccelflowError):
-    """Bad tuning settings, or a log that cannot be resumed."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +144,8 @@ class TuneResult:
     seconds: float
     evaluations: int
     resumed_evaluations: int  # points answered from the log instead of evaluated
+    # compile --mappings reproduced the tuned cycles? (set by tuner.session.TuneSession.verify)
+    verification: Verification | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -194,68 +190,6 @@ def model_layers(
     return list(tasks.values())
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# -- the log ------------------------------------------------------------------------------------
-
-
-class TuneLog:
-    """Append-only JSON lines; every write is flushed and fsync'ed before the tuner goes on."""
-
-    def __init__(self, path: str | Path | None):
-        self.path = Path(path) if path is not None else None
-        self._file = None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a")  # noqa: SIM115 (open for the whole run)
-
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
-        if self._file is None:
-            return
-        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        if text:
-            self._file.write(text)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    @staticmethod
-    def read(path: str | Path) -> list[dict[str, Any]]:
-        """The complete records of a log; a torn last line (killed mid-write) is cut off the
-        file so that appending goes on cleanly."""
-        path = Path(path)
-        if not path.exists():
-            raise TuneError(f"{path}: no such tuning log")
-        data = path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            with open(path, "r+b") as f:
-                f.truncate(end)
-        records = []
-        for number, line in enumerate(data[:end].splitlines(), 1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise TuneError(f"{path}:{number}: not a JSON record") from None
-        if not records or records[0].get("type") != "header":
-            raise TuneError(f"{path}: not an accelflow tuning log (no header record)")
-        if records[0].get("version") != LOG_VERSION:
-            raise TuneError(
-                f"{path}: log version {records[0].get('version')!r}, expected {LOG_VERSION}"
-            )
-        return records
-
-
 # -- scoring ------------------------------------------------------------------------------------
 
 _SPACES: dict[Any, MappingSpace] = {}
@@ -268,7 +202,7 @@ def _space(
         shape.signature,
         target.fingerprint(),
         axes,
-        json.dumps(base.to_dict(), sort_keys=True),
+        mapping_key(base.to_dict()),
         max_tiles,
     )
     if key not in _SPACES:
@@ -393,37 +327,15 @@ def tune(
     config = config or TuneConfig()
     config.check()
     tgt = target if isinstance(target, Target) else load_target(target, list(overrides or []))
-    if log is not None and Path(log).exists() and Path(log).stat().st_size > 0:
+    if TuneLog.has_records(log):
         raise TuneError(f"{log}: the tuning log exists; resume it (--resume) or pick a new path")
     tasks = model_layers(model, tgt, input_shapes)
-    header = {
-        "type": "header",
-        "version": LOG_VERSION,
-        "model": str(model),
-        "model_sha256": file_sha256(model),
-        "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
-        "target": tgt.to_dict(),
-        "fingerprint": tgt.fingerprint(),
-        "config": config.to_json(),
-        "db": str(db) if db is not None else None,
-        "layers": [t.signature for t in tasks],
-    }
-    pool = make_executor(executor) if isinstance(executor, str) else executor
-    try:
-        existing = _load_db(db)  # a bad database fails now, not after the search
-        writer = TuneLog(log)
-        writer.write([header])
-        try:
-            return _run(tasks, tgt, config, writer, db, existing, pool, {}, {}, set(), on_progress)
-        finally:
-            writer.close()
-    finally:
-        if pool is not executor:
-            pool.close()
-
-
-def _load_db(path: str | Path | None) -> MappingDB:
-    return MappingDB.load(path) if path is not None and Path(path).exists() else MappingDB()
+    header = TuneLog.new_header(
+        model, input_shapes, tgt.to_dict(), fingerprint=tgt.fingerprint(),
+        config=config.to_json(), db=str(db) if db is not None else None,
+        layers=[t.signature for t in tasks],
+    )  # fmt: skip
+    return _search(tasks, tgt, config, log, db, executor, LoggedRun(), header, on_progress)
 
 
 def resume(
@@ -435,39 +347,38 @@ def resume(
     """Continue the run of `log` (its model, target and settings) where it stopped."""
     records = TuneLog.read(log)
     header = records[0]
-    model = header["model"]
-    if not Path(model).exists():
-        raise TuneError(f"{log}: the model it tuned, {model}, is gone")
-    if file_sha256(model) != header["model_sha256"]:
-        raise TuneError(f"{log}: {model} changed since the run started (SHA-256 differs)")
+    model = TuneLog.logged_model(log, header)
     tgt = make_target(header["target"])
     config = TuneConfig.from_json(header["config"])
     shapes = {k: tuple(v) for k, v in header.get("input_shapes", {}).items()}
     tasks = model_layers(model, tgt, shapes or None)
     if [t.signature for t in tasks] != header["layers"]:
         raise TuneError(f"{log}: the model's layers differ from the logged run's")
-    evals: dict[int, dict[bytes, dict[str, float]]] = {}
-    sims: dict[tuple[int, str], dict[str, Any]] = {}
-    done: set[int] = set()
-    for r in records[1:]:
-        kind = r.get("type")
-        if kind == "eval":
-            g = np.asarray(r["g"], np.int64).tobytes()
-            evals.setdefault(r["layer"], {})[g] = r
-        elif kind == "sim":
-            sims[(r["layer"], json.dumps(r["mapping"], sort_keys=True))] = r
-        elif kind == "done":
-            done.add(r["layer"])
     db_path = db or header.get("db")
+    logged = LoggedRun.of(records)
+    return _search(tasks, tgt, config, log, db_path, executor, logged, None, on_progress)
+
+
+def _search(
+    tasks: list[LayerTask],
+    target: Target,
+    config: TuneConfig,
+    log: str | Path | None,
+    db: str | Path | None,
+    executor: Executor | str,
+    logged: LoggedRun,
+    header: dict[str, Any] | None,
+    on_progress: ProgressFn | None,
+) -> TuneResult:
+    """The search with the executor and the log open (a new log starts with `header`)."""
     pool = make_executor(executor) if isinstance(executor, str) else executor
     try:
-        existing = _load_db(db_path)
+        # a bad database fails now, not after the search
+        existing = MappingDB.load(db) if db is not None and Path(db).exists() else MappingDB()
         writer = TuneLog(log)
         try:
-            return _run(
-                tasks, tgt, config, writer, db_path, existing, pool, evals, sims, done,
-                on_progress,
-            )  # fmt: skip
+            writer.write([header] if header is not None else [])
+            return _run(tasks, target, config, writer, db, existing, pool, logged, on_progress)
         finally:
             writer.close()
     finally:
@@ -483,9 +394,7 @@ def _run(
     db_path: str | Path | None,
     db: MappingDB,
     pool: Executor,
-    logged_evals: dict[int, dict[bytes, dict[str, float]]],
-    logged_sims: dict[tuple[int, str], dict[str, Any]],
-    logged_done: set[int],
+    logged: LoggedRun,
     on_progress: ProgressFn | None,
 ) -> TuneResult:
     t0 = time.perf_counter()
@@ -493,7 +402,7 @@ def _run(
     for task in tasks:
         space = _space(task.shape, target, config.axes, task.default, config.max_tiles)
         strategy = make_strategy(config.strategy, space, config.seed + task.index)
-        searches.append(_LayerSearch(task, space, strategy, logged_evals.get(task.index, {})))
+        searches.append(_LayerSearch(task, space, strategy, logged.evals.get(task.index, {})))
     total = config.budget * len(searches)
     resumed = 0
     evaluated = 0
@@ -564,7 +473,7 @@ def _run(
     results = []
     for s in searches:
         progress(f"simulating {s.task.names[0]}")
-        result = _decide(s, target, config, log, logged_sims, s.task.index in logged_done)
+        result = _decide(s, target, config, log, logged)
         results.append(result)
         if db_path is not None:
             db.put(
@@ -594,14 +503,13 @@ def _decide(
     target: Target,
     config: TuneConfig,
     log: TuneLog,
-    logged_sims: dict[tuple[int, str], dict[str, Any]],
-    logged_done: bool,
+    logged: LoggedRun,
 ) -> LayerResult:
     """Simulate the default and the top-k points by cost; the fewest cycles win (ties: the
     default, then the better cost)."""
     ranked = sorted(s.seen.items(), key=lambda kv: (kv[1][0], kv[1][1]))
     candidates: list[tuple[Mapping, bytes | None]] = [(s.task.default, None)]
-    keys_seen = {json.dumps(s.task.default.to_dict(), sort_keys=True)}
+    keys_seen = {mapping_key(s.task.default.to_dict())}
     for key, _ in ranked:
         if len(candidates) > config.top_k:
             break
@@ -609,14 +517,16 @@ def _decide(
         if s.space.tile_count(genome) > s.space.max_tiles:
             continue  # too many tiles to compile and simulate in reasonable time and memory
         mapping = s.space.mapping(genome)
-        k = json.dumps(mapping.to_dict(), sort_keys=True)
+        k = mapping_key(mapping.to_dict())
         if k not in keys_seen:
             keys_seen.add(k)
             candidates.append((mapping, key))
+    index = s.task.index
     todo = [
-        i for i, (m, _) in enumerate(candidates)
-        if (s.task.index, json.dumps(m.to_dict(), sort_keys=True)) not in logged_sims
-    ]  # fmt: skip
+        i
+        for i, (m, _) in enumerate(candidates)
+        if (index, mapping_key(m.to_dict())) not in logged.sims
+    ]
     fresh = (
         simulate_layer_mappings(s.task, target, [candidates[i][0] for i in todo]) if todo else []
     )
@@ -629,7 +539,7 @@ def _decide(
         sims[i] = rec
     for i, (m, _) in enumerate(candidates):
         if i not in todo:
-            sims[i] = logged_sims[(s.task.index, json.dumps(m.to_dict(), sort_keys=True))]
+            sims[i] = logged.sims[(index, mapping_key(m.to_dict()))]
     log.write(records)
     best = min(range(len(candidates)), key=lambda i: (sims[i]["cycles"], i))
     mapping, key = candidates[best]
@@ -650,7 +560,7 @@ def _decide(
             ).items()
         }
     best_after = 0 if key is None else s.seen[key][1]
-    if not logged_done:
+    if index not in logged.done:
         log.write(
             [
                 {
