@@ -21,6 +21,7 @@ Anything else left in the function (accel.conv2d/matmul/tiled, onnx ops) is an `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,33 +41,15 @@ from compiler.passes.common import TARGET_ATTR, dense_to_numpy
 from dialects import accel, accel_isa
 from dialects.onnx import NoValueOp
 from simulator.errors import AccelflowError
-from simulator.maeri import KIND_CODES
 from simulator.program import (
     BUFFER_NAMES,
     DATAFLOWS,
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_KIND,
-    F_LAYER,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    F_SPARSE,
-    NUM_FIELDS,
-    NUM_STEP_FIELDS,
+    KIND_CODES,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
-    STEP_COLUMNS,
+    ROW,
     Layer,
     Program,
 )
@@ -107,50 +90,94 @@ def _names(attr: Attribute | None) -> list[str]:
     return []
 
 
+def _tile(op: accel_isa.LoadOp | accel_isa.ComputeOp | accel_isa.StoreOp) -> dict[str, Any]:
+    return {"off": op.offsets.get_values(), "size": op.sizes.get_values()}
+
+
+def _load_fields(op: accel_isa.LoadOp, dataflow: int) -> dict[str, Any]:
+    return {
+        "buffer": BUFFER_NAMES.index(op.buffer.data),
+        "slot": op.slot.value.data,
+        "bytes": op.bytes.value.data,
+        **_tile(op),
+    }
+
+
+def _compute_fields(op: accel_isa.ComputeOp, dataflow: int) -> dict[str, Any]:
+    return {
+        "dataflow": dataflow,
+        "s_in": op.s_in.value.data,
+        "s_w": op.s_w.value.data,
+        "s_out": op.s_out.value.data,
+        "acc": 1 if op.acc.value.data else 0,  # i1 true reads as -1
+        "gemm": op.gemm.get_values(),
+        # SIGMA: the tile's bitmap statistics
+        "sparse": op.sparse.get_values() if op.sparse is not None else (),
+        **_tile(op),
+    }
+
+
+def _store_fields(op: accel_isa.StoreOp, dataflow: int) -> dict[str, Any]:
+    return {"slot": op.slot.value.data, "bytes": op.bytes.value.data, **_tile(op)}
+
+
+# The opcode of each tiled instruction op and its row fields by name.
+_TILED: dict[type[Operation], tuple[int, Callable[[Any, int], dict[str, Any]]]] = {
+    accel_isa.LoadOp: (OP_LOAD, _load_fields),
+    accel_isa.ComputeOp: (OP_COMPUTE, _compute_fields),
+    accel_isa.StoreOp: (OP_STORE, _store_fields),
+}
+
+
+def _column(values: list[Any]) -> Any:
+    """One field's values over ops: a list of numbers, or [ops, longest] for tuples (shorter
+    ones padded with 0; all empty: [ops, 0], which encodes as nothing)."""
+    if not values or not isinstance(values[0], tuple | list):
+        return values
+    width = max(len(v) for v in values)
+    padded = [(*v, *(0,) * (width - len(v))) for v in values]
+    return np.array(padded, np.int64).reshape(len(values), width)
+
+
 def instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
     """The Program rows of one layer's instruction ops (`index`: its position among the
-    accelerator layers)."""
+    accelerator layers), built with the row schema's encode (`simulator.program.ROW`; a config's
+    6-value `steps` costs fold 0 as the others): each config, then the loads, computes and
+    stores each at once, put back in program order. A compute's dataflow is its latest config's."""
     ops = list(layer.body.block.ops)
-    rows = np.zeros((len(ops), NUM_FIELDS), dtype=np.int64)
-    rows[:, F_LAYER] = index
+    kind = KIND_CODES[layer.kind.data]
+    blocks: list[np.ndarray] = []
+    order: list[int] = []
+    dataflows: list[int] = []  # the latest config's, per op
     dataflow = 0
     for i, op in enumerate(ops):
-        row = rows[i]
         if isinstance(op, accel_isa.ConfigOp):
             dataflow = DATAFLOWS.index(op.dataflow.data)
-            row[F_OPCODE] = OP_CONFIG
-            row[F_DATAFLOW] = dataflow
-            row[F_KIND] = KIND_CODES[layer.kind.data]
-            if op.spatial is not None and op.steps is not None:
+            spatial = steps = None
+            if op.spatial is not None and op.steps is not None:  # MAERI: the virtual neurons
                 spatial, steps = op.spatial.get_values(), op.steps.get_values()
-                row[F_SIZE : F_SIZE + len(spatial)] = spatial
-                if len(steps) == NUM_STEP_FIELDS:  # no fold-0 costs: those of every fold
-                    steps = (*steps, steps[1], steps[2])
-                row[list(STEP_COLUMNS)] = steps
-            continue
-        offsets, sizes = op.offsets.get_values(), op.sizes.get_values()
-        row[F_OFF : F_OFF + len(offsets)] = offsets
-        row[F_SIZE : F_SIZE + len(sizes)] = sizes
-        if isinstance(op, accel_isa.LoadOp):
-            row[F_OPCODE] = OP_LOAD
-            row[F_BUFFER] = BUFFER_NAMES.index(op.buffer.data)
-            row[F_SLOT] = op.slot.value.data
-            row[F_BYTES] = op.bytes.value.data
-        elif isinstance(op, accel_isa.ComputeOp):
-            row[F_OPCODE] = OP_COMPUTE
-            row[F_DATAFLOW] = dataflow
-            row[F_S_IN] = op.s_in.value.data
-            row[F_S_W] = op.s_w.value.data
-            row[F_S_OUT] = op.s_out.value.data
-            row[F_ACC] = 1 if op.acc.value.data else 0  # i1 true reads as -1
-            row[F_REPS : F_K + 1] = op.gemm.get_values()
-            if op.sparse is not None:  # SIGMA: the tile's bitmap statistics
-                sparse = op.sparse.get_values()
-                row[F_SPARSE : F_SPARSE + len(sparse)] = sparse
-        elif isinstance(op, accel_isa.StoreOp):
-            row[F_OPCODE] = OP_STORE
-            row[F_SLOT] = op.slot.value.data
-            row[F_BYTES] = op.bytes.value.data
+            blocks.append(
+                ROW.encode(
+                    1,
+                    opcode=OP_CONFIG,
+                    layer=index,
+                    dataflow=dataflow,
+                    kind=kind,
+                    size=spatial,
+                    steps=steps,
+                )
+            )
+            order.append(i)
+        dataflows.append(dataflow)
+    for cls, (opcode, fields) in _TILED.items():
+        idx = [i for i, op in enumerate(ops) if isinstance(op, cls)]
+        per_op = [fields(ops[i], dataflows[i]) for i in idx]
+        names = per_op[0] if per_op else {}
+        columns = {name: _column([values[name] for values in per_op]) for name in names}
+        blocks.append(ROW.encode(len(idx), opcode=opcode, layer=index, **columns))
+        order.extend(idx)
+    rows = np.zeros((len(ops), ROW.num_columns), np.int64)
+    rows[np.asarray(order, np.int64)] = np.concatenate(blocks)
     return rows
 
 
@@ -272,7 +299,9 @@ class _Assembler:
                     "ops (run onnx-to-accel,accel-map,accel-tile,accel-emit)"
                 )
         target = self.module.attributes.get(TARGET_ATTR)
-        instrs = np.concatenate(self.chunks) if self.chunks else np.zeros((0, NUM_FIELDS), np.int64)
+        instrs = (
+            np.concatenate(self.chunks) if self.chunks else np.zeros((0, ROW.num_columns), np.int64)
+        )
         return Program(
             instrs=instrs,
             layers=self.layers,

@@ -38,38 +38,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler import tiling
-from simulator import maeri
 from simulator.errors import AccelflowError
 from simulator.program import (
     BUF_INPUT,
     BUF_OUTPUT,
     BUF_WEIGHT,
     DATAFLOWS,
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_KIND,
-    F_LAYER,
-    F_M,
-    F_N,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    F_SPARSE,
-    NUM_FIELDS,
-    NUM_SPARSE_FIELDS,
+    KIND_CODES,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
-    STEP_COLUMNS,
+    ROW,
 )
 from simulator.target import Target
 
@@ -296,7 +276,7 @@ def lower(
     layer_index: int,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Instruction rows (int64, [n, simulator.program.NUM_FIELDS]) of the nest: a CONFIG (the
+    """Instruction rows (int64 [n, simulator.program.ROW.num_columns]) of the nest: a CONFIG (the
     mapping's dataflow and, on MAERI, its virtual neurons), then the nest's transfers and
     computes in program order (see the module docstring). `mapping` must be `nest_mapping`'s
     (dataflow, spatial tile and the tiles the config needs). `weights` (the layer's weight
@@ -306,7 +286,6 @@ def lower(
     its = _iterations(shape, nest)
     total = its.total
     dims = shape.dim_names
-    ndim = len(dims)
     eb = target.element_bytes
     for operand in ("input", "weight"):
         _check_operand_loads(shape, nest, its, operand)
@@ -405,39 +384,45 @@ def lower(
     for i, (at, order_key, t, _) in enumerate(events):
         if not len(at):
             continue
-        block = np.zeros((len(at), NUM_FIELDS), dtype=np.int64)
-        block[:, F_OFF : F_OFF + ndim] = its.off[at]
-        block[:, F_SIZE : F_SIZE + ndim] = its.size[at]
+        tile = {"layer": layer_index, "off": its.off[at], "size": its.size[at]}
         if t.kind == LOAD:
-            block[:, F_OPCODE] = OP_LOAD
-            block[:, F_BUFFER] = BUFFER_OF[t.operand]
-            block[:, F_SLOT] = load_slots[i] if t.operand != "output" else s_out[at]
-            block[:, F_BYTES] = {"input": fp_in, "weight": fp_w, "output": fp_out}[t.operand][at]
+            block = ROW.encode(
+                len(at),
+                opcode=OP_LOAD,
+                buffer=BUFFER_OF[t.operand],
+                slot=load_slots[i] if t.operand != "output" else s_out[at],
+                bytes={"input": fp_in, "weight": fp_w, "output": fp_out}[t.operand][at],
+                **tile,
+            )
             window, rank = at, LOAD_RANK[t.operand]
         else:
-            block[:, F_OPCODE] = OP_STORE
-            block[:, F_SLOT] = s_out[at]
-            block[:, F_BYTES] = fp_out[at]
+            block = ROW.encode(len(at), opcode=OP_STORE, slot=s_out[at], bytes=fp_out[at], **tile)
             window, rank = at + 1, store_rank
         blocks.append(block)
         keys.append(np.stack([window, np.full(len(at), rank), order_key], axis=1))
-    compute = np.zeros((total, NUM_FIELDS), dtype=np.int64)
-    compute[:, F_OPCODE] = OP_COMPUTE
-    compute[:, F_DATAFLOW] = DATAFLOWS.index(mapping.dataflow)
-    compute[:, F_S_IN], compute[:, F_S_W], compute[:, F_S_OUT] = s_in, s_w, s_out
-    compute[:, F_ACC] = acc
     reps, m, n, k = tiling.gemm_view(shape, sizes)
-    compute[:, F_REPS], compute[:, F_M], compute[:, F_N], compute[:, F_K] = reps, m, n, k
-    compute[:, F_OFF : F_OFF + ndim] = its.off
-    compute[:, F_SIZE : F_SIZE + ndim] = its.size
-    if sparse is not None:
-        compute[:, F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS] = sparse
+    compute = ROW.encode(
+        total,
+        opcode=OP_COMPUTE,
+        layer=layer_index,
+        dataflow=DATAFLOWS.index(mapping.dataflow),
+        s_in=s_in,
+        s_w=s_w,
+        s_out=s_out,
+        acc=acc,
+        reps=reps,
+        m=m,
+        n=n,
+        k=k,
+        off=its.off,
+        size=its.size,
+        sparse=sparse,
+    )
     blocks.append(compute)
     keys.append(np.stack([np.arange(total), np.full(total, 5), np.zeros(total, np.int64)], axis=1))
     body = np.concatenate(blocks)
     key = np.concatenate(keys)
     body = body[np.lexsort((key[:, 2], key[:, 1], key[:, 0]))]
-    body[:, F_LAYER] = layer_index
     return np.concatenate([config_row(shape, mapping, target, layer_index), body])
 
 
@@ -445,16 +430,20 @@ def config_row(
     shape: tiling.LayerShape, mapping: tiling.Mapping, target: Target, layer_index: int
 ) -> np.ndarray:
     """The layer's CONFIG row: dataflow, kind and, on MAERI, the spatial tile and step costs."""
-    row = np.zeros((1, NUM_FIELDS), dtype=np.int64)
-    row[0, F_OPCODE] = OP_CONFIG
-    row[0, F_DATAFLOW] = DATAFLOWS.index(mapping.dataflow)
-    row[0, F_LAYER] = layer_index
-    row[0, F_KIND] = maeri.KIND_CODES[shape.kind]
+    spatial = steps = None
     if target.arch == "maeri":  # the virtual neurons: spatial tile per dim and step costs
         factors = tiling.maeri_factors(shape, mapping)
-        row[0, F_SIZE : F_SIZE + len(shape.dim_names)] = [factors[d] for d in shape.dim_names]
-        row[0, list(STEP_COLUMNS)] = tiling.maeri_config(shape, mapping, target)
-    return row
+        spatial = [factors[d] for d in shape.dim_names]
+        steps = tiling.maeri_config(shape, mapping, target)
+    return ROW.encode(
+        1,
+        opcode=OP_CONFIG,
+        dataflow=DATAFLOWS.index(mapping.dataflow),
+        layer=layer_index,
+        kind=KIND_CODES[shape.kind],
+        size=spatial,
+        steps=steps,
+    )
 
 
 def program_rows(

@@ -1,7 +1,7 @@
 """The instruction-stream verifier (IR-free): is one layer's stream a program that computes the layer?
 
-`check_stream(rows, shape)` takes one layer's instruction rows (`simulator.program` format, CONFIG
-first) and raises `StreamError` naming the first instruction (its position in the layer) that
+`check_stream(rows, shape)` takes one layer's instruction rows (`simulator.program` format, read
+by field name through `ROW.view`; CONFIG first) and raises `StreamError` naming the first instruction (its position in the layer) that
 breaks one of these rules, which follow docs/program.md's semantics:
 
 - residency: a COMPUTE reads the input and weight tiles held by its slots; the latest LOAD into
@@ -28,27 +28,10 @@ import numpy as np
 
 from compiler import tiling
 from simulator.errors import AccelflowError
-from simulator.program import (
-    BUF_INPUT,
-    BUF_OUTPUT,
-    BUF_WEIGHT,
-    F_ACC,
-    F_BUFFER,
-    F_K,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    OP_COMPUTE,
-    OP_LOAD,
-    OP_STORE,
-)
+from simulator.program import BUF_INPUT, BUF_OUTPUT, BUF_WEIGHT, OP_COMPUTE, OP_LOAD, OP_STORE, ROW
 
-OPERAND_SLOT = {"input": (BUF_INPUT, F_S_IN), "weight": (BUF_WEIGHT, F_S_W)}
+# The buffer of each operand a COMPUTE reads and the row field naming its slot.
+OPERAND_SLOT = {"input": (BUF_INPUT, "s_in"), "weight": (BUF_WEIGHT, "s_w")}
 
 
 class StreamError(AccelflowError):
@@ -63,9 +46,8 @@ class StreamError(AccelflowError):
 
 def _tile(rows: np.ndarray, cols: list[int], ndim: int) -> np.ndarray:
     """Offsets and sizes of `rows` on the dims `cols` (one row per instruction)."""
-    return np.concatenate(
-        [rows[:, F_OFF : F_OFF + ndim][:, cols], rows[:, F_SIZE : F_SIZE + ndim][:, cols]], axis=1
-    )
+    r = ROW.view(rows)
+    return np.concatenate([r.off[:, :ndim][:, cols], r.size[:, :ndim][:, cols]], axis=1)
 
 
 def _describe(tile: np.ndarray, dims: list[str]) -> str:
@@ -77,7 +59,7 @@ def check_stream(rows: np.ndarray, shape: tiling.LayerShape) -> None:
     """Raise StreamError at the first instruction of `rows` (one layer) that breaks a rule."""
     dims = list(shape.dim_names)
     ndim = len(dims)
-    opcode = rows[:, F_OPCODE]
+    opcode = ROW.view(rows).opcode
     tiled = np.flatnonzero(opcode != opcode[0]) if len(rows) else np.zeros(0, np.int64)
     _check_bounds(rows, tiled, shape)
     computes = np.flatnonzero(opcode == OP_COMPUTE)
@@ -85,42 +67,44 @@ def check_stream(rows: np.ndarray, shape: tiling.LayerShape) -> None:
         raise StreamError(max(len(rows) - 1, 0), "the layer has no COMPUTE")
     _check_gemm(rows, computes, shape)
     deps = tiling.operand_dims(shape)
-    for operand, (buf, slot_col) in OPERAND_SLOT.items():
+    for operand, (buf, slot_field) in OPERAND_SLOT.items():
         cols = [dims.index(d) for d in deps[operand]]
-        _check_residency(rows, computes, operand, buf, slot_col, cols, deps[operand], ndim)
+        _check_residency(rows, computes, operand, buf, slot_field, cols, deps[operand], ndim)
     _check_output(rows, [dims.index(d) for d in deps["output"]], list(deps["output"]), ndim)
 
 
 def _check_bounds(rows: np.ndarray, tiled: np.ndarray, shape: tiling.LayerShape) -> None:
     ndim = len(shape.dim_names)
     extent = np.array([shape.dims[d] for d in shape.dim_names], dtype=np.int64)
-    off = rows[tiled, F_OFF : F_OFF + ndim]
-    size = rows[tiled, F_SIZE : F_SIZE + ndim]
+    r = ROW.view(rows)
+    off = r.off[tiled, :ndim]
+    size = r.size[tiled, :ndim]
     bad = ((off < 0) | (size < 1) | (off + size > extent)).any(axis=1)
     if bad.any():
         i = int(tiled[np.argmax(bad)])
         raise StreamError(
             i,
-            f"its tile {_describe(np.concatenate([rows[i, F_OFF : F_OFF + ndim], rows[i, F_SIZE : F_SIZE + ndim]]), list(shape.dim_names))} "
+            f"its tile {_describe(np.concatenate([r.off[i, :ndim], r.size[i, :ndim]]), list(shape.dim_names))} "
             f"is not within the layer's extents {dict(shape.dims)}",
         )
 
 
 def _check_gemm(rows: np.ndarray, computes: np.ndarray, shape: tiling.LayerShape) -> None:
     ndim = len(shape.dim_names)
-    sizes = {d: rows[computes, F_SIZE + i] for i, d in enumerate(shape.dim_names)}
+    r = ROW.view(rows)
+    sizes = {d: r.size[computes, i] for i, d in enumerate(shape.dim_names)}
     view = np.stack(
         [np.broadcast_to(v, (len(computes),)) for v in tiling.gemm_view(shape, sizes)], axis=1
     )
-    bad = (rows[computes, F_REPS : F_K + 1] != view).any(axis=1)
+    bad = (r.gemm[computes] != view).any(axis=1)
     if bad.any():
         j = int(np.argmax(bad))
         raise StreamError(
             int(computes[j]),
-            f"gemm {rows[computes[j], F_REPS : F_K + 1].tolist()} is not its tile's GEMM view "
+            f"gemm {r.gemm[computes[j]].tolist()} is not its tile's GEMM view "
             f"[reps, m, n, k] = {view[j].tolist()}",
         )
-    macs = int(np.prod(rows[computes, F_SIZE : F_SIZE + ndim], axis=1).sum())
+    macs = int(np.prod(r.size[computes, :ndim], axis=1).sum())
     if macs != shape.macs:
         raise StreamError(
             int(computes[-1]),
@@ -134,18 +118,17 @@ def _check_residency(
     computes: np.ndarray,
     operand: str,
     buf: int,
-    slot_col: int,
+    slot_field: str,
     cols: list[int],
     dep_names: tuple[str, ...],
     ndim: int,
 ) -> None:
-    opcode = rows[:, F_OPCODE]
+    r = ROW.view(rows)
+    opcode = r.opcode
     tile = _tile(rows, cols, ndim)
     for slot in (0, 1):
-        loads = np.flatnonzero(
-            (opcode == OP_LOAD) & (rows[:, F_BUFFER] == buf) & (rows[:, F_SLOT] == slot)
-        )
-        readers = computes[rows[computes, slot_col] == slot]
+        loads = np.flatnonzero((opcode == OP_LOAD) & (r.buffer == buf) & (r.slot == slot))
+        readers = computes[r[slot_field][computes] == slot]
         if not len(readers):
             continue
         latest = np.searchsorted(loads, readers) - 1
@@ -165,10 +148,11 @@ def _check_residency(
 
 
 def _check_output(rows: np.ndarray, cols: list[int], dep_names: list[str], ndim: int) -> None:
-    opcode = rows[:, F_OPCODE]
-    is_load = (opcode == OP_LOAD) & (rows[:, F_BUFFER] == BUF_OUTPUT)
+    r = ROW.view(rows)
+    opcode = r.opcode
+    is_load = (opcode == OP_LOAD) & (r.buffer == BUF_OUTPUT)
     events = np.flatnonzero((opcode == OP_COMPUTE) | is_load | (opcode == OP_STORE))
-    slot = np.where(opcode[events] == OP_COMPUTE, rows[events, F_S_OUT], rows[events, F_SLOT])
+    slot = np.where(opcode[events] == OP_COMPUTE, r.s_out[events], r.slot[events])
     tile = _tile(rows, cols, ndim)
     kind = np.where(is_load[events], OP_LOAD, opcode[events])
     for s in (0, 1):
@@ -180,7 +164,7 @@ def _check_output(rows: np.ndarray, cols: list[int], dep_names: list[str], ndim:
         prev_kind = np.concatenate(([-1], k[:-1]))
         same = np.zeros(len(mine), dtype=bool)
         same[1:] = (tile[mine[1:]] == tile[mine[:-1]]).all(axis=1)
-        acc = (k == OP_COMPUTE) & (rows[mine, F_ACC] == 1)
+        acc = (k == OP_COMPUTE) & (r.acc[mine] == 1)
         fresh = ((k == OP_COMPUTE) & ~acc) | (k == OP_LOAD)
         rules = (
             (
@@ -213,7 +197,7 @@ def _check_output(rows: np.ndarray, cols: list[int], dep_names: list[str], ndim:
     ids = np.unique(tile[computes], axis=0, return_inverse=True)[1].reshape(-1)
     first = np.zeros(len(computes), dtype=bool)
     first[np.unique(ids, return_index=True)[1]] = True
-    restart = (rows[computes, F_ACC] == 0) & ~first
+    restart = (r.acc[computes] == 0) & ~first
     if restart.any():
         i = int(computes[np.argmax(restart)])
         raise StreamError(

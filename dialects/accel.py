@@ -2,12 +2,12 @@
 
 Layer level (after `onnx-to-accel`), mapping level (after `accel-map`):
 
-    builtin.module attributes {accel.target = #accel.target<{name = "tpu-like", rows = 32 : i64, ...}>} {
+    builtin.module attributes {accel.target = #accel.target<"tpu-like", {arch = "systolic", rows = 32, ...}>} {
       func.func @main(%x: tensor<1x3x32x32xf32>) -> tensor<1x8x32x32xf32> {
         %w = accel.constant {tensor_name = "conv1.weight", value = dense<...> : tensor<8x3x3x3xf32>} : tensor<8x3x3x3xf32>
         %y = accel.conv2d %x, %w {layer_name = "/conv1/Conv", strides = array<i64: 1, 1>,
                pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64,
-               mapping = #accel.mapping<ws, {order = ["n", "g", "k", ...], spatial = {...}, tiles = {}}>}
+               mapping = #accel.mapping<ws, tiles {n = 1, g = 1, k = 8, ...}, order [g, k, c, ...], spatial {c = rows 3, k = cols 8}, double_buffer, directives "...">}
                : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x32x32xf32>
         %z = accel.host "Relu" %y {layer_name = "/relu/Relu"} : (tensor<1x8x32x32xf32>) -> tensor<1x8x32x32xf32>
         func.return %z : tensor<1x8x32x32xf32>
@@ -18,7 +18,7 @@ Tile level (after `accel-tile`): each layer becomes an `accel.tiled` op whose bo
 over buffer-level tiles with the loads, the compute and the stores placed where the mapping's loop
 order puts them (a load sits in the innermost loop its operand depends on, so reuse is visible):
 
-    %y = accel.tiled "conv2d" %x, %w {layer_name = ..., dims = {...}, mapping = #accel.mapping<ws, {spatial = {...}}>, ...} {
+    %y = accel.tiled "conv2d" %x, %w {layer_name = ..., dims = {...}, mapping = #accel.mapping<ws, spatial {c = rows 3, k = cols 8}>, ...} {
       accel.tile_for "k" tile 16 extent 64 {
         accel.tile_load "weight" double_buffer = true
         accel.tile_for "y" tile 8 extent 32 {
@@ -42,29 +42,23 @@ produces tensors, `onnx_outputs` (the ONNX tensor names of its results) when kno
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from xdsl.dialects.builtin import (
     I64,
-    ArrayAttr,
     BoolAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
     DictionaryAttr,
-    FloatAttr,
     IntegerAttr,
-    IntegerType,
     StringAttr,
     TensorType,
-    f64,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
-    irdl_attr_definition,
     irdl_op_definition,
     opt_prop_def,
     prop_def,
@@ -74,141 +68,21 @@ from xdsl.irdl import (
     var_operand_def,
     var_result_def,
 )
-from xdsl.parser import AttrParser
-from xdsl.printer import Printer
 from xdsl.traits import NoTerminator
 from xdsl.utils.exceptions import VerifyException
+
+from dialects.accel_attrs import DATAFLOWS as DATAFLOWS  # the attributes and value helpers,
+from dialects.accel_attrs import MappingAttr as MappingAttr  # re-exported as accel.X
+from dialects.accel_attrs import TargetAttr as TargetAttr
+from dialects.accel_attrs import from_attr as from_attr
+from dialects.accel_attrs import i64_array as i64_array
+from dialects.accel_attrs import to_attr as to_attr
 
 LAYER_KINDS = ("conv2d", "matmul")
 # The keys of a tile-level #accel.mapping (besides the dataflow): tiles, loop order and double
 # buffering are the accel.tiled body's.
 TILE_LEVEL_MAPPING_KEYS = ("spatial",)
 OPERANDS = ("input", "weight", "output")
-DATAFLOWS = ("ws", "os", "is")
-
-
-# --- plain Python values <-> attributes ---------------------------------------------------
-
-
-def to_attr(value: Any) -> Attribute:
-    """A JSON-like Python value as an attribute (bool, int, float, str, list, dict)."""
-    if isinstance(value, Attribute):
-        return value
-    if isinstance(value, bool):
-        return BoolAttr.from_bool(value)
-    if isinstance(value, int):
-        return IntegerAttr(value, i64)
-    if isinstance(value, float):
-        return FloatAttr(value, f64)
-    if isinstance(value, str):
-        return StringAttr(value)
-    if isinstance(value, Mapping):
-        return DictionaryAttr({str(k): to_attr(v) for k, v in value.items()})
-    if isinstance(value, Sequence):
-        return ArrayAttr([to_attr(v) for v in value])
-    raise TypeError(f"cannot turn {value!r} into an attribute")
-
-
-def from_attr(attr: Attribute) -> Any:
-    """The inverse of `to_attr` (dense arrays become lists)."""
-    if isinstance(attr, IntegerAttr):
-        if isinstance(attr.type, IntegerType) and attr.type.width.data == 1:
-            return bool(attr.value.data)
-        return int(attr.value.data)
-    if isinstance(attr, FloatAttr):
-        return float(attr.value.data)
-    if isinstance(attr, StringAttr):
-        return attr.data
-    if isinstance(attr, DictionaryAttr):
-        return {k: from_attr(v) for k, v in attr.data.items()}
-    if isinstance(attr, ArrayAttr):
-        return [from_attr(v) for v in attr.data]
-    if isinstance(attr, DenseArrayBase):
-        return list(attr.get_values())
-    raise TypeError(f"cannot turn attribute {attr} into a Python value")
-
-
-def i64_array(values: Sequence[int]) -> DenseArrayBase:
-    return DenseArrayBase.from_list(i64, [int(v) for v in values])
-
-
-# --- attributes ----------------------------------------------------------------------------
-
-
-@irdl_attr_definition
-class TargetAttr(ParametrizedAttribute):
-    """The hardware description the module is compiled for (the fields of `simulator.Target`)."""
-
-    name = "accel.target"
-
-    fields: DictionaryAttr
-
-    def __init__(self, fields: DictionaryAttr | Mapping[str, Any]):
-        if not isinstance(fields, DictionaryAttr):
-            fields = DictionaryAttr({k: to_attr(v) for k, v in fields.items()})
-        super().__init__(fields)
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            fields = parser.parse_attribute()
-        if not isinstance(fields, DictionaryAttr):
-            parser.raise_error("#accel.target expects a dictionary of fields")
-        return (fields,)
-
-    def print_parameters(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_attribute(self.fields)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: from_attr(v) for k, v in self.fields.data.items()}
-
-
-@irdl_attr_definition
-class MappingAttr(ParametrizedAttribute):
-    """A layer's mapping: dataflow, then the spec (tiles, order, spatial, double_buffer) and
-    the MAESTRO-style `directives` it reads as. Mirrors `compiler.tiling.Mapping.to_dict()`."""
-
-    name = "accel.mapping"
-
-    dataflow: StringAttr
-    spec: DictionaryAttr
-
-    def __init__(self, dataflow: str | StringAttr, spec: DictionaryAttr | Mapping[str, Any]):
-        if isinstance(dataflow, str):
-            dataflow = StringAttr(dataflow)
-        if not isinstance(spec, DictionaryAttr):
-            spec = DictionaryAttr({k: to_attr(v) for k, v in spec.items()})
-        super().__init__(dataflow, spec)
-
-    def verify(self) -> None:
-        if self.dataflow.data not in DATAFLOWS:
-            raise VerifyException(
-                f"unknown dataflow '{self.dataflow.data}' (expected one of {', '.join(DATAFLOWS)})"
-            )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MappingAttr:
-        spec = {k: v for k, v in data.items() if k != "dataflow"}
-        return cls(str(data["dataflow"]), spec)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"dataflow": self.dataflow.data, **from_attr(self.spec)}
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            dataflow = parser.parse_identifier()
-            parser.parse_punctuation(",")
-            spec = parser.parse_attribute()
-        if not isinstance(spec, DictionaryAttr):
-            parser.raise_error("#accel.mapping expects `dataflow, {spec}`")
-        return (StringAttr(dataflow), spec)
-
-    def print_parameters(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_string(self.dataflow.data + ", ")
-            printer.print_attribute(self.spec)
 
 
 # --- layer-level ops -------------------------------------------------------------------------
@@ -454,11 +328,19 @@ class TiledOp(LayerRegionOp):
         for op in self.body.walk():
             if not isinstance(op, TILE_BODY_OPS):
                 raise VerifyException(f"accel.tiled '{name}': {op.name} in its body")
-        extra = sorted(set(self.mapping.spec.data) - set(TILE_LEVEL_MAPPING_KEYS))
-        if extra:
+        said = [
+            section
+            for section, there in (
+                ("tiles", self.mapping.tiles.data),
+                ("order", self.mapping.order.data),
+                ("double_buffer", self.mapping.buffering.data),
+            )
+            if there
+        ]
+        if said:
             raise VerifyException(
                 f"accel.tiled '{name}': its #accel.mapping keeps only the dataflow and "
-                f"{', '.join(TILE_LEVEL_MAPPING_KEYS)}; '{extra[0]}' is spelled by the body "
+                f"{', '.join(TILE_LEVEL_MAPPING_KEYS)}; '{said[0]}' is spelled by the body "
                 "(edit its accel.tile_for / tile_load / tile_store ops)"
             )
         extents = {k: from_attr(v) for k, v in self.dims.data.items()}
@@ -477,7 +359,7 @@ class TiledOp(LayerRegionOp):
             for i, op in enumerate(block.ops):
                 if isinstance(op, TileLoadOp) and i > pos:
                     raise VerifyException(
-                        f'accel.tiled \'{name}\': accel.tile_load "{op.operand.data}" after the '
+                        f"accel.tiled '{name}': accel.tile_load \"{op.operand.data}\" after the "
                         "loop or compute that reads it"
                     )
                 if isinstance(op, TileStoreOp) and i < pos:
@@ -491,17 +373,17 @@ class TiledOp(LayerRegionOp):
             dim = loop.dim.data
             if dim not in extents:
                 raise VerifyException(
-                    f'accel.tiled \'{name}\': accel.tile_for "{dim}": the layer has no dim '
+                    f"accel.tiled '{name}': accel.tile_for \"{dim}\": the layer has no dim "
                     f"'{dim}' ({' '.join(extents)})"
                 )
             if dim in looped:
                 raise VerifyException(
-                    f'accel.tiled \'{name}\': accel.tile_for "{dim}" inside another loop over '
+                    f"accel.tiled '{name}': accel.tile_for \"{dim}\" inside another loop over "
                     f"'{dim}' (tiles must cover the layer exactly once)"
                 )
             if loop.extent.value.data != extents[dim]:
                 raise VerifyException(
-                    f'accel.tiled \'{name}\': accel.tile_for "{dim}" has extent '
+                    f"accel.tiled '{name}': accel.tile_for \"{dim}\" has extent "
                     f"{loop.extent.value.data}, the layer's {dim} is {extents[dim]}"
                 )
             looped.add(dim)

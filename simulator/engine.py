@@ -37,26 +37,34 @@ Choices where docs/program.md is silent:
 (trace and run) happens inside the scoped `jax.enable_x64(True)` context, so the rest of the
 process (functional mode in float32, other users of JAX) is unaffected.
 
+Rows are read by field name through the row schema (`simulator.program.ROW.view`), never by
+column number.
+
 Architectures: a COMPUTE's busy time, global-buffer traffic and network hops come from
 `simulator.systolic`, `simulator.maeri` or `simulator.sigma`, selected with `where` by the traced
-arch code (`P_ARCH`), so programs for every kind of target run in one `vmap`. SIGMA's per-tile
-bitmap statistics travel in the COMPUTE row itself (`F_SPARSE`), computed by `accel-emit` from the
-model's weights. A CONFIG row sets the
-machine's `vn_config` (MAERI's virtual neurons: the layer's spatial tile and step costs from the
-row's size and step fields); the layer's COMPUTE rows use it. Stalls, DMA and buffers are shared.
+arch code (`TargetParams.arch`), so programs for every kind of target run in one `vmap`. SIGMA's
+per-tile bitmap statistics travel in the COMPUTE row itself (its `sparse` field), computed by
+`accel-emit` from the model's weights. A CONFIG row sets the machine's `vn_config` (MAERI's
+virtual neurons: the layer's spatial tile and step costs from the row's `size` and `steps`); the
+layer's COMPUTE rows use it. Stalls, DMA and buffers are shared.
 
-Retracing: target numbers travel as a traced float64 vector (`target_params`: rows, cols, DRAM
-bytes per cycle, DRAM latency, element bytes, SRAM bandwidth, shared buffer, arch code, MAERI's
-multipliers / read ports / write ports / accumulation buffer, SIGMA's declared activation
-density), so one compilation serves every target, and the
-stream is padded with NOP rows to a bucket length: powers of two from 256 (256, 512, 1024, ...).
-A new program recompiles only when it crosses into a bigger bucket. The jitted single and
-batched (`vmap`) functions are built once at module level.
+Target parameters: `target_params(target)` turns a `Target` into `TargetParams`, a frozen
+dataclass registered as a pytree whose fields are all data (traced): rows, cols, DRAM bytes per
+cycle and latency, element bytes, SRAM bandwidth, shared buffer, arch code, MAERI's multipliers /
+read ports / write ports / accumulation buffer, SIGMA's declared activation density. Every field
+has a fixed dtype and no field is static, so one compilation serves every target. For `vmap`,
+`stack_target_params([p1, p2, ...])` stacks B of them into one whose fields are [B] arrays, the
+second argument of `simulate_timing_batch`.
+
+Retracing: the stream is padded with NOP rows to a bucket length: powers of two from 256 (256,
+512, 1024, ...). A new program recompiles only when it crosses into a bigger bucket. The jitted
+single and batched (`vmap`) functions are built once at module level.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,51 +74,19 @@ import numpy as np
 from jax import lax
 
 from simulator import maeri, sigma, systolic
-from simulator.program import (
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_KIND,
-    F_M,
-    F_N,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    F_SPARSE,
-    MAX_DIMS,
-    NUM_FIELDS,
-    NUM_SPARSE_FIELDS,
-    OP_COMPUTE,
-    OP_CONFIG,
-    OP_LOAD,
-    OP_STORE,
-    STEP_COLUMNS,
-    Program,
-)
+from simulator.program import LAYER_KINDS, OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW, Program
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
 from simulator.target import ARCH_CODES, Target
 
 MIN_BUCKET = 256
 
-# Target parameter vector (float64), the traced description of the hardware.
-P_ROWS, P_COLS, P_DRAM_BW, P_DRAM_LATENCY, P_ELEMENT_BYTES, P_SRAM_BW, P_SHARED = range(7)
-P_ARCH, P_NUM_MS, P_DN_BW, P_RN_BW, P_ACC_BUFFER = range(7, 12)
-P_ACT_DENSITY = 12  # SIGMA: declared activation density when sparse_activations, else 0
-NUM_TARGET_PARAMS = 13
-
 # The virtual-neuron configuration a MAERI CONFIG row sets (MachineState.vn_config): the spatial
 # tile by STONNE role (maeri.ROLES), the step costs (maeri.STEP_FIELDS), the layer kind code.
 VN_SPATIAL = 0
 VN_STEPS = len(maeri.ROLES)
-VN_KIND = VN_STEPS + len(STEP_COLUMNS)
+VN_KIND = VN_STEPS + ROW.field("steps").width
 NUM_VN_FIELDS = VN_KIND + 1
-_ROLE_INDEX = np.array([maeri.ROLE_INDEX["conv2d"], maeri.ROLE_INDEX["matmul"]], np.int64)
+_ROLE_INDEX = np.array([maeri.ROLE_INDEX[kind] for kind in LAYER_KINDS], np.int64)
 
 RECORD_FIELDS = (
     "start", "end", "compute", "stall",
@@ -162,23 +138,64 @@ jax.tree_util.register_dataclass(
 )
 
 
-def target_params(target: Target) -> np.ndarray:
-    """The traced parameter vector of a Target (float64 [NUM_TARGET_PARAMS])."""
-    params = np.zeros(NUM_TARGET_PARAMS, np.float64)
-    params[P_ROWS] = target.rows
-    params[P_COLS] = target.cols
-    params[P_DRAM_BW] = target.dram_bw_bytes_per_cycle
-    params[P_DRAM_LATENCY] = target.dram_latency_cycles
-    params[P_ELEMENT_BYTES] = target.element_bytes
-    params[P_SRAM_BW] = target.sram_bytes_per_cycle
-    params[P_SHARED] = 1.0 if target.global_buffer == "shared" else 0.0
-    params[P_ARCH] = ARCH_CODES[target.arch]
-    params[P_NUM_MS] = target.num_multipliers
-    params[P_DN_BW] = target.dn_bw_elems_per_cycle
-    params[P_RN_BW] = target.rn_bw_elems_per_cycle
-    params[P_ACC_BUFFER] = 1.0 if target.accumulation_buffer else 0.0
-    params[P_ACT_DENSITY] = target.activation_density if target.sparse_activations else 0.0
-    return params
+@dataclass(frozen=True)
+class TargetParams:
+    """The hardware as the jitted scan sees it (see the module docstring).
+
+    Every field is traced data: a scalar of its fixed dtype for one target (`target_params`), a
+    [B] array for B targets (`stack_target_params`).
+    """
+
+    rows: jax.Array  # int64: systolic array rows
+    cols: jax.Array  # int64: systolic array columns
+    dram_bw_bytes_per_cycle: jax.Array  # float64
+    dram_latency_cycles: jax.Array  # int64
+    element_bytes: jax.Array  # int64
+    sram_bytes_per_cycle: jax.Array  # float64: of one global buffer (of the shared one)
+    shared_buffer: jax.Array  # bool: one global buffer for every operand
+    arch: jax.Array  # int64: simulator.target.ARCH_CODES
+    num_multipliers: jax.Array  # int64: MAERI / SIGMA multiplier switches
+    dn_bw_elems_per_cycle: jax.Array  # int64: distribution-network read ports
+    rn_bw_elems_per_cycle: jax.Array  # int64: reduction-network write ports
+    accumulation_buffer: jax.Array  # bool: MAERI's accumulation buffer
+    activation_density: jax.Array  # float64: SIGMA's declared density if sparse_activations, else 0
+
+
+jax.tree_util.register_dataclass(
+    TargetParams,
+    data_fields=[f.name for f in dataclasses.fields(TargetParams)],
+    meta_fields=[],
+)
+
+
+def target_params(target: Target) -> TargetParams:
+    """The traced parameters of one Target (numpy scalars of each field's dtype)."""
+    return TargetParams(
+        rows=np.int64(target.rows),
+        cols=np.int64(target.cols),
+        dram_bw_bytes_per_cycle=np.float64(target.dram_bw_bytes_per_cycle),
+        dram_latency_cycles=np.int64(target.dram_latency_cycles),
+        element_bytes=np.int64(target.element_bytes),
+        sram_bytes_per_cycle=np.float64(target.sram_bytes_per_cycle),
+        shared_buffer=np.bool_(target.global_buffer == "shared"),
+        arch=np.int64(ARCH_CODES[target.arch]),
+        num_multipliers=np.int64(target.num_multipliers),
+        dn_bw_elems_per_cycle=np.int64(target.dn_bw_elems_per_cycle),
+        rn_bw_elems_per_cycle=np.int64(target.rn_bw_elems_per_cycle),
+        accumulation_buffer=np.bool_(target.accumulation_buffer),
+        activation_density=np.float64(
+            target.activation_density if target.sparse_activations else 0.0
+        ),
+    )
+
+
+def stack_target_params(params: Sequence[TargetParams]) -> TargetParams:
+    """B targets' parameters as one `TargetParams` of [B] arrays, for `simulate_timing_batch`
+    (vmap maps every field's leading axis): `stack_target_params([target_params(t) for t in
+    targets])`, or `[target_params(t)] * B` for one target under B programs."""
+    if not params:
+        raise ValueError("stack_target_params needs at least one TargetParams")
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *params)
 
 
 def bucket_length(n: int) -> int:
@@ -205,15 +222,15 @@ def stack_streams(streams: list[np.ndarray]) -> np.ndarray:
     """Stack instruction streams of different lengths into [B, L, F], NOP-padded to one bucket."""
     length = bucket_length(max((len(s) for s in streams), default=0))
     return np.stack(
-        [pad_instrs(np.asarray(s, np.int64).reshape(-1, NUM_FIELDS), length) for s in streams]
+        [pad_instrs(np.asarray(s, np.int64).reshape(-1, ROW.num_columns), length) for s in streams]
     )
 
 
 # -- the step -------------------------------------------------------------------------------------
 
 
-def _dram_cycles(nbytes: jax.Array, params: jax.Array) -> jax.Array:
-    return jnp.ceil(nbytes.astype(jnp.float64) / params[P_DRAM_BW]).astype(jnp.int64)
+def _dram_cycles(nbytes: jax.Array, params: TargetParams) -> jax.Array:
+    return jnp.ceil(nbytes.astype(jnp.float64) / params.dram_bw_bytes_per_cycle).astype(jnp.int64)
 
 
 def _record(**values: jax.Array) -> jax.Array:
@@ -221,33 +238,37 @@ def _record(**values: jax.Array) -> jax.Array:
     return jnp.stack([jnp.asarray(values.get(name, zero), jnp.int64) for name in RECORD_FIELDS])
 
 
-def _nop(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
+def _nop(
+    state: MachineState, row: jax.Array, params: TargetParams
+) -> tuple[MachineState, jax.Array]:
     return state, _record()
 
 
 def _by_role(row: jax.Array, kind: jax.Array) -> jax.Array:
     """The row's size0..7 (per layer dim) as the 8 STONNE roles (0 sizes read as 1)."""
-    sizes = jnp.concatenate(
-        [jnp.maximum(row[F_SIZE : F_SIZE + MAX_DIMS], 1), jnp.ones(1, jnp.int64)]
-    )
+    sizes = jnp.concatenate([jnp.maximum(ROW.view(row).size, 1), jnp.ones(1, jnp.int64)])
     return sizes[jnp.asarray(_ROLE_INDEX)[jnp.clip(kind, 0, 1)]]
 
 
 def _config(
-    state: MachineState, row: jax.Array, params: jax.Array
+    state: MachineState, row: jax.Array, params: TargetParams
 ) -> tuple[MachineState, jax.Array]:
-    kind = row[F_KIND]
-    steps = jnp.maximum(row[np.asarray(STEP_COLUMNS)], 0)
+    r = ROW.view(row)
+    kind = r.kind
+    steps = jnp.maximum(r.steps, 0)
     vn_config = jnp.concatenate([_by_role(row, kind), steps, kind[None]])
     state = state.replace(layer_start=state.last_end, vn_config=vn_config)
     return state, _record(start=state.last_end, end=state.last_end)
 
 
-def _load(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[MachineState, jax.Array]:
-    buf, slot, nbytes = row[F_BUFFER], row[F_SLOT], row[F_BYTES]
+def _load(
+    state: MachineState, row: jax.Array, params: TargetParams
+) -> tuple[MachineState, jax.Array]:
+    r = ROW.view(row)
+    buf, slot, nbytes = r.buffer, r.slot, r.bytes
     start = jnp.maximum(state.dma_free, state.free[buf, slot])
     dma_free = start + _dram_cycles(nbytes, params)
-    ready_at = dma_free + params[P_DRAM_LATENCY].astype(jnp.int64)
+    ready_at = dma_free + params.dram_latency_cycles
     state = state.replace(
         dma_free=dma_free,
         ready=state.ready.at[buf, slot].set(ready_at),
@@ -266,24 +287,23 @@ def _load(state: MachineState, row: jax.Array, params: jax.Array) -> tuple[Machi
 
 
 def _sram_cycles(
-    in_bytes: jax.Array, w_bytes: jax.Array, out_bytes: jax.Array, params: jax.Array
+    in_bytes: jax.Array, w_bytes: jax.Array, out_bytes: jax.Array, params: TargetParams
 ) -> jax.Array:
     """Cycles the global buffer(s) need to deliver a tile's array-side traffic."""
-    bandwidth = params[P_SRAM_BW]
+    bandwidth = params.sram_bytes_per_cycle
     split = jnp.maximum(jnp.maximum(in_bytes, w_bytes), out_bytes).astype(jnp.float64)
     shared = (in_bytes + w_bytes + out_bytes).astype(jnp.float64)
-    needed = jnp.where(params[P_SHARED] > 0, shared, split)
+    needed = jnp.where(params.shared_buffer, shared, split)
     return jnp.ceil(needed / bandwidth).astype(jnp.int64)
 
 
 def _compute(
-    state: MachineState, row: jax.Array, params: jax.Array
+    state: MachineState, row: jax.Array, params: TargetParams
 ) -> tuple[MachineState, jax.Array]:
-    rows = params[P_ROWS].astype(jnp.int64)
-    cols = params[P_COLS].astype(jnp.int64)
-    elem = params[P_ELEMENT_BYTES].astype(jnp.int64)
-    s_in, s_w, s_out, acc = row[F_S_IN], row[F_S_W], row[F_S_OUT], row[F_ACC]
-    reps, m, n, k, df = row[F_REPS], row[F_M], row[F_N], row[F_K], row[F_DATAFLOW]
+    rows, cols, elem = params.rows, params.cols, params.element_bytes
+    r = ROW.view(row)
+    s_in, s_w, s_out, acc = r.s_in, r.s_w, r.s_out, r.acc
+    reps, m, n, k, df = r.reps, r.m, r.n, r.k, r.dataflow
     # Dependencies: input, weight, and the output slot (free of its last store, or holding the
     # reloaded partial sums); `xfer` is when each one's DMA transfer finished.
     deps = jnp.stack(
@@ -304,22 +324,28 @@ def _compute(
     bandwidth_part = jnp.clip(xfers[binding] - earliest, 0, wait - drain)
     latency_part = wait - drain - bandwidth_part
 
-    is_maeri = params[P_ARCH] == ARCH_CODES["maeri"]
-    is_sigma = params[P_ARCH] == ARCH_CODES["sigma"]
+    is_maeri = params.arch == ARCH_CODES["maeri"]
+    is_sigma = params.arch == ARCH_CODES["sigma"]
     vn = state.vn_config
     z = _by_role(row, vn[VN_KIND])
     t = vn[VN_SPATIAL:VN_STEPS]
     steps = vn[VN_STEPS:VN_KIND]
-    sparse = row[F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS]
-    acc_buffer = params[P_ACC_BUFFER].astype(jnp.int64)
-    rn = params[P_RN_BW].astype(jnp.int64)
-    num_ms = params[P_NUM_MS].astype(jnp.int64)
+    sparse = r.sparse
+    acc_buffer = params.accumulation_buffer.astype(jnp.int64)
+    rn = params.rn_bw_elems_per_cycle
+    num_ms = params.num_multipliers
     macs = jnp.where(is_sigma, sigma.effectual_macs(m, sparse), reps * m * n * k)
     busy = jnp.select(
         [is_maeri, is_sigma],
         [
             maeri.compute_cycles(
-                z, t, steps, rn, acc_buffer, xp=jnp, ms_per_port=num_ms // params[P_DN_BW]
+                z,
+                t,
+                steps,
+                rn,
+                acc_buffer,
+                xp=jnp,
+                ms_per_port=num_ms // params.dn_bw_elems_per_cycle,
             ),
             sigma.compute_cycles(m, sparse, num_ms, xp=jnp),
         ],
@@ -331,7 +357,9 @@ def _compute(
         jnp.where(is_maeri, a, b) * elem
         for a, b in zip(traffic_maeri, traffic_systolic, strict=True)
     ]
-    sigma_bytes = sigma.sram_traffic(reps, m, n, acc, sparse, elem, params[P_ACT_DENSITY], xp=jnp)
+    sigma_bytes = sigma.sram_traffic(
+        reps, m, n, acc, sparse, elem, params.activation_density, xp=jnp
+    )
     in_b, w_b, out_wr_b, out_rd_b = (
         jnp.where(is_sigma, a, b) for a, b in zip(sigma_bytes, dense_bytes, strict=True)
     )
@@ -373,9 +401,10 @@ def _compute(
 
 
 def _store(
-    state: MachineState, row: jax.Array, params: jax.Array
+    state: MachineState, row: jax.Array, params: TargetParams
 ) -> tuple[MachineState, jax.Array]:
-    slot, nbytes = row[F_SLOT], row[F_BYTES]
+    r = ROW.view(row)
+    slot, nbytes = r.slot, r.bytes
     start = jnp.maximum(state.dma_free, state.ready[2, slot])
     dma_free = start + _dram_cycles(nbytes, params)
     state = state.replace(
@@ -390,14 +419,16 @@ _BRANCHES = [_nop, _config, _load, _compute, _store]
 assert [OP_CONFIG, OP_LOAD, OP_COMPUTE, OP_STORE] == [1, 2, 3, 4]
 
 
-def step(params: jax.Array, state: MachineState, row: jax.Array) -> tuple[MachineState, jax.Array]:
+def step(
+    params: TargetParams, state: MachineState, row: jax.Array
+) -> tuple[MachineState, jax.Array]:
     """One instruction: dispatch on the opcode (unknown opcodes act as NOP)."""
-    op = jnp.clip(row[F_OPCODE], 0, len(_BRANCHES) - 1)
+    op = jnp.clip(ROW.view(row).opcode, 0, len(_BRANCHES) - 1)
     return lax.switch(op, _BRANCHES, state, row, params)
 
 
-def _run(instrs: jax.Array, params: jax.Array) -> jax.Array:
-    """[L, F] int64 rows, [P] float64 params -> [L, NUM_RECORD_FIELDS] int64 records."""
+def _run(instrs: jax.Array, params: TargetParams) -> jax.Array:
+    """[L, F] int64 rows, one target's params -> [L, NUM_RECORD_FIELDS] int64 records."""
     _, records = lax.scan(lambda s, r: step(params, s, r), MachineState.init(), instrs)
     return records
 
@@ -406,36 +437,42 @@ _run_jit = jax.jit(_run)
 _run_batch_jit = jax.jit(jax.vmap(_run))
 
 
-def run_records(instrs: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Per-instruction records [L, NUM_RECORD_FIELDS] of one stream (padding is stripped)."""
-    instrs = np.asarray(instrs, np.int64).reshape(-1, NUM_FIELDS)
+def run_records(instrs: np.ndarray, params: TargetParams) -> np.ndarray:
+    """Per-instruction records [L, NUM_RECORD_FIELDS] of one stream on one target
+    (`target_params`); padding is stripped."""
+    instrs = np.asarray(instrs, np.int64).reshape(-1, ROW.num_columns)
     n = instrs.shape[0]
     padded = pad_instrs(instrs)
     with jax.enable_x64(True):
-        records = _run_jit(jnp.asarray(padded), jnp.asarray(params, jnp.float64))
+        records = _run_jit(jnp.asarray(padded), params)
         records = np.asarray(records)
     return records[:n]
 
 
-def simulate_timing_batch(instrs: np.ndarray, target_params: np.ndarray) -> dict[str, np.ndarray]:
-    """Run B streams on B targets at once (vmap). instrs [B, L, F], target_params [B, P].
+def simulate_timing_batch(instrs: np.ndarray, params: TargetParams) -> dict[str, np.ndarray]:
+    """Run B streams on B targets at once (vmap). instrs [B, L, F], params: B targets'
+    parameters stacked (`stack_target_params`: every field [B]).
 
-    Streams of different lengths are padded by the caller with NOP rows (zeros) to a common L;
-    L is then padded to the bucket length here. Returns per-instruction arrays [B, L] per record
-    field (`RECORD_FIELDS`), int64, padding rows stripped back to L.
+    Streams of different lengths are padded by the caller with NOP rows (zeros) to a common L
+    (`stack_streams`); L is then padded to the bucket length here. Returns per-instruction arrays
+    [B, L] per record field (`RECORD_FIELDS`), int64, padding rows stripped back to L.
     """
     instrs = np.asarray(instrs, np.int64)
-    if instrs.ndim != 3 or instrs.shape[2] != NUM_FIELDS:
-        raise ValueError(f"instrs must be [B, L, {NUM_FIELDS}], got {instrs.shape}")
-    params = np.asarray(target_params, np.float64)
-    if params.shape != (instrs.shape[0], NUM_TARGET_PARAMS):
-        raise ValueError(
-            f"target_params must be [{instrs.shape[0]}, {NUM_TARGET_PARAMS}], got {params.shape}"
-        )
+    width = ROW.num_columns
+    if instrs.ndim != 3 or instrs.shape[2] != width:
+        raise ValueError(f"instrs must be [B, L, {width}], got {instrs.shape}")
+    batch = instrs.shape[0]
+    for f in dataclasses.fields(params):
+        shape = np.shape(getattr(params, f.name))
+        if shape != (batch,):
+            raise ValueError(
+                f"params.{f.name} must be [{batch}] (stack_target_params of {batch} targets), "
+                f"got {list(shape)}"
+            )
     n = instrs.shape[1]
     padded = pad_instrs(instrs)
     with jax.enable_x64(True):
-        records = np.asarray(_run_batch_jit(jnp.asarray(padded), jnp.asarray(params)))
+        records = np.asarray(_run_batch_jit(jnp.asarray(padded), params))
     records = records[:, :n]
     return {name: records[..., i] for i, name in enumerate(RECORD_FIELDS)}
 

@@ -42,20 +42,12 @@ from simulator.program import (
     BUF_OUTPUT,
     BUF_WEIGHT,
     CONV_DIMS,
-    F_ACC,
-    F_BUFFER,
-    F_OFF,
-    F_OPCODE,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
     MATMUL_DIMS,
     MAX_DIMS,
     OP_COMPUTE,
     OP_LOAD,
     OP_STORE,
+    ROW,
     Layer,
     Program,
 )
@@ -80,10 +72,10 @@ def _machine_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tupl
     """The layer's LOAD / COMPUTE / STORE rows as (action, slots [in, w, out], acc, offsets,
     sizes), padded to a bucket with no-op rows, and the window (the largest tile per dim)."""
     rows = program.instrs[layer.instr_begin : layer.instr_end]
-    opcode = rows[:, F_OPCODE]
-    rows = rows[(opcode == OP_LOAD) | (opcode == OP_COMPUTE) | (opcode == OP_STORE)]
-    opcode = rows[:, F_OPCODE]
-    buffer = rows[:, F_BUFFER]
+    opcode = ROW.view(rows).opcode
+    r = ROW.view(rows[(opcode == OP_LOAD) | (opcode == OP_COMPUTE) | (opcode == OP_STORE)])
+    opcode = r.opcode
+    buffer = r.buffer
     action = np.select(
         [
             (opcode == OP_LOAD) & (buffer == BUF_INPUT),
@@ -96,19 +88,19 @@ def _machine_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tupl
         NOP,
     ).astype(np.int32)
     # The slot each row reads or writes, per buffer: a LOAD / STORE its `slot`, a COMPUTE its three.
-    slot = rows[:, F_SLOT]
+    slot = r.slot
     is_compute = opcode == OP_COMPUTE
     slots = np.stack(
         [
-            np.where(is_compute, rows[:, F_S_IN], slot),
-            np.where(is_compute, rows[:, F_S_W], slot),
-            np.where(is_compute, rows[:, F_S_OUT], slot),
+            np.where(is_compute, r.s_in, slot),
+            np.where(is_compute, r.s_w, slot),
+            np.where(is_compute, r.s_out, slot),
         ],
         axis=1,
     ).astype(np.int32)
     nd = len(dims)
-    offs = rows[:, F_OFF : F_OFF + nd].astype(np.int32)
-    sizes = rows[:, F_SIZE : F_SIZE + nd].astype(np.int32)
+    offs = r.off[:, :nd].astype(np.int32)
+    sizes = r.size[:, :nd].astype(np.int32)
     extents = np.array([layer.dims[d] for d in dims], np.int64)
     bad = (offs < 0) | (sizes < 0) | (offs.astype(np.int64) + sizes > extents)
     if bad.any():
@@ -117,13 +109,14 @@ def _machine_rows(program: Program, layer: Layer, dims: tuple[str, ...]) -> tupl
             f"layer {layer.name}: tile {i} offsets {offs[i].tolist()} sizes "
             f"{sizes[i].tolist()} exceed the extents {extents.tolist()} ({' '.join(dims)})"
         )
-    window = tuple(int(v) for v in sizes.max(axis=0)) if len(rows) else (0,) * nd
+    count = len(opcode)
+    window = tuple(int(v) for v in sizes.max(axis=0)) if count else (0,) * nd
     window = tuple(max(1, v) for v in window)
-    pad = _row_bucket(len(rows)) - len(rows)
+    pad = _row_bucket(count) - count
     return (
         np.pad(action, (0, pad)),  # NOP
         np.pad(slots, ((0, pad), (0, 0))),
-        np.pad(rows[:, F_ACC].astype(np.int32), (0, pad)),
+        np.pad(r.acc.astype(np.int32), (0, pad)),
         np.pad(offs, ((0, pad), (0, 0))),
         np.pad(sizes, ((0, pad), (0, 0))),
         window,

@@ -3,15 +3,29 @@
 The specification is docs/stonne-timing.md (sections 1-3, written from STONNE's source and fitted
 to bench/validation/stonne.csv); this module implements it in two halves:
 
-* compile time, plain Python (`step_costs`): the port cost of one *generation step* of the
-  controller for a spatial tile: `c_w` (the weights of one fold), `c_full` (a whole input window)
-  and `c_col` (only the newest column, when the multipliers' forwarding links slide the window),
-  found by enumerating the step's elements and the distribution trees (`dn` read ports, each tree
-  feeding `ms/dn` multipliers) that hold a receiver of each: a port sends one package per cycle and
-  a multicast costs one slot per tree it reaches. They depend only on the spatial tile, `ms`, `dn`
-  and whether the VNs carry an aux multiplier, so the compiler computes them once per layer and
-  puts them in the layer's CONFIG row (docs/program.md), with `c_full0`, `c_col0`, the input steps
-  of fold 0 (which sends no partial sum back);
+* compile time, numpy (`step_costs` for one spatial tile, `step_costs_batch` for many at once,
+  one implementation): the port cost of one *generation step* of the controller for a spatial
+  tile: `c_w` (the weights of one fold), `c_full` (a whole input window) and `c_col` (only the
+  newest column, when the multipliers' forwarding links slide the window). They depend only on
+  the spatial tile, `ms`, `dn` and whether the VNs carry an aux multiplier, so the compiler
+  computes them once per layer and puts them in the layer's CONFIG row (docs/program.md), with
+  `c_full0`, `c_col0`, the input steps of fold 0 (which sends no partial sum back). The tile is
+  laid out on a grid of multipliers as STONNE lays out its VNs: multiplier q holds VN
+  v = q // VN' and offset o = q % VN' (VN' = VN + aux); o = 0 is the aux multiplier when the VNs
+  carry one, the others hold element e = o - aux of the VN, with v = (k*T_X' + i)*T_Y' + j (k
+  over T_K*T_G*T_N: STONNE keeps T_G = T_N = 1, the extra factors are laid out after K) and
+  e = (c*T_R + r)*T_S + s. Port p is the distribution tree of multipliers [p*w, (p+1)*w),
+  w = ms/dn (`dn` read ports); a port sends one package per cycle and a multicast costs one slot
+  per tree it reaches, so
+  - c_w: the most distinct weights (k, e) held on one port (copies of a weight sit one VN'
+    apart: a copy is new to its port unless the one before it is there), at least 1;
+  - c_full: the most distinct input elements (c, i*stride_x + r, j*stride_y + s) needed on one
+    port, plus, without the accumulation buffer (aux), the partial sums sent back to the aux
+    multipliers of the port (SDMemory::send gives them priority); c_full0 without them;
+    e_full: the distinct elements of the step (the windows of the VNs overlap along a dim iff
+    its stride is at most the window);
+  - c_col, c_col0, e_col: the same restricted to the newest window column when the forwarding
+    links slide the window (`forwarding_usable`), else the full step's.
 * run time, array code (`compute_cycles`, `sram_traffic`, `network_hops`) taking an array
   namespace `xp` (`jax.numpy` by default, or numpy) like `simulator.systolic`, with every branch a
   `where`, so the engine can trace it inside `lax.switch` / `vmap`.
@@ -59,6 +73,8 @@ import math
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 ROLES = ("R", "S", "C", "K", "G", "N", "X", "Y")
 NO_DIM = 8
 # Index of the layer dim (simulator.program.LAYER_DIMS order) playing each role; NO_DIM: none.
@@ -73,15 +89,21 @@ KIND_CODES = {"conv2d": 0, "matmul": 1}
 STEP_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
 # Cycles from the last package sent to the last output written, regime A (docs/stonne-timing.md).
 DRAIN_CYCLES = 7
+# Multipliers laid out per vectorised pass of `step_costs_batch` (bounds its temporaries).
+GRID_CELLS = 1 << 20
+_NO_ELEMENT = np.iinfo(np.int64).max  # the id of a multiplier without an input element
 
 
-def _default_xp() -> Any:
+def default_xp() -> Any:
+    """The array namespace of the run-time functions when none is given: `jax.numpy` (imported
+    on first use, so that compile-time callers never load JAX)."""
     import jax.numpy as jnp
 
     return jnp
 
 
 def cdiv(a: Any, b: Any) -> Any:
+    """Ceiling division of non-negative integers (arrays or scalars)."""
     return (a + b - 1) // b
 
 
@@ -101,9 +123,27 @@ def uses_aux_ms(folds: int, accumulation_buffer: bool) -> bool:
     return folds > 1 and not accumulation_buffer
 
 
-def forwarding_usable(t: tuple[int, ...], extent_s: int, stride_cols: int) -> bool:
-    """STONNE's sliding window (only the new column sent): T_Y'=1, T_S>1, stride 1, S % T_S = 0."""
-    return t[7] == 1 and t[1] > 1 and stride_cols == 1 and extent_s % t[1] == 0
+def forwarding_usable(t: Any, extent_s: Any, stride_cols: int) -> Any:
+    """STONNE's sliding window (only the new column sent): T_Y'=1, T_S>1, stride 1, S % T_S = 0.
+
+    `t` by role (`t[i]` the factor of role i): a bool for one tile, or elementwise for arrays of
+    tiles (`t[i]` an array, `extent_s` the S-role buffer tiles)."""
+    return (t[7] == 1) & (t[1] > 1) & (stride_cols == 1) & (extent_s % t[1] == 0)
+
+
+def multipliers_needed(t: Any, aux: Any) -> Any:
+    """Multipliers a spatial tile occupies: its VNs times (VN size + 1 aux multiplier if `aux`);
+    `t` [..., 8] by role, `aux` [...] (arrays of tiles, or one tile)."""
+    t = np.asarray(t, np.int64)
+    vn = t[..., 0] * t[..., 1] * t[..., 2]
+    return np.prod(t[..., 3:], axis=-1) * (vn + np.asarray(aux, np.int64))
+
+
+def _stride_pair(stride: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(stride, (int, np.integer)):
+        return int(stride), int(stride)
+    stride_x, stride_y = stride
+    return int(stride_x), int(stride_y)
 
 
 @cache
@@ -112,84 +152,128 @@ def step_costs(
 ) -> tuple[int, int, int, int, int, int, int, int]:
     """(c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0) for spatial tile `t` (8 roles)
     on ms/dn; c_full0, c_col0: the input steps of fold 0, which send no partial sum back (equal
-    to c_full, c_col without aux multipliers).
+    to c_full, c_col without aux multipliers). `step_costs_batch` of one tile (module docstring).
 
     `stride`: one stride, or (along X' = rows, along Y' = cols); STONNE has a single stride and
-    no dilation (a dilated conv gets the step costs of its undilated window).
-
-    VN v = ((k*T_X' + x)*T_Y' + y) (times T_G*T_N, which STONNE keeps at 1: the extra factors
-    are laid out after K) occupies multipliers [v*VN', (v+1)*VN'), VN' = VN + aux, the element at
-    offset e of the VN (e = (c*T_R + r)*T_S + s) on multiplier v*VN' + aux + e. Port p is the
-    distribution tree of multipliers [p*w, (p+1)*w), w = ms/dn."""
-    t_r, t_s, t_c, t_k, t_g, t_n, t_x, t_y = t
-    vn = t_r * t_s * t_c
-    vn_span = vn + int(aux)
+    no dilation (a dilated conv gets the step costs of its undilated window)."""
+    one = np.array([t], np.int64)
+    has_aux = np.array([aux], np.int64)
     width = max(1, ms // dn)
-    nv_outer = t_k * t_g * t_n
+    grid = int(_grid_multipliers(multipliers_needed(one, has_aux), width)[0])
+    row = _laid_out(one, has_aux, np.array([extent_s]), _stride_pair(stride), grid, width)[0]
+    c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0 = (int(v) for v in row)
+    return c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0
 
-    def port(v: int, e: int) -> int:
-        return (v * vn_span + int(aux) + e) // width
 
-    weight_load: dict[int, int] = {}
-    for k in range(nv_outer):
-        for e in range(vn):
-            ports = {port((k * t_x + x) * t_y + y, e) for x in range(t_x) for y in range(t_y)}
-            for p in ports:
-                weight_load[p] = weight_load.get(p, 0) + 1
-    c_w = max(1, max(weight_load.values(), default=1))
+def step_costs_batch(
+    t: np.ndarray,
+    aux: np.ndarray,
+    extent_s: np.ndarray,
+    stride: int | tuple[int, int],
+    ms: int,
+    dn: int,
+    max_multipliers: int | None = None,
+) -> np.ndarray:
+    """`step_costs(t[u], stride, extent_s[u], ms, dn, aux[u])` of every spatial tile u: [U, 8]
+    int64 (`STEP_FIELDS`). t [U, 8] spatial tiles by role, aux [U] bool, extent_s [U] the S-role
+    buffer tiles. A tile needing more than `max_multipliers` multipliers (if given: one beyond
+    ms is illegal) is not laid out but gets placeholders: every step a full port (ms / dn
+    packages), every element once."""
+    t = np.asarray(t, np.int64).reshape(-1, len(ROLES))
+    aux_i = np.asarray(aux, bool).reshape(-1).astype(np.int64)
+    extent_s = np.asarray(extent_s, np.int64).reshape(-1)
+    width = max(1, ms // dn)
+    need = multipliers_needed(t, aux_i)
+    out = np.empty((len(t), len(STEP_FIELDS)), np.int64)
+    laid_out = np.ones(len(t), bool) if max_multipliers is None else need <= max_multipliers
+    if not laid_out.all():
+        big = ~laid_out
+        steps = np.full(int(big.sum()), width, np.int64)
+        fields = [steps, steps, steps, need[big], need[big], aux_i[big], steps, steps]
+        out[big] = np.stack(fields, axis=1)
+    grid = _grid_multipliers(need, width)
+    stride_xy = _stride_pair(stride)
+    # Tiles with grids of one size together, a bounded number of multipliers per pass.
+    for size in np.unique(grid[laid_out]):
+        rows = np.flatnonzero(laid_out & (grid == size))
+        chunk = max(1, GRID_CELLS // int(size))
+        for lo in range(0, len(rows), chunk):
+            at = rows[lo : lo + chunk]
+            out[at] = _laid_out(t[at], aux_i[at], extent_s[at], stride_xy, int(size), width)
+    return out
 
-    stride_x, stride_y = (stride, stride) if isinstance(stride, int) else stride
-    x_in = t_r + (t_x - 1) * stride_x
+
+def _grid_multipliers(need: np.ndarray, width: int) -> np.ndarray:
+    """Multipliers of the grid a tile needing `need` is laid out on: a power of two of ports."""
+    ports = np.maximum(cdiv(need, width), 1)
+    return width << np.ceil(np.log2(ports)).astype(np.int64)
+
+
+def _distinct_per_port(ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Distinct valid values along the last axis (the multipliers of a port)."""
+    keyed = np.sort(np.where(valid, ids, _NO_ELEMENT), axis=-1)
+    real = keyed != _NO_ELEMENT
+    return real[..., 0] + np.sum((keyed[..., 1:] != keyed[..., :-1]) & real[..., 1:], axis=-1)
+
+
+def _laid_out(
+    t: np.ndarray,
+    aux: np.ndarray,
+    extent_s: np.ndarray,
+    stride: tuple[int, int],
+    grid: int,
+    width: int,
+) -> np.ndarray:
+    """The step costs [U, 8] of tiles t [U, 8] laid out on `grid` multipliers (module docstring)."""
+    stride_x, stride_y = stride
+    t_r, t_s, t_c, t_k, t_g, t_n, t_x, t_y = (t[:, i, None] for i in range(len(ROLES)))
+    has_aux = aux[:, None]
+    window = t_r * t_s
+    span = window * t_c + has_aux
+    q = np.arange(grid, dtype=np.int64)[None, :]
+    v, o = q // span, q % span
+    used = v < t_k * t_g * t_n * t_x * t_y
+    is_aux = (o < has_aux) & used
+    valid = used & (o >= has_aux)
+    e = o - has_aux
+    xy = v % (t_x * t_y)
+    shape = (len(t), grid // width, width)
+
+    # Copies of a weight sit one VN' apart: a copy is new to its port unless the previous is there.
+    first_copy = valid & ((xy < 1) | ((q - span) // width != q // width))
+    c_w = np.maximum(1, first_copy.reshape(shape).sum(axis=-1).max(axis=1))
+
+    # The input element of each multiplier: channel c, row x, column y of the step's window.
+    x = xy // t_y * stride_x + e % window // t_s
+    y = xy % t_y * stride_y + e % t_s
     y_in = t_s + (t_y - 1) * stride_y
+    ids = ((e // window) * (x.max() + 1) + x) * (y_in.max() + 1) + y
+    psums = is_aux.reshape(shape).sum(axis=-1)
 
-    def input_step(first_col: int) -> tuple[dict[int, int], int]:
-        load: dict[int, int] = {}
-        elements = 0
-        for x in range(x_in):
-            for y in range(first_col, y_in):
-                for c in range(t_c):
-                    ports = set()
-                    for i in range(t_x):
-                        dx = x - i * stride_x
-                        if not 0 <= dx < t_r:
-                            continue
-                        for j in range(t_y):
-                            dy = y - j * stride_y
-                            if not 0 <= dy < t_s:
-                                continue
-                            for k in range(nv_outer):
-                                v = (k * t_x + i) * t_y + j
-                                ports.add(port(v, (c * t_r + dx) * t_s + dy))
-                    elements += bool(ports)
-                    for p in ports:
-                        load[p] = load.get(p, 0) + 1
-        return load, elements
+    def input_step(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        load = _distinct_per_port(ids.reshape(shape), mask.reshape(shape))
+        return np.maximum(1, (load + psums).max(axis=1)), np.maximum(1, load.max(axis=1))
 
-    # Without the accumulation buffer every fold but the first also sends each VN's partial sum
-    # back to its aux multiplier (the first of the VN's span), through that multiplier's port,
-    # ahead of the inputs (SDMemory::send gives psums priority): one more package on that port.
-    psum_load: dict[int, int] = {}
-    if aux:
-        for v in range(nv_outer * t_x * t_y):
-            p = (v * vn_span) // width
-            psum_load[p] = psum_load.get(p, 0) + 1
-
-    def input_step_cost(first_col: int) -> tuple[int, int, int]:
-        load, elements = input_step(first_col)
-        cost0 = max(1, max(load.values(), default=1))
-        for p, n in psum_load.items():
-            load[p] = load.get(p, 0) + n
-        return max(1, max(load.values(), default=1)), elements, cost0
-
-    c_full, e_full, c_full0 = input_step_cost(0)
-    if forwarding_usable(t, extent_s, stride_y):
-        c_col, e_col, c_col0 = input_step_cost(y_in - 1)
-    else:
-        c_col, e_col, c_col0 = c_full, e_full, c_full0
-    return c_w, c_full, c_col, e_full, e_col, int(aux), c_full0, c_col0
+    # Distinct elements: the windows of the VNs overlap along a dim iff its stride <= the window.
+    rows = np.minimum(t_r + (t_x - 1) * stride_x, t_r * t_x)[:, 0]
+    cols = np.minimum(y_in, t_s * t_y)[:, 0]
+    e_full = t_c[:, 0] * rows * cols
+    c_full, c_full0 = input_step(valid)
+    fwd = forwarding_usable(t.T, extent_s, stride_y)
+    c_col, e_col, c_col0 = c_full, e_full, c_full0
+    if fwd.any():  # the newest column only (T_Y' = 1: the last one of the VN's window)
+        col, col0 = input_step(valid & (y == y_in - 1))
+        c_col, c_col0 = np.where(fwd, col, c_full), np.where(fwd, col0, c_full0)
+        e_col = np.where(fwd, t_c[:, 0] * rows, e_full)
+    return np.stack([c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0], axis=1)
 
 
-def _parts(z: Any, t: Any, xp: Any) -> dict[str, Any]:
+def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:
+    """The loop counts of one COMPUTE (extents z, spatial tile t, both by role): `folds` (F,
+    the reduction split), `ktiles`, `windows_x` / `windows_y` (ceil(zX'/tX'), ceil(zY'/tY')),
+    the VN size `vn` and the number of VNs `nv` (module docstring)."""
+    xp = xp or default_xp()
+
     def at(v: Any, i: int) -> Any:
         return xp.maximum(v[i], 1)
 
@@ -216,7 +300,7 @@ def psum_round_trip(vn: Any, nv: Any, ms_per_port: Any = 1, xp: Any = None) -> A
     (STONNE traces, docs/stonne-timing.md section 3). `+δ`, δ = 1 when several VNs of 10 or
     more multipliers (with the aux) fill more than 32 multipliers: an empirical term for the
     interaction of several VNs in the augmented tree, which is not modelled."""
-    xp = xp or _default_xp()
+    xp = xp or default_xp()
     switches = xp.where(ms_per_port >= 2, 1, 0)
     delta = xp.where((nv >= 2) & (vn + 1 >= 10) & (nv * (vn + 1) > 32), 1, 0)
     return xp.maximum(xp.where(vn == 1, 3, 4), 1 + ceil_log2(vn + 1)) + switches + delta
@@ -234,8 +318,8 @@ def compute_cycles(
     """Cycles of one COMPUTE: extents z and spatial tile t by role, steps = (c_w, c_full, c_col,
     ...) from the CONFIG row, rn write ports, ms_per_port = ms/dn multipliers per distribution
     tree; see the module docstring for the formula."""
-    xp = xp or _default_xp()
-    p = _parts(z, t, xp)
+    xp = xp or default_xp()
+    p = tile_counts(z, t, xp)
     folds, vn, nv = p["folds"], p["vn"], p["nv"]
     c_w, c_full, c_col = steps[0], steps[1], steps[2]
     c_full0, c_col0 = steps[6], steps[7]
@@ -269,8 +353,8 @@ def sram_traffic(
     z: Any, t: Any, steps: Any, accumulation_buffer: Any, acc: Any, xp: Any = None
 ) -> tuple[Any, Any, Any, Any]:
     """(input reads, weight reads, output writes, output reads) of one COMPUTE, in elements."""
-    xp = xp or _default_xp()
-    p = _parts(z, t, xp)
+    xp = xp or default_xp()
+    p = tile_counts(z, t, xp)
     zz = [xp.maximum(z[i], 1) for i in range(8)]
     zr, zs, zc, zk, zg, zn, zx, zy = zz
     e_full, e_col = steps[3], steps[4]
@@ -296,7 +380,7 @@ def network_hops(
 ) -> Any:
     """Element hops of one COMPUTE: `levels` = log2(ms) distribution-switch levels per element
     sent (inputs, weights, psums sent back) plus 2 reduction-tree links per MAC."""
-    xp = xp or _default_xp()
+    xp = xp or default_xp()
     inputs, weights, writes, _ = sram_traffic(z, t, steps, accumulation_buffer, acc, xp)
     outputs = xp.maximum(z[3], 1) * xp.maximum(z[4], 1) * xp.maximum(z[5], 1)
     outputs = outputs * xp.maximum(z[6], 1) * xp.maximum(z[7], 1)
@@ -316,8 +400,6 @@ def layer_cycles(
     """Closed-form cycles of a whole layer (extents and spatial tile by role) in one tile, as
     the simulator computes them for one COMPUTE covering the layer (numpy; for the heuristic
     and the validation scripts)."""
-    import numpy as np
-
     folds = math.prod(-(-extents[i] // t[i]) for i in range(3))
     aux = uses_aux_ms(folds, accumulation_buffer)
     steps = step_costs(tuple(t), stride, extents[1], ms, dn, aux)

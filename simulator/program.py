@@ -1,8 +1,8 @@
 """The Program: what the compiler's assembler produces and the simulator runs (no xDSL here).
 
 A Program is
-- `instrs`: an int64 array of shape [num_instructions, NUM_FIELDS], one row per instruction,
-  columns named by the `F_*` constants below (unused fields are 0);
+- `instrs`: an int64 array of shape [num_instructions, ROW.num_columns], one row per instruction,
+  laid out by the row schema `ROW` below (unused fields are 0);
 - `layers`: the model's operations in execution order (`Layer` records): accelerator layers
   (`conv2d`, `matmul`) own the instruction rows `[instr_begin, instr_end)`; host operations
   (`Relu`, `MaxPool`, ...) own none and run on the host;
@@ -10,19 +10,34 @@ A Program is
 - `tensors`: the shape of every tensor by name; `inputs` / `outputs`: the graph's I/O names;
 - `target`: the fields of the Target the program was compiled for.
 
+The row schema. `ROW` declares the fields of an instruction row once, in order: scalars (one
+column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[8]`, `sparse[6]`, whose
+columns are also named one by one: `off0`, `m`, `c_full0`, `w_nnz`). Every producer builds rows
+with `ROW.encode(count, **named values)` and every consumer reads them with
+`ROW.view(rows).<field>` (numpy or JAX, one row or many); nothing else knows a column number.
+The layout (`ROW.describe()` prints it; docs/program.md has the table):
+
+    opcode layer kind dataflow       what every instruction carries (kind: CONFIG's layer kind)
+    buffer slot bytes                LOAD / STORE: the transfer
+    s_in s_w s_out acc gemm[4]       COMPUTE: slots read and written, the tile's GEMM view
+    off[8] size[8]                   LOAD / COMPUTE / STORE: the tile (MAERI CONFIG: size = the
+                                     spatial tile, the virtual neurons)
+    steps[8]                         MAERI CONFIG: the controller's port costs (maeri.STEP_FIELDS)
+    sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
+
 Instruction semantics (see docs/program.md for the full table):
 
     CONFIG   layer, dataflow, kind [, size, steps] start of a layer; sets the array's dataflow;
-                                                  MAERI: the spatial tile per dim (size0..7:
+                                                  MAERI: the spatial tile per dim (size:
                                                   virtual neurons) and the step costs
     LOAD     layer, buffer, slot, bytes, off/size DRAM -> global buffer `buffer`, slot `slot`
-    COMPUTE  layer, s_in, s_w, s_out, acc, reps,  one buffer-level tile on the array: `reps`
-             m, n, k, dataflow, off/size          independent GEMMs of m x n x k (the tile's GEMM
+    COMPUTE  layer, s_in, s_w, s_out, acc, gemm,  one buffer-level tile on the array: `reps`
+             dataflow, off/size [, sparse]        independent GEMMs of m x n x k (the tile's GEMM
                                                   view); reads the input/weight slots, writes the
                                                   output slot (acc=1: adds to the partial sums)
     STORE    layer, slot, bytes, off/size         global buffer output slot -> DRAM
 
-Loop dimensions, the meaning of off0..7/size0..7 (tile offset and extent per dimension):
+Loop dimensions, the meaning of off/size (tile offset and extent per dimension):
 
     conv2d: n g k c y x r s   (k = output channels per group, c = input channels per group,
                                y/x = output rows/cols, r/s = filter rows/cols)
@@ -30,16 +45,25 @@ Loop dimensions, the meaning of off0..7/size0..7 (tile offset and extent per dim
 
 Tensor layouts: conv2d input NCHW, weight [G*K, C, R, S], bias [G*K], output NCHW;
 matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M, N] (or [M, N]).
+
+Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
+any other (`ProgramFormatError`, naming both). Format 5 is the schema's layout; formats 1 to 4
+grew by appending columns and are not read (recompile them).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from simulator.errors import AccelflowError
+
+FORMAT_VERSION = 5
 
 # Opcodes.
 OP_NOP = 0
@@ -68,79 +92,189 @@ MAX_DIMS = 8
 CONV_DIMS = ("n", "g", "k", "c", "y", "x", "r", "s")
 MATMUL_DIMS = ("g", "m", "n", "k")
 LAYER_DIMS = {"conv2d": CONV_DIMS, "matmul": MATMUL_DIMS}
+# Accelerator layer kinds; the `kind` field of CONFIG is the index here.
+LAYER_KINDS = tuple(LAYER_DIMS)
+KIND_CODES = {kind: code for code, kind in enumerate(LAYER_KINDS)}
 
-# Instruction fields (columns of `instrs`).
-F_OPCODE = 0
-F_LAYER = 1
-F_DATAFLOW = 2
-F_BUFFER = 3
-F_SLOT = 4
-F_BYTES = 5
-F_S_IN = 6
-F_S_W = 7
-F_S_OUT = 8
-F_ACC = 9
-F_REPS = 10
-F_M = 11
-F_N = 12
-F_K = 13
-F_OFF = 14  # F_OFF + i, i < MAX_DIMS
-F_SIZE = F_OFF + MAX_DIMS  # F_SIZE + i
-# Appended in format 2 (CONFIG rows): the layer kind and MAERI's step costs (simulator/maeri.py).
-F_KIND = F_SIZE + MAX_DIMS  # 0 conv2d, 1 matmul
-F_STEPS = F_KIND + 1  # F_STEPS + i, i < NUM_STEP_FIELDS: c_w c_full c_col e_full e_col aux_ms
-NUM_STEP_FIELDS = 6
-# Appended in format 3 (COMPUTE rows on a SIGMA target): the bitmap statistics of the tile's
-# weights (simulator/sigma.py, docs/program.md): stationary iterations, their fill/drain cycles,
-# cycles per streamed column, distinct reduction indices streamed, non-zeros, bitmap bits.
-F_SPARSE = F_STEPS + NUM_STEP_FIELDS  # F_SPARSE + i, i < NUM_SPARSE_FIELDS
-NUM_SPARSE_FIELDS = 6
-# Appended in format 4 (CONFIG rows on a MAERI target): the costs of fold 0's input steps, which
-# send no partial sum back (c_full0, c_col0; maeri.STEP_FIELDS after aux_ms).
-F_STEPS0 = F_SPARSE + NUM_SPARSE_FIELDS
-NUM_STEP0_FIELDS = 2
-NUM_FIELDS = F_STEPS0 + NUM_STEP0_FIELDS
-# The columns of maeri.STEP_FIELDS, in order.
-STEP_COLUMNS = (
-    *range(F_STEPS, F_STEPS + NUM_STEP_FIELDS),
-    *range(F_STEPS0, F_STEPS0 + NUM_STEP0_FIELDS),
-)
-FIELD_NAMES = (
-    "opcode",
-    "layer",
-    "dataflow",
-    "buffer",
-    "slot",
-    "bytes",
-    "s_in",
-    "s_w",
-    "s_out",
-    "acc",
-    "reps",
-    "m",
-    "n",
-    "k",
-    *(f"off{i}" for i in range(MAX_DIMS)),
-    *(f"size{i}" for i in range(MAX_DIMS)),
-    "kind",
-    "c_w",
-    "c_full",
-    "c_col",
-    "e_full",
-    "e_col",
-    "aux_ms",
-    "sg_iters",
-    "sg_fill",
-    "sg_col",
-    "sg_kreads",
-    "w_nnz",
-    "w_bitmap_bits",
-    "c_full0",
-    "c_col0",
-)
-assert len(FIELD_NAMES) == NUM_FIELDS
 
-FORMAT_VERSION = 4
+class ProgramFormatError(AccelflowError, ValueError):
+    """A saved program of another format version (recompile it)."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One named field of an instruction row: a scalar (one column) or a fixed-width group.
+
+    `members` names a group's columns, in order (empty for a scalar). A group encoded from
+    fewer values than its width leaves the missing trailing members 0, except those `fill`
+    names: (member, source) copies the source member's value.
+    """
+
+    name: str
+    opcodes: tuple[str, ...]  # the instructions that use it
+    doc: str
+    members: tuple[str, ...] = ()
+    fill: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def width(self) -> int:
+        return len(self.members) or 1
+
+
+class RowView:
+    """Named read access to instruction rows: `view.<name>` (or `view["<name>"]`) is
+    `rows[..., column]` for a scalar field or a group member, `rows[..., start:stop]` for a
+    group. Works on one row [F] or many [..., F], numpy or JAX; numpy results are views."""
+
+    __slots__ = ("_rows", "_schema")
+
+    def __init__(self, schema: RowSchema, rows: Any) -> None:
+        self._schema = schema
+        self._rows = rows
+
+    def __getitem__(self, name: str) -> Any:
+        return self._rows[..., self._schema.column(name)]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as err:
+            raise AttributeError(*err.args) from None
+
+
+class RowSchema:
+    """The layout of an instruction row: its fields in order, the one encode and decode path."""
+
+    def __init__(self, *fields: Field) -> None:
+        self.fields = fields
+        self._fields = {f.name: f for f in fields}
+        self._columns: dict[str, int | slice] = {}
+        names: list[str] = []
+        for f in fields:
+            start = len(names)
+            if f.members:
+                self._columns[f.name] = slice(start, start + f.width)
+                self._columns.update({m: start + i for i, m in enumerate(f.members)})
+                names.extend(f.members)
+            else:
+                self._columns[f.name] = start
+                names.append(f.name)
+        if len(self._columns) != len(fields) + sum(len(f.members) for f in fields):
+            raise ValueError("row schema: a field or member name is used twice")
+        self.column_names = tuple(names)
+        self.num_columns = len(names)
+
+    def field(self, name: str) -> Field:
+        return self._fields[name]
+
+    def column(self, name: str) -> int | slice:
+        """The column of a scalar field or a group member, the slice of a group's columns."""
+        column = self._columns.get(name)
+        if column is None:
+            raise KeyError(
+                f"instruction rows have no field '{name}' (fields: "
+                f"{', '.join(f.name for f in self.fields)})"
+            )
+        return column
+
+    def view(self, rows: Any) -> RowView:
+        """Read `rows` ([F] or [..., F], numpy or JAX) by field name."""
+        return RowView(self, rows)
+
+    def encode(self, count: int, /, **values: Any) -> np.ndarray:
+        """`count` rows (int64 [count, num_columns]) holding the named values, 0 elsewhere.
+
+        A scalar field or a group member takes a number or `count` numbers; a group takes
+        [w] or [count, w] values, w at most its width (see `Field.fill` for the rest). None,
+        or a group given no values ([count, 0]), leaves the field 0.
+        """
+        rows = np.zeros((count, self.num_columns), np.int64)
+        for name, value in values.items():
+            if value is None:
+                continue
+            column = self.column(name)
+            if isinstance(column, int):
+                rows[:, column] = value
+                continue
+            group = self._fields[name]
+            value = np.asarray(value, np.int64)
+            given = value.shape[-1] if value.ndim else -1
+            if given == 0:
+                continue
+            if not 0 < given <= group.width:
+                raise ValueError(
+                    f"field '{name}' takes 1 to {group.width} values per row, got {value.shape}"
+                )
+            rows[:, column.start : column.start + given] = value
+            for member, source in group.fill:
+                if group.members.index(member) >= given:
+                    rows[:, self._columns[member]] = rows[:, self._columns[source]]
+        return rows
+
+    def describe(self) -> str:
+        """The layout as a Markdown table (docs/program.md holds it)."""
+        lines = ["| columns | field | used by | meaning |", "|---|---|---|---|"]
+        for f in self.fields:
+            column = self._columns[f.name]
+            if isinstance(column, slice):
+                where = f"{column.start}..{column.stop - 1}"
+                name = f"{f.name}[{f.width}]: {' '.join(f.members)}"
+            else:
+                where, name = str(column), f.name
+            lines.append(f"| {where} | {name} | {', '.join(f.opcodes)} | {f.doc} |")
+        return "\n".join(lines)
+
+
+# The instruction row, format 5 (docs/program.md "Instructions"). The members of `steps` and
+# `sparse` are the values simulator.maeri.STEP_FIELDS and simulator.sigma.SPARSE_FIELDS order
+# (a test holds them equal; this module imports no architecture).
+ROW = RowSchema(
+    Field("opcode", ("all",), "OP_NOP 0, OP_CONFIG 1, OP_LOAD 2, OP_COMPUTE 3, OP_STORE 4"),
+    Field("layer", ("all",), "index of the layer among the program's accelerator layers"),
+    Field("kind", ("config",), "layer kind: `KIND_CODES` (0 conv2d, 1 matmul)"),
+    Field("dataflow", ("config", "compute"), "`DATAFLOWS` index: 0 ws, 1 os, 2 is"),
+    Field("buffer", ("load",), "`BUFFER_NAMES` index: 0 input, 1 weight, 2 output (partial sums)"),
+    Field("slot", ("load", "store"), "buffer slot, 0 or 1"),
+    Field("bytes", ("load", "store"), "bytes moved between DRAM and the global buffer"),
+    Field("s_in", ("compute",), "input slot read"),
+    Field("s_w", ("compute",), "weight slot read"),
+    Field("s_out", ("compute",), "output slot written"),
+    Field("acc", ("compute",), "1: add to the slot's partial sums, 0: start from the bias"),
+    Field(
+        "gemm",
+        ("compute",),
+        "the tile's GEMM view: `reps` products of (m x k) @ (k x n)",
+        members=("reps", "m", "n", "k"),
+    ),
+    Field(
+        "off",
+        ("load", "compute", "store"),
+        "the tile's offset per loop dim of the layer (`LAYER_DIMS` order)",
+        members=tuple(f"off{i}" for i in range(MAX_DIMS)),
+    ),
+    Field(
+        "size",
+        ("config", "load", "compute", "store"),
+        "the tile's extent per loop dim; MAERI CONFIG: the spatial tile (virtual neurons)",
+        members=tuple(f"size{i}" for i in range(MAX_DIMS)),
+    ),
+    Field(
+        "steps",
+        ("config",),
+        "MAERI: the controller's port costs of the spatial tile (simulator/maeri.py); given 6, "
+        "fold 0 costs as the others (c_full0 = c_full, c_col0 = c_col)",
+        members=("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0"),
+        fill=(("c_full0", "c_full"), ("c_col0", "c_col")),
+    ),
+    Field(
+        "sparse",
+        ("compute",),
+        "SIGMA: the bitmap statistics of the tile's weights (simulator/sigma.py)",
+        members=("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits"),
+    ),
+)
+# The width of `sparse` (compiler/tiling.py sizes the statistics it computes with it).
+NUM_SPARSE_FIELDS = ROW.field("sparse").width
 
 
 @dataclass
@@ -180,7 +314,7 @@ class Program:
     elided_constants: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.instrs = np.asarray(self.instrs, dtype=np.int64).reshape(-1, NUM_FIELDS)
+        self.instrs = np.asarray(self.instrs, dtype=np.int64).reshape(-1, ROW.num_columns)
 
     @property
     def num_instructions(self) -> int:
@@ -201,7 +335,7 @@ class Program:
         np.savez(folder / "program.npz", **arrays)
         meta = {
             "format_version": FORMAT_VERSION,
-            "fields": list(FIELD_NAMES),
+            "fields": list(ROW.column_names),
             "layers": [asdict(layer) for layer in self.layers],
             "constants": const_keys,
             "tensors": {k: list(v) for k, v in self.tensors.items()},
@@ -217,9 +351,11 @@ class Program:
     def load(folder: str | Path) -> Program:
         folder = Path(folder)
         meta = json.loads((folder / "program.json").read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{folder}: program format {meta.get('format_version')} is not {FORMAT_VERSION}"
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ProgramFormatError(
+                f"{folder}: the program is format {version}, this accelflow reads format "
+                f"{FORMAT_VERSION} only: compile the model again"
             )
         with np.load(folder / "program.npz") as data:
             instrs = data["instrs"]
@@ -252,33 +388,35 @@ class Program:
         return "\n".join(lines)
 
 
+def _named(values: Mapping[str, Any]) -> str:
+    return " ".join(f"{name}={int(value)}" for name, value in values.items())
+
+
 def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
-    op = int(row[F_OPCODE])
+    r = ROW.view(row)
+    op = int(r.opcode)
     dims = LAYER_DIMS.get(kind, CONV_DIMS)
-    tile = " ".join(f"{d}={int(row[F_OFF + i])}+{int(row[F_SIZE + i])}" for i, d in enumerate(dims))
+    tile = " ".join(f"{d}={int(o)}+{int(s)}" for d, o, s in zip(dims, r.off, r.size, strict=False))
     if op == OP_CONFIG:
-        text = f"config    dataflow={DATAFLOWS[int(row[F_DATAFLOW])]}"
-        if row[F_SIZE : F_SIZE + MAX_DIMS].any():
-            spatial = " ".join(f"{d}={int(row[F_SIZE + i])}" for i, d in enumerate(dims))
-            steps = " ".join(f"{FIELD_NAMES[f]}={int(row[f])}" for f in STEP_COLUMNS)
+        text = f"config    dataflow={DATAFLOWS[int(r.dataflow)]}"
+        if r.size.any():
+            spatial = _named(dict(zip(dims, r.size, strict=False)))
+            steps = _named(dict(zip(ROW.field("steps").members, r.steps, strict=True)))
             text += f" spatial {spatial} {steps}"
         return text
     if op == OP_LOAD:
-        return (
-            f"load      {BUFFER_NAMES[int(row[F_BUFFER])]}[{int(row[F_SLOT])}] "
-            f"bytes={int(row[F_BYTES])} {tile}"
-        )
+        return f"load      {BUFFER_NAMES[int(r.buffer)]}[{int(r.slot)}] bytes={int(r.bytes)} {tile}"
     if op == OP_COMPUTE:
+        gemm = "x".join(str(int(v)) for v in r.gemm)
         text = (
-            f"compute   in[{int(row[F_S_IN])}] w[{int(row[F_S_W])}] out[{int(row[F_S_OUT])}] "
-            f"acc={int(row[F_ACC])} gemm={int(row[F_REPS])}x{int(row[F_M])}x{int(row[F_N])}x{int(row[F_K])} {tile}"
+            f"compute   in[{int(r.s_in)}] w[{int(r.s_w)}] out[{int(r.s_out)}] "
+            f"acc={int(r.acc)} gemm={gemm} {tile}"
         )
-        if row[F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS].any():
-            text += " sparse " + " ".join(
-                f"{FIELD_NAMES[F_SPARSE + i]}={int(row[F_SPARSE + i])}"
-                for i in range(NUM_SPARSE_FIELDS)
+        if r.sparse.any():
+            text += " sparse " + _named(
+                dict(zip(ROW.field("sparse").members, r.sparse, strict=True))
             )
         return text
     if op == OP_STORE:
-        return f"store     output[{int(row[F_SLOT])}] bytes={int(row[F_BYTES])} {tile}"
+        return f"store     output[{int(r.slot)}] bytes={int(r.bytes)} {tile}"
     return OPCODE_NAMES.get(op, f"op{op}")

@@ -30,7 +30,13 @@ simulator/maeri.py:
 
       sg_iters = number of iterations, sg_fill = sum (W + s + b), sg_col = sum max(s, b),
       sg_kreads = sum kr, w_nnz = non-zeros, w_bitmap_bits = elements of the tile (1 bit each),
-      all summed over the reps (groups) of the tile;
+      all summed over the reps (groups) of the tile.
+
+  `dense_tile_stats` gives the same of all-non-zero tiles (the weights `loop_nest.lower(...,
+  weights=None)` emits, and what the cost model scores) for arrays of tile shapes at once: a
+  dense tile packs into a few kinds of iteration (whole rows; the first and later chunks of
+  split rows), whose costs it tabulates once per ms / dn / rn from `pack_vns` and
+  `iteration_costs`;
 
 * run time, array code (`compute_cycles`, `sram_traffic`, `network_hops`) taking `xp` (jax.numpy
   or numpy), every branch a `where`.
@@ -65,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.maeri import _default_xp, ceil_log2
+from simulator.maeri import ceil_log2, default_xp
 
 # Values of the sparse fields of a SIGMA COMPUTE row, in order (simulator.program.F_SPARSE ...).
 SPARSE_FIELDS = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")
@@ -109,6 +115,67 @@ def pack_vns(mask: np.ndarray, ms: int) -> list[tuple[list[int], list[int]]]:
         if layout:
             iterations.append((layout, sizes))
     return iterations
+
+
+def dense_iteration_multipliers(rows: Any, k: Any, ms: int) -> Any:
+    """Multipliers of the first stationary iteration of a dense weight matrix of `rows` x `k`
+    (`pack_vns`): k * (the whole rows that fit) when a row fits, else all ms (a split row)."""
+    return np.where(k <= ms, k * np.minimum(rows, ms // np.maximum(k, 1)), ms)
+
+
+@functools.cache
+def _dense_iteration_costs(ms: int, dn: int, rn: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W + s + b, max(s, b), kr) of the stationary iterations of dense weight matrices, from
+    `pack_vns`: packed [ms + 1, ms + 1, 3], index [k, count] the iteration of `count` rows of k
+    (zeros where count = 0); split [ms + 1, 3], index 0 the first chunk of a split row, index
+    r (1 <= r < ms) a later chunk of r non-zeros."""
+
+    def costs(iteration: tuple[list[int], list[int]]) -> tuple[int, int, int]:
+        w, s, b, kreads = iteration_costs(*iteration, ms, dn, rn)
+        return w + s + b, max(s, b), kreads
+
+    packed = np.zeros((ms + 1, ms + 1, 3), np.int64)
+    for k in range(1, ms + 1):
+        for count in range(1, ms // k + 1):
+            (iteration,) = pack_vns(np.ones((count, k), bool), ms)
+            packed[k, count] = costs(iteration)
+    split = np.zeros((ms + 1, 3), np.int64)
+    for r in range(1, ms):  # a row of ms + r non-zeros: the first chunk, then a later one of r
+        first, later = pack_vns(np.ones((1, ms + r), bool), ms)
+        split[0], split[r] = costs(first), costs(later)
+    return packed, split
+
+
+def dense_tile_stats(
+    reps: Any, rows: Any, k: Any, ms: int, dn: int, rn: int
+) -> tuple[np.ndarray, ...]:
+    """`tile_stats` of all-non-zero weight tiles [reps, rows, k] on ms / dn / rn, for arrays of
+    tile shapes (broadcast together): the six sparse fields (`SPARSE_FIELDS`), arrays like k.
+
+    `pack_vns` on dense rows: when a row fits (k <= ms) every iteration but the last packs
+    `ms // k` whole rows; else every row is split into a first chunk of ms non-zeros and later
+    chunks of ms - 1 (behind the partial-sum multiplier), the last of `(k - ms) % (ms - 1)`."""
+    packed, split = _dense_iteration_costs(ms, dn, rn)
+    fits = k <= ms
+    kk = np.minimum(k, ms)
+    per = ms // kk
+    full, rest = rows // per, rows % per
+    one, last = packed[kk, per], packed[kk, rest]
+    packed_iters = full + (rest > 0)
+    packed_sums = [full * one[..., f] + last[..., f] for f in range(3)]
+    # Split rows: the first chunk, `middle` full later chunks, one later chunk of `tail`.
+    later = np.maximum(k - ms, 0)
+    chunk = max(ms - 1, 1)
+    middle, tail = later // chunk, later % chunk
+    tail_costs = np.where((tail > 0)[..., None], split[tail], 0)
+    split_iters = rows * (1 + middle + (tail > 0))
+    split_sums = [
+        rows * (split[0, f] + middle * split[chunk, f] + tail_costs[..., f]) for f in range(3)
+    ]
+    iters = np.where(fits, packed_iters, split_iters)
+    sums = [np.where(fits, a, b) for a, b in zip(packed_sums, split_sums, strict=True)]
+    elements = rows * k
+    return (reps * iters, *(reps * s for s in sums), reps * elements, reps * elements)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -234,7 +301,7 @@ def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, i
 
 def compute_cycles(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:
     """Cycles of one COMPUTE: `m` streamed columns, `sparse` = the row's sparse fields."""
-    xp = xp or _default_xp()
+    xp = xp or default_xp()
     iters, fill, col = sparse[0], sparse[1], sparse[2]
     return fill + iters * (ceil_log2(ms) + ITERATION_OVERHEAD) + xp.maximum(m - 1, 0) * col
 
@@ -251,7 +318,7 @@ def sram_traffic(
 ) -> tuple[Any, Any, Any, Any]:
     """(input reads, weight reads, output writes, output reads) of one COMPUTE, in BYTES;
     `activation_density` <= 0 means dense activations."""
-    xp = xp or _default_xp()
+    xp = xp or default_xp()
     kreads, nnz, bits = sparse[3], sparse[4], sparse[5]
     streamed = m * kreads
     compressed = (
@@ -268,7 +335,7 @@ def sram_traffic(
 def network_hops(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:
     """Element hops of one COMPUTE: 2*log2(ms)+1 Benes stages per element sent, 2 adder-network
     links per effectual MAC."""
-    xp = xp or _default_xp()
+    xp = xp or default_xp()
     stages = 2 * ceil_log2(ms) + 1
     return (m * sparse[3] + sparse[4]) * stages + 2 * effectual_macs(m, sparse)
 

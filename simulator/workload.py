@@ -243,16 +243,21 @@ class Mapping:
         order = (*looped, *(d for d in shape.dim_names if d not in looped))
         return replace(self, tiles=tiles, order=order)
 
-    def directives(self, shape: LayerShape) -> str:
-        """MAESTRO-style directives, e.g. 'TemporalMap(8,8) K; SpatialMap(1,1) C; ...'."""
+    def directives(self, shape: LayerShape | None = None) -> str:
+        """MAESTRO-style directives, e.g. 'TemporalMap(8,8) K; SpatialMap(1,1) C; ...' (without a
+        shape the mapping's own order and tiles, which must then be complete)."""
         parts = []
-        for d in self.order or shape.dim_names:
+        for d in self.order or (shape.dim_names if shape else ()):
             if d in self.spatial:
                 axis, factor = self.spatial[d]
                 size = factor if axis in MAERI_AXES else 1
                 parts.append(f"SpatialMap({size},{size}) {d.upper()}")
                 continue
-            t = min(self.tiles.get(d, shape.dims[d]), shape.dims[d])
+            t = (
+                self.tiles[d]
+                if shape is None
+                else min(self.tiles.get(d, shape.dims[d]), shape.dims[d])
+            )
             parts.append(f"TemporalMap({t},{t}) {d.upper()}")
         return "; ".join(parts)
 

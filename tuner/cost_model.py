@@ -11,11 +11,11 @@ calls, per arch:
 - maeri: `simulator.maeri` on each tile's extents by STONNE role, the candidate's spatial tile
   (`CandidateBatch.spatial`, clamped to the buffer tiles as `tiling.with_maeri_spatial` does) and
   the step costs of its CONFIG row (`tiling.maeri_config`, i.e. `maeri.step_costs`, computed for
-  the distinct spatial tiles of a batch at once by `tuner._cost_maeri`);
+  the distinct spatial tiles of a batch at once by `maeri.step_costs_batch`);
 - sigma: `simulator.sigma` on each tile's bitmap statistics. The cost model scores mappings
   WITHOUT the layer's weights: dense weights, as `loop_nest.lower(..., weights=None)` emits them
   (every weight a non-zero, weight tiles loaded as non-zeros + one bitmap bit per element; the
-  statistics are `sigma.tile_stats` of all-true masks, tabulated by `tuner._cost_sigma`). A
+  statistics are `sigma.tile_stats` of all-true masks, `sigma.dense_tile_stats`). A
   pruned layer runs faster than scored (fewer stationary iterations, smaller weight loads).
 
 How the per-tile formulas are summed over the tile loop nest exactly, without visiting it:
@@ -62,7 +62,7 @@ iteration; `spatial_fits` says it is within `target.num_pes` (False only for a M
 that `tiling.check_mapping` refuses). A candidate is legal iff `fits & spatial_fits`; `fits`
 means the tile footprints (x2 double-buffered; dense, also on SIGMA) fit the global buffers. A
 MAERI spatial tile that does not fit the multipliers gets placeholder step costs (one full port
-per step, `tuner._cost_maeri.step_costs`), so its cycles are not meaningful.
+per step, `maeri.step_costs_batch`), so its cycles are not meaningful.
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ from compiler.tiling import (
 from simulator import maeri, sigma, systolic
 from simulator.program import DATAFLOWS
 from simulator.target import Target
-from tuner import _cost_maeri, _cost_sigma
 
 ARCHS = ("systolic", "maeri", "sigma")
 
@@ -417,7 +416,7 @@ def _maeri_tiles(
     ms, dn = target.num_multipliers, target.dn_bw_elems_per_cycle
     reps, m, n, k = gemm_view(shape, tiles.sizes)
     macs = reps * m * n * k
-    parts = maeri._parts(z, t, np)  # the folds and K-tiles the compute formula counts
+    parts = maeri.tile_counts(z, t, np)  # the folds and K-tiles the compute formula counts
     busy = maeri.compute_cycles(
         z, t, st, target.rn_bw_elems_per_cycle, acc_buffer, xp=np, ms_per_port=ms // dn
     )
@@ -434,7 +433,7 @@ def _maeri_tiles(
 def _sigma_tiles(shape: LayerShape, target: Target, tiles: _TileShapes, _: Any) -> dict[str, Any]:
     reps, m, n, k = gemm_view(shape, tiles.sizes)
     ms = target.num_multipliers
-    sparse = _cost_sigma.dense_stats(
+    sparse = sigma.dense_tile_stats(
         reps, n, k, ms, target.dn_bw_elems_per_cycle, target.rn_bw_elems_per_cycle
     )
     eb = target.element_bytes
@@ -501,19 +500,19 @@ def _maeri_config(
     aux = ((folds > 1) | split) & (not target.accumulation_buffer)  # tiling.maeri_uses_aux
     stride = shape.stride if shape.kind == "conv2d" else (1, 1)
     extent_s = tile[:, maeri.ROLE_INDEX[shape.kind][1]]
-    fwd = _cost_maeri.forwarding(t, extent_s, stride[1])
+    fwd = maeri.forwarding_usable(t.T, extent_s, stride[1])
     # The step costs depend on the spatial tile, aux and forwarding only: lay out each distinct one.
     first, inverse = _distinct_rows(np.concatenate([t, aux[:, None], fwd[:, None]], axis=1))
-    steps = _cost_maeri.step_costs(
+    steps = maeri.step_costs_batch(
         t[first],
         aux[first],
         extent_s[first],
         stride,
         target.num_multipliers,
         target.dn_bw_elems_per_cycle,
-        max_grid=target.num_multipliers,  # a larger spatial tile is illegal: placeholder costs
+        max_multipliers=target.num_multipliers,  # a larger spatial tile is illegal: placeholders
     )[inverse]
-    return (t, steps), _cost_maeri.multipliers_needed(t, aux.astype(np.int64))
+    return (t, steps), maeri.multipliers_needed(t, aux)
 
 
 def _systolic_pes(shape: LayerShape, target: Target, dataflow: np.ndarray, tile: np.ndarray) -> Any:
@@ -525,10 +524,9 @@ def _systolic_pes(shape: LayerShape, target: Target, dataflow: np.ndarray, tile:
 
 
 def _sigma_multipliers(shape: LayerShape, target: Target, tile: np.ndarray) -> Any:
-    """Multipliers of a full stationary iteration of a full tile (`tuner._cost_sigma`)."""
+    """Multipliers of the first stationary iteration of a full tile, with dense weights."""
     _, _, rows, k = gemm_view(shape, {d: tile[:, i] for i, d in enumerate(shape.dim_names)})
-    ms = target.num_multipliers
-    return np.where(k <= ms, k * np.minimum(rows, ms // np.maximum(k, 1)), ms)
+    return sigma.dense_iteration_multipliers(rows, k, target.num_multipliers)
 
 
 # Rows of `_tile_sum`: sums over every tile (output reads and stall as if acc = 1), ...

@@ -243,6 +243,7 @@ def simulate_layer_mappings(
         bucket_length,
         simulate_timing_batch,
         stack_streams,
+        stack_target_params,
         target_params,
     )
     from simulator.program import Layer, Program
@@ -258,7 +259,7 @@ def simulate_layer_mappings(
         for lo in range(0, len(members), size):
             chunk = members[lo : lo + size]
             stacked = stack_streams([streams[i] for i in chunk])
-            records = simulate_timing_batch(stacked, np.repeat(params[None], len(chunk), axis=0))
+            records = simulate_timing_batch(stacked, stack_target_params([params] * len(chunk)))
             for j, i in enumerate(chunk):
                 n = len(streams[i])
                 per_stream[i] = np.stack([records[f][j, :n] for f in RECORD_FIELDS], axis=1)

@@ -338,7 +338,7 @@ def ours(layer: ConvLayer, dataflow: str, rows: int = 32, cols: int = 32) -> Our
     import numpy as np
 
     import accelflow
-    from simulator.program import OP_COMPUTE
+    from simulator.program import OP_COMPUTE, ROW
 
     result = accelflow.compile(
         layer_model(layer), "tpu-like", target_overrides(dataflow, rows, cols)
@@ -347,7 +347,7 @@ def ours(layer: ConvLayer, dataflow: str, rows: int = 32, cols: int = 32) -> Our
     t0 = time.perf_counter()
     sim = accelflow.simulate(result.program, result.target)
     seconds = time.perf_counter() - t0
-    computes = int(np.count_nonzero(result.program.instrs[:, 0] == OP_COMPUTE))
+    computes = int(np.count_nonzero(ROW.view(result.program.instrs).opcode == OP_COMPUTE))
     return OursLayer(int(sim.stats.layers[0].compute_cycles), computes, seconds)
 
 

@@ -13,7 +13,7 @@ valid program (a compute reading a tile no load filled, an output tile replaced 
 stored, ...) or a mapping the target cannot run is an error naming the layer and the op.
 The rows become ops (CONFIG -> `accel_isa.config`, with `spatial`/`steps` on a MAERI target,
 LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE -> `accel_isa.store`; fields per
-`simulator.program`). On a SIGMA target the pass reads the layer's
+`simulator.program.ROW`, read by name). On a SIGMA target the pass reads the layer's
 weight constant (`accel.constant` feeding operand 1) and every compute carries `sparse [...]`, the
 bitmap statistics of its tile's actual weights (simulator/sigma.py), and every weight load the
 compressed size; elided or non-constant weights count as dense; `layer_index` is the position of the layer
@@ -65,32 +65,7 @@ from compiler.passes.common import (
     tiled_mapping,
 )
 from dialects import accel, accel_isa
-from simulator.program import (
-    BUFFER_NAMES,
-    DATAFLOWS,
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_M,
-    F_N,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    F_SPARSE,
-    NUM_SPARSE_FIELDS,
-    OP_COMPUTE,
-    OP_CONFIG,
-    OP_LOAD,
-    OP_STORE,
-    STEP_COLUMNS,
-)
+from simulator.program import BUFFER_NAMES, DATAFLOWS, OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW
 from simulator.target import Target
 
 
@@ -122,64 +97,64 @@ def instruction_ops(rows: np.ndarray, ndims: int, sparse_rows: bool = False) -> 
     """accel_isa instruction ops for `loop_nest.lower` rows (one layer); `sparse_rows`: the
     computes carry SIGMA's sparse fields."""
     attrs = _Attrs()
-    values: list[list[int]] = rows.tolist()
-    ops: list[Operation] = []
-    off_end, size_end = F_OFF + ndims, F_SIZE + ndims
+    r = ROW.view(rows)
+    # Each field as plain Python values per row (the rows repeat a few values: cheap attributes).
+    scalars = ("opcode", "dataflow", "buffer", "slot", "bytes", "s_in", "s_w", "s_out", "acc")
+    col = {name: r[name].tolist() for name in scalars}
+    tuples = {"off": r.off[:, :ndims], "size": r.size[:, :ndims], "steps": r.steps, "gemm": r.gemm}
+    if sparse_rows:
+        tuples["sparse"] = r.sparse
+    tup = {name: [tuple(v) for v in values.tolist()] for name, values in tuples.items()}
 
-    def tile(row: list[int]) -> dict[str, Any]:
-        return {
-            "offsets": attrs.array(tuple(row[F_OFF:off_end])),
-            "sizes": attrs.array(tuple(row[F_SIZE:size_end])),
-        }
+    def tile(i: int) -> dict[str, Any]:
+        return {"offsets": attrs.array(tup["off"][i]), "sizes": attrs.array(tup["size"][i])}
 
-    def config(row: list[int]) -> Operation:
-        properties: dict[str, Attribute] = {"dataflow": StringAttr(DATAFLOWS[row[F_DATAFLOW]])}
-        if any(row[F_SIZE:size_end]):  # MAERI: the virtual neurons
-            properties["spatial"] = attrs.array(tuple(row[F_SIZE:size_end]))
-            properties["steps"] = attrs.array(tuple(row[f] for f in STEP_COLUMNS))
+    def config(i: int) -> Operation:
+        properties: dict[str, Attribute] = {"dataflow": StringAttr(DATAFLOWS[col["dataflow"][i]])}
+        if any(tup["size"][i]):  # MAERI: the virtual neurons
+            properties["spatial"] = attrs.array(tup["size"][i])
+            properties["steps"] = attrs.array(tup["steps"][i])
         return accel_isa.ConfigOp.create(properties=properties)
 
-    def load(row: list[int]) -> Operation:
+    def load(i: int) -> Operation:
         return accel_isa.LoadOp.create(
             properties={
-                "buffer": attrs.buffers[row[F_BUFFER]],
-                "slot": attrs.int(row[F_SLOT]),
-                "bytes": attrs.int(row[F_BYTES]),
-                **tile(row),
+                "buffer": attrs.buffers[col["buffer"][i]],
+                "slot": attrs.int(col["slot"][i]),
+                "bytes": attrs.int(col["bytes"][i]),
+                **tile(i),
             }
         )
 
-    def compute(row: list[int]) -> Operation:
+    def compute(i: int) -> Operation:
         properties: dict[str, Attribute] = {
-            "s_in": attrs.int(row[F_S_IN]),
-            "s_w": attrs.int(row[F_S_W]),
-            "s_out": attrs.int(row[F_S_OUT]),
-            "acc": attrs.true if row[F_ACC] else attrs.false,
-            "gemm": attrs.array((row[F_REPS], row[F_M], row[F_N], row[F_K])),
-            **tile(row),
+            "s_in": attrs.int(col["s_in"][i]),
+            "s_w": attrs.int(col["s_w"][i]),
+            "s_out": attrs.int(col["s_out"][i]),
+            "acc": attrs.true if col["acc"][i] else attrs.false,
+            "gemm": attrs.array(tup["gemm"][i]),
+            **tile(i),
         }
         if sparse_rows:  # SIGMA: the bitmap statistics of the tile's weights
-            properties["sparse"] = attrs.array(tuple(row[F_SPARSE : F_SPARSE + NUM_SPARSE_FIELDS]))
+            properties["sparse"] = attrs.array(tup["sparse"][i])
         return accel_isa.ComputeOp.create(properties=properties)
 
-    def store(row: list[int]) -> Operation:
+    def store(i: int) -> Operation:
         return accel_isa.StoreOp.create(
             properties={
-                "slot": attrs.int(row[F_SLOT]),
-                "bytes": attrs.int(row[F_BYTES]),
-                **tile(row),
+                "slot": attrs.int(col["slot"][i]),
+                "bytes": attrs.int(col["bytes"][i]),
+                **tile(i),
             }
         )
 
-    build: dict[int, Callable[[list[int]], Operation]] = {
+    build: dict[int, Callable[[int], Operation]] = {
         OP_CONFIG: config,
         OP_LOAD: load,
         OP_COMPUTE: compute,
         OP_STORE: store,
     }
-    for row in values:
-        ops.append(build[row[F_OPCODE]](row))
-    return ops
+    return [build[op](i) for i, op in enumerate(col["opcode"])]
 
 
 def constant_weights(op: accel.TiledOp) -> np.ndarray | None:

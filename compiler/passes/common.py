@@ -1,6 +1,6 @@
 """Helpers shared by the accelflow passes: the module's target, a layer op's LayerShape, names.
 
-Every pass reads the hardware from the module attribute `accel.target` (`#accel.target<{...}>`,
+Every pass reads the hardware from the module attribute `accel.target` (`#accel.target<"name", {field = value, ...}>`,
 the fields of `simulator.target.Target`); `onnx-to-accel` sets it when the module has none, and
 `compiler.pipeline.compile_module` sets it from the Target it is given.
 
@@ -65,7 +65,7 @@ def module_target(module: ModuleOp) -> Target:
     if not isinstance(attr, accel.TargetAttr):
         raise PassError(
             "the module has no `accel.target` attribute: run `onnx-to-accel{target=...}` first "
-            "or set it (e.g. `builtin.module attributes {accel.target = #accel.target<{...}>}`)"
+            'or set it (e.g. `builtin.module attributes {accel.target = #accel.target<"tpu-like", {rows = 16}>}`)'
         )
     return make_target(attr.as_dict())
 
@@ -177,10 +177,8 @@ def layer_name_of(op: Operation) -> str:
 
 
 def mapping_attr(mapping: tiling.Mapping, shape: tiling.LayerShape) -> accel.MappingAttr:
-    """`#accel.mapping` of `mapping`, with its MAESTRO-style directives."""
-    return accel.MappingAttr.from_dict(
-        {**mapping.to_dict(), "directives": mapping.directives(shape)}
-    )
+    """`#accel.mapping` of a complete `mapping` (it prints its MAESTRO-style directives)."""
+    return accel.MappingAttr.from_dict(mapping.to_dict())
 
 
 def mapping_of(attr: accel.MappingAttr) -> tiling.Mapping:
@@ -190,8 +188,7 @@ def mapping_of(attr: accel.MappingAttr) -> tiling.Mapping:
 def tile_level_mapping(mapping: tiling.Mapping) -> accel.MappingAttr:
     """The `#accel.mapping` of an `accel.tiled`: the dataflow and the spatial unroll."""
     data = mapping.to_dict()
-    keys = ("dataflow", *accel.TILE_LEVEL_MAPPING_KEYS)
-    return accel.MappingAttr.from_dict({k: data[k] for k in keys})
+    return accel.MappingAttr.from_dict({k: data[k] for k in ("dataflow", "spatial")})
 
 
 def nest_of(op: accel.TiledOp) -> loop_nest.LoopNest:

@@ -13,7 +13,7 @@ from compiler.assembler import AssemblyError, assemble
 from compiler.importer import import_onnx
 from compiler.passes.common import PassError
 from compiler.pipeline import DEFAULT_PASSES, compile_module, make_context
-from simulator.program import NUM_FIELDS, OP_COMPUTE, OP_CONFIG
+from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
 from simulator.target import load_target
 
 RNG = np.random.default_rng(0)
@@ -133,10 +133,11 @@ def test_instructions_equal_schedule(compiled):
         assert (layer.instr_begin, layer.instr_end) == (begin, begin + len(rows))
         begin += len(rows)
         expected.append(rows)
-    assert program.instrs.shape[1] == NUM_FIELDS
+    assert program.instrs.shape[1] == ROW.num_columns
     np.testing.assert_array_equal(program.instrs, np.concatenate(expected))
-    assert program.instrs[0, 0] == OP_CONFIG
-    assert (program.instrs[:, 0] == OP_COMPUTE).sum() > 2  # the tiny buffers force tiling
+    opcode = ROW.view(program.instrs).opcode
+    assert opcode[0] == OP_CONFIG
+    assert (opcode == OP_COMPUTE).sum() > 2  # the tiny buffers force tiling
 
 
 def test_constants_and_bn_folding(compiled):
@@ -305,13 +306,13 @@ def test_sigma_sparse_fields_round_trip_isa_and_program(tmp_path):
     from xdsl.parser import Parser
     from xdsl.printer import Printer
 
-    from simulator.program import F_SPARSE, Program
+    from simulator.program import Program
 
     target = load_target("sigma-16", ["ifmap_sram_kib=1", "filter_sram_kib=1", "ofmap_sram_kib=1"])
     module = compile_module(import_onnx(small_model()), target)
     program = assemble(module)
-    computes = program.instrs[program.instrs[:, 0] == OP_COMPUTE]
-    assert (computes[:, F_SPARSE] > 0).all()  # every tile has a stationary iteration
+    computes = ROW.view(program.instrs[ROW.view(program.instrs).opcode == OP_COMPUTE])
+    assert (computes.sg_iters > 0).all()  # every tile has a stationary iteration
     stream = io.StringIO()
     Printer(stream=stream).print_op(module)
     assert "sparse [" in stream.getvalue()
@@ -335,3 +336,29 @@ def test_sigma_sparse_fields_round_trip_isa_and_program(tmp_path):
         weights=program.constants[conv.inputs[1]],
     )
     np.testing.assert_array_equal(program.instrs[conv.instr_begin : conv.instr_end], rows)
+
+
+def test_six_step_maeri_config_assembles_with_fold_zero_as_the_others():
+    """`accel_isa.config ... steps [6 values]` (documented) reads as c_full0 = c_full and
+    c_col0 = c_col: the same rows as the 8 values spelling them out."""
+    import io
+    import re
+
+    from xdsl.parser import Parser
+    from xdsl.printer import Printer
+
+    module = compile_module(import_onnx(small_model()), load_target("maeri-64"))
+    stream = io.StringIO()
+    Printer(stream=stream).print_op(module)
+    text = stream.getvalue()
+    eight = re.compile(r"steps \[(\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+)\]")
+    found = eight.findall(text)
+    assert found and all(s[6] == s[1] and s[7] == s[2] for s in found)
+    six = eight.sub(lambda m: "steps [" + ", ".join(m.groups()[:6]) + "]", text)
+    assert "steps [" in six and not eight.search(six)
+    program = assemble(module)
+    np.testing.assert_array_equal(
+        assemble(Parser(make_context(), six).parse_module()).instrs, program.instrs
+    )
+    configs = ROW.view(program.instrs[ROW.view(program.instrs).opcode == OP_CONFIG])
+    assert (configs.c_full0 == configs.c_full).all() and (configs.c_col0 == configs.c_col).all()

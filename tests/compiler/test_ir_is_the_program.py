@@ -21,7 +21,7 @@ from compiler.passes.common import PassError, layer_shape, tiled_mapping
 from compiler.pipeline import compile_module, make_context
 from compiler.stream_check import StreamError, check_stream
 from dialects import accel, accel_isa
-from simulator.program import BUF_WEIGHT, F_BUFFER, F_OPCODE, OP_LOAD, Layer, Program
+from simulator.program import BUF_WEIGHT, OP_COMPUTE, OP_LOAD, ROW, Layer, Program
 from simulator.run import simulate
 from simulator.target import load_target
 from tuner.cost_model import CandidateBatch, evaluate
@@ -82,7 +82,7 @@ def test_a_tile_size_in_the_ir_is_the_programs():
     (layer,) = [lay for lay in program.layers if lay.name == "/mn16"]
     assert layer.mapping["tiles"]["m"] == 16
     rows = program.instrs[layer.instr_begin : layer.instr_end]
-    computes = rows[rows[:, F_OPCODE] == 3]
+    computes = rows[ROW.view(rows).opcode == OP_COMPUTE]
     assert len(computes) == 4 * 6  # 64 / 16 m tiles x 48 / 8 n tiles
 
 
@@ -186,7 +186,7 @@ def test_functional_execution_follows_the_loads():
     np.testing.assert_allclose(good, x @ w, rtol=1e-5, atol=1e-5)
     rows = program.instrs
     weight_loads = np.flatnonzero(
-        (rows[:, F_OPCODE] == OP_LOAD) & (rows[:, F_BUFFER] == BUF_WEIGHT)
+        (ROW.view(rows).opcode == OP_LOAD) & (ROW.view(rows).buffer == BUF_WEIGHT)
     )
     assert len(weight_loads) > 1
     keep = np.ones(len(rows), bool)

@@ -20,23 +20,7 @@ from hypothesis import strategies as st
 from compiler import loop_nest, tiling
 from compiler.loop_nest import LOAD, STORE, Loop, LoopNest, NestError, Transfer
 from compiler.stream_check import StreamError, check_stream
-from simulator.program import (
-    BUF_INPUT,
-    BUF_OUTPUT,
-    BUF_WEIGHT,
-    F_ACC,
-    F_BUFFER,
-    F_OFF,
-    F_OPCODE,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    OP_COMPUTE,
-    OP_LOAD,
-    OP_STORE,
-)
+from simulator.program import BUF_INPUT, BUF_OUTPUT, BUF_WEIGHT, OP_COMPUTE, OP_LOAD, OP_STORE, ROW
 from simulator.target import load_target
 
 TARGET = load_target("tpu-like", ["rows=4", "cols=4"])
@@ -49,30 +33,31 @@ def run_matmul_stream(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndar
     out = np.full((g, m, n), np.nan)
     slots = {(buf, s): None for buf in (BUF_INPUT, BUF_WEIGHT, BUF_OUTPUT) for s in (0, 1)}
     for row in rows:
-        o, z = row[F_OFF : F_OFF + 4], row[F_SIZE : F_SIZE + 4]
+        r = ROW.view(row)
+        o, z = r.off[:4], r.size[:4]
         gs, ms, ns, ks = (slice(o[i], o[i] + z[i]) for i in range(4))
-        if row[F_OPCODE] == OP_LOAD:
-            buf = int(row[F_BUFFER])
+        if r.opcode == OP_LOAD:
+            buf = int(r.buffer)
             source = {
                 BUF_INPUT: a[gs, ms, ks],
                 BUF_WEIGHT: b[gs, ks, ns],
                 BUF_OUTPUT: out[gs, ms, ns],
             }
-            slots[(buf, int(row[F_SLOT]))] = (tuple(o), tuple(z), source[buf].copy())
-        elif row[F_OPCODE] == OP_COMPUTE:
-            x = slots[(BUF_INPUT, int(row[F_S_IN]))]
-            w = slots[(BUF_WEIGHT, int(row[F_S_W]))]
+            slots[(buf, int(r.slot))] = (tuple(o), tuple(z), source[buf].copy())
+        elif r.opcode == OP_COMPUTE:
+            x = slots[(BUF_INPUT, int(r.s_in))]
+            w = slots[(BUF_WEIGHT, int(r.s_w))]
             if x is None or w is None:
                 return np.full_like(out, np.nan)
             partial = np.einsum("gmk,gkn->gmn", x[2], w[2])
-            held = slots[(BUF_OUTPUT, int(row[F_S_OUT]))]
-            if row[F_ACC]:
+            held = slots[(BUF_OUTPUT, int(r.s_out))]
+            if r.acc:
                 if held is None or held[2].shape != partial.shape:
                     return np.full_like(out, np.nan)
                 partial = held[2] + partial
-            slots[(BUF_OUTPUT, int(row[F_S_OUT]))] = (tuple(o), tuple(z), partial)
-        elif row[F_OPCODE] == OP_STORE:
-            held = slots[(BUF_OUTPUT, int(row[F_SLOT]))]
+            slots[(BUF_OUTPUT, int(r.s_out))] = (tuple(o), tuple(z), partial)
+        elif r.opcode == OP_STORE:
+            held = slots[(BUF_OUTPUT, int(r.slot))]
             if held is None or held[2].shape != (z[0], z[1], z[2]):
                 return np.full_like(out, np.nan)
             out[gs, ms, ns] = held[2]
@@ -161,10 +146,11 @@ def test_the_verifier_accepts_only_streams_that_compute_the_layer(case, data):
         rows[[i, j]] = rows[[j, i]]
     elif what == "slot":
         rows = rows.copy()
-        rows[i, [F_SLOT, F_S_IN, F_S_W, F_S_OUT][data.draw(st.integers(0, 3))]] ^= 1
+        slot = ("slot", "s_in", "s_w", "s_out")[data.draw(st.integers(0, 3))]
+        rows[i, ROW.column(slot)] ^= 1
     else:
         rows = rows.copy()
-        rows[i, F_ACC] ^= int(rows[i, F_OPCODE] == OP_COMPUTE)
+        rows[i, ROW.column("acc")] ^= int(ROW.view(rows).opcode[i] == OP_COMPUTE)
     try:
         check_stream(rows, shape)
     except StreamError:
@@ -259,6 +245,6 @@ def test_a_deeper_load_is_issued_more_often():
         rows = loop_nest.lower(SHAPE, nest, mapping, TARGET, 0)
         check_stream(rows, SHAPE)
         counts.append(
-            int(((rows[:, F_OPCODE] == OP_LOAD) & (rows[:, F_BUFFER] == BUF_WEIGHT)).sum())
+            int(((ROW.view(rows).opcode == OP_LOAD) & (ROW.view(rows).buffer == BUF_WEIGHT)).sum())
         )
     assert counts == [1, 2]

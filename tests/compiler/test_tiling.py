@@ -35,27 +35,11 @@ from simulator.program import (
     BUF_OUTPUT,
     BUF_WEIGHT,
     DATAFLOWS,
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_LAYER,
-    F_M,
-    F_N,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
-    NUM_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    ROW,
 )
 from simulator.target import Target, load_target
 
@@ -321,7 +305,8 @@ def layer_and_mapping(draw: st.DrawFn, divisible: bool = False) -> tuple[LayerSh
 
 
 def tile_of(row: np.ndarray, ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    return tuple(row[F_OFF : F_OFF + ndim].tolist()), tuple(row[F_SIZE : F_SIZE + ndim].tolist())
+    r = ROW.view(row)
+    return tuple(r.off[:ndim].tolist()), tuple(r.size[:ndim].tolist())
 
 
 def operand_key(shape: LayerShape, op: str, off: tuple[int, ...]) -> tuple[int, ...]:
@@ -360,11 +345,12 @@ def check_schedule(shape: LayerShape, mapping: Mapping, target: Target, rows: np
     ndim = len(dims)
     extents = [shape.dims[d] for d in dims]
     eb = target.element_bytes
-    assert rows.dtype == np.int64 and rows.shape[1] == NUM_FIELDS
-    assert rows[0, F_OPCODE] == OP_CONFIG
-    assert rows[0, F_DATAFLOW] == DATAFLOWS.index(mapping.dataflow)
-    assert (rows[:, F_LAYER] == 7).all()
-    assert (rows[1:, F_OPCODE] != OP_CONFIG).all()
+    assert rows.dtype == np.int64 and rows.shape[1] == ROW.num_columns
+    every = ROW.view(rows)
+    assert every.opcode[0] == OP_CONFIG
+    assert every.dataflow[0] == DATAFLOWS.index(mapping.dataflow)
+    assert (every.layer == 7).all()
+    assert (every.opcode[1:] != OP_CONFIG).all()
 
     covered = np.zeros(extents, dtype=np.int64)
     seen_out: set[tuple[int, ...]] = set()
@@ -377,57 +363,58 @@ def check_schedule(shape: LayerShape, mapping: Mapping, target: Target, rows: np
     prev_tile: tuple | None = None
     current_out_slot = -1
     for index, row in enumerate(rows[1:], start=1):
-        op = row[F_OPCODE]
+        r = ROW.view(row)
+        op = r.opcode
         off, size = tile_of(row, ndim)
         sizes = dict(zip(dims, size, strict=True))
         assert all(
             o >= 0 and z >= 1 and o + z <= e for o, z, e in zip(off, size, extents, strict=True)
         )
         if op == OP_LOAD:
-            pending[int(row[F_BUFFER])].append(row)
+            pending[int(r.buffer)].append(row)
             fp = footprint_bytes(shape, sizes, eb)
-            name = ("input", "weight", "output")[int(row[F_BUFFER])]
-            assert row[F_BYTES] == fp[name]
-            dram["psum" if name == "output" else name] += int(row[F_BYTES])
+            name = ("input", "weight", "output")[int(r.buffer)]
+            assert r.bytes == fp[name]
+            dram["psum" if name == "output" else name] += int(r.bytes)
             if not mapping.double_buffer:
-                assert row[F_SLOT] == 0
+                assert r.slot == 0
         elif op == OP_STORE:
             out = operand_key(shape, "output", off)
             assert prev_tile is not None and operand_key(shape, "output", prev_tile[0]) == out
             assert out in last_compute
-            assert row[F_SLOT] == current_out_slot
-            assert row[F_BYTES] == footprint_bytes(shape, sizes, eb)["output"]
+            assert r.slot == current_out_slot
+            assert r.bytes == footprint_bytes(shape, sizes, eb)["output"]
             last_store[out] = index
-            dram["output"] += int(row[F_BYTES])
+            dram["output"] += int(r.bytes)
         else:
             assert op == OP_COMPUTE
-            assert row[F_DATAFLOW] == DATAFLOWS.index(mapping.dataflow)
-            assert tuple(row[[F_REPS, F_M, F_N, F_K]]) == gemm_view(shape, sizes)
+            assert r.dataflow == DATAFLOWS.index(mapping.dataflow)
+            assert tuple(r.gemm) == gemm_view(shape, sizes)
             covered[tuple(slice(o, o + z) for o, z in zip(off, size, strict=True))] += 1
             keys = {name: operand_key(shape, name, off) for name in prev}
             out = keys["output"]
             # Loads happen exactly when an operand's tile coordinates change.
-            for name, buf, field in (("input", BUF_INPUT, F_S_IN), ("weight", BUF_WEIGHT, F_S_W)):
+            for name, buf, field in (("input", BUF_INPUT, "s_in"), ("weight", BUF_WEIGHT, "s_w")):
                 loads = pending[buf]
                 assert len(loads) == (keys[name] != prev[name]), (name, index)
                 if loads:
                     assert tile_of(loads[0], ndim) == (off, size)
-                    slot_seq[name].append(int(loads[0][F_SLOT]))
-                    assert row[field] == loads[0][F_SLOT]
+                    slot_seq[name].append(int(ROW.view(loads[0]).slot))
+                    assert r[field] == ROW.view(loads[0]).slot
                 else:
-                    assert row[field] == slot_seq[name][-1]
+                    assert r[field] == slot_seq[name][-1]
             if keys["output"] != prev["output"]:
-                slot_seq["output"].append(int(row[F_S_OUT]))
+                slot_seq["output"].append(int(r.s_out))
             else:
-                assert row[F_S_OUT] == slot_seq["output"][-1]
-            current_out_slot = int(row[F_S_OUT])
+                assert r.s_out == slot_seq["output"][-1]
+            current_out_slot = int(r.s_out)
             revisit = keys["output"] != prev["output"] and out in seen_out
             assert len(pending[BUF_OUTPUT]) == revisit
             if revisit:
-                assert pending[BUF_OUTPUT][0][F_SLOT] == row[F_S_OUT]
+                assert ROW.view(pending[BUF_OUTPUT][0]).slot == r.s_out
                 assert out in last_store  # partial sums were written before being reloaded
             # acc = 0 exactly on the first compute of each output tile.
-            assert row[F_ACC] == (0 if out not in seen_out else 1)
+            assert r.acc == (0 if out not in seen_out else 1)
             seen_out.add(out)
             last_compute[out] = index
             prev = keys
@@ -477,12 +464,12 @@ def test_schedule_psums_and_double_buffer_order():
     target = small_target()
     rows = program_rows(shape, mapping, target, layer_index=7)
     check_schedule(shape, mapping, target, rows)
-    ops = rows[:, F_OPCODE]
-    psum_loads = rows[(ops == OP_LOAD) & (rows[:, F_BUFFER] == BUF_OUTPUT)]
+    every = ROW.view(rows)
+    psum_loads = rows[(every.opcode == OP_LOAD) & (every.buffer == BUF_OUTPUT)]
     assert len(psum_loads) == 3  # m tiles 0+2, 2+2, 4+1 revisited for k tile 4+3
-    assert psum_loads[:, F_BYTES].tolist() == [6, 6, 3]
+    assert ROW.view(psum_loads).bytes.tolist() == [6, 6, 3]
     # The second iteration prefetches its input before storing the first output tile.
-    kinds = [(int(r[F_OPCODE]), int(r[F_BUFFER])) for r in rows[:8]]
+    kinds = list(zip(every.opcode[:8].tolist(), every.buffer[:8].tolist(), strict=True))
     assert kinds[:6] == [
         (OP_CONFIG, 0),
         (OP_LOAD, BUF_INPUT),
@@ -494,7 +481,7 @@ def test_schedule_psums_and_double_buffer_order():
     single = program_rows(
         shape, Mapping("ws", mapping.tiles, mapping.order, double_buffer=False), target, 7
     )
-    assert [int(r[F_OPCODE]) for r in single[3:6]] == [OP_COMPUTE, OP_STORE, OP_LOAD]
+    assert ROW.view(single).opcode[3:6].tolist() == [OP_COMPUTE, OP_STORE, OP_LOAD]
 
 
 def test_schedule_clips_edge_tiles():
@@ -503,16 +490,18 @@ def test_schedule_clips_edge_tiles():
         "os", dict(n=1, g=1, k=2, c=1, y=2, x=5, r=3, s=3), ("n", "g", "k", "y", "x", "c", "r", "s")
     )
     rows = program_rows(shape, mapping, small_target(), 0)
-    computes = rows[rows[:, F_OPCODE] == OP_COMPUTE]
-    k_tiles = sorted({(int(r[F_OFF + 2]), int(r[F_SIZE + 2])) for r in computes})
-    y_tiles = sorted({(int(r[F_OFF + 4]), int(r[F_SIZE + 4])) for r in computes})
+    computes = rows[ROW.view(rows).opcode == OP_COMPUTE]
+    tiles = ROW.view(computes)
+    k_tiles = sorted(set(zip(tiles.off2.tolist(), tiles.size2.tolist(), strict=True)))
+    y_tiles = sorted(set(zip(tiles.off4.tolist(), tiles.size4.tolist(), strict=True)))
     assert k_tiles == [(0, 2), (2, 2), (4, 1)]
     assert y_tiles == [(0, 2), (2, 2), (4, 1)]
     last = computes[-1]
-    assert (int(last[F_M]), int(last[F_N]), int(last[F_K])) == (1 * 5, 1, 9)
+    assert ROW.view(last).gemm[1:].tolist() == [1 * 5, 1, 9]
     # the clipped input tile: rows (1-1)*1 + 2 + 1 = 3, cols 7
-    last_input = rows[(rows[:, F_OPCODE] == OP_LOAD) & (rows[:, F_BUFFER] == BUF_INPUT)][-1]
-    assert last_input[F_BYTES] == 3 * 7
+    every = ROW.view(rows)
+    last_input = rows[(every.opcode == OP_LOAD) & (every.buffer == BUF_INPUT)][-1]
+    assert ROW.view(last_input).bytes == 3 * 7
 
 
 # --- tile choice and legality -----------------------------------------------------------------
@@ -561,7 +550,7 @@ def test_choose_tiles_keeps_full_extents_when_everything_fits():
     assert mapping.tiles == shape.dims
     assert mapping.double_buffer
     rows = program_rows(shape, mapping, load_target("tpu-like"), 0)
-    assert [int(r[F_OPCODE]) for r in rows] == [OP_CONFIG, OP_LOAD, OP_LOAD, OP_COMPUTE, OP_STORE]
+    assert ROW.view(rows).opcode.tolist() == [OP_CONFIG, OP_LOAD, OP_LOAD, OP_COMPUTE, OP_STORE]
 
 
 def test_choose_tiles_prefers_not_to_tile_the_filter_window():
@@ -704,4 +693,4 @@ def test_schedule_of_a_large_layer():
         "os", dict(n=1, g=1, k=8, c=8, y=4, x=4, r=3, s=3), DEFAULT_ORDERS["conv2d"]["os"]
     )
     rows = program_rows(shape, mapping, load_target("tpu-like"), 0)
-    assert (rows[:, F_OPCODE] == OP_COMPUTE).sum() == 8 * 8 * 14 * 14
+    assert (ROW.view(rows).opcode == OP_COMPUTE).sum() == 8 * 8 * 14 * 14

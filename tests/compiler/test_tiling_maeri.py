@@ -23,7 +23,7 @@ from compiler.tiling import (
     parse_spatial,
     reduction_dims,
 )
-from simulator.program import F_KIND, F_OPCODE, F_SIZE, F_STEPS, OP_CONFIG
+from simulator.program import OP_CONFIG, ROW
 from simulator.target import load_target
 
 CONV = conv2d_shape((1, 32, 15, 15), (32, 32, 3, 3))
@@ -143,10 +143,10 @@ def test_config_row_sets_the_virtual_neurons():
     target = load_target("maeri-64")
     mapping = _check(CONV, {"r": 3, "s": 3, "c": 2, "k": 2}, target)
     rows = program_rows(CONV, mapping, target, 0)
-    config = rows[0]
-    assert config[F_OPCODE] == OP_CONFIG and config[F_KIND] == 0
-    assert list(config[F_SIZE : F_SIZE + 8]) == [1, 1, 2, 2, 1, 1, 3, 3]
-    assert list(config[F_STEPS : F_STEPS + 6]) == [8, 8, 3, 18, 6, 0]
+    config = ROW.view(rows[0])
+    assert config.opcode == OP_CONFIG and config.kind == 0
+    assert list(config.size) == [1, 1, 2, 2, 1, 1, 3, 3]
+    assert list(config.steps[:6]) == [8, 8, 3, 18, 6, 0]
     systolic = load_target("tpu-like")
-    plain = program_rows(CONV, default_mapping(CONV, systolic), systolic, 0)[0]
-    assert not plain[F_SIZE : F_SIZE + 8].any() and not plain[F_STEPS : F_STEPS + 6].any()
+    plain = ROW.view(program_rows(CONV, default_mapping(CONV, systolic), systolic, 0)[0])
+    assert not plain.size.any() and not plain.steps.any()

@@ -15,28 +15,12 @@ import numpy as np
 
 from simulator.program import (
     CONV_DIMS,
-    F_ACC,
-    F_BUFFER,
-    F_BYTES,
-    F_DATAFLOW,
-    F_K,
-    F_LAYER,
-    F_M,
-    F_N,
-    F_OFF,
-    F_OPCODE,
-    F_REPS,
-    F_S_IN,
-    F_S_OUT,
-    F_S_W,
-    F_SIZE,
-    F_SLOT,
     MATMUL_DIMS,
-    NUM_FIELDS,
     OP_COMPUTE,
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    ROW,
     Layer,
     Program,
 )
@@ -45,20 +29,8 @@ DF_CODE = {"ws": 0, "os": 1, "is": 2}
 
 
 def row(op: int, **fields: Any) -> np.ndarray:
-    r = np.zeros(NUM_FIELDS, np.int64)
-    r[F_OPCODE] = op
-    names = {
-        "layer": F_LAYER, "dataflow": F_DATAFLOW, "buffer": F_BUFFER, "slot": F_SLOT,
-        "bytes": F_BYTES, "s_in": F_S_IN, "s_w": F_S_W, "s_out": F_S_OUT, "acc": F_ACC,
-        "reps": F_REPS, "m": F_M, "n": F_N, "k": F_K,
-    }  # fmt: skip
-    for key, value in fields.items():
-        if key in ("off", "size"):
-            base = F_OFF if key == "off" else F_SIZE
-            r[base : base + len(value)] = value
-        else:
-            r[names[key]] = value
-    return r
+    """One instruction row [F] from its named fields (`ROW.encode`)."""
+    return ROW.encode(1, opcode=op, **fields)[0]
 
 
 def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
@@ -218,7 +190,7 @@ def conv_program(
 
 def drop_compute(program: Program, index: int) -> Program:
     """The same program without its `index`-th COMPUTE row (a schedule that misses a tile)."""
-    computes = np.flatnonzero(program.instrs[:, F_OPCODE] == OP_COMPUTE)
+    computes = np.flatnonzero(ROW.view(program.instrs).opcode == OP_COMPUTE)
     keep = np.ones(program.num_instructions, bool)
     keep[computes[index]] = False
     layers = [

@@ -24,7 +24,7 @@ from compiler.tiling import (
 )
 from simulator import engine, maeri
 from simulator.maeri_reference import ReferenceScopeError, simulate_layer
-from simulator.program import F_OPCODE, F_SIZE, OP_COMPUTE, Layer, Program
+from simulator.program import OP_COMPUTE, ROW, Layer, Program
 from simulator.target import load_target
 
 
@@ -113,8 +113,8 @@ def _assert_jitted_equals_reference(shape, mapping, target, stride) -> None:
     factors = {d: mapping.spatial[d][1] if d in mapping.spatial else 1 for d in shape.dim_names}
     tile = maeri.roles_of(shape.kind, factors, shape.dim_names)
     expected = 0
-    for row in rows[rows[:, F_OPCODE] == OP_COMPUTE]:
-        sizes = dict(zip(shape.dim_names, (int(v) for v in row[F_SIZE:]), strict=False))
+    for row in rows[ROW.view(rows).opcode == OP_COMPUTE]:
+        sizes = dict(zip(shape.dim_names, (int(v) for v in ROW.view(row).size), strict=False))
         extents = maeri.roles_of(shape.kind, sizes, shape.dim_names)
         expected += reference(
             extents,
@@ -323,6 +323,32 @@ def test_step_costs_of_the_conv3_mapping():
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 64, False)[:3] == (1, 1, 1)
 
 
+def test_step_costs_of_a_batch_equal_one_tile_at_a_time(monkeypatch):
+    # Grids of several sizes, split into passes of a few tiles (GRID_CELLS made small), with
+    # and without aux multipliers, strides, forwarding; tiles beyond `max_multipliers` get
+    # placeholders (a full port per step, every element once).
+    monkeypatch.setattr(maeri, "GRID_CELLS", 512)
+    rng = np.random.default_rng(4)
+    for ms, dn in ((16, 4), (64, 8), (128, 128), (32, 1)):
+        t = rng.integers(1, 4, (120, 8))
+        t[::3, 3:] = 1  # one VN of the reduction (STONNE's usual folding tiles)
+        t[1::3, 7] = 1  # T_Y' = 1: the forwarding links may slide the window
+        aux = rng.random(120) < 0.4
+        extent_s = np.where(rng.random(120) < 0.5, t[:, 1] * 2, rng.integers(1, 9, 120))
+        need = maeri.multipliers_needed(t, aux)
+        for stride in ((1, 1), (2, 1), (1, 2), 3):
+            got = maeri.step_costs_batch(t, aux, extent_s, stride, ms, dn)
+            capped = maeri.step_costs_batch(t, aux, extent_s, stride, ms, dn, max_multipliers=ms)
+            for i in range(len(t)):
+                one = (tuple(int(v) for v in t[i]), stride, int(extent_s[i]), ms, dn, bool(aux[i]))
+                assert tuple(got[i]) == maeri.step_costs(*one), one
+                if need[i] <= ms:
+                    assert tuple(capped[i]) == tuple(got[i]), one
+                else:
+                    w = ms // dn
+                    assert tuple(capped[i]) == (w, w, w, need[i], need[i], aux[i], w, w), one
+
+
 def test_vmap_mixes_systolic_and_maeri_programs():
     shape = conv2d_shape((1, 4, 6, 6), (8, 4, 3, 3))
     programs, targets = [], []
@@ -334,7 +360,7 @@ def test_vmap_mixes_systolic_and_maeri_programs():
         programs.append(_program(shape, program_rows(shape, mapping, target, 0)))
         targets.append(target)
     instrs = engine.stack_streams([p.instrs for p in programs])
-    params = np.stack([engine.target_params(t) for t in targets])
+    params = engine.stack_target_params([engine.target_params(t) for t in targets])
     batch = engine.simulate_timing_batch(instrs, params)
     for i, (program, target) in enumerate(zip(programs, targets, strict=True)):
         single = engine.run_records(program.instrs, engine.target_params(target))

@@ -154,11 +154,11 @@ def test_traffic_is_consistent(name, kib):
 
 
 def _psum_loads(program, layer):
-    from simulator.program import BUF_OUTPUT, F_BUFFER, F_BYTES, F_OPCODE, OP_LOAD
+    from simulator.program import BUF_OUTPUT, OP_LOAD, ROW
 
     rows = program.instrs[layer.instr_begin : layer.instr_end]
-    loads = rows[(rows[:, F_OPCODE] == OP_LOAD) & (rows[:, F_BUFFER] == BUF_OUTPUT)]
-    return int(loads[:, F_BYTES].sum())
+    r = ROW.view(rows)
+    return int(r.bytes[(r.opcode == OP_LOAD) & (r.buffer == BUF_OUTPUT)].sum())
 
 
 def test_smaller_buffers_cost_dram_traffic_and_energy():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from compiler.loop_nest import program_rows
 from compiler.tiling import Mapping, check_mapping, conv2d_shape, gemm_view, matmul_shape
 from simulator.engine import simulate_timing
-from simulator.program import DATAFLOWS, F_OPCODE, F_SIZE, OP_COMPUTE, Layer, Program
+from simulator.program import DATAFLOWS, OP_COMPUTE, ROW, Layer, Program
 from simulator.reference import simulate_gemm
 from simulator.target import load_target
 
@@ -76,11 +76,11 @@ def test_jitted_compute_cycles_equal_the_register_model(data):
     )
     stats = simulate_timing(program, target)
     expected = 0
-    for row in rows_[rows_[:, F_OPCODE] == OP_COMPUTE]:
+    for row in rows_[ROW.view(rows_).opcode == OP_COMPUTE]:
         sizes = dict(
             zip(
                 shape.dim_names,
-                (int(v) for v in row[F_SIZE : F_SIZE + len(shape.dim_names)]),
+                (int(v) for v in ROW.view(row).size[: len(shape.dim_names)]),
                 strict=True,
             )
         )

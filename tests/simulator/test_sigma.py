@@ -1,7 +1,7 @@
 """SIGMA timing: the jitted engine against the cycle-stepped reference model
 (`simulator/sigma_reference.py`) on >= 200 random small sparse GEMMs and convs with random buffer
-tiles, the per-tile bitmap statistics on hand-checked cases, the target's validation, and the
-bitmap-compressed traffic."""
+tiles, the per-tile bitmap statistics on hand-checked cases (and of dense tiles, vectorised,
+against those of all-true masks), the target's validation, and the bitmap-compressed traffic."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from compiler.tiling import (
     weight_tile,
 )
 from simulator import engine, sigma, sigma_reference
-from simulator.program import F_M, F_OFF, F_OPCODE, F_SIZE, F_SPARSE, OP_COMPUTE, Layer, Program
+from simulator.program import OP_COMPUTE, ROW, Layer, Program
 from simulator.target import TargetError, load_target
 
 
@@ -76,15 +76,16 @@ def test_jitted_compute_cycles_equal_the_reference_model(case):
     stats = engine.simulate_timing(_program(shape, rows), target)
     expected_cycles = expected_macs = 0
     dims = shape.dim_names
-    for row in rows[rows[:, F_OPCODE] == OP_COMPUTE]:
-        off = {d: int(row[F_OFF + i]) for i, d in enumerate(dims)}
-        size = {d: int(row[F_SIZE + i]) for i, d in enumerate(dims)}
+    for row in rows[ROW.view(rows).opcode == OP_COMPUTE]:
+        r = ROW.view(row)
+        off = {d: int(r.off[i]) for i, d in enumerate(dims)}
+        size = {d: int(r.size[i]) for i, d in enumerate(dims)}
         masks = weight_tile(shape, weights, off, size)
         for rep, mask in enumerate(masks):
             # The reference runs the tile's actual weight values (rows x reduction) against
             # random streamed columns and checks its outputs against a dense matmul.
             stationary = np.where(mask, rng.normal(size=mask.shape), 0.0)
-            streamed = rng.normal(size=(mask.shape[1], int(row[F_M])))
+            streamed = rng.normal(size=(mask.shape[1], int(r.m)))
             run = sigma_reference.run(
                 stationary,
                 streamed,
@@ -94,7 +95,7 @@ def test_jitted_compute_cycles_equal_the_reference_model(case):
             )
             np.testing.assert_allclose(run.outputs, stationary @ streamed, atol=1e-9)
             expected_cycles += run.cycles
-            expected_macs += int(mask.sum()) * int(row[F_M])
+            expected_macs += int(mask.sum()) * int(r.m)
             del rep
     assert stats.layers[0].compute_cycles == expected_cycles
     assert stats.layers[0].macs == expected_macs  # effectual MACs
@@ -124,6 +125,20 @@ def test_tile_stats_of_a_split_row_and_packing():
     assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 16) == (1, 1 + 1 + 2, 2, 4, 16, 16)
     assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 2) == (1, 1 + 1 + 3, 3, 4, 16, 16)
     assert sigma.tile_stats(np.zeros((3, 5), bool), 16, 16, 16) == (0, 0, 0, 0, 0, 15)
+
+
+@pytest.mark.parametrize("ms, dn, rn", [(8, 8, 8), (16, 4, 2), (64, 8, 16), (128, 128, 128)])
+def test_dense_tile_stats_equal_those_of_dense_masks(ms, dn, rn):
+    rng = np.random.default_rng(5)
+    reps, rows = rng.integers(1, 3, 40), rng.integers(1, 30, 40)
+    k = rng.integers(1, 3 * ms, 40)
+    got = np.stack(sigma.dense_tile_stats(reps, rows, k, ms, dn, rn), axis=1)
+    first = sigma.dense_iteration_multipliers(rows, k, ms)
+    for i in range(len(k)):
+        mask = np.ones((reps[i], rows[i], k[i]), bool)
+        assert tuple(got[i]) == sigma.tile_stats(mask, ms, dn, rn), (reps[i], rows[i], k[i])
+        layout, _ = sigma.pack_rows(mask[0], ms)[0]
+        assert first[i] == len(layout), (rows[i], k[i])
 
 
 def test_vn_exit_adders_and_bus_lines():
@@ -204,8 +219,8 @@ def test_sparse_fields_in_the_compute_rows():
     weights = np.zeros((3, 2, 3, 3), np.float32)
     weights[0, 0] = 1.0  # 9 non-zeros in output channel 0, none elsewhere
     rows = program_rows(shape, default_mapping(shape, target), target, 0, weights=weights)
-    compute = rows[rows[:, F_OPCODE] == OP_COMPUTE]
-    assert compute[:, F_SPARSE + 4].sum() == 9 and compute[:, F_SPARSE + 5].sum() == 3 * 18
+    compute = ROW.view(rows[ROW.view(rows).opcode == OP_COMPUTE])
+    assert compute.w_nnz.sum() == 9 and compute.w_bitmap_bits.sum() == 3 * 18
 
 
 @pytest.mark.parametrize("count", [16, 64, 128, 256])

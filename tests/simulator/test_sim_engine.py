@@ -12,15 +12,8 @@ from hypothesis import strategies as st
 from sim_programs import DF_CODE, matmul_program, row
 
 from simulator import engine, systolic
-from simulator.program import (
-    OP_COMPUTE,
-    OP_CONFIG,
-    OP_LOAD,
-    OP_STORE,
-    Layer,
-    Program,
-)
-from simulator.target import make_target
+from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW, Layer, Program
+from simulator.target import load_target, make_target
 
 
 def _target(**kw):
@@ -157,7 +150,7 @@ def test_vmap_batch_matches_single_runs():
         _target(rows=8, cols=2),
     ]
     instrs = engine.stack_streams([p.instrs for p in programs])
-    params = np.stack([engine.target_params(t) for t in targets])
+    params = engine.stack_target_params([engine.target_params(t) for t in targets])
     batch = engine.simulate_timing_batch(instrs, params)
     for i, (program, target) in enumerate(zip(programs, targets, strict=True)):
         single = engine.run_records(program.instrs, engine.target_params(target))
@@ -184,30 +177,25 @@ def _python_timing(instrs, target):
     ready = [[0, 0] for _ in range(3)]
     free = [[0, 0] for _ in range(3)]
     out = []
-    for r in instrs.tolist():
-        op = r[0]
+    names = ("opcode", "buffer", "slot", "bytes", "s_in", "s_w", "s_out", "acc", "dataflow")
+    names += ("reps", "m", "n", "k")
+    view = ROW.view(instrs)
+    for values in zip(*(view[name].tolist() for name in names), strict=True):
+        r = dict(zip(names, values, strict=True))
+        op = r["opcode"]
         if op == OP_CONFIG:
             layer_start = last_end
             out.append((last_end, last_end, 0))
         elif op == OP_LOAD:
-            b, s, nbytes = r[3], r[4], r[5]
+            b, s, nbytes = r["buffer"], r["slot"], r["bytes"]
             start = max(dma, free[b][s])
             dma = start + math.ceil(nbytes / target.dram_bw_bytes_per_cycle)
             ready[b][s] = dma + target.dram_latency_cycles
             last_end = max(last_end, ready[b][s])
             out.append((start, ready[b][s], 0))
         elif op == OP_COMPUTE:
-            s_in, s_w, s_out, acc, reps, m, n, k, df = (
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                r[12],
-                r[13],
-                r[2],
-            )
+            s_in, s_w, s_out, acc = r["s_in"], r["s_w"], r["s_out"], r["acc"]
+            reps, m, n, k, df = r["reps"], r["m"], r["n"], r["k"], r["dataflow"]
             dep = free[2][s_out] if acc == 0 else ready[2][s_out]
             start = max(array, ready[0][s_in], ready[1][s_w], dep)
             end = start + _fold(m, n, k, ("ws", "os", "is")[df], target, reps)
@@ -217,7 +205,7 @@ def _python_timing(instrs, target):
             last_end = max(last_end, end)
             out.append((start, end, stall))
         elif op == OP_STORE:
-            s, nbytes = r[4], r[5]
+            s, nbytes = r["slot"], r["bytes"]
             start = max(dma, ready[2][s])
             dma = start + math.ceil(nbytes / target.dram_bw_bytes_per_cycle)
             free[2][s] = dma
@@ -261,3 +249,23 @@ def test_engine_matches_python_transcription(rows, shape, bw, latency):
     expected = _python_timing(instrs, target)
     got = records[:, [engine.R["start"], engine.R["end"], engine.R["stall"]]]
     np.testing.assert_array_equal(got, expected)
+
+
+def test_target_params_are_one_traced_pytree_for_every_target():
+    """Every field is data with one dtype whatever the target, so one compilation serves all;
+    stacking gives [B] fields for vmap, and the batch API refuses unstacked ones."""
+    import jax
+
+    targets = [_target(), load_target("maeri-64"), load_target("sigma-64")]
+    params = [engine.target_params(t) for t in targets]
+    leaves = [jax.tree_util.tree_leaves(p) for p in params]
+    assert len(leaves[0]) == 13
+    assert [[np.asarray(v).dtype for v in ls] for ls in leaves[1:]] == [
+        [np.asarray(v).dtype for v in leaves[0]]
+    ] * 2
+    stacked = engine.stack_target_params(params)
+    assert stacked.arch.tolist() == [0, 1, 2] and stacked.rows.shape == (3,)
+    instrs = engine.stack_streams([matmul_program(1, 8, 8, 8).instrs] * 3)
+    with pytest.raises(ValueError, match=r"params.rows must be \[3\]"):
+        engine.simulate_timing_batch(instrs, params[0])
+    engine.simulate_timing_batch(instrs, stacked)

@@ -35,7 +35,7 @@
 
 // -----
 
-"test.op"() {m = #accel.mapping<xs, {}>} : () -> ()
+"test.op"() {m = #accel.mapping<xs>} : () -> ()
 // CHECK: unknown dataflow 'xs' (expected one of ws, os, is)
 
 // -----
@@ -58,7 +58,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "pool" %x, %w attributes {layer_name = "/t", dims = {}, geometry = {}, mapping = #accel.mapping<os, {}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "pool" %x, %w attributes {layer_name = "/t", dims = {}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_compute
 }
 // CHECK: Operation does not verify: accel.tiled: unknown layer kind 'pool'
@@ -66,7 +66,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {}, geometry = {}, mapping = #accel.mapping<os, {}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   "test.op"() : () -> ()
 }
 // CHECK: Operation does not verify: accel.tiled '/t': test.op in its body
@@ -74,7 +74,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_for "y" tile 2 extent 4 {
     accel.tile_compute
     accel.tile_load "input" double_buffer = true
@@ -85,7 +85,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_store "output" double_buffer = true
   accel.tile_compute
 }
@@ -94,7 +94,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_compute
   accel.tile_compute
 }
@@ -103,7 +103,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_for "m" tile 2 extent 4 {
     accel.tile_compute
   }
@@ -113,7 +113,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_for "y" tile 2 extent 5 {
     accel.tile_compute
   }
@@ -123,7 +123,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {spatial = {}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_for "y" tile 2 extent 4 {
     accel.tile_for "y" tile 1 extent 4 {
       accel.tile_compute
@@ -135,7 +135,7 @@ accel.tile_store "weights" double_buffer = true
 // -----
 
 %x, %w = "test.op"() : () -> (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>)
-%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, {tiles = {y = 2 : i64}}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
+%t = accel.tiled "conv2d" %x, %w attributes {layer_name = "/t", dims = {n = 1 : i64, g = 1 : i64, k = 2 : i64, c = 2 : i64, y = 4 : i64, x = 4 : i64, r = 1 : i64, s = 1 : i64}, geometry = {}, mapping = #accel.mapping<os, tiles {y = 2}>} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   accel.tile_compute
 }
 // CHECK: Operation does not verify: accel.tiled '/t': its #accel.mapping keeps only the dataflow and spatial; 'tiles' is spelled by the body (edit its accel.tile_for / tile_load / tile_store ops)

@@ -46,7 +46,7 @@ accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1, 1, 1] at [0] size [1] 
 // -----
 
 %a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
-%y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+%y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
   accel_isa.store[0] bytes 16 at [0, 0, 0, 0] size [1, 4, 4, 4]
 }
 // CHECK: Operation does not verify: accel_isa.layer '/fc': the program must start with config
@@ -54,7 +54,7 @@ accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1, 1, 1] at [0] size [1] 
 // -----
 
 %a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
-%y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+%y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
   accel_isa.config "is"
   accel_isa.store[0] bytes 16 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 4, 4, 4, 1, 1, 1, 1]
 }
@@ -63,7 +63,7 @@ accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1, 1, 1] at [0] size [1] 
 // -----
 
 %a, %b = "test.op"() : () -> (tensor<4x8xf32>, tensor<8x4xf32>)
-%y = accel_isa.layer "pool" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is, {}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+%y = accel_isa.layer "pool" %a, %b attributes {layer_name = "/fc", dims = {}, geometry = {}, mapping = #accel.mapping<is>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
   accel_isa.config "is"
 }
 // CHECK: Operation does not verify: accel_isa.layer '/fc': unknown kind 'pool'

@@ -6,9 +6,9 @@
 // RUN: accelflow-opt %s -p 'accel-emit' | filecheck %s
 // RUN: accelflow-opt %s -p 'accel-emit,accel-isa-verify' | filecheck %s --check-prefix=COUNT
 
-builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4 : i64, cols = 4 : i64, ifmap_sram_kib = 1.0 : f64, filter_sram_kib = 1.0 : f64, ofmap_sram_kib = 1.0 : f64}>} {
+builtin.module attributes {accel.target = #accel.target<"tiny", {rows = 4, cols = 4, ifmap_sram_kib = 1.0, filter_sram_kib = 1.0, ofmap_sram_kib = 1.0}>} {
   func.func @main(%a: tensor<64x32xf32>, %b: tensor<32x48xf32>) -> (tensor<64x48xf32>, tensor<64x48xf32>, tensor<64x48xf32>) {
-    %mn = accel.tiled "matmul" %a, %b attributes {layer_name = "/mn", dims = {g = 1 : i64, m = 64 : i64, n = 48 : i64, k = 32 : i64}, geometry = {}, mapping = #accel.mapping<ws, {spatial = {k = ["rows", 4 : i64], n = ["cols", 4 : i64]}}>} : (tensor<64x32xf32>, tensor<32x48xf32>) -> tensor<64x48xf32> {
+    %mn = accel.tiled "matmul" %a, %b attributes {layer_name = "/mn", dims = {g = 1 : i64, m = 64 : i64, n = 48 : i64, k = 32 : i64}, geometry = {}, mapping = #accel.mapping<ws, spatial {k = rows 4, n = cols 4}>} : (tensor<64x32xf32>, tensor<32x48xf32>) -> tensor<64x48xf32> {
       accel.tile_for "m" tile 8 extent 64 {
         accel.tile_load "input" double_buffer = true
         accel.tile_for "n" tile 8 extent 48 {
@@ -18,7 +18,7 @@ builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4
         }
       }
     }
-    %nm = accel.tiled "matmul" %a, %b attributes {layer_name = "/nm", dims = {g = 1 : i64, m = 64 : i64, n = 48 : i64, k = 32 : i64}, geometry = {}, mapping = #accel.mapping<ws, {spatial = {k = ["rows", 4 : i64], n = ["cols", 4 : i64]}}>} : (tensor<64x32xf32>, tensor<32x48xf32>) -> tensor<64x48xf32> {
+    %nm = accel.tiled "matmul" %a, %b attributes {layer_name = "/nm", dims = {g = 1 : i64, m = 64 : i64, n = 48 : i64, k = 32 : i64}, geometry = {}, mapping = #accel.mapping<ws, spatial {k = rows 4, n = cols 4}>} : (tensor<64x32xf32>, tensor<32x48xf32>) -> tensor<64x48xf32> {
       accel.tile_for "n" tile 8 extent 48 {
         accel.tile_load "weight" double_buffer = true
         accel.tile_for "m" tile 8 extent 64 {
@@ -28,7 +28,7 @@ builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4
         }
       }
     }
-    %mn16 = accel.tiled "matmul" %a, %b attributes {layer_name = "/mn16", dims = {g = 1 : i64, m = 64 : i64, n = 48 : i64, k = 32 : i64}, geometry = {}, mapping = #accel.mapping<ws, {spatial = {k = ["rows", 4 : i64], n = ["cols", 4 : i64]}}>} : (tensor<64x32xf32>, tensor<32x48xf32>) -> tensor<64x48xf32> {
+    %mn16 = accel.tiled "matmul" %a, %b attributes {layer_name = "/mn16", dims = {g = 1 : i64, m = 64 : i64, n = 48 : i64, k = 32 : i64}, geometry = {}, mapping = #accel.mapping<ws, spatial {k = rows 4, n = cols 4}>} : (tensor<64x32xf32>, tensor<32x48xf32>) -> tensor<64x48xf32> {
       accel.tile_for "m" tile 16 extent 64 {
         accel.tile_load "input" double_buffer = true
         accel.tile_for "n" tile 8 extent 48 {
@@ -45,7 +45,7 @@ builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4
 // m outside n: one input tile per m tile, reused across the n loop; a weight tile per iteration.
 // The lowered layer carries the complete mapping its body implements.
 // CHECK:      %mn = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/mn"
-// CHECK-SAME:   mapping = #accel.mapping<ws, {tiles = {g = 1 : i64, m = 8 : i64, n = 8 : i64, k = 32 : i64}, order = ["m", "n", "g", "k"]
+// CHECK-SAME:   mapping = #accel.mapping<ws, tiles {g = 1, m = 8, n = 8, k = 32}, order [m, n, g, k]
 // CHECK-NOT:    tiles
 // CHECK:        accel_isa.config "ws"
 // CHECK-NEXT:   accel_isa.load "input"[0] bytes 256 at [0, 0, 0, 0] size [1, 8, 8, 32]
@@ -56,7 +56,7 @@ builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4
 // CHECK-NEXT:   accel_isa.compute in[0] w[1] out[1] acc false gemm [1, 8, 8, 32] at [0, 0, 8, 0] size [1, 8, 8, 32]
 // The interchange: one weight tile per n tile, an input tile per iteration.
 // CHECK:      %nm = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/nm"
-// CHECK-SAME:   order = ["n", "m", "g", "k"]
+// CHECK-SAME:   order [n, m, g, k]
 // CHECK:        accel_isa.config "ws"
 // CHECK-NEXT:   accel_isa.load "input"[0] bytes 256 at [0, 0, 0, 0] size [1, 8, 8, 32]
 // CHECK-NEXT:   accel_isa.load "weight"[0] bytes 256 at [0, 0, 0, 0] size [1, 8, 8, 32]
@@ -66,7 +66,7 @@ builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4
 // CHECK-NEXT:   accel_isa.compute in[1] w[0] out[1] acc false gemm [1, 8, 8, 32] at [0, 8, 0, 0] size [1, 8, 8, 32]
 // The m tile of 16 is the program's m tile.
 // CHECK:      %mn16 = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/mn16"
-// CHECK-SAME:   tiles = {g = 1 : i64, m = 16 : i64, n = 8 : i64, k = 32 : i64}
+// CHECK-SAME:   tiles {g = 1, m = 16, n = 8, k = 32}
 // CHECK:        accel_isa.load "input"[0] bytes 512 at [0, 0, 0, 0] size [1, 16, 8, 32]
 // CHECK:        accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 16, 8, 32] at [0, 0, 0, 0] size [1, 16, 8, 32]
 

@@ -8,7 +8,7 @@
 // 5 > 4 non-zeros and is split into [1 2 3 5] and [psum, 7]: 4 stationary iterations, each
 // W = s = b = 1 (fill 3, 1 cycle per column), reading 2 + 3 + 4 + 1 = 10 streamed elements per
 // column; 10 non-zeros of 32 elements.
-builtin.module attributes {accel.target = #accel.target<{name = "sigma-4", arch = "sigma", num_multipliers = 4 : i64, dn_bw_elems_per_cycle = 4 : i64, rn_bw_elems_per_cycle = 4 : i64, global_buffer = "shared", dataflow = "os", dram_latency_cycles = 0 : i64}>} {
+builtin.module attributes {accel.target = #accel.target<"sigma-4", {arch = "sigma", num_multipliers = 4, dn_bw_elems_per_cycle = 4, rn_bw_elems_per_cycle = 4, global_buffer = "shared", dataflow = "os", dram_latency_cycles = 0}>} {
   func.func @main(%a: tensor<1x8xf32>) -> tensor<1x4xf32> {
     %b = accel.constant {tensor_name = "b", value = dense<[[1.0, 0.0, 2.0, 0.0], [3.0, 0.0, 0.0, 4.0], [0.0, 0.0, 5.0, 6.0], [0.0, 0.0, 0.0, 7.0], [0.0, 0.0, 8.0, 0.0], [0.0, 0.0, 0.0, 9.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.5]]> : tensor<8x4xf32>} : tensor<8x4xf32>
     %y = accel.matmul %a, %b {layer_name = "/fc"} : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32>

@@ -2,7 +2,7 @@
 // RUN: accelflow-opt %s -p 'accel-tile{tile-k=3 tile-y=5 double-buffer=off},accel-emit' | filecheck %s --check-prefix=SINGLE
 // RUN: accelflow-opt %s -p 'accel-emit' | filecheck %s --check-prefix=UNTILED
 
-builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4 : i64, cols = 4 : i64, ifmap_sram_kib = 1.0 : f64, filter_sram_kib = 1.0 : f64, ofmap_sram_kib = 1.0 : f64}>} {
+builtin.module attributes {accel.target = #accel.target<"tiny", {rows = 4, cols = 4, ifmap_sram_kib = 1.0, filter_sram_kib = 1.0, ofmap_sram_kib = 1.0}>} {
   func.func @main(%x: tensor<1x8x12x12xf32>, %w: tensor<16x8x3x3xf32>, %a: tensor<6x32xf32>, %b: tensor<32x12xf32>) -> (tensor<1x16x12x12xf32>, tensor<6x12xf32>) {
     %y = accel.conv2d %x, %w {layer_name = "/conv", strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x8x12x12xf32>, tensor<16x8x3x3xf32>) -> tensor<1x16x12x12xf32>
     %z = accel.matmul %a, %b {layer_name = "/fc"} : (tensor<6x32xf32>, tensor<32x12xf32>) -> tensor<6x12xf32>
@@ -14,7 +14,7 @@ builtin.module attributes {accel.target = #accel.target<{name = "tiny", rows = 4
 // 36 input loads, 36 computes, 36 stores (115 rows); slots alternate when double-buffered and
 // the previous output tile is stored after the next prefetch.
 // CHECK:      %y = accel_isa.layer "conv2d" %x, %w attributes {layer_name = "/conv", dims = {n = 1 : i64, g = 1 : i64, k = 16 : i64
-// CHECK-SAME:   mapping = #accel.mapping<ws, {tiles = {n = 1 : i64, g = 1 : i64, k = 3 : i64, c = 8 : i64, y = 5 : i64, x = 6 : i64, r = 3 : i64, s = 3 : i64}
+// CHECK-SAME:   mapping = #accel.mapping<ws, tiles {n = 1, g = 1, k = 3, c = 8, y = 5, x = 6, r = 3, s = 3}
 // CHECK-NEXT:   accel_isa.config "ws"
 // CHECK-NEXT:   accel_isa.load "input"[0] bytes 448 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 3, 8, 5, 6, 3, 3]
 // CHECK-NEXT:   accel_isa.load "weight"[0] bytes 216 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 3, 8, 5, 6, 3, 3]

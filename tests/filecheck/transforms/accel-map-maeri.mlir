@@ -6,7 +6,7 @@
 
 // A MAERI target with 64 multipliers, 8 read ports: the conv3-like layer of
 // bench/validation/stonne.csv and an FC layer.
-builtin.module attributes {accel.target = #accel.target<{name = "maeri-64", arch = "maeri", num_multipliers = 64 : i64, dn_bw_elems_per_cycle = 8 : i64, rn_bw_elems_per_cycle = 8 : i64, accumulation_buffer = true, global_buffer = "shared", dataflow = "os", ifmap_sram_kib = 512.0 : f64, filter_sram_kib = 512.0 : f64, ofmap_sram_kib = 512.0 : f64}>} {
+builtin.module attributes {accel.target = #accel.target<"maeri-64", {arch = "maeri", num_multipliers = 64, dn_bw_elems_per_cycle = 8, rn_bw_elems_per_cycle = 8, accumulation_buffer = true, global_buffer = "shared", dataflow = "os", ifmap_sram_kib = 512.0, filter_sram_kib = 512.0, ofmap_sram_kib = 512.0}>} {
   func.func @main(%x: tensor<1x32x15x15xf32>, %w: tensor<32x32x3x3xf32>, %a: tensor<1x64xf32>, %b: tensor<64x32xf32>) -> (tensor<1x32x13x13xf32>, tensor<1x32xf32>) {
     %y = accel.conv2d %x, %w {layer_name = "/conv", strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x32x15x15xf32>, tensor<32x32x3x3xf32>) -> tensor<1x32x13x13xf32>
     %z = accel.matmul %a, %b {layer_name = "/fc"} : (tensor<1x64xf32>, tensor<64x32xf32>) -> tensor<1x32xf32>
@@ -17,17 +17,17 @@ builtin.module attributes {accel.target = #accel.target<{name = "maeri-64", arch
 // The default heuristic: VN = a whole 3x3 window (T_C=1), 4 VNs of output channels (36 of 64
 // multipliers: the closed form prefers it to T_C=2 T_K=2 by a hair); the FC's reduction (64)
 // fills the multipliers in one VN.
-// CHECK:      spatial = {k = ["vns", 4 : i64], r = ["vn", 3 : i64], s = ["vn", 3 : i64]}
-// CHECK-SAME: directives = "TemporalMap(1,1) G; SpatialMap(4,4) K; TemporalMap(1,1) N; TemporalMap(13,13) Y; TemporalMap(13,13) X; TemporalMap(32,32) C; SpatialMap(3,3) R; SpatialMap(3,3) S"
+// CHECK:      spatial {k = vns 4, r = vn 3, s = vn 3}
+// CHECK-SAME: directives "TemporalMap(1,1) G; SpatialMap(4,4) K; TemporalMap(1,1) N; TemporalMap(13,13) Y; TemporalMap(13,13) X; TemporalMap(32,32) C; SpatialMap(3,3) R; SpatialMap(3,3) S"
 // CHECK:      accel.matmul
-// CHECK-SAME: spatial = {k = ["vn", 64 : i64]}
+// CHECK-SAME: spatial {k = vn 64}
 
 // STONNE's names: T_R T_S T_C T_K for the conv, T_N T_K for the FC (T_K is the output channels
 // of a conv but the reduction of a GEMM, like STONNE does; give each layer its own option).
 // STONNE:      accel.conv2d
-// STONNE-SAME: spatial = {k = ["vns", 2 : i64], c = ["vn", 2 : i64], r = ["vn", 3 : i64], s = ["vn", 3 : i64]}
+// STONNE-SAME: spatial {k = vns 2, c = vn 2, r = vn 3, s = vn 3}
 // STONNE:      accel.matmul
-// STONNE-SAME: spatial = {n = ["vns", 8 : i64], k = ["vn", 8 : i64]}
+// STONNE-SAME: spatial {n = vns 8, k = vn 8}
 
 // The CONFIG sets the virtual neurons: the spatial tile per dim (n g k c y x r s) and the steps
 // [c_w, c_full, c_col, e_full, e_col, aux_ms]: 2 VNs of 18 multipliers on trees of 8 put at most

@@ -1,5 +1,5 @@
 // RUN: accelflow-opt %s -p 'onnx-to-accel{target=tpu-like-small}' | filecheck %s
-// CHECK:      builtin.module attributes {accel.target = #accel.target<{name = "tpu-like-small", arch = "systolic", rows = 8 : i64, cols = 8 : i64, dataflow = "ws"
+// CHECK:      builtin.module attributes {accel.target = #accel.target<"tpu-like-small", {arch = "systolic", rows = 8, cols = 8, dataflow = "ws"
 // CHECK-LABEL: func.func @main
 // CHECK-NEXT:   %0 = accel.constant {value = dense<[[[[1.000000e+00]]], [[[4.000000e+00]]]]> : tensor<2x1x1x1xf32>, tensor_name = "/bn/BN/folded_weight"} : tensor<2x1x1x1xf32>
 // CHECK-NEXT:   %1 = accel.constant {value = dense<[-4.000000e-01, -8.000000e-01]> : tensor<2xf32>, tensor_name = "/bn/BN/folded_bias"} : tensor<2xf32>

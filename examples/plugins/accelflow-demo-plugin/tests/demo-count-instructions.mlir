@@ -2,7 +2,7 @@
 // RUN: accelflow-opt %s -p 'demo-count-instructions' --print-op-generic | filecheck %s --check-prefix=GENERIC
 
 func.func @main(%a: tensor<4x8xf32>, %b: tensor<8x4xf32>) -> tensor<4x4xf32> {
-  %y = accel_isa.layer "matmul" %a, %b attributes {onnx_outputs = ["y"], layer_name = "/fc", dims = {g = 1 : i64, m = 4 : i64, n = 4 : i64, k = 8 : i64}, geometry = {}, mapping = #accel.mapping<is, {tiles = {g = 1 : i64, m = 4 : i64, n = 4 : i64, k = 4 : i64}, order = ["g", "m", "k", "n"]}>} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
+  %y = accel_isa.layer "matmul" %a, %b attributes {onnx_outputs = ["y"], layer_name = "/fc", dims = {g = 1 : i64, m = 4 : i64, n = 4 : i64, k = 8 : i64}, geometry = {}, mapping = #accel.mapping<is, tiles {g = 1, m = 4, n = 4, k = 4}, order [g, m, k, n], directives "TemporalMap(1,1) G; TemporalMap(4,4) M; TemporalMap(4,4) K; TemporalMap(4,4) N">} : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32> {
     accel_isa.config "is"
     accel_isa.load "input"[0] bytes 16 at [0, 0, 0, 0] size [1, 4, 4, 4]
     accel_isa.load "weight"[1] bytes 16 at [0, 0, 0, 0] size [1, 4, 4, 4]
