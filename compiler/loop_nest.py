@@ -27,7 +27,8 @@ the nested loop (or the compute) and those after it. Their meaning, which `lower
 Instruction order: between two computes the emitter issues the loads that fire there in operand
 order (input, weight, partial sums), and the stores of the previous output tile after the loads
 when double-buffered (so the prefetch is not queued behind the store on the DMA channel) or before
-them when single-buffered (the slot is reused). Transfers between two computes touch different
+them when single-buffered (the slot is reused), and before them too when a reload of partial sums
+in the same window targets the slot the store reads. Transfers between two computes touch different
 buffers or slots, so this order does not change what the program computes.
 """
 
@@ -378,6 +379,15 @@ def lower(
 
     # Program order: window w holds what comes between compute w-1 and compute w (the stores
     # after w-1, the loads before w); the last window follows the last compute.
+    # A reload of partial sums into the slot a store in the same window reads (an output tile
+    # reloaded without moving to the other slot) must wait for that store: stores go first there.
+    reloads = np.zeros(total + 1, dtype=bool)
+    for at, _, t, _ in events:
+        if t.kind == LOAD and t.operand == "output":
+            reloads[at] = True
+    same_slot = np.zeros(total + 1, dtype=bool)
+    same_slot[1:total] = s_out[1:] == s_out[:-1]
+    stores_first = reloads & same_slot
     store_rank = 4 if double else 0
     blocks = []
     keys = []
@@ -397,9 +407,10 @@ def lower(
             window, rank = at, LOAD_RANK[t.operand]
         else:
             block = ROW.encode(len(at), opcode=OP_STORE, slot=s_out[at], bytes=fp_out[at], **tile)
-            window, rank = at + 1, store_rank
+            window = at + 1
+            rank = np.where(stores_first[window], 0, store_rank)
         blocks.append(block)
-        keys.append(np.stack([window, np.full(len(at), rank), order_key], axis=1))
+        keys.append(np.stack([window, np.broadcast_to(rank, len(at)), order_key], axis=1))
     reps, m, n, k = tiling.gemm_view(shape, sizes)
     compute = ROW.encode(
         total,
