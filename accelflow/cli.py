@@ -266,7 +266,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
         table.add_row(
             name,
             t.arch,
-            f"{t.num_multipliers} MS" if t.arch in ("maeri", "sigma") else f"{t.rows}x{t.cols}",
+            t.family.describe(t),
             t.dataflow,
             f"{t.ifmap_sram_kib:g}/{t.filter_sram_kib:g}/{t.ofmap_sram_kib:g}",
             f"{t.dram_bw_bytes_per_cycle:g}",

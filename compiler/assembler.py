@@ -37,7 +37,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from compiler.passes.accel_isa_verify import verify_layer
-from compiler.passes.common import TARGET_ATTR, dense_to_numpy
+from compiler.passes.common import TARGET_ATTR, dense_to_numpy, layer_shape
 from dialects import accel, accel_isa
 from dialects.onnx import NoValueOp
 from simulator.errors import AccelflowError
@@ -141,11 +141,13 @@ def _column(values: list[Any]) -> Any:
 
 def instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
     """The Program rows of one layer's instruction ops (`index`: its position among the
-    accelerator layers), built with the row schema's encode (`simulator.program.ROW`; a config's
-    6-value `steps` costs fold 0 as the others): each config, then the loads, computes and
+    accelerator layers), built with the row schema's encode (`simulator.program.ROW`; the
+    stride is the layer's): each config, then the loads, computes and
     stores each at once, put back in program order. A compute's dataflow is its latest config's."""
     ops = list(layer.body.block.ops)
     kind = KIND_CODES[layer.kind.data]
+    shape = layer_shape(layer)
+    stride = shape.stride if shape.kind == "conv2d" else None
     blocks: list[np.ndarray] = []
     order: list[int] = []
     dataflows: list[int] = []  # the latest config's, per op
@@ -153,9 +155,7 @@ def instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
     for i, op in enumerate(ops):
         if isinstance(op, accel_isa.ConfigOp):
             dataflow = DATAFLOWS.index(op.dataflow.data)
-            spatial = steps = None
-            if op.spatial is not None and op.steps is not None:  # MAERI: the virtual neurons
-                spatial, steps = op.spatial.get_values(), op.steps.get_values()
+            spatial = op.spatial.get_values() if op.spatial is not None else None
             blocks.append(
                 ROW.encode(
                     1,
@@ -163,8 +163,8 @@ def instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
                     layer=index,
                     dataflow=dataflow,
                     kind=kind,
-                    size=spatial,
-                    steps=steps,
+                    stride=stride,
+                    size=spatial,  # MAERI: the virtual neurons
                 )
             )
             order.append(i)

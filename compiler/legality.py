@@ -2,16 +2,14 @@
 
 `check_mapping` raises `MappingError` naming the layer and the broken limit: an unknown dataflow,
 a tile outside [1, extent], an order that is not a permutation, a spatial unroll beyond the
-array (systolic rows / cols; MAERI: `maeri_mapping.check_maeri_spatial`; SIGMA takes none), or a
+array, or a
 footprint (x2 when double-buffered) beyond a global buffer (`capacity_error`, which the tile
 search uses too).
 """
 
 from __future__ import annotations
 
-import math
-
-from compiler.maeri_mapping import check_maeri_spatial
+from simulator.memory import fits_buffers
 from simulator.program import DATAFLOWS
 from simulator.target import Target
 from simulator.workload import OPERANDS, LayerShape, Mapping, MappingError, footprint_bytes
@@ -33,11 +31,12 @@ def buffer_ratios(fp_bytes: tuple[int, ...], target: Target) -> list[float]:
 
 
 def capacity_error(fp_bytes: tuple[int, ...], target: Target, mult: int) -> str | None:
-    """The over-capacity message for tiles of `fp_bytes` (already x mult), or None if they fit."""
+    """The over-capacity message for tiles of `fp_bytes` (already x mult), or None if they fit
+    (`simulator.memory.fits_buffers`, the rule the cost model and the tuner apply to arrays)."""
+    if fits_buffers(list(fp_bytes), target):
+        return None
     if target.global_buffer == "shared":
         need, cap = sum(fp_bytes), target.shared_buffer_bytes
-        if need <= cap:
-            return None
         twice = " (x2 double-buffered)" if mult == 2 else ""
         return (
             f"input+weight+output tiles need {need} B{twice} but the shared global buffer "
@@ -46,7 +45,7 @@ def capacity_error(fp_bytes: tuple[int, ...], target: Target, mult: int) -> str 
     for op, need in zip(OPERANDS, fp_bytes, strict=True):
         if need > target.buffer_bytes(op):
             return _over_capacity_message(op, need, target.buffer_bytes(op), mult)
-    return None
+    raise AssertionError("fits_buffers and the per-buffer checks disagree")
 
 
 def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: str = "") -> None:
@@ -72,45 +71,9 @@ def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: st
         raise MappingError(
             f"{where}loop order {' '.join(mapping.order)} is not a permutation of {' '.join(dims)}"
         )
-    if target.arch == "maeri":
-        check_maeri_spatial(shape, mapping, target, where)
-    elif target.arch == "sigma":
-        if mapping.spatial:
-            raise MappingError(
-                f"{where}a sigma target takes no spatial unroll (got "
-                f"{' '.join(sorted(mapping.spatial))}): rows are packed by their non-zeros"
-            )
-    else:
-        check_array_spatial(shape, mapping, target, where)
+    target.family.check_spatial(shape, mapping, target, where)
     mult = 2 if mapping.double_buffer else 1
     fp = footprint_bytes(shape, mapping.tiles, target.element_bytes)
     error = capacity_error(tuple(fp[op] * mult for op in OPERANDS), target, mult)
     if error is not None:
         raise MappingError(where + error)
-
-
-def check_array_spatial(shape: LayerShape, mapping: Mapping, target: Target, where: str) -> None:
-    dims = shape.dim_names
-    per_axis: dict[str, list[tuple[str, int]]] = {"rows": [], "cols": []}
-    for d, (axis, factor) in mapping.spatial.items():
-        if d not in dims:
-            raise MappingError(
-                f"{where}spatial unroll of unknown dim '{d}' (dims: {' '.join(dims)})"
-            )
-        if axis not in per_axis:
-            raise MappingError(
-                f"{where}spatial unroll of {d} on unknown array axis '{axis}' (rows or cols)"
-            )
-        if factor < 1:
-            raise MappingError(f"{where}spatial unroll of {d} = {factor} is below 1")
-        per_axis[axis].append((d, factor))
-    for axis, size in (("rows", target.rows), ("cols", target.cols)):
-        unrolled = per_axis[axis]
-        total = math.prod(f for _, f in unrolled)
-        if total > size:
-            what = "*".join(d for d, _ in unrolled)
-            factors = "*".join(str(f) for _, f in unrolled)
-            value = f"{factors} = {total}" if len(unrolled) > 1 else str(total)
-            raise MappingError(
-                f"{where}spatial unroll of {what} = {value} exceeds the array's {size} {axis}"
-            )

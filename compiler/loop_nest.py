@@ -365,17 +365,11 @@ def lower(
     fp_in, fp_w, fp_out = (
         np.broadcast_to(v, (total,)) * eb for v in tiling.footprint_elements(shape, sizes)
     )
-    sparse = None
-    if target.arch == "sigma":  # bitmap-compressed weights (and activations, if declared)
-        sparse, w_nnz = tiling.sigma_fields(
-            shape, weights, target, its.off, its.size, rel["weight"]
-        )
-        dense_w = np.prod(its.size[:, rel["weight"]], axis=1)
-        fp_w = fp_w - dense_w * eb + w_nnz * eb + (dense_w + 7) // 8
-        if target.sparse_activations:
-            elems = fp_in // eb
-            kept = np.ceil(elems * target.activation_density).astype(np.int64)
-            fp_in = kept * eb + (elems + 7) // 8
+    # The family's COMPUTE fields from the weights (SIGMA: bitmap statistics) and what its
+    # LOADs move (SIGMA: bitmap-compressed weights, and activations if declared).
+    fam = target.family
+    compute_fields, w_nnz = fam.compute_values(shape, target, weights, its.off, its.size)
+    fp_in, fp_w, fp_out = fam.load_bytes(shape, target, [fp_in, fp_w, fp_out], sizes, w_nnz)
 
     # Program order: window w holds what comes between compute w-1 and compute w (the stores
     # after w-1, the loads before w); the last window follows the last compute.
@@ -427,7 +421,7 @@ def lower(
         k=k,
         off=its.off,
         size=its.size,
-        sparse=sparse,
+        **compute_fields,
     )
     blocks.append(compute)
     keys.append(np.stack([np.arange(total), np.full(total, 5), np.zeros(total, np.int64)], axis=1))
@@ -440,20 +434,16 @@ def lower(
 def config_row(
     shape: tiling.LayerShape, mapping: tiling.Mapping, target: Target, layer_index: int
 ) -> np.ndarray:
-    """The layer's CONFIG row: dataflow, kind and, on MAERI, the spatial tile and step costs."""
-    spatial = steps = None
-    if target.arch == "maeri":  # the virtual neurons: spatial tile per dim and step costs
-        factors = tiling.maeri_factors(shape, mapping)
-        spatial = [factors[d] for d in shape.dim_names]
-        steps = tiling.maeri_config(shape, mapping, target)
+    """The layer's CONFIG row: dataflow, kind, stride and the family's fields (MAERI: the
+    spatial tile, `Family.config_values`)."""
     return ROW.encode(
         1,
         opcode=OP_CONFIG,
         dataflow=DATAFLOWS.index(mapping.dataflow),
         layer=layer_index,
         kind=KIND_CODES[shape.kind],
-        size=spatial,
-        steps=steps,
+        stride=shape.stride if shape.kind == "conv2d" else None,
+        **target.family.config_values(shape, mapping, target),
     )
 
 

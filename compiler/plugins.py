@@ -14,8 +14,9 @@ is a plugin pass whose name is a built-in pass's (accelflow's or xDSL's) or anot
 nothing replaces a pass silently. docs/extending.md walks through a plugin
 (examples/plugins/accelflow-demo-plugin).
 
-`ARCHITECTURES_GROUP` is reserved for accelerator families (family name -> family); it has no
-behaviour yet.
+Accelerator families come the same way, through `ARCHITECTURES_GROUP` (family name -> a
+`simulator.arch.Family`); their registry is `simulator.arch` (the simulator needs them without
+the compiler).
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from functools import partial
 
 from xdsl.passes import ModulePass
 
+from simulator.arch import ARCHITECTURES_GROUP
 from simulator.errors import AccelflowError
 
 PASSES_GROUP = "accelflow.passes"
 """Entry point group of pass plugins: pass name -> `ModulePass` subclass."""
-ARCHITECTURES_GROUP = "accelflow.architectures"
-"""Entry point group of accelerator families (family name -> family); reserved, not read yet."""
+
+__all__ = ["ARCHITECTURES_GROUP", "PASSES_GROUP", "PluginError"]
 
 PassFactory = Callable[[], type[ModulePass]]
 

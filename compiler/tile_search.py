@@ -1,13 +1,13 @@
-"""Buffer tiles and the default mapping (IR-free): `choose_tiles`, `default_mapping`, `spatial_unroll`.
+"""Buffer tiles and the default mapping (IR-free): `choose_tiles`, `default_mapping`.
 
-- Spatial unroll on a systolic array (`spatial_unroll`) is descriptive: per array axis it
-  records the main loop dim (the one with the largest extent among the dims folded onto that axis
-  by the GEMM view) with factor min(GEMM-view extent of the axis, rows or cols). The timing model
-  uses the GEMM view.
+- The spatial unroll is the target's family's (`Family.default_spatial`, simulator/arch/): on a
+  systolic array descriptive, MAERI's spatial tile by its heuristic, none on SIGMA; so are the
+  GEMM-axis floors the tiler keeps (`Family.tile_floors`).
 - `choose_tiles` starts from the full extents and repeatedly halves (ceil) one dimension until
   every footprint (x2 when double-buffered) fits its global buffer. The dimension halved must
   shrink the most over-full buffer; among those it prefers (1) dims whose halving keeps the
-  array-mapped GEMM axes and the reduction at least rows/cols-sized and that are not r/s, then
+  family's floors (systolic: the array-mapped GEMM axes and the reduction at least
+  rows/cols-sized; MAERI/SIGMA: a virtual neuron's worth of reduction) and that are not r/s, then
   (2) any dim but r/s, then (3) r/s; within a tier, the least estimated DRAM traffic for the
   mapping's loop order, then the largest drop of the over-full buffer, then the largest tile.
   The greedy runs once per best-tier first move; each result is then improved by a local search
@@ -15,8 +15,7 @@
   (floors broken, estimated DRAM traffic `dram_traffic`, number of tile iterations).
   `double_buffer=None`: double-buffer when the target allows it (`target.double_buffer`) and the
   minimal tiles (all 1 except the fixed ones) fit twice; otherwise single-buffer.
-- SIGMA targets take no spatial unroll and tiles chosen as for MAERI (dense footprints: a tile
-  must fit even when its weights are dense).
+- SIGMA tiles must fit even when their weights are dense (dense footprints).
 - Whether tiles fit the buffers (`buffer_ratios`, `capacity_error`) is compiler/legality.py's.
 """
 
@@ -26,7 +25,6 @@ import math
 from dataclasses import replace
 
 from compiler.legality import buffer_ratios, capacity_error
-from compiler.maeri_mapping import with_maeri_spatial
 from simulator.program import DATAFLOWS
 from simulator.target import Target
 from simulator.workload import (
@@ -40,35 +38,8 @@ from simulator.workload import (
     visit_counts,
 )
 
-# GEMM view: which loop dims fold into the GEMM axes m (pixels), n (output channels), k (reduction).
-_GEMM_AXES: dict[str, dict[str, tuple[str, ...]]] = {
-    "conv2d": {"m": ("y", "x", "n"), "n": ("k",), "k": ("c", "r", "s")},
-    "matmul": {"m": ("m",), "n": ("n",), "k": ("k",)},
-}
-# GEMM axis across the array's rows / cols for each dataflow (docs/program.md).
-_ARRAY_AXES: dict[str, tuple[str, str]] = {"os": ("m", "n"), "ws": ("k", "n"), "is": ("k", "m")}
 # Dims the greedy tiler shrinks last (filter window: tiling it costs halo and partial sums).
 _LAST_RESORT = ("r", "s")
-
-
-def spatial_unroll(shape: LayerShape, dataflow: str, target: Target) -> dict[str, tuple[str, int]]:
-    """The spatial unroll `dataflow` implies on a rows x cols systolic array (descriptive): per
-    array axis, the main loop dim of the GEMM axis mapped there, with factor
-    min(GEMM-view extent of that axis, rows or cols)."""
-    if dataflow not in _ARRAY_AXES:
-        raise MappingError(
-            f"unknown dataflow '{dataflow}' (expected one of {', '.join(DATAFLOWS)})"
-        )
-    axes = _GEMM_AXES[shape.kind]
-    spatial: dict[str, tuple[str, int]] = {}
-    for array_axis, size, gemm_axis in zip(
-        ("rows", "cols"), (target.rows, target.cols), _ARRAY_AXES[dataflow], strict=True
-    ):
-        dims = axes[gemm_axis]
-        main = max(dims, key=lambda d: shape.dims[d])  # first wins ties
-        extent = math.prod(shape.dims[d] for d in dims)
-        spatial[main] = (array_axis, min(extent, size))
-    return spatial
 
 
 def default_mapping(
@@ -81,40 +52,18 @@ def default_mapping(
     that dataflow implies, a reuse-friendly loop order (or `order`), and tiles from
     `choose_tiles`."""
     dataflow = dataflow or target.dataflow
-    if target.arch in ("maeri", "sigma") and dataflow not in DATAFLOWS:
+    if dataflow not in DATAFLOWS:
         raise MappingError(
             f"unknown dataflow '{dataflow}' (expected one of {', '.join(DATAFLOWS)})"
         )
-    spatial = {} if target.arch in ("maeri", "sigma") else spatial_unroll(shape, dataflow, target)
     order = tuple(order) if order is not None else DEFAULT_ORDERS[shape.kind][dataflow]
     if sorted(order) != sorted(shape.dim_names):
         raise MappingError(
             f"loop order {' '.join(order)} is not a permutation of {' '.join(shape.dim_names)}"
         )
-    start = Mapping(dataflow=dataflow, tiles=dict(shape.dims), order=order, spatial=spatial)
+    start = Mapping(dataflow=dataflow, tiles=dict(shape.dims), order=order)
     mapping = choose_tiles(shape, start, target)
-    if target.arch == "maeri":
-        mapping = with_maeri_spatial(shape, mapping, target)
-    return mapping
-
-
-def _gemm_floors(
-    shape: LayerShape, dataflow: str, target: Target
-) -> list[tuple[tuple[str, ...], int]]:
-    """(dims of a GEMM axis, minimum product) the tiler tries to keep: the array-mapped axes at
-    least rows/cols, the reduction at least rows (each capped by the axis's full extent)."""
-    axes = _GEMM_AXES[shape.kind]
-    if target.arch in ("maeri", "sigma"):  # keep a virtual neuron's worth of reduction per tile
-        dims = axes["k"]
-        return [(dims, min(target.num_multipliers, math.prod(shape.dims[d] for d in dims)))]
-    rows_axis, cols_axis = _ARRAY_AXES.get(dataflow, ("k", "n"))
-    wanted = {rows_axis: target.rows, cols_axis: target.cols}
-    wanted["k"] = max(wanted.get("k", 0), target.rows)
-    floors = []
-    for gemm_axis, size in wanted.items():
-        dims = axes[gemm_axis]
-        floors.append((dims, min(size, math.prod(shape.dims[d] for d in dims))))
-    return floors
+    return target.family.default_spatial(shape, mapping, target)
 
 
 def choose_tiles(
@@ -153,7 +102,7 @@ def choose_tiles(
 
     order = tuple(mapping.order) if mapping.order else shape.dim_names
     free = [d for d in order if d not in fixed]
-    floors = _gemm_floors(shape, mapping.dataflow, target)
+    floors = target.family.tile_floors(shape, mapping.dataflow, target)
     search = _TileSearch(shape, order, free, floors, target, eb * mult)
     full = {d: fixed.get(d, shape.dims[d]) for d in shape.dim_names}
     # The greedy halving is myopic about which dim to shrink first: start it from each of the

@@ -5,21 +5,22 @@ lives in the module named by its job:
 
 - simulator/workload.py: `LayerShape` (`conv2d_shape`, `matmul_shape`), `Mapping`, operands and
   their dims, the GEMM view, footprints, visit counts and `dram_traffic`, the default loop orders;
-- compiler/tile_search.py: `choose_tiles`, `default_mapping`, the systolic `spatial_unroll`;
+- compiler/tile_search.py: `choose_tiles`, `default_mapping`;
 - compiler/legality.py: `check_mapping` and the buffer-capacity rules;
-- compiler/maeri_mapping.py: MAERI's spatial tile (STONNE's names, the default heuristic, the
-  aux multiplier, the CONFIG step fields);
-- compiler/sigma_tiles.py: SIGMA's per-tile bitmap statistics from the layer's weights;
+- simulator/arch/ (the accelerator families, each the one home of its rules): the systolic
+  `spatial_unroll` (systolic.py), MAERI's spatial tile (maeri_mapping.py: STONNE's names, the
+  default heuristic, the aux multiplier), SIGMA's per-tile bitmap statistics from the layer's
+  weights (sigma_tiles.py);
 - compiler/loop_nest.py: the loop nest a mapping spells and its lowering to instructions.
 """
 
 from __future__ import annotations
 
 from compiler.legality import buffer_ratios, capacity_error, check_mapping
-from compiler.maeri_mapping import (
+from compiler.tile_search import choose_tiles, default_mapping
+from simulator.arch.maeri_mapping import (
     STONNE_TILE_NAMES,
     maeri_axis,
-    maeri_config,
     maeri_factors,
     maeri_mapping_spatial,
     maeri_spatial,
@@ -27,8 +28,8 @@ from compiler.maeri_mapping import (
     parse_spatial,
     with_maeri_spatial,
 )
-from compiler.sigma_tiles import sigma_fields, sparse_tile_stats, weight_tile
-from compiler.tile_search import choose_tiles, default_mapping, spatial_unroll
+from simulator.arch.sigma_tiles import sigma_fields, sparse_tile_stats, weight_tile
+from simulator.arch.systolic import spatial_unroll
 from simulator.workload import (
     DEFAULT_ORDERS,
     MAERI_AXES,
@@ -71,7 +72,6 @@ __all__ = [
     "footprint_ints",
     "gemm_view",
     "maeri_axis",
-    "maeri_config",
     "maeri_factors",
     "maeri_mapping_spatial",
     "maeri_spatial",

@@ -77,12 +77,12 @@ from dialects.accel_attrs import TargetAttr as TargetAttr
 from dialects.accel_attrs import from_attr as from_attr
 from dialects.accel_attrs import i64_array as i64_array
 from dialects.accel_attrs import to_attr as to_attr
+from simulator.program import LAYER_KINDS as LAYER_KINDS  # re-exported as accel.X
+from simulator.workload import OPERANDS as OPERANDS
 
-LAYER_KINDS = ("conv2d", "matmul")
 # The keys of a tile-level #accel.mapping (besides the dataflow): tiles, loop order and double
 # buffering are the accel.tiled body's.
 TILE_LEVEL_MAPPING_KEYS = ("spatial",)
-OPERANDS = ("input", "weight", "output")
 
 
 # --- layer-level ops -------------------------------------------------------------------------

@@ -29,8 +29,7 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
-DATAFLOWS = ("ws", "os", "is")
-
+from simulator.program import DATAFLOWS
 
 # --- plain Python values <-> attributes ---------------------------------------------------
 

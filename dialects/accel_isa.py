@@ -6,7 +6,7 @@ the straight-line instruction stream; the assembler packs it into a `simulator.p
 
     %y = accel_isa.layer "conv2d" %x, %w attributes {layer_name = "/conv1/Conv", dims = {...}, ...} : (...) -> tensor<1x8x32x32xf32> {
       accel_isa.config ws
-      (MAERI: accel_isa.config "os" spatial [1, 1, 2, 2, 1, 1, 3, 3] steps [8, 8, 3, 18, 6, 0])
+      (MAERI: accel_isa.config "os" spatial [1, 1, 2, 2, 1, 1, 3, 3], the virtual neurons)
       accel_isa.load "weight"[0] bytes 216 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 8, 3, 32, 32, 3, 3]
       accel_isa.load "input"[0] bytes 3468 at [0, 0, 0, 0, 0, 0, 0, 0] size [1, 1, 8, 3, 32, 32, 3, 3]
       accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1024, 8, 27] at [...] size [...]
@@ -43,13 +43,12 @@ from xdsl.irdl import (
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.accel import DATAFLOWS, LAYER_KINDS, OPERANDS, LayerRegionOp, i64_array
+from simulator.program import LAYER_DIMS, MAX_DIMS, ROW
 
-MAX_DIMS = 8
-NUM_STEPS = 8  # 6 accepted: fold 0 costs as every fold (c_full0 = c_full, c_col0 = c_col)
-# SIGMA's per-tile bitmap statistics on a compute (simulator.sigma.SPARSE_FIELDS).
-SPARSE_FIELD_NAMES = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")
+# SIGMA's per-tile bitmap statistics on a compute: the row schema's `sparse` members.
+SPARSE_FIELD_NAMES = ROW.field("sparse").members
 NUM_SPARSE_FIELDS = len(SPARSE_FIELD_NAMES)
-DIMS_OF_KIND = {"conv2d": 8, "matmul": 4}
+DIMS_OF_KIND = {kind: len(dims) for kind, dims in LAYER_DIMS.items()}
 
 
 def _check_tile(op: IRDLOperation, offsets: DenseArrayBase, sizes: DenseArrayBase) -> None:
@@ -78,31 +77,21 @@ class ConfigOp(IRDLOperation):
     """Start of a layer: set the array's dataflow; on MAERI also the virtual neurons.
 
     `spatial`: the spatial tile per loop dim of the layer (STONNE's T_R, T_S, ... in our dim
-    order); `steps`: [c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0], the port
-    cycles and elements of the controller's weight, full-window and new-column steps, whether
-    each VN has an aux multiplier and the input steps' cycles in fold 0, which sends no partial
-    sum back (simulator/maeri.py; without the last two, fold 0 costs as the others). Both absent
-    on a systolic array."""
+    order); absent on a systolic array. The controller's step costs follow from it (the
+    simulator derives them, `simulator.arch.maeri.derive_steps`): edit the spatial tile and the
+    timing follows."""
 
     name = "accel_isa.config"
 
     dataflow = prop_def(StringAttr)
     spatial = opt_prop_def(DenseArrayBase[I64])
-    steps = opt_prop_def(DenseArrayBase[I64])
 
-    assembly_format = "$dataflow (`spatial` $spatial^ `steps` $steps)? attr-dict"
+    assembly_format = "$dataflow (`spatial` $spatial^)? attr-dict"
 
-    def __init__(
-        self,
-        dataflow: str,
-        spatial: Sequence[int] | None = None,
-        steps: Sequence[int] | None = None,
-    ):
+    def __init__(self, dataflow: str, spatial: Sequence[int] | None = None):
         properties: dict[str, Attribute] = {"dataflow": StringAttr(dataflow)}
         if spatial is not None:
             properties["spatial"] = i64_array(spatial)
-        if steps is not None:
-            properties["steps"] = i64_array(steps)
         super().__init__(properties=properties)
 
     def verify_(self) -> None:
@@ -111,21 +100,12 @@ class ConfigOp(IRDLOperation):
                 f"accel_isa.config: unknown dataflow '{self.dataflow.data}' "
                 f"(expected one of {', '.join(DATAFLOWS)})"
             )
-        if (self.spatial is None) != (self.steps is None):
-            raise VerifyException("accel_isa.config: spatial and steps go together")
-        if self.spatial is None or self.steps is None:
+        if self.spatial is None:
             return
-        spatial, steps = self.spatial.get_values(), self.steps.get_values()
+        spatial = self.spatial.get_values()
         if not 1 <= len(spatial) <= MAX_DIMS or min(spatial) < 1:
             raise VerifyException(
                 f"accel_isa.config: spatial must be 1 to {MAX_DIMS} factors >= 1, got {list(spatial)}"
-            )
-        costs = [*steps[:5], *steps[6:]]
-        if len(steps) not in (6, NUM_STEPS) or min(costs) < 1 or steps[5] not in (0, 1):
-            raise VerifyException(
-                "accel_isa.config: steps must be [c_w, c_full, c_col, e_full, e_col, aux_ms] "
-                "(+ [c_full0, c_col0]) with costs >= 1 and aux_ms 0 or 1, "
-                f"got {list(steps)}"
             )
 
 
@@ -172,7 +152,7 @@ class ComputeOp(IRDLOperation):
     """Run one tile on the array: `gemm` = [reps, m, n, k]; `acc` adds to the partial sums.
 
     `sparse` (SIGMA only): the bitmap statistics of the tile's weights, [sg_iters, sg_fill,
-    sg_col, sg_kreads, w_nnz, w_bitmap_bits] (simulator/sigma.py, docs/program.md)."""
+    sg_col, sg_kreads, w_nnz, w_bitmap_bits] (simulator/arch/sigma.py, docs/program.md)."""
 
     name = "accel_isa.compute"
 

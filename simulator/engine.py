@@ -40,19 +40,22 @@ process (functional mode in float32, other users of JAX) is unaffected.
 Rows are read by field name through the row schema (`simulator.program.ROW.view`), never by
 column number.
 
-Architectures: a COMPUTE's busy time, global-buffer traffic and network hops come from
-`simulator.systolic`, `simulator.maeri` or `simulator.sigma`, selected with `where` by the traced
-arch code (`TargetParams.arch`), so programs for every kind of target run in one `vmap`. SIGMA's
-per-tile bitmap statistics travel in the COMPUTE row itself (its `sparse` field), computed by
-`accel-emit` from the model's weights. A CONFIG row sets the machine's `vn_config` (MAERI's
-virtual neurons: the layer's spatial tile and step costs from the row's `size` and `steps`); the
-layer's COMPUTE rows use it. Stalls, DMA and buffers are shared.
+Accelerator families: a COMPUTE's busy time, MACs, global-buffer bytes and network hops are
+its family's `tile_cost` (`simulator.arch`: the built-in systolic, maeri and sigma, and any a
+plugin registers), chosen with `lax.switch` on the traced arch code (`TargetParams.arch`, the
+family's position in `simulator.arch.names()`), so programs for every kind of target run in one
+`vmap`. A CONFIG row becomes the machine's `config` (the row itself: the layer kind, MAERI's
+spatial tile and step costs, ...); the layer's COMPUTE rows are costed with it. Before a run each
+stream goes through its family's `prepare_rows` (numpy): the fields the simulator derives from
+the program, MAERI's step costs. SIGMA's bitmap statistics of the weights travel in the COMPUTE
+row itself (its `sparse` field). Stalls, DMA and buffers are shared.
 
 Target parameters: `target_params(target)` turns a `Target` into `TargetParams`, a frozen
-dataclass registered as a pytree whose fields are all data (traced): rows, cols, DRAM bytes per
-cycle and latency, element bytes, SRAM bandwidth, shared buffer, arch code, MAERI's multipliers /
-read ports / write ports / accumulation buffer, SIGMA's declared activation density. Every field
-has a fixed dtype and no field is static, so one compilation serves every target. For `vmap`,
+dataclass registered as a pytree whose fields are all data (traced): DRAM bytes per cycle and
+latency, element bytes, SRAM bandwidth, shared buffer, arch code, and per family (`families`,
+name -> that family's `params`: the target's own for its family, neutral values for the
+others) the array's parameters. Every field has a fixed dtype and no field is static, so one
+compilation serves every target of the registered families. For `vmap`,
 `stack_target_params([p1, p2, ...])` stacks B of them into one whose fields are [B] arrays, the
 second argument of `simulate_timing_batch`.
 
@@ -64,6 +67,7 @@ single and batched (`vmap`) functions are built once at module level.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,20 +77,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from simulator import maeri, sigma, systolic
-from simulator.program import LAYER_KINDS, OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW, Program
+from simulator import arch as families
+from simulator.memory import sram_cycles
+from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW, Program
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
-from simulator.target import ARCH_CODES, Target
+from simulator.target import Target
 
 MIN_BUCKET = 256
-
-# The virtual-neuron configuration a MAERI CONFIG row sets (MachineState.vn_config): the spatial
-# tile by STONNE role (maeri.ROLES), the step costs (maeri.STEP_FIELDS), the layer kind code.
-VN_SPATIAL = 0
-VN_STEPS = len(maeri.ROLES)
-VN_KIND = VN_STEPS + ROW.field("steps").width
-NUM_VN_FIELDS = VN_KIND + 1
-_ROLE_INDEX = np.array([maeri.ROLE_INDEX[kind] for kind in LAYER_KINDS], np.int64)
 
 RECORD_FIELDS = (
     "start", "end", "compute", "stall",
@@ -109,14 +106,14 @@ class MachineState:
     free: jax.Array  # [3, 2] int64
     layer_start: jax.Array
     last_end: jax.Array
-    vn_config: jax.Array  # [NUM_VN_FIELDS] int64, set by CONFIG (MAERI's virtual neurons)
+    config: jax.Array  # [ROW.num_columns] int64: the latest CONFIG row
 
     @staticmethod
     def init() -> MachineState:
         zero = jnp.zeros((), jnp.int64)
         slots = jnp.zeros((3, 2), jnp.int64)
-        vn = jnp.ones(NUM_VN_FIELDS, jnp.int64)
-        return MachineState(zero, zero, slots, slots, slots, zero, zero, vn)
+        config = jnp.zeros(ROW.num_columns, jnp.int64)
+        return MachineState(zero, zero, slots, slots, slots, zero, zero, config)
 
     def replace(self, **changes: Any) -> MachineState:
         return dataclasses.replace(self, **changes)
@@ -132,7 +129,7 @@ jax.tree_util.register_dataclass(
         "free",
         "layer_start",
         "last_end",
-        "vn_config",
+        "config",
     ],  # fmt: skip
     meta_fields=[],
 )
@@ -146,19 +143,13 @@ class TargetParams:
     [B] array for B targets (`stack_target_params`).
     """
 
-    rows: jax.Array  # int64: systolic array rows
-    cols: jax.Array  # int64: systolic array columns
     dram_bw_bytes_per_cycle: jax.Array  # float64
     dram_latency_cycles: jax.Array  # int64
     element_bytes: jax.Array  # int64
     sram_bytes_per_cycle: jax.Array  # float64: of one global buffer (of the shared one)
     shared_buffer: jax.Array  # bool: one global buffer for every operand
-    arch: jax.Array  # int64: simulator.target.ARCH_CODES
-    num_multipliers: jax.Array  # int64: MAERI / SIGMA multiplier switches
-    dn_bw_elems_per_cycle: jax.Array  # int64: distribution-network read ports
-    rn_bw_elems_per_cycle: jax.Array  # int64: reduction-network write ports
-    accumulation_buffer: jax.Array  # bool: MAERI's accumulation buffer
-    activation_density: jax.Array  # float64: SIGMA's declared density if sparse_activations, else 0
+    arch: jax.Array  # int64: the family's index in simulator.arch.names()
+    families: dict[str, dict[str, jax.Array]]  # family name -> its params (`Family.params`)
 
 
 jax.tree_util.register_dataclass(
@@ -171,21 +162,13 @@ jax.tree_util.register_dataclass(
 def target_params(target: Target) -> TargetParams:
     """The traced parameters of one Target (numpy scalars of each field's dtype)."""
     return TargetParams(
-        rows=np.int64(target.rows),
-        cols=np.int64(target.cols),
         dram_bw_bytes_per_cycle=np.float64(target.dram_bw_bytes_per_cycle),
         dram_latency_cycles=np.int64(target.dram_latency_cycles),
         element_bytes=np.int64(target.element_bytes),
         sram_bytes_per_cycle=np.float64(target.sram_bytes_per_cycle),
         shared_buffer=np.bool_(target.global_buffer == "shared"),
-        arch=np.int64(ARCH_CODES[target.arch]),
-        num_multipliers=np.int64(target.num_multipliers),
-        dn_bw_elems_per_cycle=np.int64(target.dn_bw_elems_per_cycle),
-        rn_bw_elems_per_cycle=np.int64(target.rn_bw_elems_per_cycle),
-        accumulation_buffer=np.bool_(target.accumulation_buffer),
-        activation_density=np.float64(
-            target.activation_density if target.sparse_activations else 0.0
-        ),
+        arch=np.int64(families.names().index(target.arch)),
+        families={f.name: f.params(target) for f in families.families()},
     )
 
 
@@ -244,20 +227,10 @@ def _nop(
     return state, _record()
 
 
-def _by_role(row: jax.Array, kind: jax.Array) -> jax.Array:
-    """The row's size0..7 (per layer dim) as the 8 STONNE roles (0 sizes read as 1)."""
-    sizes = jnp.concatenate([jnp.maximum(ROW.view(row).size, 1), jnp.ones(1, jnp.int64)])
-    return sizes[jnp.asarray(_ROLE_INDEX)[jnp.clip(kind, 0, 1)]]
-
-
 def _config(
     state: MachineState, row: jax.Array, params: TargetParams
 ) -> tuple[MachineState, jax.Array]:
-    r = ROW.view(row)
-    kind = r.kind
-    steps = jnp.maximum(r.steps, 0)
-    vn_config = jnp.concatenate([_by_role(row, kind), steps, kind[None]])
-    state = state.replace(layer_start=state.last_end, vn_config=vn_config)
+    state = state.replace(layer_start=state.last_end, config=row)
     return state, _record(start=state.last_end, end=state.last_end)
 
 
@@ -286,24 +259,27 @@ def _load(
     return state, rec
 
 
-def _sram_cycles(
-    in_bytes: jax.Array, w_bytes: jax.Array, out_bytes: jax.Array, params: TargetParams
-) -> jax.Array:
-    """Cycles the global buffer(s) need to deliver a tile's array-side traffic."""
-    bandwidth = params.sram_bytes_per_cycle
-    split = jnp.maximum(jnp.maximum(in_bytes, w_bytes), out_bytes).astype(jnp.float64)
-    shared = (in_bytes + w_bytes + out_bytes).astype(jnp.float64)
-    needed = jnp.where(params.shared_buffer, shared, split)
-    return jnp.ceil(needed / bandwidth).astype(jnp.int64)
+def _tile_cost(config: jax.Array, row: jax.Array, params: TargetParams) -> families.TileCost:
+    """The COMPUTE row's cost by its target's family (`lax.switch` on the arch code)."""
+
+    def branch(fam: families.Family) -> Any:
+        def cost(config: jax.Array, row: jax.Array, params: TargetParams) -> tuple:
+            own = {**params.families[fam.name], "element_bytes": params.element_bytes}
+            c = fam.tile_cost(ROW.view(config), ROW.view(row), own, jnp)
+            return tuple(jnp.asarray(v).astype(jnp.int64) for v in c)
+
+        return cost
+
+    branches = [branch(fam) for fam in families.families()]
+    index = jnp.clip(params.arch, 0, len(branches) - 1)
+    return families.TileCost(*lax.switch(index, branches, config, row, params))
 
 
 def _compute(
     state: MachineState, row: jax.Array, params: TargetParams
 ) -> tuple[MachineState, jax.Array]:
-    rows, cols, elem = params.rows, params.cols, params.element_bytes
     r = ROW.view(row)
     s_in, s_w, s_out, acc = r.s_in, r.s_w, r.s_out, r.acc
-    reps, m, n, k, df = r.reps, r.m, r.n, r.k, r.dataflow
     # Dependencies: input, weight, and the output slot (free of its last store, or holding the
     # reloaded partial sums); `xfer` is when each one's DMA transfer finished.
     deps = jnp.stack(
@@ -324,55 +300,13 @@ def _compute(
     bandwidth_part = jnp.clip(xfers[binding] - earliest, 0, wait - drain)
     latency_part = wait - drain - bandwidth_part
 
-    is_maeri = params.arch == ARCH_CODES["maeri"]
-    is_sigma = params.arch == ARCH_CODES["sigma"]
-    vn = state.vn_config
-    z = _by_role(row, vn[VN_KIND])
-    t = vn[VN_SPATIAL:VN_STEPS]
-    steps = vn[VN_STEPS:VN_KIND]
-    sparse = r.sparse
-    acc_buffer = params.accumulation_buffer.astype(jnp.int64)
-    rn = params.rn_bw_elems_per_cycle
-    num_ms = params.num_multipliers
-    macs = jnp.where(is_sigma, sigma.effectual_macs(m, sparse), reps * m * n * k)
-    busy = jnp.select(
-        [is_maeri, is_sigma],
-        [
-            maeri.compute_cycles(
-                z,
-                t,
-                steps,
-                rn,
-                acc_buffer,
-                xp=jnp,
-                ms_per_port=num_ms // params.dn_bw_elems_per_cycle,
-            ),
-            sigma.compute_cycles(m, sparse, num_ms, xp=jnp),
-        ],
-        systolic.compute_cycles(reps, m, n, k, df, rows, cols, xp=jnp),
+    cost = _tile_cost(state.config, row, params)
+    in_b, w_b = cost.read_input, cost.read_weight
+    out_wr_b, out_rd_b = cost.write_output, cost.read_output
+    busy, macs, hops = cost.busy, cost.macs, cost.hops
+    sram = sram_cycles(
+        in_b, w_b, out_wr_b + out_rd_b, params.sram_bytes_per_cycle, params.shared_buffer, jnp
     )
-    traffic_systolic = systolic.sram_traffic(reps, m, n, k, acc, df, rows, cols, xp=jnp)
-    traffic_maeri = maeri.sram_traffic(z, t, steps, acc_buffer, acc, xp=jnp)
-    dense_bytes = [
-        jnp.where(is_maeri, a, b) * elem
-        for a, b in zip(traffic_maeri, traffic_systolic, strict=True)
-    ]
-    sigma_bytes = sigma.sram_traffic(
-        reps, m, n, acc, sparse, elem, params.activation_density, xp=jnp
-    )
-    in_b, w_b, out_wr_b, out_rd_b = (
-        jnp.where(is_sigma, a, b) for a, b in zip(sigma_bytes, dense_bytes, strict=True)
-    )
-    levels = maeri.ceil_log2(num_ms)
-    hops = jnp.select(
-        [is_maeri, is_sigma],
-        [
-            maeri.network_hops(z, t, steps, acc_buffer, acc, macs, levels, xp=jnp),
-            sigma.network_hops(m, sparse, num_ms, xp=jnp),
-        ],
-        systolic.network_hops(reps, m, n, k, acc, df, rows, cols, xp=jnp),
-    )
-    sram = _sram_cycles(in_b, w_b, out_wr_b + out_rd_b, params)
     sram_stall = jnp.maximum(0, sram - busy)
     end = start + busy + sram_stall
     state = state.replace(
@@ -433,18 +367,29 @@ def _run(instrs: jax.Array, params: TargetParams) -> jax.Array:
     return records
 
 
-_run_jit = jax.jit(_run)
-_run_batch_jit = jax.jit(jax.vmap(_run))
+@functools.cache
+def _jitted(names: tuple[str, ...]) -> tuple[Any, Any]:
+    """The jitted single and batched runs for the families `names` (the switch's branches):
+    built once per set of registered families."""
+    return jax.jit(_run), jax.jit(jax.vmap(_run))
+
+
+def prepare(instrs: np.ndarray, params: TargetParams) -> np.ndarray:
+    """One stream's rows with the fields the simulator derives filled in by its target's family
+    (`Family.prepare_rows`: MAERI's step costs), before the jitted run."""
+    fam = families.families()[int(params.arch)]
+    return fam.prepare_rows(instrs, params.families[fam.name])
 
 
 def run_records(instrs: np.ndarray, params: TargetParams) -> np.ndarray:
     """Per-instruction records [L, NUM_RECORD_FIELDS] of one stream on one target
     (`target_params`); padding is stripped."""
-    instrs = np.asarray(instrs, np.int64).reshape(-1, ROW.num_columns)
+    instrs = prepare(np.asarray(instrs, np.int64).reshape(-1, ROW.num_columns), params)
     n = instrs.shape[0]
     padded = pad_instrs(instrs)
+    run, _ = _jitted(families.names())
     with jax.enable_x64(True):
-        records = _run_jit(jnp.asarray(padded), params)
+        records = run(jnp.asarray(padded), params)
         records = np.asarray(records)
     return records[:n]
 
@@ -462,17 +407,22 @@ def simulate_timing_batch(instrs: np.ndarray, params: TargetParams) -> dict[str,
     if instrs.ndim != 3 or instrs.shape[2] != width:
         raise ValueError(f"instrs must be [B, L, {width}], got {instrs.shape}")
     batch = instrs.shape[0]
-    for f in dataclasses.fields(params):
-        shape = np.shape(getattr(params, f.name))
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        shape = np.shape(leaf)
         if shape != (batch,):
+            name = jax.tree_util.keystr(path)
             raise ValueError(
-                f"params.{f.name} must be [{batch}] (stack_target_params of {batch} targets), "
+                f"params{name} must be [{batch}] (stack_target_params of {batch} targets), "
                 f"got {list(shape)}"
             )
     n = instrs.shape[1]
+    instrs = np.stack(
+        [prepare(instrs[b], jax.tree.map(lambda v, b=b: v[b], params)) for b in range(batch)]
+    )
     padded = pad_instrs(instrs)
+    _, run_batch = _jitted(families.names())
     with jax.enable_x64(True):
-        records = np.asarray(_run_batch_jit(jnp.asarray(padded), params))
+        records = np.asarray(run_batch(jnp.asarray(padded), params))
     records = records[:, :n]
     return {name: records[..., i] for i, name in enumerate(RECORD_FIELDS)}
 

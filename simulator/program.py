@@ -22,14 +22,16 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     s_in s_w s_out acc gemm[4]       COMPUTE: slots read and written, the tile's GEMM view
     off[8] size[8]                   LOAD / COMPUTE / STORE: the tile (MAERI CONFIG: size = the
                                      spatial tile, the virtual neurons)
-    steps[8]                         MAERI CONFIG: the controller's port costs (maeri.STEP_FIELDS)
+    stride[2]                        CONFIG: the layer's stride (conv2d)
+    steps[8]                         MAERI CONFIG: the controller's port costs (maeri.STEP_FIELDS),
+                                     derived by the simulator before a run
     sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
 
 Instruction semantics (see docs/program.md for the full table):
 
-    CONFIG   layer, dataflow, kind [, size, steps] start of a layer; sets the array's dataflow;
+    CONFIG   layer, dataflow, kind, stride [, size] start of a layer; sets the array's dataflow;
                                                   MAERI: the spatial tile per dim (size:
-                                                  virtual neurons) and the step costs
+                                                  virtual neurons; the step costs follow)
     LOAD     layer, buffer, slot, bytes, off/size DRAM -> global buffer `buffer`, slot `slot`
     COMPUTE  layer, s_in, s_w, s_out, acc, gemm,  one buffer-level tile on the array: `reps`
              dataflow, off/size [, sparse]        independent GEMMs of m x n x k (the tile's GEMM
@@ -47,8 +49,9 @@ Tensor layouts: conv2d input NCHW, weight [G*K, C, R, S], bias [G*K], output NCH
 matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M, N] (or [M, N]).
 
 Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
-any other (`ProgramFormatError`, naming both). Format 5 is the schema's layout; formats 1 to 4
-grew by appending columns and are not read (recompile them).
+any other (`ProgramFormatError`, naming both). Format 6 is the schema's layout (format 5 carried
+MAERI's step costs from the compiler and no stride); formats 1 to 4 grew by appending columns.
+Older formats are not read (recompile them).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ import numpy as np
 
 from simulator.errors import AccelflowError
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 # Opcodes.
 OP_NOP = 0
@@ -106,15 +109,13 @@ class Field:
     """One named field of an instruction row: a scalar (one column) or a fixed-width group.
 
     `members` names a group's columns, in order (empty for a scalar). A group encoded from
-    fewer values than its width leaves the missing trailing members 0, except those `fill`
-    names: (member, source) copies the source member's value.
+    fewer values than its width leaves the missing trailing members 0.
     """
 
     name: str
     opcodes: tuple[str, ...]  # the instructions that use it
     doc: str
     members: tuple[str, ...] = ()
-    fill: tuple[tuple[str, str], ...] = ()
 
     @property
     def width(self) -> int:
@@ -185,7 +186,7 @@ class RowSchema:
         """`count` rows (int64 [count, num_columns]) holding the named values, 0 elsewhere.
 
         A scalar field or a group member takes a number or `count` numbers; a group takes
-        [w] or [count, w] values, w at most its width (see `Field.fill` for the rest). None,
+        [w] or [count, w] values, w at most its width (the rest 0). None,
         or a group given no values ([count, 0]), leaves the field 0.
         """
         rows = np.zeros((count, self.num_columns), np.int64)
@@ -206,9 +207,6 @@ class RowSchema:
                     f"field '{name}' takes 1 to {group.width} values per row, got {value.shape}"
                 )
             rows[:, column.start : column.start + given] = value
-            for member, source in group.fill:
-                if group.members.index(member) >= given:
-                    rows[:, self._columns[member]] = rows[:, self._columns[source]]
         return rows
 
     def describe(self) -> str:
@@ -225,8 +223,8 @@ class RowSchema:
         return "\n".join(lines)
 
 
-# The instruction row, format 5 (docs/program.md "Instructions"). The members of `steps` and
-# `sparse` are the values simulator.maeri.STEP_FIELDS and simulator.sigma.SPARSE_FIELDS order
+# The instruction row, format 6 (docs/program.md "Instructions"). The members of `steps` and
+# `sparse` are the values simulator.arch.maeri.STEP_FIELDS and simulator.arch.sigma.SPARSE_FIELDS order
 # (a test holds them equal; this module imports no architecture).
 ROW = RowSchema(
     Field("opcode", ("all",), "OP_NOP 0, OP_CONFIG 1, OP_LOAD 2, OP_COMPUTE 3, OP_STORE 4"),
@@ -259,17 +257,22 @@ ROW = RowSchema(
         members=tuple(f"size{i}" for i in range(MAX_DIMS)),
     ),
     Field(
+        "stride",
+        ("config",),
+        "the layer's stride (rows, cols) for a conv2d, else 0",
+        members=("stride_y", "stride_x"),
+    ),
+    Field(
         "steps",
         ("config",),
-        "MAERI: the controller's port costs of the spatial tile (simulator/maeri.py); given 6, "
-        "fold 0 costs as the others (c_full0 = c_full, c_col0 = c_col)",
+        "MAERI: the controller's port costs of the spatial tile, derived by the simulator before "
+        "a run (`simulator.arch.maeri.derive_steps`), never written by the compiler",
         members=("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0"),
-        fill=(("c_full0", "c_full"), ("c_col0", "c_col")),
     ),
     Field(
         "sparse",
         ("compute",),
-        "SIGMA: the bitmap statistics of the tile's weights (simulator/sigma.py)",
+        "SIGMA: the bitmap statistics of the tile's weights (simulator/arch/sigma.py)",
         members=("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits"),
     ),
 )
@@ -401,8 +404,9 @@ def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
         text = f"config    dataflow={DATAFLOWS[int(r.dataflow)]}"
         if r.size.any():
             spatial = _named(dict(zip(dims, r.size, strict=False)))
-            steps = _named(dict(zip(ROW.field("steps").members, r.steps, strict=True)))
-            text += f" spatial {spatial} {steps}"
+            text += f" spatial {spatial}"
+            if r.steps.any():  # derived by the simulator (a prepared stream)
+                text += " " + _named(dict(zip(ROW.field("steps").members, r.steps, strict=True)))
         return text
     if op == OP_LOAD:
         return f"load      {BUFFER_NAMES[int(r.buffer)]}[{int(r.slot)}] bytes={int(r.bytes)} {tile}"

@@ -10,9 +10,9 @@ Utilisation is `macs / (cycles * target.num_pes)` (rows * cols, or MAERI's multi
 Host layers (ONNX ops run on the host) take 0 accelerator cycles in v1: they show as "host"
 with zeros everywhere; host time is not modelled.
 
-Energy (picojoules) by component: mac = macs * mac_energy_pj; noc = PE-to-PE element hops *
-noc_energy_pj_per_hop (the on-array network); sram = (all global-buffer bytes read + written) *
-sram_energy_pj_per_byte; dram = (DRAM bytes read + written) * dram_energy_pj_per_byte. The time in microseconds is cycles / clock_mhz.
+Energy (picojoules) by component, `simulator.memory.energy_pj` of the layer's MACs, network hops,
+global-buffer bytes read + written and DRAM bytes read + written. The time in microseconds is
+cycles / clock_mhz.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.memory import energy_pj
 from simulator.target import Target
 
 BUFFERS = ("input", "weight", "output")
@@ -81,12 +82,7 @@ class LayerStats:
         instructions: int,
     ) -> LayerStats:
         sram_bytes = sum(sram_read_bytes.values()) + sum(sram_write_bytes.values())
-        energy = {
-            "mac": macs * target.mac_energy_pj,
-            "noc": noc_hops * target.noc_energy_pj_per_hop,
-            "sram": sram_bytes * target.sram_energy_pj_per_byte,
-            "dram": (dram_read_bytes + dram_write_bytes) * target.dram_energy_pj_per_byte,
-        }
+        energy = energy_pj(target, macs, noc_hops, sram_bytes, dram_read_bytes + dram_write_bytes)
         return LayerStats(
             name=name,
             kind=kind,

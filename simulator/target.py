@@ -16,7 +16,9 @@ MAC 1x, a PE-to-PE transfer 2x, a global-buffer access 6x, a DRAM access 200x): 
 MAC, 0.4 pJ per element hop between PEs, 1.2 pJ per global-buffer byte, 40 pJ per DRAM byte.
 Override them per target (`--set dram_energy_pj_per_byte=...`) to match another technology.
 
-Architectures (`arch`):
+Architectures (`arch`): the accelerator families of `simulator.arch` (each one's rules live there;
+families from installed packages add their own `arch` names and target fields, which a target of
+that family takes like any other field and keeps in `family_fields`). Built in:
 - `systolic`: a `rows` x `cols` array (SCALE-Sim style), `dataflow` ws/os/is.
 - `maeri`: MAERI as STONNE models it (docs/stonne-timing.md): `num_multipliers` multiplier
   switches (a power of two) fed by `dn_bw_elems_per_cycle` distribution trees (STONNE's
@@ -31,7 +33,7 @@ Architectures (`arch`):
   latency: STONNE does not model DRAM (it preloads everything on chip), so the default keeps
   DRAM out of the way; set `dram_bw_bytes_per_cycle` / `dram_latency_cycles` to study it.
 - `sigma`: SIGMA as STONNE models it (`-SparseGEMM`, dataflow MK_STA_KN_STR; docs/stonne-timing.md
-  section 4, simulator/sigma.py): `num_multipliers` multipliers fed by a Benes distribution
+  section 4, simulator/arch/sigma.py): `num_multipliers` multipliers fed by a Benes distribution
   network with `dn_bw_elems_per_cycle` read ports, a forwarding adder network writing back
   through `rn_bw_elems_per_cycle` collection-bus lines. The weights are the stationary sparse
   operand (`sparse_weights`, always on: the rows of a tile's weight matrix are packed into the
@@ -54,15 +56,12 @@ from typing import Any, Literal
 
 import pydantic
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
+from simulator import arch as families
 from simulator.errors import AccelflowError
 
-ArchKind = Literal["systolic", "maeri", "sigma"]
-ARCH_CODES = {"systolic": 0, "maeri": 1, "sigma": 2}
-# Architectures whose PEs are `num_multipliers` multiplier switches fed by distribution trees.
-MULTIPLIER_ARCHS = ("maeri", "sigma")
 Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
 
@@ -80,7 +79,7 @@ class Target:
     """An accelerator: array, global buffers, DRAM, clock and energy table."""
 
     name: str = "custom"
-    arch: ArchKind = "systolic"
+    arch: str = "systolic"
     rows: int = _tunable(32, ge=1, le=4096)
     cols: int = _tunable(32, ge=1, le=4096)
     dataflow: Dataflow = "ws"
@@ -115,38 +114,43 @@ class Target:
     noc_energy_pj_per_hop: float = Field(0.4, ge=0)
     sram_energy_pj_per_byte: float = Field(1.2, ge=0)
     dram_energy_pj_per_byte: float = Field(40.0, ge=0)
+    # The family's own fields (a family from a plugin, `simulator.arch.base.Family.fields`),
+    # validated by its model; `to_dict` and YAML spell them as ordinary fields.
+    family_fields: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, arch: str) -> str:
+        if arch not in families.names():
+            raise ValueError(
+                f"unknown accelerator family '{arch}' (known: {', '.join(families.names())})"
+            )
+        return arch
 
     @model_validator(mode="after")
-    def _check_maeri(self) -> Target:
-        if self.arch not in MULTIPLIER_ARCHS:
-            return self
-        if self.arch == "sigma" and not self.sparse_weights:
-            raise ValueError(
-                "sparse_weights=False: a sigma target keeps its weights bitmap-compressed "
-                "(dense weights are simply 100 % non-zeros); use a maeri target for a dense "
-                "controller"
-            )
-        if self.arch == "sigma" and self.activation_density < 1 and not self.sparse_activations:
-            raise ValueError(
-                f"activation_density={self.activation_density} needs sparse_activations=True"
-            )
-        for name in ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle"):
-            value = getattr(self, name)
-            if value & (value - 1):
-                raise ValueError(f"{name}={value} must be a power of two for a {self.arch} target")
-        if self.dn_bw_elems_per_cycle > self.num_multipliers:
-            raise ValueError(
-                f"dn_bw_elems_per_cycle={self.dn_bw_elems_per_cycle} exceeds "
-                f"num_multipliers={self.num_multipliers} (one distribution tree per read port)"
-            )
+    def _check_family(self) -> Target:
+        self.family.check_target(self)
         return self
+
+    def __hash__(self) -> int:  # family_fields is a dict: hash what identifies the target
+        return hash((self.name, self.dataflow, self.fingerprint()))
+
+    def __getattr__(self, name: str) -> Any:  # a family's own field, read like the others
+        own = self.__dict__.get("family_fields") or {}
+        if name in own:
+            return own[name]
+        raise AttributeError(f"'Target' has no field '{name}'")
+
+    @property
+    def family(self) -> families.Family:
+        """The accelerator family (`simulator.arch`) this target is one of."""
+        return families.family(self.arch)
 
     @property
     def num_pes(self) -> int:
-        """Processing elements: rows x cols for a systolic array, the multipliers for MAERI/SIGMA."""
-        if self.arch in MULTIPLIER_ARCHS:
-            return self.num_multipliers
-        return self.rows * self.cols
+        """Processing elements: rows x cols for a systolic array, the multipliers for MAERI/SIGMA
+        (the family's `num_pes`)."""
+        return self.family.num_pes(self)
 
     @property
     def sram_bytes_per_cycle(self) -> int:
@@ -168,7 +172,10 @@ class Target:
         return int(kib * 1024)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every field by name (a family's own fields as ordinary ones)."""
+        fields = dataclasses.asdict(self)
+        fields.update(fields.pop("family_fields"))
+        return fields
 
     def fingerprint(self) -> str:
         """12 hex digits identifying the hardware: a hash of every field but `name` and the
@@ -186,6 +193,7 @@ class Target:
 
     @staticmethod
     def tunable_fields() -> tuple[str, ...]:
+        """The fields marked tunable (the families' own: `Family.tunable_hardware`)."""
         return tuple(
             f.name
             for f in dataclasses.fields(Target)
@@ -286,16 +294,60 @@ def preset_fields(name: str) -> dict[str, Any] | None:
 
 
 def _field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(Target)]
+    """The target fields: the common ones, then every registered family's own."""
+    common = [f.name for f in dataclasses.fields(Target) if f.name != "family_fields"]
+    own = [n for fam in families.families() if fam.fields for n in fam.fields.model_fields]
+    return common + [n for n in own if n not in common]
+
+
+def _family_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with the family's own fields (the names not common to every target) validated
+    by its model into `family_fields`."""
+    common = {f.name for f in dataclasses.fields(Target)}
+    own = {k: v for k, v in fields.items() if k not in common}
+    fields = {k: v for k, v in fields.items() if k in common}
+    arch = str(fields.get("arch", "systolic"))
+    if arch not in families.names():
+        return fields  # the arch's validator reports it
+    model = families.family(arch).fields
+    if own and (model is None or any(k not in model.model_fields for k in own)):
+        name = next(k for k in sorted(own) if model is None or k not in model.model_fields)
+        theirs = [f.name for f in families.families() if f.fields and name in f.fields.model_fields]
+        where = f"; it is a field of {', '.join(theirs)} targets" if theirs else ""
+        raise TargetError(
+            f"unknown target field '{name}' for a {arch} target{where} (valid fields: "
+            f"{', '.join(_field_names())})"
+        )
+    if model is not None:
+        given = {**fields.get("family_fields", {}), **own}
+        try:
+            fields["family_fields"] = model(**given).model_dump()
+        except pydantic.ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "?"
+            value = given.get(str(first["loc"][0])) if first["loc"] else None
+            raise TargetError(f"invalid target field '{loc}' = {value!r}: {first['msg']}") from None
+    return fields
+
+
+def _check_arch(arch: Any, where: str = "") -> None:
+    """An unknown family is reported before its fields (which only it would know)."""
+    if arch is not None and str(arch) not in families.names():
+        raise TargetError(
+            f"{where}unknown accelerator family '{arch}' (known: {', '.join(families.names())}; "
+            f"a family from a plugin needs its package installed)"
+        )
 
 
 def make_target(fields: dict[str, Any]) -> Target:
     """Build a Target from a dict, turning pydantic's report into one line naming the field."""
-    unknown = sorted(set(fields) - set(_field_names()))
+    _check_arch(fields.get("arch"))
+    unknown = sorted(set(fields) - set(_field_names()) - {"family_fields"})
     if unknown:
         raise TargetError(
             f"unknown target field '{unknown[0]}' (valid fields: {', '.join(_field_names())})"
         )
+    fields = _family_fields(fields)
     try:
         return Target(**fields)
     except pydantic.ValidationError as err:
@@ -336,6 +388,7 @@ def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise TargetError(f"target file {path} cannot be read: {err.strerror}") from None
     if not isinstance(data, dict):
         raise TargetError(f"target file {path} must hold a mapping of field: value")
+    _check_arch(data.get("arch"), f"target file {path}: ")
     unknown = sorted(str(key) for key in set(data) - {"base", *_field_names()})
     if unknown:
         raise TargetError(

@@ -52,6 +52,11 @@ DEFAULT_ORDERS: dict[str, dict[str, tuple[str, ...]]] = {
 # The spatial axes whose factor is a real unroll of the loop dim (MAERI's virtual neurons);
 # on the systolic axes (rows, cols) the unroll is descriptive (`Mapping.directives`).
 MAERI_AXES = ("vn", "vns")
+# GEMM view: which loop dims fold into the GEMM axes m (pixels), n (output channels), k (reduction).
+GEMM_AXES: dict[str, dict[str, tuple[str, ...]]] = {
+    "conv2d": {"m": ("y", "x", "n"), "n": ("k",), "k": ("c", "r", "s")},
+    "matmul": {"m": ("m",), "n": ("n",), "k": ("k",)},
+}
 
 
 class MappingError(AccelflowError):

@@ -4,7 +4,7 @@
                                    hw_budget=64, log="maps.log.jsonl", db="maps.json")
 
 The space (`HardwareSpace`) has one axis per tunable field of the target's architecture
-(`Target.tunable_fields()`: systolic rows and cols; MAERI/SIGMA multipliers and distribution /
+(the family's `tunable_hardware`: systolic rows and cols; MAERI/SIGMA multipliers and distribution /
 reduction bandwidths; global-buffer sizes; SRAM banks; DRAM bandwidth), each over powers of two
 around the base target's value (which is always a point). A point is legal when it builds a valid
 `Target` and stays within the budget: PEs (rows x cols, or multipliers) <= `pe_budget`, the three
@@ -35,12 +35,8 @@ from tuner.space import MappingSpace, mixed_radix
 from tuner.strategies import make_strategy
 from tuner.tune import TuneConfig, TuneResult, model_layers, resume, tune
 
-# Tunable fields per architecture, and the range of powers of two each may take.
-ARCH_FIELDS = {
-    "systolic": ("rows", "cols"),
-    "maeri": ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle"),
-    "sigma": ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle"),
-}
+# The fields every target may tune (the family's own: `Family.tunable_hardware`, with their
+# ranges), and the range of powers of two each may take.
 COMMON_FIELDS = (
     "ifmap_sram_kib",
     "filter_sram_kib",
@@ -49,11 +45,6 @@ COMMON_FIELDS = (
     "dram_bw_bytes_per_cycle",
 )
 RANGES: dict[str, tuple[float, float]] = {
-    "rows": (4, 512),
-    "cols": (4, 512),
-    "num_multipliers": (16, 4096),
-    "dn_bw_elems_per_cycle": (1, 4096),
-    "rn_bw_elems_per_cycle": (1, 4096),
     "ifmap_sram_kib": (4, 4096),
     "filter_sram_kib": (4, 4096),
     "ofmap_sram_kib": (4, 4096),
@@ -73,9 +64,10 @@ class HardwareSpace:
         dram_bw_budget: float | None = None,
     ):
         self.base = base
-        self.fields = tuple(
-            f for f in ARCH_FIELDS[base.arch] + COMMON_FIELDS if f in Target.tunable_fields()
-        )
+        own = base.family.tunable_hardware
+        common = tuple(f for f in COMMON_FIELDS if f in Target.tunable_fields())
+        self.fields = (*own, *common)
+        self.ranges = {**RANGES, **own}
         self.pe_budget = pe_budget if pe_budget is not None else base.num_pes
         self.buffer_kib_budget = (
             buffer_kib_budget
@@ -87,7 +79,7 @@ class HardwareSpace:
         )
         axes = []
         for f in self.fields:
-            lo, hi = RANGES[f]
+            lo, hi = self.ranges[f]
             current = getattr(base, f)
             values = {current}
             v = 1

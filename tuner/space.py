@@ -34,6 +34,7 @@ from compiler import tiling
 from compiler.passes.accel_map import AccelMapPass
 from compiler.passes.accel_tile import AccelTilePass
 from compiler.tiling import LayerShape, Mapping
+from simulator.memory import buffer_need, fits_buffers
 from simulator.program import DATAFLOWS
 from simulator.target import Target
 from tuner.cost_model import CandidateBatch
@@ -68,7 +69,8 @@ class MappingSpace:
         base = self.base
         mapped = AccelMapPass.tunable_options(shape, target)
         tiled = AccelTilePass.tunable_options(shape, target)
-        base_factors = tiling.maeri_factors(shape, base)
+        self.family = fam = target.family
+        base_factors = fam.spatial_factors(shape, base)
 
         def axis(name: str, group: str, values: list, default: Any) -> Axis:
             if group not in tune:
@@ -85,8 +87,9 @@ class MappingSpace:
             axes.append(Axis("order", (base_order,)))
         db_values = [v == "on" for v in tiled["double-buffer"]]
         axes.append(axis("double-buffer", "double_buffer", db_values, base.double_buffer))
-        self.maeri = target.arch == "maeri"
-        if self.maeri:
+        # A family with a real spatial unroll (MAERI) has one spatial axis per dim.
+        self.spatial = "spatial" in mapped
+        if self.spatial:
             axes += [
                 axis(f"spatial-{d}", "spatial", mapped["spatial"][d], base_factors[d])
                 for d in self.dims
@@ -103,7 +106,7 @@ class MappingSpace:
         self._tiles = _table([self.axes[1 + j].values for j in range(nd)])
         self._orders = _order_table(self.dims, self.axes[self._order_axis].values)
         self._double = np.array(self.axes[self._db_axis].values, bool)
-        if self.maeri:
+        if self.spatial:
             self._spatial = _table([self.axes[self._spatial_axis + j].values for j in range(nd)])
         self.default_genome = self.genome_of(base)
         # Buffer-tile iterations a point may have (the default's at least): each is a few
@@ -120,11 +123,11 @@ class MappingSpace:
 
     def genome_of(self, mapping: Mapping) -> np.ndarray:
         """The genome of `mapping` (its values must be options of the space)."""
-        factors = tiling.maeri_factors(self.shape, mapping)
+        factors = self.family.spatial_factors(self.shape, mapping)
         values: list[Any] = [mapping.dataflow]
         values += [min(mapping.tiles[d], self.shape.dims[d]) for d in self.dims]
         values += ["".join(mapping.order), mapping.double_buffer]
-        if self.maeri:
+        if self.spatial:
             values += [factors[d] for d in self.dims]
         try:
             return np.array([a.values.index(v) for a, v in zip(self.axes, values, strict=True)])
@@ -137,7 +140,7 @@ class MappingSpace:
         cols = np.arange(nd)
         tiles = self._tiles[cols, g[:, self._tile_axis : self._tile_axis + nd]]
         spatial = None
-        if self.maeri:
+        if self.spatial:
             spatial = self._spatial[cols, g[:, self._spatial_axis : self._spatial_axis + nd]]
         return CandidateBatch(
             dataflow=self._dataflow[g[:, 0]],
@@ -155,8 +158,8 @@ class MappingSpace:
         `accel-map{dataflow=os order=gknyxcrs},accel-tile{tile-k=8 ... double-buffer=on}`."""
         m = self.mapping(genome)
         map_opts = [f"dataflow={m.dataflow}", f"order={''.join(m.order)}"]
-        if self.maeri:
-            factors = tiling.maeri_factors(self.shape, m)
+        if self.spatial:
+            factors = self.family.spatial_factors(self.shape, m)
             map_opts.append('spatial="{}"'.format(" ".join(f"{d}={f}" for d, f in factors.items())))
         tile_opts = [f"tile-{d}={m.tiles[d]}" for d in self.dims]
         tile_opts.append(f"double-buffer={'on' if m.double_buffer else 'off'}")
@@ -180,27 +183,20 @@ class MappingSpace:
     def legal_batch(self, batch: CandidateBatch) -> np.ndarray:
         shape, target = self.shape, self.target
         tiles = {d: batch.tiles[:, j] for j, d in enumerate(self.dims)}
-        mult = np.where(batch.double_buffer, 2, 1)
-        fp = [np.asarray(v, np.int64) * target.element_bytes * mult for v in
-              tiling.footprint_elements(shape, tiles)]  # fmt: skip
-        if target.global_buffer == "shared":
-            ok = fp[0] + fp[1] + fp[2] <= target.shared_buffer_bytes
-        else:
-            ok = np.ones(len(batch), bool)
-            for op, need in zip(tiling.OPERANDS, fp, strict=True):
-                ok &= need <= target.buffer_bytes(op)
-        if self.maeri:
-            factors = batch.spatial_factors()
-            ok &= np.all(factors <= batch.tiles, axis=1)
-            red = [self.dims.index(d) for d in tiling.reduction_dims(shape)]
-            across = [j for j in range(len(self.dims)) if j not in red]
-            vn = np.prod(factors[:, red], axis=1)
-            count = np.prod(factors[:, across], axis=1)
-            folds = np.prod(-(-batch.tiles[:, red] // factors[:, red]), axis=1)
-            extent = np.array([shape.dims[d] for d in self.dims], np.int64)
-            split = np.any(batch.tiles[:, red] < extent[red], axis=1)
-            aux = ((folds > 1) | split) & (not target.accumulation_buffer)  # maeri_uses_aux
-            ok &= count * (vn + aux) <= target.num_multipliers
+        need = buffer_need(shape, tiles, target, batch.double_buffer)
+        ok = np.broadcast_to(fits_buffers(need, target), (len(batch),)).copy()
+        if self.spatial:  # factors within their tiles, and the family's limits (MAERI: the
+            # multipliers the virtual neurons take)
+            ok &= np.all(batch.spatial_factors() <= batch.tiles, axis=1)
+            part = self.family.spatial_batch(
+                shape,
+                target,
+                batch.tiles,
+                batch.spatial_factors(),
+                batch.dataflow,
+                with_config=False,
+            )
+            ok &= part.legal
         return ok
 
     # -- generating points ----------------------------------------------------------------------
@@ -214,7 +210,7 @@ class MappingSpace:
         for _ in range(max_rounds):
             want = max(2 * (n - count), 64)
             g = rng.integers(0, self.sizes, size=(want, len(self.axes)))
-            if self.maeri:
+            if self.spatial:
                 g = self._draw_spatial(rng, g)
             g = g[self.legal(g)]
             found.append(g)
@@ -230,7 +226,7 @@ class MappingSpace:
         nd = len(self.dims)
         n = g.shape[0]
         tiles = self.decode(g).tiles
-        budget = np.full(n, self.target.num_multipliers, np.int64)
+        budget = np.full(n, self.target.num_pes, np.int64)
         rows = np.arange(n)
         for j in np.argsort(rng.random((n, nd)), axis=1).T:
             a = self._spatial_axis + j

@@ -185,7 +185,7 @@ def model_layers(
             tasks[sig].names.append(name)
             continue
         assert op.mapping is not None
-        weights = constant_weights(op) if target.arch == "sigma" else None
+        weights = constant_weights(op) if target.family.uses_weights else None
         tasks[sig] = LayerTask(len(tasks), sig, shape, [name], mapping_of(op.mapping), weights)
     return list(tasks.values())
 

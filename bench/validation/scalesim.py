@@ -20,7 +20,7 @@ How its cycle count relates to ours (the offset the test applies, read from its 
 - Each dataflow's compute module (`compute/systolic_compute_{ws,os,is}.py`) builds demand
   matrices with one row per array cycle: per fold `T + rows + cols - 2` rows (os) or
   `2*rows + cols + T - 2` rows (ws, is: `rows` rows of stationary preload first), folds one after
-  the other with no overlap. Our `simulator/systolic.py` counts the same cycles: folds x cycles per
+  the other with no overlap. Our `simulator/arch/systolic.py` counts the same cycles: folds x cycles per
   fold, N rows in all.
 - `memory/double_buffered_scratchpad_mem.py`, `service_memory_requests`, issues demand row `i` at
   cycle `i + stalls` and sets `total_cycles = max(ofmap serviced cycle)`: the *index* of the cycle

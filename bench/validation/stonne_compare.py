@@ -304,7 +304,7 @@ class SigmaRow:
 
 def read_sigma_rows(path: Path = CSV_PATH) -> list[SigmaRow]:
     """The SIGMA rows of the committed CSV (no STONNE run), `vns_per_iteration` filled."""
-    from simulator import sigma
+    from simulator.arch import sigma
 
     rows = []
     with open(path, newline="") as f:

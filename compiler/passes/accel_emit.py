@@ -11,11 +11,12 @@ checked against the target (`tiling.check_mapping`: footprints within the buffer
 unroll within the PEs) and becomes the `accel_isa.layer`'s `#accel.mapping`. A body that is not a
 valid program (a compute reading a tile no load filled, an output tile replaced before it is
 stored, ...) or a mapping the target cannot run is an error naming the layer and the op.
-The rows become ops (CONFIG -> `accel_isa.config`, with `spatial`/`steps` on a MAERI target,
+The rows become ops (CONFIG -> `accel_isa.config`, with `spatial` on a MAERI target (the
+simulator derives its step costs),
 LOAD -> `accel_isa.load`, COMPUTE -> `accel_isa.compute`, STORE -> `accel_isa.store`; fields per
 `simulator.program.ROW`, read by name). On a SIGMA target the pass reads the layer's
 weight constant (`accel.constant` feeding operand 1) and every compute carries `sparse [...]`, the
-bitmap statistics of its tile's actual weights (simulator/sigma.py), and every weight load the
+bitmap statistics of its tile's actual weights (simulator/arch/sigma.py), and every weight load the
 compressed size; elided or non-constant weights count as dense; `layer_index` is the position of the layer
 among the accelerator layers of its function (tiled or already emitted), in order. Properties,
 operands, the result and `onnx_outputs` carry over from the tiled op.
@@ -101,7 +102,7 @@ def instruction_ops(rows: np.ndarray, ndims: int, sparse_rows: bool = False) -> 
     # Each field as plain Python values per row (the rows repeat a few values: cheap attributes).
     scalars = ("opcode", "dataflow", "buffer", "slot", "bytes", "s_in", "s_w", "s_out", "acc")
     col = {name: r[name].tolist() for name in scalars}
-    tuples = {"off": r.off[:, :ndims], "size": r.size[:, :ndims], "steps": r.steps, "gemm": r.gemm}
+    tuples = {"off": r.off[:, :ndims], "size": r.size[:, :ndims], "gemm": r.gemm}
     if sparse_rows:
         tuples["sparse"] = r.sparse
     tup = {name: [tuple(v) for v in values.tolist()] for name, values in tuples.items()}
@@ -113,7 +114,6 @@ def instruction_ops(rows: np.ndarray, ndims: int, sparse_rows: bool = False) -> 
         properties: dict[str, Attribute] = {"dataflow": StringAttr(DATAFLOWS[col["dataflow"][i]])}
         if any(tup["size"][i]):  # MAERI: the virtual neurons
             properties["spatial"] = attrs.array(tup["size"][i])
-            properties["steps"] = attrs.array(tup["steps"][i])
         return accel_isa.ConfigOp.create(properties=properties)
 
     def load(i: int) -> Operation:
@@ -174,7 +174,7 @@ def emit_layer(op: accel.TiledOp, target: Target, layer_index: int) -> accel_isa
         nest = nest_of(op)
         mapping = tiled_mapping(op)
         tiling.check_mapping(shape, mapping, target, layer=name)
-        sparse = target.arch == "sigma"
+        sparse = target.family.uses_weights
         weights = constant_weights(op) if sparse else None
         rows = loop_nest.lower(shape, nest, mapping, target, layer_index, weights=weights)
     except loop_nest.NestError as err:

@@ -99,7 +99,8 @@ def map_layer(
     name = op.layer_name.data
     shape = layer_shape(op)
     try:
-        if spatial and target.arch != "maeri":
+        fam = target.family
+        if spatial and not fam.spatial_is_unroll:
             raise tiling.MappingError(
                 f"the spatial option sets MAERI's spatial tile; target '{target.name}' is "
                 f"{target.arch}"
@@ -114,7 +115,7 @@ def map_layer(
                 order = None  # the order names the other kind's dims
             mapping = tiling.default_mapping(shape, target, dataflow=dataflow, order=order)
             if spatial:
-                factors = tiling.parse_spatial(spatial, shape.kind)
+                factors = fam.parse_spatial(spatial, shape.kind)
                 # A factor beyond the default tile asks for a tile at least that large.
                 grow = {
                     d: min(f, shape.dims[d])
@@ -123,7 +124,7 @@ def map_layer(
                 }
                 if grow:
                     mapping = tiling.choose_tiles(shape, mapping, target, fixed=grow)
-                mapping = tiling.with_maeri_spatial(shape, mapping, target, factors)
+                mapping = fam.with_spatial(shape, mapping, target, factors)
                 tiling.check_mapping(shape, mapping, target, layer=name)
     except tiling.MappingError as err:
         raise with_layer(err, name) from None
@@ -198,22 +199,18 @@ class AccelMapPass(ModulePass):
 
     @staticmethod
     def tunable_options(shape: tiling.LayerShape, target: Target) -> dict[str, list]:
-        """The options a tuner may set for one layer (with `layer=`): `dataflow` (every one on a
-        systolic array; MAERI and SIGMA time a tile the same whatever the dataflow, so only the
-        target's), `order` (every permutation of the layer's dims, as the option spells it) and,
-        on MAERI, `spatial` as {dim: factors} (the divisors of the dim's extent and the powers
-        of two below it, up to the multipliers)."""
+        """The options a tuner may set for one layer (with `layer=`): `dataflow` (the family's
+        `dataflows`: every one on a systolic array; MAERI and SIGMA time a tile the same
+        whatever the dataflow, so only the target's), `order` (every permutation of the layer's
+        dims, as the option spells it) and, where the family has a real spatial unroll, `spatial`
+        as {dim: factors} (`Family.spatial_options`; MAERI: the divisors of the dim's extent and
+        the powers of two below it, up to the multipliers)."""
+        fam = target.family
         options: dict[str, list] = {
-            "dataflow": list(DATAFLOWS) if target.arch == "systolic" else [target.dataflow],
+            "dataflow": list(fam.dataflows(target)),
             "order": list(_permutations(shape.dim_names)),
         }
-        if target.arch == "maeri":
-            ms = target.num_multipliers
-            spatial = {}
-            for d in shape.dim_names:
-                limit = min(shape.dims[d], ms)
-                values = {f for f in range(1, limit + 1) if shape.dims[d] % f == 0}
-                values |= {1 << i for i in range(limit.bit_length()) if 1 << i <= limit}
-                spatial[d] = sorted(values)
+        spatial = fam.spatial_options(shape, target)
+        if spatial:
             options["spatial"] = spatial
         return options

@@ -96,8 +96,8 @@ def tile_mapping(
             mapping = tiling.choose_tiles(
                 shape, mapping, target, fixed=fixed, double_buffer=double_buffer
             )
-        if target.arch == "maeri":  # keep the spatial tile within the (new) buffer tiles
-            mapping = tiling.with_maeri_spatial(shape, mapping, target)
+        if target.family.spatial_is_unroll:  # keep the spatial tile within the (new) tiles
+            mapping = target.family.default_spatial(shape, mapping, target)
         tiling.check_mapping(shape, mapping, target, layer=name)
     except tiling.MappingError as err:
         raise with_layer(err, name) from None

@@ -338,27 +338,47 @@ def test_sigma_sparse_fields_round_trip_isa_and_program(tmp_path):
     np.testing.assert_array_equal(program.instrs[conv.instr_begin : conv.instr_end], rows)
 
 
-def test_six_step_maeri_config_assembles_with_fold_zero_as_the_others():
-    """`accel_isa.config ... steps [6 values]` (documented) reads as c_full0 = c_full and
-    c_col0 = c_col: the same rows as the 8 values spelling them out."""
+def test_maeri_config_carries_the_spatial_tile_and_the_simulator_derives_the_steps():
+    """`accel_isa.config "os" spatial [..]`: the program carries the virtual neurons, not their
+    step costs; the simulator derives those (`maeri.derive_steps`), so a spatial tile edited in
+    the printed IR is timed as written: a smaller tile means more folds and more cycles."""
     import io
     import re
 
     from xdsl.parser import Parser
     from xdsl.printer import Printer
 
-    module = compile_module(import_onnx(small_model()), load_target("maeri-64"))
+    from simulator import engine
+    from simulator.arch import maeri
+
+    target = load_target("maeri-64")
+    module = compile_module(import_onnx(small_model()), target)
     stream = io.StringIO()
     Printer(stream=stream).print_op(module)
     text = stream.getvalue()
-    eight = re.compile(r"steps \[(\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+)\]")
-    found = eight.findall(text)
-    assert found and all(s[6] == s[1] and s[7] == s[2] for s in found)
-    six = eight.sub(lambda m: "steps [" + ", ".join(m.groups()[:6]) + "]", text)
-    assert "steps [" in six and not eight.search(six)
+    assert "steps" not in text
+    spatial = re.findall(r'accel_isa.config "os" spatial \[([0-9, ]+)\]', text)
+    assert spatial
     program = assemble(module)
-    np.testing.assert_array_equal(
-        assemble(Parser(make_context(), six).parse_module()).instrs, program.instrs
-    )
     configs = ROW.view(program.instrs[ROW.view(program.instrs).opcode == OP_CONFIG])
-    assert (configs.c_full0 == configs.c_full).all() and (configs.c_col0 == configs.c_col).all()
+    assert not configs.steps.any()  # nothing derived at compile time
+    params = engine.target_params(target)
+    prepared = ROW.view(engine.prepare(program.instrs, params))
+    at = np.flatnonzero(prepared.opcode == OP_CONFIG)[0]
+    first = [int(v) for v in spatial[0].split(",")]
+    kind = int(prepared.kind[at])
+    t = tuple(int(v) for v in maeri.by_role(first, kind, np))
+    stride = tuple(int(v) for v in prepared.stride[at])
+    extent_s = int(prepared.size[np.flatnonzero(prepared.opcode == 3)[0]][7])
+    expected = maeri.step_costs(t, stride, extent_s, 64, target.dn_bw_elems_per_cycle, False)
+    assert tuple(prepared.steps[at]) == expected
+    # Halve the first layer's virtual neurons along its largest reduction factor in the IR.
+    r = max(range(len(first)), key=lambda i: first[i] if i in (3, 6, 7) else 0)
+    assert first[r] > 1
+    edited = list(first)
+    edited[r] = first[r] // 2
+    new = text.replace(f"spatial [{spatial[0]}]", f"spatial [{', '.join(map(str, edited))}]", 1)
+    before = engine.simulate_timing(program, target)
+    after = engine.simulate_timing(assemble(Parser(make_context(), new).parse_module()), target)
+    assert after.layers[0].cycles > before.layers[0].cycles
+    assert [x.cycles for x in after.layers[1:]] == [x.cycles for x in before.layers[1:]]

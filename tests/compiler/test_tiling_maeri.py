@@ -23,6 +23,7 @@ from compiler.tiling import (
     parse_spatial,
     reduction_dims,
 )
+from simulator import engine
 from simulator.program import OP_CONFIG, ROW
 from simulator.target import load_target
 
@@ -146,7 +147,9 @@ def test_config_row_sets_the_virtual_neurons():
     config = ROW.view(rows[0])
     assert config.opcode == OP_CONFIG and config.kind == 0
     assert list(config.size) == [1, 1, 2, 2, 1, 1, 3, 3]
-    assert list(config.steps[:6]) == [8, 8, 3, 18, 6, 0]
+    assert not config.steps.any()  # the simulator derives them from the program
+    derived = ROW.view(engine.prepare(rows, engine.target_params(target))[0])
+    assert list(derived.steps[:6]) == [8, 8, 3, 18, 6, 0]
     systolic = load_target("tpu-like")
     plain = ROW.view(program_rows(CONV, default_mapping(CONV, systolic), systolic, 0)[0])
     assert not plain.size.any() and not plain.steps.any()

@@ -1,5 +1,5 @@
 """The timing proof: a single GEMM compiled from ONNX and run by the jitted simulator has exactly
-the compute cycles of the cycle-stepped systolic-array model (simulator/reference.py), for each
+the compute cycles of the cycle-stepped systolic-array model (simulator/arch/systolic_reference.py), for each
 dataflow, on small arrays — one tile and several buffer tiles."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from onnx import numpy_helper
 
 import accelflow
 from accelflow import models
-from simulator.reference import simulate_gemm
+from simulator.arch.systolic_reference import simulate_gemm
 
 
 def gemm_model(m: int, k: int, n: int, seed: int = 0):

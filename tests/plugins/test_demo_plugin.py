@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "examples" / "plugins" / "accelflow-demo-plugin"
 LENET = ROOT / "examples" / "lenet.onnx"
+DOTPROD = PLUGIN / "targets" / "dotprod-16.yaml"
 BIN = Path(sys.executable).parent
 IR_TESTS = sorted((PLUGIN / "tests").glob("*.mlir"))
 DEMO_PIPELINE = (
@@ -107,6 +108,7 @@ def test_the_plugin_has_ir_tests():
     assert {p.name for p in IR_TESTS} == {
         "demo-force-dataflow.mlir",
         "demo-count-instructions.mlir",
+        "dotprod.mlir",
     }
 
 
@@ -183,4 +185,63 @@ def test_install_by_hand_matches_setuptools(tmp_path):
 
     built = entry_points(install(tmp_path / "a"))
     assert built == entry_points(install(tmp_path / "b", by_hand=True))
-    assert {name for name, _ in built} == {"demo-force-dataflow", "demo-count-instructions"}
+    assert {name for name, _ in built} == {
+        "demo-force-dataflow",
+        "demo-count-instructions",
+        "dotprod",
+    }
+
+
+# -- the plugin's accelerator family ----------------------------------------------------------
+
+
+def test_family_simulates_and_computes_the_model(plugin_env, tmp_path):
+    """A target of the plugin's family (its own fields from YAML and --set) through simulate:
+    the engine times it by the family's tile_cost, and the outputs match onnx.reference."""
+    proc = run_cli(
+        plugin_env,
+        tmp_path,
+        *("simulate", str(LENET), "--target", str(DOTPROD), "--set", "lanes=8", "--check"),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    accel = [layer for layer in stats["layers"] if layer["on_accel"]]
+    assert len(accel) == 5 and all(layer["compute_cycles"] > 0 for layer in accel)
+    # fc3 (1 x 84 @ 84 x 10 in one tile): ceil(10 / 8 lanes) * ceil(84 / 16 wide) + log2(16) + 1
+    fc3 = next(layer for layer in accel if layer["name"] == "/fc3/Gemm")
+    assert fc3["compute_cycles"] == 2 * 6 + 4 + 1
+    assert fc3["macs"] == 84 * 10
+
+
+def test_family_tunes_and_compiles_with_the_database(plugin_env, tmp_path):
+    """tune on the plugin's family (cost model and simulator both through the family), its
+    database verified and used by compile."""
+    proc = run_cli(
+        plugin_env,
+        tmp_path,
+        *("tune", str(LENET), "--target", str(DOTPROD), "--budget", "12", "-o", "maps.json"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "verified: compile --mappings reproduces the tuned cycles of 5 layers" in proc.stdout
+    proc = run_cli(
+        plugin_env,
+        tmp_path,
+        *("compile", str(LENET), "--target", str(DOTPROD), "--mappings", "maps.json"),
+        *("-o", "prog"),
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_family_is_unknown_without_the_plugin(tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "accelflow"), "simulate", str(LENET), "--target", str(DOTPROD)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "unknown accelerator family 'dotprod' (known: systolic, maeri, sigma; a family from a plugin"
+        in proc.stderr
+    )

@@ -1,5 +1,5 @@
 """MAERI timing: the jitted engine against the cycle-stepped reference model
-(`simulator/maeri_reference.py`) on >= 200 random small layers and spatial/buffer mappings, and
+(`simulator/arch/maeri_reference.py`) on >= 200 random small layers and spatial/buffer mappings, and
 on >= 200 random regime-B ones (folding without the accumulation buffer, one VN per step); the
 closed form of docs/stonne-timing.md on hand-checked cases, vmap over mixed architectures, and
 the traffic / energy counts."""
@@ -22,8 +22,9 @@ from compiler.tiling import (
     maeri_mapping_spatial,
     matmul_shape,
 )
-from simulator import engine, maeri
-from simulator.maeri_reference import ReferenceScopeError, simulate_layer
+from simulator import engine
+from simulator.arch import maeri
+from simulator.arch.maeri_reference import ReferenceScopeError, simulate_layer
 from simulator.program import OP_COMPUTE, ROW, Layer, Program
 from simulator.target import load_target
 

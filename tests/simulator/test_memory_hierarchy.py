@@ -11,7 +11,7 @@ import pytest
 import accelflow
 from accelflow import models
 from compiler.tiling import MappingError, check_mapping, choose_tiles, conv2d_shape, default_mapping
-from simulator import systolic
+from simulator.arch import systolic
 from simulator.stats import STALL_CAUSES
 from simulator.target import load_target
 

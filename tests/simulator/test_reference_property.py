@@ -1,6 +1,6 @@
 """Property test: for random small layers (conv and matmul), random legal mappings (dataflow,
 tiles, loop order) and random array shapes, the jitted simulator's compute cycles equal the
-cycle-stepped register model of `simulator/reference.py` run tile by tile (>= 200 cases)."""
+cycle-stepped register model of `simulator/arch/systolic_reference.py` run tile by tile (>= 200 cases)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from compiler.loop_nest import program_rows
 from compiler.tiling import Mapping, check_mapping, conv2d_shape, gemm_view, matmul_shape
+from simulator.arch.systolic_reference import simulate_gemm
 from simulator.engine import simulate_timing
 from simulator.program import DATAFLOWS, OP_COMPUTE, ROW, Layer, Program
-from simulator.reference import simulate_gemm
 from simulator.target import load_target
 
 

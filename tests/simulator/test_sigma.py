@@ -1,5 +1,5 @@
 """SIGMA timing: the jitted engine against the cycle-stepped reference model
-(`simulator/sigma_reference.py`) on >= 200 random small sparse GEMMs and convs with random buffer
+(`simulator/arch/sigma_reference.py`) on >= 200 random small sparse GEMMs and convs with random buffer
 tiles, the per-tile bitmap statistics on hand-checked cases (and of dense tiles, vectorised,
 against those of all-true masks), the target's validation, and the bitmap-compressed traffic."""
 
@@ -19,7 +19,8 @@ from compiler.tiling import (
     matmul_shape,
     weight_tile,
 )
-from simulator import engine, sigma, sigma_reference
+from simulator import engine
+from simulator.arch import sigma, sigma_reference
 from simulator.program import OP_COMPUTE, ROW, Layer, Program
 from simulator.target import TargetError, load_target
 

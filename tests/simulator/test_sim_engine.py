@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_programs import DF_CODE, matmul_program, row
 
-from simulator import engine, systolic
+from simulator import arch as families
+from simulator import engine
+from simulator.arch import systolic
 from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW, Layer, Program
 from simulator.target import load_target, make_target
 
@@ -164,9 +166,11 @@ def test_bucket_lengths_and_no_retrace():
     assert engine.bucket_length(257) == 512
     target = _target()
     engine.simulate_timing(matmul_program(1, 8, 8, 8), target)
-    before = engine._run_jit._cache_size()
+    run, _ = engine._jitted(families.names())
+    before = run._cache_size()
     engine.simulate_timing(matmul_program(1, 8, 8, 16, tiles={"k": 4}), _target(rows=7, cols=3))
-    assert engine._run_jit._cache_size() == before
+    engine.simulate_timing(matmul_program(1, 8, 8, 8), load_target("maeri-64"))
+    assert run._cache_size() == before
 
 
 # -- against a plain-Python transcription of docs/program.md --------------------------------------
@@ -259,13 +263,15 @@ def test_target_params_are_one_traced_pytree_for_every_target():
     targets = [_target(), load_target("maeri-64"), load_target("sigma-64")]
     params = [engine.target_params(t) for t in targets]
     leaves = [jax.tree_util.tree_leaves(p) for p in params]
-    assert len(leaves[0]) == 13
+    # 6 common fields, systolic's 2, MAERI's 5, SIGMA's 5
+    assert len(leaves[0]) == 6 + 2 + 5 + 5
     assert [[np.asarray(v).dtype for v in ls] for ls in leaves[1:]] == [
         [np.asarray(v).dtype for v in leaves[0]]
     ] * 2
     stacked = engine.stack_target_params(params)
-    assert stacked.arch.tolist() == [0, 1, 2] and stacked.rows.shape == (3,)
+    assert stacked.arch.tolist() == [0, 1, 2]
+    assert stacked.families["systolic"]["rows"].shape == (3,)
     instrs = engine.stack_streams([matmul_program(1, 8, 8, 8).instrs] * 3)
-    with pytest.raises(ValueError, match=r"params.rows must be \[3\]"):
+    with pytest.raises(ValueError, match=r"params.dram_bw_bytes_per_cycle must be \[3\]"):
         engine.simulate_timing_batch(instrs, params[0])
     engine.simulate_timing_batch(instrs, stacked)

@@ -1,4 +1,4 @@
-"""The cycle-stepped systolic reference against the fold formulas of `simulator.systolic`."""
+"""The cycle-stepped systolic reference against the fold formulas of `simulator.arch.systolic`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import systolic
-from simulator.reference import simulate_gemm
+from simulator.arch import systolic
+from simulator.arch.systolic_reference import simulate_gemm
 
 DATAFLOWS = {"ws": systolic.DF_WS, "os": systolic.DF_OS, "is": systolic.DF_IS}
 

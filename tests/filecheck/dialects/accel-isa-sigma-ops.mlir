@@ -3,7 +3,7 @@
 // RUN: accelflow-opt %s --print-op-generic | filecheck %s --check-prefix=GENERIC
 
 // SIGMA's computes carry the bitmap statistics of their tile's weights: [sg_iters, sg_fill,
-// sg_col, sg_kreads, w_nnz, w_bitmap_bits] (simulator/sigma.py); the weight load moves the
+// sg_col, sg_kreads, w_nnz, w_bitmap_bits] (simulator/arch/sigma.py); the weight load moves the
 // compressed tile (non-zeros + one bit per element).
 func.func @main(%a: tensor<1x8xf32>, %b: tensor<8x4xf32>) -> tensor<1x4xf32> {
   %y = accel_isa.layer "matmul" %a, %b attributes {layer_name = "/fc", dims = {g = 1 : i64, m = 1 : i64, n = 4 : i64, k = 8 : i64}, geometry = {}, mapping = #accel.mapping<os, tiles {g = 1, m = 1, n = 4, k = 8}, order [g, n, m, k], directives "TemporalMap(1,1) G; TemporalMap(4,4) N; TemporalMap(1,1) M; TemporalMap(8,8) K">} : (tensor<1x8xf32>, tensor<8x4xf32>) -> tensor<1x4xf32> {

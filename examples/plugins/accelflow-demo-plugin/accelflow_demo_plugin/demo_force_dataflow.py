@@ -42,14 +42,11 @@ from simulator.target import Target
 def forced_mapping(
     mapping: tiling.Mapping, shape: tiling.LayerShape, target: Target, dataflow: str, name: str
 ) -> tiling.Mapping:
-    """`mapping` with `dataflow` (and, on a systolic array, the spatial unroll it implies),
-    checked on `target`."""
-    spatial = (
-        tiling.spatial_unroll(shape, dataflow, target)
-        if target.arch == "systolic"
-        else mapping.spatial
-    )
-    forced = dataclasses.replace(mapping, dataflow=dataflow, spatial=spatial)
+    """`mapping` with `dataflow` (and the spatial unroll it implies where the family's unroll is
+    descriptive, on a systolic array: `Family.default_spatial`), checked on `target`."""
+    forced = dataclasses.replace(mapping, dataflow=dataflow)
+    if not target.family.spatial_is_unroll:
+        forced = target.family.default_spatial(shape, forced, target)
     tiling.check_mapping(shape, forced, target, layer=name)
     return forced
 

@@ -1,5 +1,5 @@
 """A cycle-stepped reference model of MAERI's dense compute path (STONNE's SDMemory controller),
-for validating `simulator.maeri` at small sizes.
+for validating `simulator.arch.maeri` at small sizes.
 
 It steps cycles and moves packages and values; no step cost or closed form is evaluated. What it
 models, per cycle, in STONNE's order (docs/stonne-timing.md sections 1-2):
@@ -45,7 +45,7 @@ Scope: regime A of docs/stonne-timing.md (accumulation buffer on, or a single fo
 with T_K = T_X' = T_Y' = 1, spatial tiles that divide the extents (as in STONNE's runs), T_G =
 T_N = 1. Several VNs folding without the accumulation buffer (shared adders of the augmented
 tree) are not modelled.
-Layers are given by STONNE role (`simulator.maeri.ROLES`): extents (R, S, C, K, G, N, X', Y')
+Layers are given by STONNE role (`simulator.arch.maeri.ROLES`): extents (R, S, C, K, G, N, X', Y')
 with X', Y' the output rows and columns; a GEMM/FC is the conv R=1, S=K, C=1, K=N, X'=M, Y'=1.
 """
 

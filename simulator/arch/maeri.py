@@ -7,9 +7,11 @@ to bench/validation/stonne.csv); this module implements it in two halves:
   one implementation): the port cost of one *generation step* of the controller for a spatial
   tile: `c_w` (the weights of one fold), `c_full` (a whole input window) and `c_col` (only the
   newest column, when the multipliers' forwarding links slide the window). They depend only on
-  the spatial tile, `ms`, `dn` and whether the VNs carry an aux multiplier, so the compiler
-  computes them once per layer and puts them in the layer's CONFIG row (docs/program.md), with
-  `c_full0`, `c_col0`, the input steps of fold 0 (which sends no partial sum back). The tile is
+  the spatial tile, `ms`, `dn` and whether the VNs carry an aux multiplier, so the simulator
+  derives them once per layer from the layer's CONFIG row (`derive_steps`: the spatial tile, the
+  stride, the buffer tiles of the layer's first COMPUTE, whether any COMPUTE adds to partial
+  sums) before a run (docs/program.md), with `c_full0`, `c_col0`, the input steps of fold 0
+  (which sends no partial sum back); the cost model derives the same for its candidates. The tile is
   laid out on a grid of multipliers as STONNE lays out its VNs: multiplier q holds VN
   v = q // VN' and offset o = q % VN' (VN' = VN + aux); o = 0 is the aux multiplier when the VNs
   carry one, the others hold element e = o - aux of the VN, with v = (k*T_X' + i)*T_Y' + j (k
@@ -27,7 +29,7 @@ to bench/validation/stonne.csv); this module implements it in two halves:
   - c_col, c_col0, e_col: the same restricted to the newest window column when the forwarding
     links slide the window (`forwarding_usable`), else the full step's.
 * run time, array code (`compute_cycles`, `sram_traffic`, `network_hops`) taking an array
-  namespace `xp` (`jax.numpy` by default, or numpy) like `simulator.systolic`, with every branch a
+  namespace `xp` (`jax.numpy` by default, or numpy) like `simulator.arch.systolic`, with every branch a
   `where`, so the engine can trace it inside `lax.switch` / `vmap`.
 
 STONNE's tile is per dimension `T_R T_S T_C T_K T_G T_N T_X' T_Y'`; the run-time functions take
@@ -71,9 +73,14 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from simulator.arch.base import cdiv, ceil_log2, default_xp
+
+if TYPE_CHECKING:
+    from simulator.target import Target
 
 ROLES = ("R", "S", "C", "K", "G", "N", "X", "Y")
 NO_DIM = 8
@@ -82,10 +89,8 @@ ROLE_INDEX: dict[str, tuple[int, ...]] = {
     "conv2d": (6, 7, 3, 2, 1, 0, 4, 5),  # n g k c y x r s
     "matmul": (NO_DIM, 3, NO_DIM, 2, 0, NO_DIM, 1, NO_DIM),  # g m n k
 }
-KIND_CODES = {"conv2d": 0, "matmul": 1}
-# Values of the step fields of a MAERI CONFIG row, in order (simulator.program.F_STEPS ...).
-# The last two (fold 0's input steps, which carry no partial sum) travel in fields appended after
-# the SIGMA ones (simulator.program.F_STEPS0).
+# The step costs, in order: the members of the `steps` field of a CONFIG row
+# (simulator.program.ROW), which the simulator derives (`derive_steps`) before a run.
 STEP_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
 # Cycles from the last package sent to the last output written, regime A (docs/stonne-timing.md).
 DRAIN_CYCLES = 7
@@ -94,33 +99,20 @@ GRID_CELLS = 1 << 20
 _NO_ELEMENT = np.iinfo(np.int64).max  # the id of a multiplier without an input element
 
 
-def default_xp() -> Any:
-    """The array namespace of the run-time functions when none is given: `jax.numpy` (imported
-    on first use, so that compile-time callers never load JAX)."""
-    import jax.numpy as jnp
-
-    return jnp
-
-
-def cdiv(a: Any, b: Any) -> Any:
-    """Ceiling division of non-negative integers (arrays or scalars)."""
-    return (a + b - 1) // b
-
-
-def ceil_log2(v: Any, bits: int = 32) -> Any:
-    """ceil(log2(v)) of integers v >= 1 without floating point (0 for v = 1)."""
-    return sum(((v - 1) >> i) > 0 for i in range(bits))
-
-
 def roles_of(kind: str, per_dim: dict[str, int], dims: tuple[str, ...]) -> tuple[int, ...]:
     """Per-dim values (extents or spatial factors) of a layer as the 8 STONNE roles."""
     values = [int(per_dim.get(d, 1)) for d in dims] + [1] * (NO_DIM + 1 - len(dims))
     return tuple(values[i] for i in ROLE_INDEX[kind])
 
 
-def uses_aux_ms(folds: int, accumulation_buffer: bool) -> bool:
-    """A VN carries an aux multiplier (psum injection) when it folds without the buffer."""
-    return folds > 1 and not accumulation_buffer
+def needs_aux(folds: Any, split: Any, accumulation_buffer: Any) -> Any:
+    """Without the accumulation buffer, a VN carries an aux multiplier (partial-sum injection)
+    when its outputs take a partial sum in: its buffer tile folds (`folds` > 1: the tile's
+    reduction exceeds the VN), or the reduction is `split` across buffer tiles (each tile after
+    the first re-injects the partial sums the previous one stored). Scalars or arrays."""
+    return np.logical_and(
+        np.logical_or(np.asarray(folds) > 1, split), np.logical_not(accumulation_buffer)
+    )
 
 
 def forwarding_usable(t: Any, extent_s: Any, stride_cols: int) -> Any:
@@ -401,9 +393,100 @@ def layer_cycles(
     the simulator computes them for one COMPUTE covering the layer (numpy; for the heuristic
     and the validation scripts)."""
     folds = math.prod(-(-extents[i] // t[i]) for i in range(3))
-    aux = uses_aux_ms(folds, accumulation_buffer)
+    aux = bool(needs_aux(folds, False, accumulation_buffer))
     steps = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
     z = np.array(extents, np.int64)
     t_np = np.array(t, np.int64)
     width = max(1, ms // dn)
     return int(compute_cycles(z, t_np, steps, rn, int(accumulation_buffer), np, ms_per_port=width))
+
+
+def by_role(group: Any, kind: Any, xp: Any) -> list[Any]:
+    """A group of 8 per-dim values (`size` of a row: layer dims in `LAYER_DIMS` order, 0 or 1
+    where absent) as the 8 STONNE roles, each at least 1. `kind` is the layer kind's code
+    (`simulator.program.KIND_CODES`): a Python int picks the roles statically, a traced one
+    with `where`."""
+    values = [xp.maximum(group[i], 1) for i in range(NO_DIM)] + [1]
+    conv, matmul = ROLE_INDEX["conv2d"], ROLE_INDEX["matmul"]
+    if isinstance(kind, int | np.integer):
+        return [values[i] for i in (conv if int(kind) == 0 else matmul)]
+    return [xp.where(kind == 0, values[a], values[b]) for a, b in zip(conv, matmul, strict=True)]
+
+
+def derive_steps(rows: np.ndarray, ms: int, dn: int, accumulation_buffer: bool) -> np.ndarray:
+    """`rows` (one stream) with the `steps` of every CONFIG row derived from the program: the
+    spatial tile (its `size`), the layer's `stride`, the S-role buffer tile (the layer's first
+    COMPUTE: the first tile is a full one) and whether the VNs carry an aux multiplier (the tile
+    folds, or some COMPUTE of the layer adds to partial sums: the reduction is split)."""
+    from simulator.program import LAYER_KINDS, OP_COMPUTE, OP_CONFIG, ROW
+
+    r = ROW.view(rows)
+    configs = np.flatnonzero(r.opcode == OP_CONFIG)
+    if not len(configs):
+        return rows
+    rows = np.array(rows, np.int64, copy=True)
+    out = ROW.view(rows)
+    computes = np.flatnonzero(r.opcode == OP_COMPUTE)
+    ends = np.append(configs[1:], len(rows))
+    for at, end in zip(configs.tolist(), ends.tolist(), strict=True):
+        kind = int(r.kind[at])
+        t = [int(v) for v in by_role(r.size[at], kind, np)]
+        mine = computes[(computes > at) & (computes < end)]
+        tile = r.size[mine[0]] if len(mine) else r.size[at]
+        z = [int(v) for v in by_role(tile, kind, np)]
+        folds = math.prod(-(-z[i] // t[i]) for i in range(3))
+        split = bool(r.acc[mine].any())
+        aux = bool(needs_aux(folds, split, accumulation_buffer))
+        stride = (max(1, int(r.stride[at][0])), max(1, int(r.stride[at][1])))
+        if LAYER_KINDS[kind] != "conv2d":
+            stride = (1, 1)
+        out.steps[at] = step_costs(tuple(t), stride, z[1], ms, dn, aux)
+    return rows
+
+
+# The hardware search's axes of a multiplier-switch family (MAERI, SIGMA), powers of two in range.
+MULTIPLIER_TUNABLES = {
+    "num_multipliers": (16, 4096),
+    "dn_bw_elems_per_cycle": (1, 4096),
+    "rn_bw_elems_per_cycle": (1, 4096),
+}
+
+
+def check_multipliers(target: Target) -> None:
+    """The limits MAERI's and SIGMA's trees put on a target: multipliers, read ports and write
+    ports powers of two, at most one read port per multiplier."""
+    for name in ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle"):
+        value = getattr(target, name)
+        if value & (value - 1):
+            raise ValueError(f"{name}={value} must be a power of two for a {target.arch} target")
+    if target.dn_bw_elems_per_cycle > target.num_multipliers:
+        raise ValueError(
+            f"dn_bw_elems_per_cycle={target.dn_bw_elems_per_cycle} exceeds "
+            f"num_multipliers={target.num_multipliers} (one distribution tree per read port)"
+        )
+
+
+def multiplier_params(name: str, target: Target | None) -> dict[str, Any]:
+    """The traced parameters of a multiplier-switch family (MAERI, SIGMA); neutral values for
+    another family's target."""
+    mine = target is not None and target.arch == name
+    return {
+        "num_multipliers": np.int64(target.num_multipliers if mine else 1),
+        "dn_bw_elems_per_cycle": np.int64(target.dn_bw_elems_per_cycle if mine else 1),
+        "rn_bw_elems_per_cycle": np.int64(target.rn_bw_elems_per_cycle if mine else 1),
+        "accumulation_buffer": np.bool_(target.accumulation_buffer if mine else True),
+        "activation_density": np.float64(
+            target.activation_density if mine and target.sparse_activations else 0.0
+        ),
+    }
+
+
+def distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a row index of each distinct row of `keys` [U], the distinct row of every row [B])."""
+    radix = keys.max(axis=0) + 1
+    if np.sum(np.log2(radix.astype(np.float64))) < 62:  # one int64 key per row: a 1-D unique
+        key = keys @ np.concatenate([[1], np.cumprod(radix[:-1])])
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)

@@ -1,5 +1,5 @@
 """A cycle-stepped reference model of SIGMA's compute path (STONNE's SparseSDMemory, dataflow
-MK_STA_KN_STR), for validating `simulator.sigma` at small sizes.
+MK_STA_KN_STR), for validating `simulator.arch.sigma` at small sizes.
 
 It steps cycles and moves packages and values; no closed form is evaluated. One GEMM
 `out = stationary [rows, K] @ streamed [K, N]` (a COMPUTE tile's weights, rows = output channels,
@@ -26,7 +26,7 @@ and its N = m streamed columns), per cycle (docs/stonne-timing.md section 4):
   out ceil(log2 ms) cycles after the column fires (the values are really added, per VN).
 * **Collection bus and memory.** `rn` lines; a VN's sum leaves the adder tree from the adder
   STONNE's ART configuration picks for its multiplier range, on that adder's line
-  (`simulator.sigma.vn_bus_lines`: the two adders of a forwarding-linked pair share a line, so
+  (`simulator.arch.sigma.vn_bus_lines`: the two adders of a forwarding-linked pair share a line, so
   two VNs ending there serialise); each line takes one ready value per cycle (from the cycle
   after it is ready, its VNs in order) and memory writes it one cycle later.
 
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.sigma import vn_bus_lines
+from simulator.arch.sigma import vn_bus_lines
 
 PSUM = -1
 

@@ -6,7 +6,7 @@ operand (STONNE's MK): a COMPUTE tile's GEMM view is `reps` products (m x k) @ (
 the tile's weight matrix, read as `n` rows of `k` (conv: output channels x c*r*s, the im2col view;
 matmul: the columns of b), is packed into the multipliers and the `m` columns of the streamed
 operand (STONNE's KN: im2col windows, or the rows of a) flow past it. Two halves, as in
-simulator/maeri.py:
+simulator/arch/maeri.py:
 
 * compile time, plain Python (`tile_stats`): the *bitmap statistics* of one weight tile, which
   `accel-emit` computes from the model's actual weights and puts in the COMPUTE row
@@ -50,7 +50,7 @@ Per iteration: 1 configuration cycle, W cycles of stationary distribution, then 
 columns issued every max(s, b) cycles (ports, or the collection bus's credit), the last column's
 packages leave the ports over s cycles, reach the multipliers 1 cycle later, the adder tree L
 cycles later, take b cycles on the bus and 1 to be written, and the next iteration starts the
-cycle after (simulator/sigma_reference.py steps exactly this). With b = 1 or s = 1 (dn = ms:
+cycle after (simulator/arch/sigma_reference.py steps exactly this). With b = 1 or s = 1 (dn = ms:
 every measured STONNE row) it is docs/stonne-timing.md's `2 + (W-1) + N*max(s, b) + log2(ms) + 3`;
 the two differ by min(s, b) - 1 otherwise.
 
@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.maeri import ceil_log2, default_xp
+from simulator.arch.base import ceil_log2, default_xp
 
 # Values of the sparse fields of a SIGMA COMPUTE row, in order (simulator.program.F_SPARSE ...).
 SPARSE_FIELDS = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")

@@ -1,7 +1,7 @@
 """A cycle-stepped reference model of a rows x cols systolic array, for validating the timing model.
 
 Plain numpy/Python with explicit registers that move one PE per cycle. One GEMM
-C = A (m x k) @ B (k x n) is folded over the array exactly as `simulator.systolic` assumes
+C = A (m x k) @ B (k x n) is folded over the array exactly as `simulator.arch.systolic` assumes
 (the array is always used at its full size; an edge fold streams zeros in the unused rows and
 ignores the unused columns), and each fold is simulated cycle by cycle:
 

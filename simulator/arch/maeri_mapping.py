@@ -12,16 +12,28 @@ STONNE's names map to ours as T_R=r T_S=s T_C=c T_K=k T_G=g T_N=n T_X'=y T_Y'=x 
 (STONNE's X is the input rows, ours y) and T_M=m T_N=n T_K=k for a GEMM/FC (`parse_spatial`). The
 tiles stay buffer-level tiles; the spatial factors are clamped to them. `check_maeri_spatial` is
 the legality check `tiling.check_mapping` runs on a MAERI target.
+
+The family (`MAERI`, simulator/arch/base.py) puts these and the timing of simulator/arch/maeri.py
+behind the common interface: the CONFIG row carries the spatial tile, the simulator derives the
+step costs (`maeri.derive_steps`); the tuner's spatial axes are per dim the divisors of its
+extent and the powers of two below it, up to the multipliers; the hardware search may change the
+multipliers and the read / write ports.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from simulator import maeri
-from simulator.program import CONV_DIMS, MATMUL_DIMS
-from simulator.target import Target
+import numpy as np
+
+from simulator.arch import maeri
+from simulator.arch.base import Family, Fields, SpatialBatch, TileCost
+from simulator.program import CONV_DIMS, KIND_CODES, MATMUL_DIMS
+
+if TYPE_CHECKING:
+    from simulator.target import Target
 from simulator.workload import (
     MAERI_AXES,
     LayerShape,
@@ -89,7 +101,7 @@ def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) ->
        for a conv, n for a matmul: fewer K-tiles, each of which drains STONNE's pipeline),
        then output columns, rows, batch and groups, each the largest divisor of its extent
        that still fits.
-    3. The candidate with the fewest cycles by the closed form (`simulator.maeri`) wins (ties:
+    3. The candidate with the fewest cycles by the closed form (`simulator.arch.maeri`) wins (ties:
        the larger VN). At most 8 candidates (the largest VNs) are evaluated.
     Returns {dim: factor} for every dim (1 where not unrolled)."""
     ms = target.num_multipliers
@@ -155,11 +167,10 @@ def maeri_uses_aux(
     """Without the accumulation buffer, a VN carries an aux multiplier (partial-sum injection)
     when its outputs take a partial sum in: its buffer tile folds (the tile's reduction exceeds
     the VN), or the reduction is split across buffer tiles (each tile after the first re-injects
-    the partial sums the previous one stored)."""
-    if target.accumulation_buffer:
-        return False
+    the partial sums the previous one stored): `maeri.needs_aux`."""
     split = any(tiles[d] < shape.dims[d] for d in reduction_dims(shape))
-    return split or maeri.uses_aux_ms(_maeri_folds(shape, tiles, factors), False)
+    folds = _maeri_folds(shape, tiles, factors)
+    return bool(maeri.needs_aux(folds, split, target.accumulation_buffer))
 
 
 def maeri_mapping_spatial(shape: LayerShape, factors: dict[str, int]) -> dict[str, tuple[str, int]]:
@@ -176,21 +187,6 @@ def maeri_mapping_spatial(shape: LayerShape, factors: dict[str, int]) -> dict[st
 def maeri_factors(shape: LayerShape, mapping: Mapping) -> dict[str, int]:
     """The spatial factor of every dim of a MAERI mapping (1 where absent)."""
     return {d: int(mapping.spatial[d][1]) if d in mapping.spatial else 1 for d in shape.dim_names}
-
-
-def maeri_config(shape: LayerShape, mapping: Mapping, target: Target) -> tuple[int, ...]:
-    """The step fields of a MAERI CONFIG row (simulator.maeri.STEP_FIELDS) for this mapping:
-    the port costs of its spatial tile, with an aux multiplier when its buffer tiles fold
-    without the accumulation buffer."""
-    factors = maeri_factors(shape, mapping)
-    tiles = {d: min(mapping.tiles[d], shape.dims[d]) for d in shape.dim_names}
-    t = maeri.roles_of(shape.kind, factors, shape.dim_names)
-    aux = maeri_uses_aux(shape, tiles, factors, target)
-    stride = shape.stride if shape.kind == "conv2d" else (1, 1)
-    extent_s = tiles["s"] if shape.kind == "conv2d" else tiles["k"]
-    return maeri.step_costs(
-        t, stride, extent_s, target.num_multipliers, target.dn_bw_elems_per_cycle, aux
-    )
 
 
 def with_maeri_spatial(
@@ -253,3 +249,133 @@ def check_maeri_spatial(shape: LayerShape, mapping: Mapping, target: Target, whe
             f"{where}spatial tile {spelled} needs {needed} multipliers{extra} but the target "
             f"has {ms}"
         )
+
+
+class Maeri(Family):
+    """MAERI as STONNE models it (module docstring; the mapping side: maeri_mapping.py)."""
+
+    name = "maeri"
+    description = "MAERI as in STONNE: multiplier switches, distribution and reduction trees"
+    tunable_hardware = maeri.MULTIPLIER_TUNABLES
+    spatial_axes = ("vn", "vns")
+    spatial_is_unroll = True
+
+    def check_target(self, target: Target) -> None:
+        maeri.check_multipliers(target)
+
+    def describe(self, target: Target) -> str:
+        return f"{target.num_multipliers} MS"
+
+    def default_spatial(self, shape: LayerShape, mapping: Mapping, target: Target) -> Mapping:
+        return with_maeri_spatial(shape, mapping, target)
+
+    def check_spatial(
+        self, shape: LayerShape, mapping: Mapping, target: Target, where: str
+    ) -> None:
+        check_maeri_spatial(shape, mapping, target, where)
+
+    def parse_spatial(self, text: str, kind: str) -> dict[str, int]:
+        return parse_spatial(text, kind)
+
+    def with_spatial(
+        self, shape: LayerShape, mapping: Mapping, target: Target, factors: dict[str, int]
+    ) -> Mapping:
+        return with_maeri_spatial(shape, mapping, target, factors)
+
+    def spatial_factors(self, shape: LayerShape, mapping: Mapping) -> dict[str, int]:
+        return maeri_factors(shape, mapping)
+
+    def spatial_options(self, shape: LayerShape, target: Target) -> dict[str, list[int]]:
+        """Per dim: the divisors of its extent and the powers of two below it, up to the
+        multipliers."""
+        options = {}
+        for d in shape.dim_names:
+            limit = min(shape.dims[d], target.num_multipliers)
+            values = {f for f in range(1, limit + 1) if shape.dims[d] % f == 0}
+            values |= {1 << i for i in range(limit.bit_length()) if 1 << i <= limit}
+            options[d] = sorted(values)
+        return options
+
+    def spatial_batch(
+        self, shape: LayerShape, target: Target, tiles: np.ndarray, spatial: np.ndarray,
+        dataflow: np.ndarray, with_config: bool = True,
+    ) -> SpatialBatch:  # fmt: skip
+        """The spatial tiles clamped to the buffer tiles (as `with_maeri_spatial` does), their
+        multipliers (VNs x (VN size + aux)) and step costs (`step_costs_batch` of each distinct
+        one; a tile beyond the multipliers gets placeholders)."""
+        dims = shape.dim_names
+        factors = np.clip(spatial, 1, tiles)
+        pad = np.ones((len(factors), maeri.NO_DIM + 1 - len(dims)), np.int64)  # NO_DIM reads 1
+        t = np.concatenate([factors, pad], axis=1)[:, list(maeri.ROLE_INDEX[shape.kind])]
+        red = [dims.index(d) for d in reduction_dims(shape)]
+        folds = np.prod(-(-tiles[:, red] // factors[:, red]), axis=1)
+        extent = np.array([shape.dims[d] for d in dims], np.int64)
+        split = np.any(tiles[:, red] < extent[red], axis=1)
+        aux = maeri.needs_aux(folds, split, target.accumulation_buffer)
+        stride = shape.stride if shape.kind == "conv2d" else (1, 1)
+        extent_s = tiles[:, maeri.ROLE_INDEX[shape.kind][1]]
+        used = maeri.multipliers_needed(t, aux)
+        legal = used <= target.num_multipliers
+        if not with_config:
+            return SpatialBatch(used, legal, Fields())
+        fwd = maeri.forwarding_usable(t.T, extent_s, stride[1])
+        # The step costs depend on the spatial tile, aux and forwarding only: each distinct once.
+        first, inverse = maeri.distinct_rows(
+            np.concatenate([t, aux[:, None], fwd[:, None]], axis=1)
+        )
+        ms = target.num_multipliers
+        steps = maeri.step_costs_batch(
+            t[first], aux[first], extent_s[first], stride, ms, target.dn_bw_elems_per_cycle,
+            max_multipliers=ms,  # a larger spatial tile is illegal: placeholders
+        )[inverse]  # fmt: skip
+        per_dim = [factors[:, i] for i in range(len(dims))] + [1] * (maeri.NO_DIM - len(dims))
+        config = Fields(
+            kind=KIND_CODES[shape.kind],
+            size=per_dim,
+            steps=[steps[:, i] for i in range(steps.shape[1])],
+        )
+        return SpatialBatch(used, legal, config)
+
+    def config_values(self, shape: LayerShape, mapping: Mapping, target: Target) -> dict[str, Any]:
+        """The virtual neurons: the spatial tile per dim (the step costs are derived)."""
+        factors = self.spatial_factors(shape, mapping)
+        return {"size": [factors[d] for d in shape.dim_names]}
+
+    def prepare_rows(self, rows: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return maeri.derive_steps(
+            rows,
+            int(params["num_multipliers"]),
+            int(params["dn_bw_elems_per_cycle"]),
+            bool(params["accumulation_buffer"]),
+        )
+
+    def params(self, target: Target | None) -> dict[str, Any]:
+        return maeri.multiplier_params(self.name, target)
+
+    def tile_cost(self, config: Any, compute: Any, params: dict[str, Any], xp: Any) -> TileCost:
+        c = compute
+        z = maeri.by_role(c.size, config.kind, xp)
+        t = maeri.by_role(config.size, config.kind, xp)
+        steps = [xp.maximum(config.steps[i], 0) for i in range(len(maeri.STEP_FIELDS))]
+        ms, eb = params["num_multipliers"], params["element_bytes"]
+        acc_buffer = params["accumulation_buffer"].astype(np.int64)
+        macs = c.reps * c.m * c.n * c.k
+        busy = maeri.compute_cycles(
+            z, t, steps, params["rn_bw_elems_per_cycle"], acc_buffer, xp,
+            ms_per_port=ms // params["dn_bw_elems_per_cycle"],
+        )  # fmt: skip
+        traffic = maeri.sram_traffic(z, t, steps, acc_buffer, c.acc, xp)
+        counts = maeri.tile_counts(z, t, xp)
+        return TileCost(
+            busy=busy,
+            macs=macs,
+            read_input=traffic[0] * eb,
+            read_weight=traffic[1] * eb,
+            write_output=traffic[2] * eb,
+            read_output=traffic[3] * eb,
+            hops=maeri.network_hops(z, t, steps, acc_buffer, c.acc, macs, maeri.ceil_log2(ms), xp),
+            folds=counts["folds"] * counts["ktiles"],
+        )
+
+
+MAERI = Maeri()

@@ -1,0 +1,169 @@
+"""Constant values for the ONNX importer: normalising, converting, and folding at import time.
+
+`normalise_constant` stores float tensors as f32 and integer / bool tensors as i64;
+`dense_attr` makes such an array an xDSL dense attribute; `constant_node_value` reads an ONNX
+`Constant` node; `convert_attribute` turns an ONNX node attribute into an xDSL attribute.
+`fold_node` evaluates one node on constant inputs with ONNX's reference evaluator and `shape_of`
+evaluates a `Shape` node on a static shape; `NEVER_FOLDED` lists the compute layers that stay
+ops even when all their inputs are constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    f32,
+    i64,
+)
+from xdsl.ir import Attribute
+
+from compiler.import_model import ModelImportError
+
+__all__ = [
+    "NEVER_FOLDED",
+    "constant_node_value",
+    "convert_attribute",
+    "dense_attr",
+    "fold_node",
+    "normalise_constant",
+    "shape_of",
+]
+
+# Compute layers stay ops even when all their inputs are constants: the accelerator runs them.
+NEVER_FOLDED: frozenset[str] = frozenset({"Conv", "Gemm", "MatMul", "BatchNormalization"})
+
+
+# --------------------------------------------------------------------------------------------
+# Constants and attributes
+# --------------------------------------------------------------------------------------------
+
+
+def normalise_constant(array: np.ndarray, what: str) -> np.ndarray:
+    """Floats as f32, integers and bools as i64, C-contiguous."""
+    if np.issubdtype(array.dtype, np.floating):
+        return np.asarray(array, dtype=np.float32, order="C")
+    if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        return np.asarray(array, dtype=np.int64, order="C")  # (ascontiguousarray makes 0-d 1-d)
+    raise ModelImportError(f"{what} has element type {array.dtype}, which is not supported")
+
+
+def dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """The dense attribute of a normalised (f32 or i64) array."""
+    if array.dtype == np.float32:
+        elem, little_endian = f32, array.astype("<f4", copy=False)
+    else:
+        elem, little_endian = i64, array.astype("<i8", copy=False)
+    return DenseIntOrFPElementsAttr(
+        TensorType(elem, array.shape), BytesAttr(little_endian.tobytes())
+    )
+
+
+def constant_node_value(node: onnx.NodeProto, where: str) -> np.ndarray:
+    """The value of an ONNX `Constant` node."""
+    for attr in node.attribute:
+        if attr.name == "value":
+            return numpy_helper.to_array(attr.t)
+        if attr.name == "value_float":
+            return np.array(attr.f, dtype=np.float32)
+        if attr.name == "value_floats":
+            return np.array(list(attr.floats), dtype=np.float32)
+        if attr.name == "value_int":
+            return np.array(attr.i, dtype=np.int64)
+        if attr.name == "value_ints":
+            return np.array(list(attr.ints), dtype=np.int64)
+    names = ", ".join(a.name for a in node.attribute) or "none"
+    raise ModelImportError(f"{where}: unsupported Constant attribute ({names})")
+
+
+def convert_attribute(attr: onnx.AttributeProto, where: str) -> Attribute:
+    """An ONNX node attribute as an xDSL attribute (ints, floats, strings, their lists, tensors)."""
+    kind = attr.type
+    A = onnx.AttributeProto
+    if attr.ref_attr_name:
+        raise ModelImportError(f"{where}: attribute '{attr.name}' refers to a function attribute")
+    if kind == A.INT:
+        return IntegerAttr(attr.i, i64)
+    if kind == A.FLOAT:
+        return FloatAttr(attr.f, f32)
+    if kind == A.STRING:
+        return StringAttr(attr.s.decode("utf-8", errors="replace"))
+    if kind == A.INTS:
+        return DenseArrayBase.from_list(i64, list(attr.ints))
+    if kind == A.FLOATS:
+        return DenseArrayBase.from_list(f32, list(attr.floats))
+    if kind == A.TENSOR:
+        return dense_attr(normalise_constant(numpy_helper.to_array(attr.t), where))
+    raise ModelImportError(
+        f"{where}: attribute '{attr.name}' has type {A.AttributeType.Name(kind)}, "
+        "which is not supported"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Folding
+# --------------------------------------------------------------------------------------------
+
+
+def fold_node(
+    node: onnx.NodeProto,
+    inputs: list[np.ndarray | None],
+    opsets: Sequence[onnx.OperatorSetIdProto],
+) -> list[np.ndarray]:
+    """Evaluate one node on constant inputs (None = absent optional input)."""
+    if node.op_type == "Identity":
+        return [inputs[0]]  # type: ignore[list-item]
+    from onnx.reference import ReferenceEvaluator
+
+    feeds: dict[str, np.ndarray] = {}
+    graph_inputs = []
+    names = []
+    for i, value in enumerate(inputs):
+        if value is None:
+            names.append("")
+            continue
+        name = f"in{i}"
+        names.append(name)
+        feeds[name] = value
+        graph_inputs.append(
+            onnx.helper.make_tensor_value_info(
+                name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), value.shape
+            )
+        )
+    outputs = [f"out{i}" if out else "" for i, out in enumerate(node.output)]
+    one = onnx.NodeProto()
+    one.CopyFrom(node)
+    del one.input[:]
+    one.input.extend(names)
+    del one.output[:]
+    one.output.extend(outputs)
+    graph = onnx.helper.make_graph(
+        [one],
+        "fold",
+        graph_inputs,
+        [onnx.helper.make_empty_tensor_value_info(o) for o in outputs if o],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    results = ReferenceEvaluator(model).run(None, feeds)
+    return [np.asarray(r) for r in results]
+
+
+def shape_of(node: onnx.NodeProto, shape: Sequence[int]) -> np.ndarray:
+    """The value of a `Shape` node (with its `start` / `end` attributes) on a static shape."""
+    start, end = 0, None
+    for attr in node.attribute:
+        if attr.name == "start":
+            start = attr.i
+        elif attr.name == "end":
+            end = attr.i
+    return np.array(list(shape)[start:end], dtype=np.int64)

@@ -1,0 +1,206 @@
+"""Tensor shapes and types for the ONNX importer.
+
+`resolve_input_shapes` gives every graph input a static shape (the model's, or the one the user
+gave) and checks it is float32; `infer_types` runs ONNX shape inference
+(`strict_mode=False, data_prop=True`) on a weight-free copy of the model, with the constants known
+so far; `proto_dims`, `static_dims`, `dims_text` and `xdsl_tensor_type` read, check, show and
+convert the dims it returns (`ELEMENT_TYPES`: ONNX element type -> xDSL element type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from xdsl.dialects.builtin import TensorType, f16, f32, f64, i1, i8, i32, i64
+from xdsl.ir import Attribute
+
+from compiler.import_model import ModelImportError
+
+__all__ = [
+    "ELEMENT_TYPES",
+    "SHAPE_INFERENCE_MAX_CONST_ELEMENTS",
+    "dims_text",
+    "infer_types",
+    "proto_dims",
+    "resolve_input_shapes",
+    "static_dims",
+    "xdsl_tensor_type",
+]
+
+# Initializers above this many elements are hidden from shape inference (given as typed graph
+# inputs instead), so it does not serialise the weights; shape arithmetic uses small tensors.
+SHAPE_INFERENCE_MAX_CONST_ELEMENTS = 4096
+
+_TP = onnx.TensorProto
+ELEMENT_TYPES: dict[int, Attribute] = {
+    _TP.FLOAT: f32,
+    _TP.DOUBLE: f64,
+    _TP.FLOAT16: f16,
+    _TP.INT64: i64,
+    _TP.INT32: i32,
+    _TP.INT8: i8,
+    _TP.BOOL: i1,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Dims
+# --------------------------------------------------------------------------------------------
+
+
+def dims_text(dims: Sequence[int | str]) -> str:
+    """`[1, batch, 224]`: dims as error messages show them."""
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+def proto_dims(value_info: onnx.ValueInfoProto) -> list[int | str] | None:
+    """The dims of a tensor value info: ints, or the symbolic name / '?' when dynamic."""
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str] = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value") and dim.dim_value > 0:
+            dims.append(dim.dim_value)
+        else:
+            dims.append(dim.dim_param or "?")
+    return dims
+
+
+def static_dims(dims: list[int | str] | None) -> list[int] | None:
+    """`dims` as ints, or None when unknown or any dim is dynamic."""
+    if dims is None or any(isinstance(d, str) for d in dims):
+        return None
+    return [int(d) for d in dims]
+
+
+def xdsl_tensor_type(elem_type: int, dims: Sequence[int]) -> TensorType[Any]:
+    """The xDSL tensor type of an ONNX element type and static dims (f32 for unknown types)."""
+    return TensorType(ELEMENT_TYPES.get(elem_type, f32), list(dims))
+
+
+# --------------------------------------------------------------------------------------------
+# Graph inputs
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_input_shapes(
+    graph: onnx.GraphProto,
+    graph_inputs: list[onnx.ValueInfoProto],
+    input_shapes: dict[str, tuple[int, ...]] | None,
+) -> dict[str, tuple[int, ...]]:
+    """The static shape of every (non-initializer) graph input; checks element types."""
+    given = dict(input_shapes or {})
+    names = [vi.name for vi in graph_inputs]
+    if "" in given:
+        if len(names) != 1:
+            raise ModelImportError(
+                f"an input shape without a name needs a graph with one input; this one has "
+                f"{len(names)} ({', '.join(names)}): give NAME=1x3x224x224"
+            )
+        if names[0] in given:
+            raise ModelImportError(f"input shape for '{names[0]}' is given twice")
+        given[names[0]] = given.pop("")
+    for name in given:
+        if name not in names:
+            raise ModelImportError(
+                f"input shape given for '{name}', which is not a graph input "
+                f"(graph inputs: {', '.join(names) or 'none'})"
+            )
+    shapes: dict[str, tuple[int, ...]] = {}
+    for vi in graph_inputs:
+        elem = vi.type.tensor_type.elem_type
+        if not vi.type.HasField("tensor_type") or elem != _TP.FLOAT:
+            kind = _TP.DataType.Name(elem) if vi.type.HasField("tensor_type") else "a non-tensor"
+            raise ModelImportError(
+                f"graph input '{vi.name}' has element type {kind}; only float32 inputs are supported"
+            )
+        dims = proto_dims(vi)
+        if vi.name in given:
+            shape = tuple(int(d) for d in given[vi.name])
+            if dims is not None and len(dims) != len(shape):
+                raise ModelImportError(
+                    f"input shape {'x'.join(map(str, shape))} for '{vi.name}' has rank "
+                    f"{len(shape)}, but the graph input has shape {dims_text(dims)}"
+                )
+            shapes[vi.name] = shape
+            continue
+        if dims is None:
+            raise ModelImportError(
+                f"graph input '{vi.name}' has no shape; give --input-shape {vi.name}=1x3x224x224"
+            )
+        dynamic = [d for d in dims if isinstance(d, str)]
+        if dynamic:
+            hint = "x".join(str(d) if isinstance(d, int) else "1" for d in dims)
+            raise ModelImportError(
+                f"graph input '{vi.name}' has a dynamic dimension '{dynamic[0]}' "
+                f"(shape {dims_text(dims)}); give --input-shape {vi.name}={hint}"
+            )
+        shapes[vi.name] = tuple(int(d) for d in dims)
+    return shapes
+
+
+# --------------------------------------------------------------------------------------------
+# Shape inference
+# --------------------------------------------------------------------------------------------
+
+
+def _set_shape(value_info: onnx.ValueInfoProto, elem_type: int, shape: Sequence[int]) -> None:
+    tensor_type = value_info.type.tensor_type
+    tensor_type.elem_type = elem_type
+    tensor_type.ClearField("shape")
+    tensor_type.shape.SetInParent()
+    for d in shape:
+        tensor_type.shape.dim.add().dim_value = int(d)
+
+
+def infer_types(
+    model: onnx.ModelProto,
+    input_shapes: dict[str, tuple[int, ...]],
+    constants: dict[str, np.ndarray],
+) -> dict[str, tuple[int, list[int | str] | None]]:
+    """Run ONNX shape inference on a weight-free copy of the model.
+
+    `constants` (initializers and values folded so far) are passed as small initializers, or as
+    typed graph inputs when large, so that inference never serialises the weights.
+    Returns tensor name -> (ONNX element type, dims).
+    """
+    graph = model.graph
+    light = onnx.ModelProto()
+    light.ir_version = max(model.ir_version, 4)
+    light.opset_import.extend(model.opset_import)
+    lg = light.graph
+    lg.name = graph.name
+    # Nodes already folded are given by their values; keeping them would define names twice.
+    lg.node.extend(
+        node for node in graph.node if not all(out in constants for out in node.output if out)
+    )
+    for out in graph.output:
+        # The declared output shapes are not trusted: `input_shapes` may change the batch size.
+        vi = lg.output.add()
+        vi.name = out.name
+        if out.type.tensor_type.elem_type:
+            vi.type.tensor_type.elem_type = out.type.tensor_type.elem_type
+    for name, shape in input_shapes.items():
+        _set_shape(lg.input.add(), _TP.FLOAT, shape)
+        lg.input[-1].name = name
+    for name, array in constants.items():
+        if array.size <= SHAPE_INFERENCE_MAX_CONST_ELEMENTS:
+            lg.initializer.append(numpy_helper.from_array(array, name))
+        else:
+            vi = lg.input.add()
+            vi.name = name
+            _set_shape(vi, onnx.helper.np_dtype_to_tensor_dtype(array.dtype), array.shape)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
+    except Exception as exc:
+        raise ModelImportError(f"shape inference failed: {str(exc).splitlines()[0]}") from None
+    types: dict[str, tuple[int, list[int | str] | None]] = {}
+    for vi in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
+        if vi.type.HasField("tensor_type"):
+            types[vi.name] = (vi.type.tensor_type.elem_type, proto_dims(vi))
+    return types
