@@ -42,9 +42,8 @@ column number.
 
 Accelerator families: a COMPUTE's busy time, MACs, global-buffer bytes and network hops are
 its family's `tile_cost` (`simulator.arch`: the built-in systolic, maeri and sigma, and any a
-plugin registers), chosen with `lax.switch` on the traced arch code (`TargetParams.arch`, the
-family's position in `simulator.arch.names()`), so programs for every kind of target run in one
-`vmap`. A CONFIG row becomes the machine's `config` (the row itself: the layer kind, MAERI's
+plugin registers), selected by the traced arch code (`TargetParams.arch`, the family's position
+in `simulator.arch.names()`), so programs for every kind of target run in one `vmap`. A CONFIG row becomes the machine's `config` (the row itself: the layer kind, MAERI's
 spatial tile and step costs, ...); the layer's COMPUTE rows are costed with it. Before a run each
 stream goes through its family's `prepare_rows` (numpy): the fields the simulator derives from
 the program, MAERI's step costs. SIGMA's bitmap statistics of the weights travel in the COMPUTE
@@ -260,19 +259,20 @@ def _load(
 
 
 def _tile_cost(config: jax.Array, row: jax.Array, params: TargetParams) -> families.TileCost:
-    """The COMPUTE row's cost by its target's family (`lax.switch` on the arch code)."""
-
-    def branch(fam: families.Family) -> Any:
-        def cost(config: jax.Array, row: jax.Array, params: TargetParams) -> tuple:
-            own = {**params.families[fam.name], "element_bytes": params.element_bytes}
-            c = fam.tile_cost(ROW.view(config), ROW.view(row), own, jnp)
-            return tuple(jnp.asarray(v).astype(jnp.int64) for v in c)
-
-        return cost
-
-    branches = [branch(fam) for fam in families.families()]
-    index = jnp.clip(params.arch, 0, len(branches) - 1)
-    return families.TileCost(*lax.switch(index, branches, config, row, params))
+    """The COMPUTE row's cost by its target's family: every family's `tile_cost`, the arch
+    code's selected (a few integer operations each: cheaper inside the scan than a nested
+    `lax.switch`, and what `vmap` would make of one anyway)."""
+    config_view, row_view = ROW.view(config), ROW.view(row)
+    costs = []
+    for fam in families.families():
+        own = {**params.families[fam.name], "element_bytes": params.element_bytes}
+        cost = fam.tile_cost(config_view, row_view, own, jnp)
+        costs.append([jnp.asarray(v).astype(jnp.int64) for v in cost])
+    picked = [
+        jnp.select([params.arch == i for i in range(1, len(costs))], values[1:], values[0])
+        for values in zip(*costs, strict=True)
+    ]
+    return families.TileCost(*picked)
 
 
 def _compute(

@@ -418,29 +418,33 @@ def derive_steps(rows: np.ndarray, ms: int, dn: int, accumulation_buffer: bool) 
     spatial tile (its `size`), the layer's `stride`, the S-role buffer tile (the layer's first
     COMPUTE: the first tile is a full one) and whether the VNs carry an aux multiplier (the tile
     folds, or some COMPUTE of the layer adds to partial sums: the reduction is split)."""
-    from simulator.program import LAYER_KINDS, OP_COMPUTE, OP_CONFIG, ROW
+    from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
 
     r = ROW.view(rows)
     configs = np.flatnonzero(r.opcode == OP_CONFIG)
     if not len(configs):
         return rows
+    computes = np.flatnonzero(r.opcode == OP_COMPUTE)
+    # Per CONFIG: its layer's computes are those before the next CONFIG.
+    first = np.searchsorted(computes, configs)
+    last = np.searchsorted(computes, np.append(configs[1:], len(rows)))
+    has_compute = first < last
+    tile_rows = np.where(has_compute, computes[np.minimum(first, len(computes) - 1)], configs)
+    acc_before = np.concatenate([[0], np.cumsum(r.acc[computes] != 0)])
+    split = acc_before[last] > acc_before[first]
+    kinds = r.kind[configs]
+    role_index = np.array([ROLE_INDEX["conv2d"], ROLE_INDEX["matmul"]], np.int64)[kinds]
+    pad = np.ones((len(configs), 1), np.int64)
+    t = np.take_along_axis(np.concatenate([np.maximum(r.size[configs], 1), pad], 1), role_index, 1)
+    z = np.take_along_axis(np.concatenate([np.maximum(r.size[tile_rows], 1), pad], 1), role_index, 1)
+    folds = np.prod(-(-z[:, :3] // t[:, :3]), axis=1)
+    aux = needs_aux(folds, split, accumulation_buffer)
+    stride = np.where(kinds[:, None] == 0, np.maximum(r.stride[configs], 1), 1)
     rows = np.array(rows, np.int64, copy=True)
     out = ROW.view(rows)
-    computes = np.flatnonzero(r.opcode == OP_COMPUTE)
-    ends = np.append(configs[1:], len(rows))
-    for at, end in zip(configs.tolist(), ends.tolist(), strict=True):
-        kind = int(r.kind[at])
-        t = [int(v) for v in by_role(r.size[at], kind, np)]
-        mine = computes[(computes > at) & (computes < end)]
-        tile = r.size[mine[0]] if len(mine) else r.size[at]
-        z = [int(v) for v in by_role(tile, kind, np)]
-        folds = math.prod(-(-z[i] // t[i]) for i in range(3))
-        split = bool(r.acc[mine].any())
-        aux = bool(needs_aux(folds, split, accumulation_buffer))
-        stride = (max(1, int(r.stride[at][0])), max(1, int(r.stride[at][1])))
-        if LAYER_KINDS[kind] != "conv2d":
-            stride = (1, 1)
-        out.steps[at] = step_costs(tuple(t), stride, z[1], ms, dn, aux)
+    for i, at in enumerate(configs.tolist()):
+        key = (tuple(t[i].tolist()), tuple(stride[i].tolist()), int(z[i, 1]))
+        out.steps[at] = step_costs(*key, ms, dn, bool(aux[i]))
     return rows
 
 
