@@ -32,6 +32,7 @@ IR_VERSION = 8
 
 __all__ = [
     "MODELS",
+    "GraphBuilder",
     "alexnet",
     "concat_branches",
     "depthwise_pointwise",
@@ -43,8 +44,9 @@ __all__ = [
 ]
 
 
-class _GraphBuilder:
-    """Collects nodes and initializers; names outputs as the exporter does (`<node>_output_0`)."""
+class GraphBuilder:
+    """Collects nodes and initializers; names outputs as the exporter does (`<node>_output_0`).
+    Public: accelflow/transformer_models.py builds on it."""
 
     def __init__(self, name: str, seed: int):
         self.name = name
@@ -159,16 +161,22 @@ class _GraphBuilder:
     # -- model -------------------------------------------------------------------------
 
     def model(
-        self, x: str, input_shape: Sequence[int], y: str, output_shape: Sequence[int]
+        self,
+        x: str,
+        input_shape: Sequence[int],
+        y: str,
+        output_shape: Sequence[int],
+        input_type: int = TensorProto.FLOAT,
     ) -> onnx.ModelProto:
-        """Rename the last node's output to `output` and wrap the graph in a checked model."""
+        """Rename the last node's output to `output` and wrap the graph in a checked model
+        (`input_type`: the graph input's element type, e.g. INT64 token ids)."""
         last = self.nodes[-1]
         assert last.output[0] == y
         last.output[0] = "output"
         graph = helper.make_graph(
             self.nodes,
             self.name,
-            [helper.make_tensor_value_info(x, TensorProto.FLOAT, list(input_shape))],
+            [helper.make_tensor_value_info(x, input_type, list(input_shape))],
             [helper.make_tensor_value_info("output", TensorProto.FLOAT, list(output_shape))],
             initializer=self.initializers,
         )
@@ -185,7 +193,7 @@ class _GraphBuilder:
 
 def lenet(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
     """LeNet-5 on 1x28x28 digits: two conv/relu/maxpool stages and three Linear layers."""
-    g = _GraphBuilder("lenet", seed)
+    g = GraphBuilder("lenet", seed)
     x = g.conv("input", "/conv1", "conv1", 1, 6, 5, pads=2)
     x = g.max_pool(g.relu(x, "/relu1"), "/pool1", 2, 2)
     x = g.conv(x, "/conv2", "conv2", 6, 16, 5)
@@ -199,7 +207,7 @@ def lenet(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
 
 def mlp(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
     """64 -> Gemm 128 + Relu -> MatMul + Add + Clip(0, 6) -> Gemm 10 (alpha 0.5, beta 2) -> Sigmoid."""
-    g = _GraphBuilder("mlp", seed)
+    g = GraphBuilder("mlp", seed)
     x = g.relu(g.gemm("input", "/fc1", "fc1", 64, 128), "/act1")
     w2 = g.weight("fc2.weight", (128, 64), fan_in=128)  # stored [in, out]: exported as MatMul
     b2 = g.bias("fc2.bias", 64)
@@ -214,7 +222,7 @@ def mlp(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
 
 
 def _basic_block(
-    g: _GraphBuilder, x: str, scope: str, param: str, in_ch: int, out_ch: int, stride: int
+    g: GraphBuilder, x: str, scope: str, param: str, in_ch: int, out_ch: int, stride: int
 ) -> str:
     """torchvision's BasicBlock: conv-bn-relu-conv-bn (+ 1x1 downsample) + add + relu."""
     y = g.conv(
@@ -247,7 +255,7 @@ def resnet_block(
     batch: int = 1, seed: int = 0, channels: int = 16, size: int = 16
 ) -> onnx.ModelProto:
     """One residual block (conv-bn-relu-conv-bn + identity), a strided conv, pool and a classifier."""
-    g = _GraphBuilder("resnet_block", seed)
+    g = GraphBuilder("resnet_block", seed)
     x = _basic_block(g, "input", "/block", "block", channels, channels, 1)
     x = g.conv(x, "/down", "down", channels, 2 * channels, 3, stride=2, pads=1)
     x = g.node("GlobalAveragePool", [x], "/pool/GlobalAveragePool")
@@ -258,7 +266,7 @@ def resnet_block(
 
 def depthwise_pointwise(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
     """MobileNet-style: depthwise 3x3 conv + ReLU6, pointwise 1x1 conv to 16, 2x2 average pool."""
-    g = _GraphBuilder("depthwise_pointwise", seed)
+    g = GraphBuilder("depthwise_pointwise", seed)
     x = g.conv("input", "/dw", "dw", 8, 8, 3, pads=1, group=8)
     x = g.clip(x, "/dw_act", 0.0, 6.0)
     x = g.conv(x, "/pw", "pw", 8, 16, 1)
@@ -280,7 +288,7 @@ def concat_branches(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
 
     The view exports as Shape -> Gather -> Unsqueeze -> Concat -> Reshape, which the importer folds.
     """
-    g = _GraphBuilder("concat_branches", seed)
+    g = GraphBuilder("concat_branches", seed)
     a = g.conv("input", "/branch_a", "branch_a", 4, 6, 1)
     b = g.conv("input", "/branch_b", "branch_b", 4, 5, 3, pads=1)
     x = g.node("Concat", [a, b], "/Concat", axis=1)
@@ -302,7 +310,7 @@ def concat_branches(batch: int = 1, seed: int = 0) -> onnx.ModelProto:
 def gemm(batch: int = 16, k: int = 32, n: int = 8, seed: int = 0) -> onnx.ModelProto:
     """One MatMul layer, a batch of `batch` vectors: input [batch, k] @ initializer `w` [k, n]
     (the GEMM m x k x n with m = batch; the timing tests' workhorse)."""
-    g = _GraphBuilder("gemm", seed)
+    g = GraphBuilder("gemm", seed)
     w = g.weight("w", (k, n), fan_in=k)
     y = g.node("MatMul", ["input", w], "/gemm/MatMul")
     return g.model("input", (batch, k), y, (batch, n))
@@ -310,7 +318,7 @@ def gemm(batch: int = 16, k: int = 32, n: int = 8, seed: int = 0) -> onnx.ModelP
 
 def resnet18(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
     """torchvision's ResNet-18 (BatchNormalization kept as nodes), random weights, 1000 classes."""
-    g = _GraphBuilder("resnet18", seed)
+    g = GraphBuilder("resnet18", seed)
     x = g.conv("input", "/conv1", "conv1", 3, 64, 7, stride=2, pads=3, bias=False)
     x = g.relu(g.batch_norm(x, "/bn1", "bn1", 64), "/relu")
     x = g.max_pool(x, "/maxpool", 3, 2, pads=1)
@@ -356,7 +364,7 @@ def alexnet(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
             f"alexnet: a {size}x{size} input gives {features}x{features} features, which "
             "AdaptiveAvgPool2d((6, 6)) exports only when a multiple of 6 (e.g. size 224)"
         )
-    g = _GraphBuilder("alexnet", seed)
+    g = GraphBuilder("alexnet", seed)
     x = "input"
     # (in, out, kernel, stride, pad, followed by a max pool) of features.0, .3, .6, .8, .10
     convs = ((3, 64, 11, 4, 2, True), (64, 192, 5, 1, 2, True), (192, 384, 3, 1, 1, False),

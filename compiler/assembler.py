@@ -30,6 +30,7 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -181,6 +182,15 @@ def instruction_rows(layer: accel_isa.LayerOp, index: int) -> np.ndarray:
     return rows
 
 
+def _dtype_name(value_type: Attribute) -> str:
+    """The numpy dtype name of a tensor type's elements (float32 for floats and unknowns)."""
+    element = value_type.element_type if isinstance(value_type, TensorType) else None
+    if isinstance(element, IntegerType):
+        width = element.width.data
+        return "bool" if width == 1 else f"int{width}"
+    return "float32"
+
+
 class _Assembler:
     def __init__(self, module: ModuleOp):
         self.module = module
@@ -271,6 +281,9 @@ class _Assembler:
         given = _names(self.function.attributes.get("onnx.input_names"))
         args = self.function.body.block.args
         inputs = [self.name(a, given[i] if i < len(given) else "") for i, a in enumerate(args)]
+        input_dtypes = {
+            name: _dtype_name(arg.type) for name, arg in zip(inputs, args, strict=True)
+        }
         outputs: list[str] = []
         for op in self.function.body.block.ops:
             if isinstance(op, accel.ConstantOp):
@@ -311,6 +324,7 @@ class _Assembler:
             outputs=outputs,
             target=target.as_dict() if isinstance(target, accel.TargetAttr) else {},
             elided_constants=self.elided,
+            input_dtypes={n: d for n, d in input_dtypes.items() if d != "float32"},
         )
 
 

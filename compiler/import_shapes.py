@@ -1,7 +1,8 @@
 """Tensor shapes and types for the ONNX importer.
 
 `resolve_input_shapes` gives every graph input a static shape (the model's, or the one the user
-gave) and checks it is float32; `infer_types` runs ONNX shape inference
+gave) and checks its element type (`INPUT_TYPES`: float32, int64, int32, bool); `infer_types`
+runs ONNX shape inference
 (`strict_mode=False, data_prop=True`) on a weight-free copy of the model, with the constants known
 so far; `proto_dims`, `static_dims`, `dims_text` and `xdsl_tensor_type` read, check, show and
 convert the dims it returns (`ELEMENT_TYPES`: ONNX element type -> xDSL element type).
@@ -22,6 +23,7 @@ from compiler.import_model import ModelImportError
 
 __all__ = [
     "ELEMENT_TYPES",
+    "INPUT_TYPES",
     "SHAPE_INFERENCE_MAX_CONST_ELEMENTS",
     "dims_text",
     "infer_types",
@@ -45,6 +47,10 @@ ELEMENT_TYPES: dict[int, Attribute] = {
     _TP.INT8: i8,
     _TP.BOOL: i1,
 }
+
+# The element types a graph input may have: float32 activations, integer token ids and
+# positions, bool masks.
+INPUT_TYPES = (_TP.FLOAT, _TP.INT64, _TP.INT32, _TP.BOOL)
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,10 +120,11 @@ def resolve_input_shapes(
     shapes: dict[str, tuple[int, ...]] = {}
     for vi in graph_inputs:
         elem = vi.type.tensor_type.elem_type
-        if not vi.type.HasField("tensor_type") or elem != _TP.FLOAT:
+        if not vi.type.HasField("tensor_type") or elem not in INPUT_TYPES:
             kind = _TP.DataType.Name(elem) if vi.type.HasField("tensor_type") else "a non-tensor"
+            allowed = ", ".join(_TP.DataType.Name(t) for t in INPUT_TYPES)
             raise ModelImportError(
-                f"graph input '{vi.name}' has element type {kind}; only float32 inputs are supported"
+                f"graph input '{vi.name}' has element type {kind}; graph inputs may be {allowed}"
             )
         dims = proto_dims(vi)
         if vi.name in given:

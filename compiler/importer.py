@@ -109,7 +109,10 @@ class _Importer:
         self.constants: dict[str, np.ndarray] = {}
         self.constant_ops: dict[str, SSAValue] = {}
         self.block = Block(
-            arg_types=[TensorType(f32, self.input_shapes[vi.name]) for vi in self.graph_inputs]
+            arg_types=[
+                xdsl_tensor_type(vi.type.tensor_type.elem_type, self.input_shapes[vi.name])
+                for vi in self.graph_inputs
+            ]
         )
         for vi, arg in zip(self.graph_inputs, self.block.args, strict=True):
             self.values[vi.name] = arg
@@ -216,8 +219,8 @@ class _Importer:
         if op_type not in SUPPORTED_OPS or node.domain not in ("", "ai.onnx"):
             shown = op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{op_type}"
             raise ModelImportError(
-                f"node '{name}' (op {shown}) is not supported; supported ops: "
-                + ", ".join(SUPPORTED_OPS)
+                f"node '{name}' (op {shown}) is not supported; the {len(SUPPORTED_OPS)} "
+                "supported operators are listed in docs/ops.md (`python -m compiler.ops_doc`)"
             )
         operands = [self._operand(n) for n in node.input]
         outputs = list(node.output)

@@ -79,6 +79,7 @@ from dialects.accel_attrs import i64_array as i64_array
 from dialects.accel_attrs import to_attr as to_attr
 from simulator.program import LAYER_KINDS as LAYER_KINDS  # re-exported as accel.X
 from simulator.workload import OPERANDS as OPERANDS
+from simulator.workload import ShapeError, matmul_batch
 
 # The keys of a tile-level #accel.mapping (besides the dataflow): tiles, loop order and double
 # buffering are the accel.tiled body's.
@@ -242,13 +243,12 @@ class MatmulOp(LayerOp):
         if len(self.input) not in (2, 3):
             raise VerifyException(f"matmul '{name}': expected a, b[, bias] operands")
         a, b = _shape(self.input[0]), _shape(self.input[1])
-        if len(a) not in (2, 3) or len(b) not in (2, 3):
-            raise VerifyException(f"matmul '{name}': a and b must be rank 2 or 3")
+        try:
+            batch = matmul_batch(a, b)
+        except ShapeError as err:
+            raise VerifyException(f"matmul '{name}': {err}") from None
         if a[-1] != b[-2]:
             raise VerifyException(f"matmul '{name}': a {list(a)} and b {list(b)} disagree on K")
-        if len(a) == 3 and len(b) == 3 and a[0] != b[0]:
-            raise VerifyException(f"matmul '{name}': batch of a {a[0]} != batch of b {b[0]}")
-        batch = [a[0]] if len(a) == 3 else ([b[0]] if len(b) == 3 else [])
         expect = [*batch, a[-2], b[-1]]
         if list(_shape(self.output)) != expect:
             raise VerifyException(

@@ -315,6 +315,12 @@ class Program:
     # Constants whose values were elided from the IR the program was assembled from: the
     # program simulates for timing, but cannot run functionally.
     elided_constants: list[str] = field(default_factory=list)
+    # The numpy dtype of each graph input ("float32", "int64", "int32", "bool"); absent: float32.
+    input_dtypes: dict[str, str] = field(default_factory=dict)
+
+    def input_dtype(self, name: str) -> np.dtype:
+        """The dtype graph input `name` takes (float32 unless the model says otherwise)."""
+        return np.dtype(self.input_dtypes.get(name, "float32"))
 
     def __post_init__(self) -> None:
         self.instrs = np.asarray(self.instrs, dtype=np.int64).reshape(-1, ROW.num_columns)
@@ -346,6 +352,7 @@ class Program:
             "outputs": self.outputs,
             "target": self.target,
             "elided_constants": self.elided_constants,
+            "input_dtypes": self.input_dtypes,
         }
         (folder / "program.json").write_text(json.dumps(meta, indent=1))
         return folder
@@ -372,6 +379,7 @@ class Program:
             outputs=meta["outputs"],
             target=meta["target"],
             elided_constants=meta.get("elided_constants", []),
+            input_dtypes=meta.get("input_dtypes", {}),
         )
 
     def to_asm(self, max_lines: int | None = None) -> str:

@@ -170,25 +170,44 @@ def conv2d_shape(
     )
 
 
+def matmul_batch(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The batch dims of a @ b's result (ONNX/numpy MatMul: the leading dims broadcast), when the
+    accelerator runs it as prod(batch) GEMMs: both operands with the same batch dims (after
+    left-padding with 1s), or one with none (rank 2, or all 1s), which is then shared by every
+    GEMM. Other broadcasts (e.g. [B, 1, M, K] @ [1, H, K, N]) are a ShapeError (the host runs
+    them)."""
+    if len(a_shape) < 2 or len(b_shape) < 2:
+        raise ShapeError(
+            f"matmul expects operands of rank >= 2, got {tuple(a_shape)} and {tuple(b_shape)}"
+        )
+    batch_a, batch_b = tuple(a_shape[:-2]), tuple(b_shape[:-2])
+    rank = max(len(batch_a), len(batch_b))
+    pad_a = (1,) * (rank - len(batch_a)) + batch_a
+    pad_b = (1,) * (rank - len(batch_b)) + batch_b
+    if pad_a == pad_b or math.prod(batch_a) == 1 or math.prod(batch_b) == 1:
+        return tuple(max(x, y) for x, y in zip(pad_a, pad_b, strict=True))
+    raise ShapeError(
+        f"matmul batch dims of a {tuple(a_shape)} and b {tuple(b_shape)} broadcast partly; "
+        "the accelerator runs equal batches or a shared operand"
+    )
+
+
 def matmul_shape(
     a_shape: tuple[int, ...], b_shape: tuple[int, ...], has_bias: bool = False
 ) -> LayerShape:
-    """The LayerShape of out = a @ b (+ bias): a [G, M, K] or [M, K]; b [G, K, N] or [K, N].
+    """The LayerShape of out = a @ b (+ bias): a [..., M, K], b [..., K, N] with batch dims as
+    `matmul_batch` allows them, run as g = prod(batch) GEMMs (batch x heads for attention).
 
-    A 2-D (or batch-1) `a` with a batched `b` is broadcast over b's batch; a 3-D `b` whose
-    batch is 1 under a batched `a` is shared like a 2-D `b` (b_batched False)."""
-    if len(a_shape) not in (2, 3) or len(b_shape) not in (2, 3):
-        raise ShapeError(
-            f"matmul expects 2-D or 3-D operands, got {tuple(a_shape)} and {tuple(b_shape)}"
-        )
-    ga, m, ka = (1, *a_shape) if len(a_shape) == 2 else tuple(a_shape)
-    gb, kb, n = (1, *b_shape) if len(b_shape) == 2 else tuple(b_shape)
+    A 2-D (or batch-1) `a` with a batched `b` is broadcast over b's batch; a `b` whose batch is 1
+    under a batched `a` is shared like a 2-D `b` (b_batched False)."""
+    batch = matmul_batch(a_shape, b_shape)
+    ga, gb = math.prod(a_shape[:-2]), math.prod(b_shape[:-2])
+    m, ka = a_shape[-2:]
+    kb, n = b_shape[-2:]
     if ka != kb:
         raise ShapeError(f"matmul inner dims differ: a {tuple(a_shape)} @ b {tuple(b_shape)}")
-    if ga != gb and 1 not in (ga, gb):
-        raise ShapeError(f"matmul batch dims differ: a {tuple(a_shape)} @ b {tuple(b_shape)}")
-    b_batched = len(b_shape) == 3 and not (gb == 1 and ga > 1)
-    g = max(ga, gb)
+    b_batched = len(b_shape) >= 3 and not (gb == 1 and ga > 1)
+    g = math.prod(batch)
     if min(g, m, n, ka) < 1:
         raise ShapeError(f"matmul of {tuple(a_shape)} @ {tuple(b_shape)} is empty")
     dims = {"g": int(g), "m": int(m), "n": int(n), "k": int(ka)}

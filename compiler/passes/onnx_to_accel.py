@@ -14,7 +14,9 @@ constants (`accel.constant`) and host operations (`accel.host`).
   constant (else a host Transpose / Mul), transA likewise (`<name>/A`); beta * C folds into the bias
   `<name>/bias` when C is constant and broadcasts along rows; any other C is added after the
   matmul by a host `Add` (scaled by a host `Mul` when beta != 1).
-- `onnx.MatMul` -> `accel.matmul` when a and b are rank 2 or 3 (and batches agree), else host.
+- `onnx.MatMul` -> `accel.matmul` when a and b have rank >= 2 with equal batch dims or one
+  operand without (`workload.matmul_batch`: batch x heads GEMMs, e.g. attention's QK^T and AV
+  with both operands activations), else host.
 - Everything else (and BN not folded, Conv of other rank) -> `accel.host "<OpType>"` with the ONNX
   attributes, `layer_name` = the node name. `onnx.NoValue` stays.
 
@@ -65,6 +67,7 @@ from compiler.passes.common import (
 from dialects import accel
 from dialects.onnx import NODE_OPS, NoValueOp, OnnxNodeOp
 from simulator.shapes import same_pads
+from simulator.workload import ShapeError, matmul_shape
 
 OnnxConstantOp = NODE_OPS["Constant"]
 OnnxConvOp = NODE_OPS["Conv"]
@@ -355,11 +358,10 @@ class MatMulToAccel(RewritePattern):
         if len(op.operands) != 2 or len(op.results) != 1:
             return
         a, b = op.operands
-        if not (_is_rank(a, (2, 3)) and _is_rank(b, (2, 3))):
-            return
-        sa, sb = shape_of(a), shape_of(b)
-        if len(sa) == 3 and len(sb) == 3 and sa[0] != sb[0]:
-            return  # broadcast batches run on the host
+        try:
+            matmul_shape(shape_of(a), shape_of(b))
+        except ShapeError:
+            return  # a partial broadcast of the batch dims (or a vector operand): the host's
         matmul = accel.MatmulOp([a, b], op.results[0].type, _node_name(op))
         matmul.attributes.update(_first_output(op))
         rewriter.replace(op, matmul)

@@ -1,10 +1,7 @@
-"""ONNX operators that run on the host, in jax.numpy, on whole tensors, with ONNX semantics.
-
-`HOST_OPS[op_type](inputs, attrs) -> outputs`: `inputs` are arrays in ONNX input order, `None`
-for an absent optional input (ONNX's empty name ""); `attrs` are plain Python values with the
-ONNX defaults applied here when absent. Opset: the current ONNX semantics (Softmax over one
-`axis`, default -1, as from opset 13; Clip bounds as inputs from opset 11, or as the opset-6
-attributes `min`/`max`; Reshape with `allowzero`).
+"""The CNN set of host operators (simulator/host_ops/__init__.py): activations, elementwise
+arithmetic, pooling, the first shape ops, Gemm / MatMul, BatchNormalization. Opset: the current
+ONNX semantics (Softmax over one `axis`, default -1, as from opset 13; Clip bounds as inputs from
+opset 11, or as the opset-6 attributes `min`/`max`; Reshape with `allowzero`).
 
 Pooling follows ONNX/onnxruntime (and PyTorch): `pads` are [x1_begin, x2_begin, ..., x1_end, ...];
 with `ceil_mode` the output size is rounded up but the last window must start inside the input
@@ -27,11 +24,13 @@ Array = Any
 HostOp = Callable[[list[Any], dict[str, Any]], list[Any]]
 
 
-def _unary(fn: Callable[[Array], Array]) -> HostOp:
+def unary(fn: Callable[[Array], Array]) -> HostOp:
+    """A host op applying `fn` to its one input."""
     return lambda inputs, attrs: [fn(jnp.asarray(inputs[0]))]
 
 
-def _binary(fn: Callable[[Array, Array], Array]) -> HostOp:
+def binary(fn: Callable[[Array, Array], Array]) -> HostOp:
+    """A host op applying `fn` to its two inputs (ONNX multidirectional broadcasting)."""
     return lambda inputs, attrs: [fn(jnp.asarray(inputs[0]), jnp.asarray(inputs[1]))]
 
 
@@ -233,17 +232,17 @@ def _matmul(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.matmul(a, b, precision=lax.Precision.HIGHEST)]
 
 
-HOST_OPS: dict[str, HostOp] = {
-    "Relu": _unary(lambda x: jnp.maximum(x, jnp.zeros((), x.dtype))),
-    "Sigmoid": _unary(lambda x: 1 / (1 + jnp.exp(-x))),
-    "Tanh": _unary(jnp.tanh),
-    "Identity": _unary(lambda x: x),
+OPS: dict[str, HostOp] = {
+    "Relu": unary(lambda x: jnp.maximum(x, jnp.zeros((), x.dtype))),
+    "Sigmoid": unary(lambda x: 1 / (1 + jnp.exp(-x))),
+    "Tanh": unary(jnp.tanh),
+    "Identity": unary(lambda x: x),
     "Clip": _clip,
     "Softmax": _softmax,
-    "Add": _binary(jnp.add),
-    "Sub": _binary(jnp.subtract),
-    "Mul": _binary(jnp.multiply),
-    "Div": _binary(_div),
+    "Add": binary(jnp.add),
+    "Sub": binary(jnp.subtract),
+    "Mul": binary(jnp.multiply),
+    "Div": binary(_div),
     "MaxPool": _max_pool,
     "AveragePool": _average_pool,
     "GlobalAveragePool": _global_average_pool,
