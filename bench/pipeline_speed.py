@@ -1,9 +1,12 @@
-"""Pipeline speed on ResNet-18's layer shapes (1.8 GMAC at 224x224) on a target.
+"""Pipeline speed on a model: ResNet-18 (1.8 GMAC at 224x224), ViT-B/16, a BERT-base encoder.
 
-    python bench/pipeline_speed.py [--target tpu-like] [--size 224] [--no-functional]
+    python bench/pipeline_speed.py [--model resnet18|vit-b16|bert-base] [--target tpu-like]
+                                   [--size 224] [--seq 128] [--no-functional]
 
 Prints the wall time of every stage (import, each pass, assemble, timing simulation cold and
-warm, functional simulation), instructions per second and simulated cycles per wall second.
+warm, functional simulation), instructions per second, simulated cycles per wall second and
+the peak resident memory of the process (functional simulation of ViT-B/16 should stay under
+4 GB).
 Not run in CI.
 """
 
@@ -19,10 +22,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import accelflow  # noqa: E402
 from accelflow.api import random_inputs  # noqa: E402
 from accelflow.models import resnet18  # noqa: E402
+from accelflow.transformer_models import bert_base, vit_b16  # noqa: E402
+
+MODELS = {
+    "resnet18": lambda args: resnet18(batch=args.batch, size=args.size),
+    "vit-b16": lambda args: vit_b16(batch=args.batch),
+    "bert-base": lambda args: bert_base(batch=args.batch, seq=args.seq),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet18", choices=sorted(MODELS))
+    parser.add_argument("--seq", type=int, default=128, help="bert-base: tokens")
     parser.add_argument("--target", default="tpu-like")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--size", type=int, default=224)
@@ -31,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    model = resnet18(batch=args.batch, size=args.size)
+    model = MODELS[args.model](args)
     build = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -50,9 +62,14 @@ def main() -> None:
     assert cycles == cold.stats.total.cycles
 
     t = result.target
-    array = f"{t.num_multipliers} multipliers" if t.arch != "systolic" else f"{t.rows}x{t.cols}"
+    array = t.family.describe(t)
+    what = {
+        "resnet18": f"ResNet-18 {args.batch}x3x{args.size}x{args.size}",
+        "vit-b16": f"ViT-B/16 {args.batch}x3x224x224",
+        "bert-base": f"BERT-base encoder {args.batch}x{args.seq}x768",
+    }[args.model]
     print(
-        f"ResNet-18 {args.batch}x3x{args.size}x{args.size} on {t.name} "
+        f"{what} on {t.name} "
         f"({array} {t.dataflow}): "
         f"{macs / 1e9:.3f} GMAC, {len(program.accel_layers())} accelerator layers, "
         f"{program.num_instructions} instructions"
@@ -80,6 +97,10 @@ def main() -> None:
             f"functional MAC/s: {macs / func_s:,.0f}; outputs: "
             f"{ {k: v.shape for k, v in func.outputs.items() if k in program.outputs} }"
         )
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak resident memory: {peak:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -50,10 +50,13 @@ from simulator.program import (
     OP_CONFIG,
     OP_LOAD,
     OP_STORE,
+    OP_VECTOR,
     ROW,
     Layer,
     Program,
 )
+from simulator.target import Target, make_target
+from simulator.vector import vector_work
 
 __all__ = ["AssemblyError", "assemble", "instruction_rows"]
 
@@ -195,6 +198,10 @@ class _Assembler:
     def __init__(self, module: ModuleOp):
         self.module = module
         self.function = _main(module)
+        attr = module.attributes.get(TARGET_ATTR)
+        self.target = (
+            make_target(attr.as_dict()) if isinstance(attr, accel.TargetAttr) else Target()
+        )
         self.names: dict[SSAValue, str] = {}
         self.tensors: dict[str, tuple[int, ...]] = {}
         self.layers: list[Layer] = []
@@ -221,16 +228,36 @@ class _Assembler:
         return [self.names[v] for v in op.operands]
 
     def host(self, op: accel.HostOp) -> None:
+        """A non-GEMM operator: on the vector unit (one VECTOR row, simulator/vector.py) unless
+        the target runs such operators on a host (`host_ops = "host"`: no row, no cycles)."""
         attrs = {k: _plain(v) for k, v in op.attributes.items() if k not in _ATTRS_NOT_ONNX}
         inputs = self.inputs(op)
+        outputs = self.name_results(op)
+        kind = op.op_type.data
+        begin = self.num_rows
+        if self.target.host_ops == "vector":
+            shapes = [self.tensors.get(name) if name else None for name in inputs]
+            out_shapes = [self.tensors[name] for name in outputs if name]
+            ops, read, written = vector_work(kind, shapes, out_shapes, attrs)
+            eb = self.target.element_bytes
+            row = ROW.encode(
+                1,
+                opcode=OP_VECTOR,
+                layer=len(self.layers),
+                vector=[ops, read * eb, written * eb],
+            )
+            self.chunks.append(row)
+            self.num_rows += 1
         self.layers.append(
             Layer(
                 name=op.layer_name.data,
-                kind=op.op_type.data,
+                kind=kind,
                 on_accel=False,
                 inputs=inputs,
-                outputs=self.name_results(op),
+                outputs=outputs,
                 attrs=attrs,
+                instr_begin=begin,
+                instr_end=self.num_rows,
             )
         )
 
@@ -281,9 +308,7 @@ class _Assembler:
         given = _names(self.function.attributes.get("onnx.input_names"))
         args = self.function.body.block.args
         inputs = [self.name(a, given[i] if i < len(given) else "") for i, a in enumerate(args)]
-        input_dtypes = {
-            name: _dtype_name(arg.type) for name, arg in zip(inputs, args, strict=True)
-        }
+        input_dtypes = {name: _dtype_name(arg.type) for name, arg in zip(inputs, args, strict=True)}
         outputs: list[str] = []
         for op in self.function.body.block.ops:
             if isinstance(op, accel.ConstantOp):

@@ -31,7 +31,10 @@ Choices where docs/program.md is silent:
 - stall of the first COMPUTE of a layer counts from the layer's start (the end of the previous
   layer's last instruction), so the initial loads of a layer show up as stall;
 - a layer's cycles are `max(previous end, own end) - previous end` (never negative);
-- opcodes outside 0..4 act as NOP.
+- opcodes outside 0..5 act as NOP;
+- a VECTOR row (an operator on the vector unit, simulator/vector.py) starts when everything
+  before it has finished and holds the DMA channel until it ends: its compute overlaps its DRAM
+  traffic, `max(ceil(ops / vector_lanes), DMA cycles) + DRAM latency`.
 
 64-bit: every cycle counter is int64. The module does NOT flip JAX's global x64 flag: each call
 (trace and run) happens inside the scoped `jax.enable_x64(True)` context, so the rest of the
@@ -78,9 +81,10 @@ from jax import lax
 
 from simulator import arch as families
 from simulator.memory import sram_cycles
-from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, ROW, Program
+from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, OP_VECTOR, ROW, Program
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
 from simulator.target import Target
+from simulator.vector import vector_cycles
 
 MIN_BUCKET = 256
 
@@ -90,7 +94,7 @@ RECORD_FIELDS = (
     "dram_read", "dram_write",
     "sram_read_input", "sram_read_weight", "sram_read_output",
     "sram_write_input", "sram_write_weight", "sram_write_output",
-    "macs", "noc_hops",
+    "macs", "noc_hops", "vector_ops",
 )  # fmt: skip
 R = {name: i for i, name in enumerate(RECORD_FIELDS)}
 NUM_RECORD_FIELDS = len(RECORD_FIELDS)
@@ -148,6 +152,7 @@ class TargetParams:
     sram_bytes_per_cycle: jax.Array  # float64: of one global buffer (of the shared one)
     shared_buffer: jax.Array  # bool: one global buffer for every operand
     arch: jax.Array  # int64: the family's index in simulator.arch.names()
+    vector_lanes: jax.Array  # int64: the vector unit's lanes (simulator/vector.py)
     families: dict[str, dict[str, jax.Array]]  # family name -> its params (`Family.params`)
 
 
@@ -167,6 +172,7 @@ def target_params(target: Target) -> TargetParams:
         sram_bytes_per_cycle=np.float64(target.sram_bytes_per_cycle),
         shared_buffer=np.bool_(target.global_buffer == "shared"),
         arch=np.int64(families.names().index(target.arch)),
+        vector_lanes=np.int64(target.vector_lanes),
         families={f.name: f.params(target) for f in families.families()},
     )
 
@@ -349,8 +355,27 @@ def _store(
     return state, _record(start=start, end=dma_free, dram_write=nbytes, sram_read_output=nbytes)
 
 
-_BRANCHES = [_nop, _config, _load, _compute, _store]
-assert [OP_CONFIG, OP_LOAD, OP_COMPUTE, OP_STORE] == [1, 2, 3, 4]
+def _vector(
+    state: MachineState, row: jax.Array, params: TargetParams
+) -> tuple[MachineState, jax.Array]:
+    """An operator on the vector unit (simulator/vector.py): after everything before it, its
+    compute overlapped with its DRAM traffic (which holds the DMA channel), plus the latency."""
+    r = ROW.view(row)
+    ops, read, write = r.vec_ops, r.vec_read, r.vec_write
+    start = jnp.maximum(state.last_end, state.dma_free)
+    busy = vector_cycles(ops, params.vector_lanes, jnp)
+    dma = _dram_cycles(read + write, params)
+    latency = jnp.where(read + write > 0, params.dram_latency_cycles, 0)
+    end = start + jnp.maximum(busy, dma) + latency
+    state = state.replace(dma_free=end, last_end=jnp.maximum(state.last_end, end))
+    rec = _record(
+        start=start, end=end, compute=busy, dram_read=read, dram_write=write, vector_ops=ops
+    )
+    return state, rec
+
+
+_BRANCHES = [_nop, _config, _load, _compute, _store, _vector]
+assert [OP_CONFIG, OP_LOAD, OP_COMPUTE, OP_STORE, OP_VECTOR] == [1, 2, 3, 4, 5]
 
 
 def step(
@@ -437,7 +462,7 @@ def layer_index_of_rows(program: Program) -> np.ndarray:
     """
     index = np.full(program.num_instructions, -1, np.int64)
     for i, layer in enumerate(program.layers):
-        if layer.on_accel:
+        if layer.instr_end > layer.instr_begin:  # accelerator layers, vector-unit operators
             index[layer.instr_begin : layer.instr_end] = i
     return index
 
@@ -463,7 +488,7 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
     layers: list[LayerStats] = []
     prev_end = 0
     for i, layer in enumerate(program.layers):
-        if not layer.on_accel:
+        if layer.instr_end <= layer.instr_begin:  # run outside the accelerator
             layers.append(LayerStats.host(layer.name, layer.kind))
             continue
         end = max(prev_end, int(ends[i]))
@@ -489,6 +514,8 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
                     b: int(sums[f"sram_write_{b}"][i]) for b in ("input", "weight", "output")
                 },
                 instructions=int(counts[i]),
+                vector_ops=int(sums["vector_ops"][i]),
+                unit="accel" if layer.on_accel else "vector",
             )
         )
     return ModelStats.from_layers(layers, target)

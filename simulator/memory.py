@@ -12,7 +12,8 @@
 - `energy_pj`: the energy events priced by the target's table, picojoules by component: mac =
   MACs x mac_energy_pj, noc = element hops on the array's network x noc_energy_pj_per_hop, sram
   = global-buffer bytes read + written x sram_energy_pj_per_byte, dram = DRAM bytes x
-  dram_energy_pj_per_byte (simulator/target.py gives the defaults' sources).
+  dram_energy_pj_per_byte, vector = vector-unit operations x vector_energy_pj_per_op
+  (simulator/target.py and simulator/vector.py give the defaults' sources).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from simulator.target import Target
     from simulator.workload import LayerShape
 
-ENERGY_COMPONENTS = ("mac", "noc", "sram", "dram")
+ENERGY_COMPONENTS = ("mac", "noc", "sram", "dram", "vector")
 
 
 def sram_cycles(
@@ -58,11 +59,14 @@ def fits_buffers(need: list, target: Target) -> Any:
     return ok
 
 
-def energy_pj(target: Target, macs: Any, hops: Any, sram_bytes: Any, dram_bytes: Any) -> dict:
+def energy_pj(
+    target: Target, macs: Any, hops: Any, sram_bytes: Any, dram_bytes: Any, vector_ops: Any = 0
+) -> dict:
     """Energy by component (`ENERGY_COMPONENTS`), picojoules (module docstring)."""
     return {
         "mac": macs * target.mac_energy_pj,
         "noc": hops * target.noc_energy_pj_per_hop,
         "sram": sram_bytes * target.sram_energy_pj_per_byte,
         "dram": dram_bytes * target.dram_energy_pj_per_byte,
+        "vector": vector_ops * target.vector_energy_pj_per_op,
     }

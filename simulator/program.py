@@ -26,6 +26,7 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     steps[8]                         MAERI CONFIG: the controller's port costs (maeri.STEP_FIELDS),
                                      derived by the simulator before a run
     sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
+    vector[3]                        VECTOR: operations, DRAM bytes read, DRAM bytes written
 
 Instruction semantics (see docs/program.md for the full table):
 
@@ -38,6 +39,9 @@ Instruction semantics (see docs/program.md for the full table):
                                                   view); reads the input/weight slots, writes the
                                                   output slot (acc=1: adds to the partial sums)
     STORE    layer, slot, bytes, off/size         global buffer output slot -> DRAM
+    VECTOR   layer, vector                        a non-GEMM operator on the vector unit
+                                                  (simulator/vector.py): its operations and
+                                                  DRAM bytes read / written
 
 Loop dimensions, the meaning of off/size (tile offset and extent per dimension):
 
@@ -49,9 +53,9 @@ Tensor layouts: conv2d input NCHW, weight [G*K, C, R, S], bias [G*K], output NCH
 matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M, N] (or [M, N]).
 
 Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
-any other (`ProgramFormatError`, naming both). Format 6 is the schema's layout (format 5 carried
-MAERI's step costs from the compiler and no stride); formats 1 to 4 grew by appending columns.
-Older formats are not read (recompile them).
+any other (`ProgramFormatError`, naming both). Format 7 is the schema's layout (6 had no VECTOR
+instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
+by appending columns. Older formats are not read (recompile them).
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ import numpy as np
 
 from simulator.errors import AccelflowError
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 # Opcodes.
 OP_NOP = 0
@@ -74,12 +78,14 @@ OP_CONFIG = 1
 OP_LOAD = 2
 OP_COMPUTE = 3
 OP_STORE = 4
+OP_VECTOR = 5
 OPCODE_NAMES = {
     OP_NOP: "nop",
     OP_CONFIG: "config",
     OP_LOAD: "load",
     OP_COMPUTE: "compute",
     OP_STORE: "store",
+    OP_VECTOR: "vector",
 }
 
 # Global-buffer operands (the `buffer` field of LOAD).
@@ -223,12 +229,20 @@ class RowSchema:
         return "\n".join(lines)
 
 
-# The instruction row, format 6 (docs/program.md "Instructions"). The members of `steps` and
+# The instruction row, format 7 (docs/program.md "Instructions"). The members of `steps` and
 # `sparse` are the values simulator.arch.maeri.STEP_FIELDS and simulator.arch.sigma.SPARSE_FIELDS order
 # (a test holds them equal; this module imports no architecture).
 ROW = RowSchema(
-    Field("opcode", ("all",), "OP_NOP 0, OP_CONFIG 1, OP_LOAD 2, OP_COMPUTE 3, OP_STORE 4"),
-    Field("layer", ("all",), "index of the layer among the program's accelerator layers"),
+    Field(
+        "opcode",
+        ("all",),
+        "OP_NOP 0, OP_CONFIG 1, OP_LOAD 2, OP_COMPUTE 3, OP_STORE 4, OP_VECTOR 5",
+    ),
+    Field(
+        "layer",
+        ("all",),
+        "index of the layer among the program's accelerator layers (VECTOR: among all layers)",
+    ),
     Field("kind", ("config",), "layer kind: `KIND_CODES` (0 conv2d, 1 matmul)"),
     Field("dataflow", ("config", "compute"), "`DATAFLOWS` index: 0 ws, 1 os, 2 is"),
     Field("buffer", ("load",), "`BUFFER_NAMES` index: 0 input, 1 weight, 2 output (partial sums)"),
@@ -274,6 +288,13 @@ ROW = RowSchema(
         ("compute",),
         "SIGMA: the bitmap statistics of the tile's weights (simulator/arch/sigma.py)",
         members=("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits"),
+    ),
+    Field(
+        "vector",
+        ("vector",),
+        "an operator on the vector unit: its operations and the bytes it reads from and writes "
+        "to DRAM (simulator/vector.py)",
+        members=("vec_ops", "vec_read", "vec_write"),
     ),
 )
 # The width of `sparse` (compiler/tiling.py sizes the statistics it computes with it).
@@ -418,6 +439,10 @@ def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
         return text
     if op == OP_LOAD:
         return f"load      {BUFFER_NAMES[int(r.buffer)]}[{int(r.slot)}] bytes={int(r.bytes)} {tile}"
+    if op == OP_VECTOR:
+        return (
+            f"vector    {kind} ops={int(r.vec_ops)} read={int(r.vec_read)} write={int(r.vec_write)}"
+        )
     if op == OP_COMPUTE:
         gemm = "x".join(str(int(v)) for v in r.gemm)
         text = (

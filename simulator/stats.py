@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.memory import energy_pj
+from simulator.memory import ENERGY_COMPONENTS, energy_pj
 from simulator.target import Target
 
 BUFFERS = ("input", "weight", "output")
@@ -53,15 +53,17 @@ class LayerStats:
     sram_read_bytes: dict[str, int] = field(default_factory=_zero_buffers)
     sram_write_bytes: dict[str, int] = field(default_factory=_zero_buffers)
     noc_hops: int = 0
-    energy_pj: dict[str, float] = field(
-        default_factory=lambda: {"mac": 0.0, "noc": 0.0, "sram": 0.0, "dram": 0.0}
-    )
+    energy_pj: dict[str, float] = field(default_factory=lambda: {c: 0.0 for c in ENERGY_COMPONENTS})
     instructions: int = 0
+    # Where the layer ran: "accel" (the array), "vector" (the vector unit, simulator/vector.py)
+    # or "host" (outside the accelerator: no cycles); its vector-unit operations.
+    unit: str = "host"
+    vector_ops: int = 0
 
     @staticmethod
     def host(name: str, kind: str) -> LayerStats:
-        """A host layer: 0 accelerator cycles, no traffic (v1 does not model host time)."""
-        return LayerStats(name=name, kind=kind, on_accel=False)
+        """A layer run outside the accelerator (`host_ops = "host"`): no cycles, no traffic."""
+        return LayerStats(name=name, kind=kind, on_accel=False, unit="host")
 
     @staticmethod
     def from_counts(
@@ -80,13 +82,18 @@ class LayerStats:
         sram_read_bytes: dict[str, int],
         sram_write_bytes: dict[str, int],
         instructions: int,
+        vector_ops: int = 0,
+        unit: str = "accel",
     ) -> LayerStats:
         sram_bytes = sum(sram_read_bytes.values()) + sum(sram_write_bytes.values())
-        energy = energy_pj(target, macs, noc_hops, sram_bytes, dram_read_bytes + dram_write_bytes)
+        dram_bytes = dram_read_bytes + dram_write_bytes
+        energy = energy_pj(target, macs, noc_hops, sram_bytes, dram_bytes, vector_ops)
         return LayerStats(
             name=name,
             kind=kind,
-            on_accel=True,
+            on_accel=unit == "accel",
+            unit=unit,
+            vector_ops=vector_ops,
             cycles=cycles,
             compute_cycles=compute_cycles,
             stall_cycles=stall_cycles,
@@ -127,6 +134,8 @@ class LayerStats:
             "energy_pj": {c: float(v) for c, v in self.energy_pj.items()},
             "total_energy_pj": self.total_energy_pj,
             "instructions": int(self.instructions),
+            "unit": self.unit,
+            "vector_ops": int(self.vector_ops),
         }
 
 
@@ -140,7 +149,7 @@ class ModelStats:
 
     @staticmethod
     def from_layers(layers: list[LayerStats], target: Target) -> ModelStats:
-        accel = [layer for layer in layers if layer.on_accel]
+        accel = [layer for layer in layers if layer.unit != "host"]
         total = LayerStats.from_counts(
             name="total",
             kind="",
@@ -156,6 +165,8 @@ class ModelStats:
             sram_read_bytes={b: sum(la.sram_read_bytes[b] for la in accel) for b in BUFFERS},
             sram_write_bytes={b: sum(la.sram_write_bytes[b] for la in accel) for b in BUFFERS},
             instructions=sum(layer.instructions for layer in accel),
+            vector_ops=sum(layer.vector_ops for layer in accel),
+            unit="",
         )
         return ModelStats(
             layers=layers,
@@ -189,44 +200,130 @@ class ModelStats:
             "total": self.total.to_dict(),
         }
 
-    def format_table(self, width: int = 160) -> str:
-        """A per-layer table with a total row, rendered to a string with rich."""
+    def format_table(self, width: int | None = None) -> str:
+        """A per-layer table with a total row, rendered to a string with rich, at most `width`
+        characters wide (None: `table_width()`, the terminal's or 200).
+
+        Numbers are never wrapped nor cut; long layer names fold onto more lines. When all the
+        columns do not fit in `width` (layer names at least `_NAME_MIN` wide), the number
+        columns are split over several tables, one under the other, each with the layer names."""
         from rich.console import Console
+
+        width = width or table_width()
+        rows = [(layer, _table_cells(layer, layer is self.total)) for layer in self.layers]
+        rows.append((self.total, _table_cells(self.total, True)))
+        title = (
+            f"{self.target_name}: {self.total.cycles:,} cycles, {self.time_us:,.2f} us "
+            f"at {self.clock_mhz:g} MHz"
+        )
+        console = Console(record=True, width=width, force_terminal=False, color_system=None)
+        with console.capture() as capture:
+            groups, name_width = _table_groups(rows, width)
+            for index, columns in enumerate(groups):
+                table = self._table(rows, columns, name_width, title if index == 0 else None)
+                console.print(table)
+        return capture.get()
+
+    def _table(
+        self,
+        rows: list[tuple[LayerStats, dict[str, str]]],
+        columns: list[str],
+        name_width: int | None,
+        title: str | None,
+    ) -> Any:
+        """One table of `columns`; `name_width` None: narrower than any table of whole numbers
+        (under ~40 cells), so they wrap too (folded onto more lines: still never cut)."""
         from rich.table import Table
 
-        table = Table(
-            title=f"{self.target_name}: {self.total.cycles:,} cycles, {self.time_us:,.2f} us "
-            f"at {self.clock_mhz:g} MHz",
-            show_footer=False,
-        )
-        columns = (
-            "layer", "kind", "where", "cycles", "compute", "stall", "idle", "util %",
-            "MACs", "DRAM rd B", "DRAM wr B", "SRAM rd B", "SRAM wr B", "energy nJ",
-        )  # fmt: skip
-        for i, col in enumerate(columns):
-            table.add_column(col, justify="left" if i < 3 else "right")
-        for layer in [*self.layers, self.total]:
+        table = Table(title=title, show_footer=False)
+        for col in columns:
+            if col in _TABLE_NUMBERS:  # never wrapped (rich would crop a no_wrap cell)
+                no_wrap = name_width is not None
+                table.add_column(col, justify="right", no_wrap=no_wrap, overflow="fold")
+            elif col == "layer":  # the same width in every table; long names fold
+                table.add_column(col, justify="left", overflow="fold", width=name_width)
+            else:
+                table.add_column(col, justify="left", overflow="fold")
+        for layer, cells in rows:
             is_total = layer is self.total
-            where = "" if is_total else ("accel" if layer.on_accel else "host")
             table.add_row(
-                layer.name,
-                layer.kind,
-                where,
-                f"{layer.cycles:,}",
-                f"{layer.compute_cycles:,}",
-                f"{layer.stall_cycles:,}",
-                f"{layer.idle_cycles:,}",
-                f"{100 * layer.utilisation:.1f}",
-                f"{layer.macs:,}",
-                f"{layer.dram_read_bytes:,}",
-                f"{layer.dram_write_bytes:,}",
-                f"{sum(layer.sram_read_bytes.values()):,}",
-                f"{sum(layer.sram_write_bytes.values()):,}",
-                f"{layer.total_energy_pj / 1000:,.2f}",
+                *(cells[col] for col in columns),
                 end_section=not is_total and layer is self.layers[-1],
                 style="bold" if is_total else None,
             )
-        console = Console(record=True, width=width, force_terminal=False, color_system=None)
-        with console.capture() as capture:
-            console.print(table)
-        return capture.get()
+        return table
+
+
+# The per-layer table (`ModelStats.format_table`): text columns, then number columns.
+_TABLE_TEXT = ("layer", "kind", "where")
+_TABLE_NUMBERS = (
+    "cycles", "compute", "stall", "idle", "util %",
+    "MACs", "DRAM rd B", "DRAM wr B", "SRAM rd B", "SRAM wr B", "energy nJ",
+)  # fmt: skip
+_NAME_MIN = 20  # the layer column is at least this wide (or its longest name) before a split
+_DEFAULT_WIDTH = 200  # output that is not a terminal, without COLUMNS
+
+
+def table_width(default: int = _DEFAULT_WIDTH) -> int:
+    """The width tables are printed at: the terminal's (rich's detection, COLUMNS first) when
+    stdout is a terminal, else COLUMNS when set, else `default` (generous: no line is cut in a
+    file or a pipe)."""
+    import os
+
+    from rich.console import Console
+
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    console = Console()
+    return console.width if console.is_terminal else default
+
+
+def _table_cells(layer: LayerStats, is_total: bool) -> dict[str, str]:
+    return {
+        "layer": layer.name,
+        "kind": layer.kind,
+        "where": "" if is_total else layer.unit,
+        "cycles": f"{layer.cycles:,}",
+        "compute": f"{layer.compute_cycles:,}",
+        "stall": f"{layer.stall_cycles:,}",
+        "idle": f"{layer.idle_cycles:,}",
+        "util %": f"{100 * layer.utilisation:.1f}",
+        "MACs": f"{layer.macs:,}",
+        "DRAM rd B": f"{layer.dram_read_bytes:,}",
+        "DRAM wr B": f"{layer.dram_write_bytes:,}",
+        "SRAM rd B": f"{sum(layer.sram_read_bytes.values()):,}",
+        "SRAM wr B": f"{sum(layer.sram_write_bytes.values()):,}",
+        "energy nJ": f"{layer.total_energy_pj / 1000:,.2f}",
+    }
+
+
+def _table_groups(
+    rows: list[tuple[LayerStats, dict[str, str]]], width: int
+) -> tuple[list[list[str]], int]:
+    """(the columns of each table, the layer column's width): all the columns in one table
+    when they fit in `width`, else the number columns packed in order into as few tables as
+    fit (the first with kind and where too); the layer column as wide as every table allows,
+    None when some table does not fit even so (then rich shares out the width)."""
+    from rich.cells import cell_len
+
+    def need(col: str) -> int:
+        return max([cell_len(col), *(cell_len(cells[col]) for _, cells in rows)])
+
+    def others(columns: list[str]) -> int:
+        # rich's default box: a 1-cell border or divider, 1 cell of padding each side.
+        return sum(need(col) for col in columns if col != "layer") + 3 * len(columns) + 1
+
+    name_min = min(need("layer"), _NAME_MIN)
+    groups: list[list[str]] = []
+    lead = list(_TABLE_TEXT)
+    current = list(lead)
+    for col in _TABLE_NUMBERS:
+        if len(current) > len(lead) and others([*current, col]) + name_min > width:
+            groups.append(current)
+            lead = ["layer"]
+            current = list(lead)
+        current.append(col)
+    groups.append(current)
+    room = min(width - others(columns) for columns in groups)
+    return groups, (min(need("layer"), room) if room >= name_min else None)

@@ -64,6 +64,10 @@ from simulator.errors import AccelflowError
 
 Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
+HostOps = Literal["vector", "host"]
+# Fields that leave the accelerator layers' mappings and timing unchanged (the vector unit's):
+# left out of the fingerprint, so mapping databases stay valid when they change.
+VECTOR_FIELDS = ("host_ops", "vector_lanes", "vector_energy_pj_per_op")
 
 
 class TargetError(AccelflowError):
@@ -109,11 +113,16 @@ class Target:
     dram_bw_bytes_per_cycle: float = _tunable(32.0, gt=0)
     dram_latency_cycles: int = Field(100, ge=0)
     clock_mhz: float = Field(1000.0, gt=0)
+    # The vector unit (simulator/vector.py): every operator that is not a conv / matmul runs on
+    # it ("vector"), or on a host outside the accelerator, taking no cycles ("host").
+    host_ops: HostOps = "vector"
+    vector_lanes: int = _tunable(16, ge=1, le=65536)
     # Energy table, picojoules (sources in the module docstring).
     mac_energy_pj: float = Field(0.2, ge=0)
     noc_energy_pj_per_hop: float = Field(0.4, ge=0)
     sram_energy_pj_per_byte: float = Field(1.2, ge=0)
     dram_energy_pj_per_byte: float = Field(40.0, ge=0)
+    vector_energy_pj_per_op: float = Field(0.2, ge=0)
     # The family's own fields (a family from a plugin, `simulator.arch.base.Family.fields`),
     # validated by its model; `to_dict` and YAML spell them as ordinary fields.
     family_fields: dict[str, Any] = Field(default_factory=dict)
@@ -178,13 +187,16 @@ class Target:
         return fields
 
     def fingerprint(self) -> str:
-        """12 hex digits identifying the hardware: a hash of every field but `name` and the
-        default `dataflow` (a preset and an identical YAML share it; any parameter that changes
-        timing, memory or energy changes it). Mapping databases are keyed by it."""
+        """12 hex digits identifying the hardware: a hash of every field but `name`, the
+        default `dataflow` and the vector unit's (`VECTOR_FIELDS`, which change no accelerator
+        layer's mapping or timing): a preset and an identical YAML share it, any parameter that
+        changes an accelerator layer's timing, memory or energy changes it. Mapping databases
+        are keyed by it."""
         import hashlib
         import json
 
-        fields = {k: v for k, v in self.to_dict().items() if k not in ("name", "dataflow")}
+        skip = ("name", "dataflow", *VECTOR_FIELDS)
+        fields = {k: v for k, v in self.to_dict().items() if k not in skip}
         text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -73,7 +73,8 @@ class Mismatch:
 class Verification:
     layers: int  # tuned layers checked
     mismatches: list[Mismatch]
-    simulated_total_cycles: int  # the whole compiled model's cycles
+    simulated_total_cycles: int  # the whole compiled model's cycles (the vector unit's too)
+    simulated_accel_cycles: int = 0  # its accelerator layers' (what the tuned layers add up to)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +86,7 @@ class Verification:
             "layers": self.layers,
             "mismatches": [asdict(m) for m in self.mismatches],
             "simulated_total_cycles": self.simulated_total_cycles,
+            "simulated_accel_cycles": self.simulated_accel_cycles,
         }
 
     def failure(self, database: str | Path, limit: int = 8) -> str:
@@ -391,7 +393,8 @@ class TuneSession:
                 got = compiled.cycles.get(name)
                 if got != r.tuned_cycles or source != FROM_DATABASE:
                     mismatches.append(Mismatch(name, r.tuned_cycles, got, source))
-        result.verification = Verification(checked, mismatches, compiled.total_cycles)
+        accel = sum(compiled.cycles.get(name, 0) for name in compiled.mapping_sources)
+        result.verification = Verification(checked, mismatches, compiled.total_cycles, accel)
         return result.verification
 
 

@@ -13,7 +13,7 @@ from compiler.assembler import AssemblyError, assemble
 from compiler.importer import import_onnx
 from compiler.passes.common import PassError
 from compiler.pipeline import DEFAULT_PASSES, compile_module, make_context
-from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
+from simulator.program import OP_COMPUTE, OP_CONFIG, OP_VECTOR, ROW
 from simulator.target import load_target
 
 RNG = np.random.default_rng(0)
@@ -122,7 +122,7 @@ def test_stages_and_layers(compiled):
 
 def test_instructions_equal_schedule(compiled):
     _, program, _ = compiled
-    expected, begin = [], 0
+    expected = []
     for index, layer in enumerate(program.accel_layers()):
         a, b = (program.tensors[name] for name in layer.inputs[:2])
         if layer.kind == "conv2d":
@@ -130,12 +130,16 @@ def test_instructions_equal_schedule(compiled):
         else:
             shape = tiling.matmul_shape(a, b, has_bias=len(layer.inputs) == 3)
         rows = loop_nest.program_rows(shape, tiling.Mapping.from_dict(layer.mapping), TARGET, index)
-        assert (layer.instr_begin, layer.instr_end) == (begin, begin + len(rows))
-        begin += len(rows)
+        np.testing.assert_array_equal(program.instrs[layer.instr_begin : layer.instr_end], rows)
         expected.append(rows)
-    assert program.instrs.shape[1] == ROW.num_columns
-    np.testing.assert_array_equal(program.instrs, np.concatenate(expected))
+    # Between the accelerator layers: one VECTOR row per other operator (the vector unit's).
     opcode = ROW.view(program.instrs).opcode
+    accel_rows = np.concatenate(expected)
+    assert program.instrs.shape[1] == ROW.num_columns
+    np.testing.assert_array_equal(program.instrs[opcode != OP_VECTOR], accel_rows)
+    others = [layer for layer in program.layers if not layer.on_accel]
+    assert (opcode == OP_VECTOR).sum() == len(others)
+    assert all(layer.instr_end == layer.instr_begin + 1 for layer in others)
     assert opcode[0] == OP_CONFIG
     assert (opcode == OP_COMPUTE).sum() > 2  # the tiny buffers force tiling
 

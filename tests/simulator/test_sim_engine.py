@@ -263,8 +263,8 @@ def test_target_params_are_one_traced_pytree_for_every_target():
     targets = [_target(), load_target("maeri-64"), load_target("sigma-64")]
     params = [engine.target_params(t) for t in targets]
     leaves = [jax.tree_util.tree_leaves(p) for p in params]
-    # 6 common fields, systolic's 2, MAERI's 5, SIGMA's 5
-    assert len(leaves[0]) == 6 + 2 + 5 + 5
+    # 7 common fields (the vector unit's lanes too), systolic's 2, MAERI's 5, SIGMA's 5
+    assert len(leaves[0]) == 7 + 2 + 5 + 5
     assert [[np.asarray(v).dtype for v in ls] for ls in leaves[1:]] == [
         [np.asarray(v).dtype for v in leaves[0]]
     ] * 2
