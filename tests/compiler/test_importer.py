@@ -205,8 +205,9 @@ def test_error_unsupported_op(tmp_path: Path):
     path = tmp_path / "lstm.onnx"
     onnx.save(model, str(path))
     _raises(
-        path, r"^node '/rnn/LSTM' \(op LSTM\) is not supported; the \d+ supported operators are "
-        r"listed in docs/ops.md"
+        path,
+        r"^node '/rnn/LSTM' \(op LSTM\) is not supported; the \d+ supported operators are "
+        r"listed in docs/ops.md",
     )
 
 
