@@ -10,6 +10,22 @@ The public Python API (the CLI is a thin layer over it):
     result = accelflow.compile("model.onnx", target="maeri-128", mappings="maps.json")
 """
 
-from accelflow.api import CheckReport, CompileResult, check, compile, simulate, tune
+from accelflow.api import (
+    CheckReport,
+    CompileResult,
+    ReferenceUnavailable,
+    check,
+    compile,
+    simulate,
+    tune,
+)
 
-__all__ = ["CheckReport", "CompileResult", "check", "compile", "simulate", "tune"]
+__all__ = [
+    "CheckReport",
+    "CompileResult",
+    "ReferenceUnavailable",
+    "check",
+    "compile",
+    "simulate",
+    "tune",
+]

@@ -249,11 +249,11 @@ def compile(
 
 
 def random_inputs(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        name: rng.standard_normal(program.tensors[name]).astype(np.float32)
-        for name in program.inputs
-    }
+    """Inputs the model can take (`simulator.inputs.random_inputs`: float32 normal, token ids
+    within their embedding, masks all True)."""
+    from simulator.inputs import random_inputs as sample
+
+    return sample(program, seed)
 
 
 def read_inputs(path: str | Path, program: Program) -> dict[str, np.ndarray]:
@@ -290,8 +290,13 @@ def read_inputs(path: str | Path, program: Program) -> dict[str, np.ndarray]:
             raise InputError(
                 f"{path}: input '{name}' has shape {list(arrays[name].shape)}, the model expects {list(want)}"
             )
-        arrays[name] = np.asarray(arrays[name], dtype=np.float32)
-    return arrays
+    from simulator.inputs import InputError as BadInputs
+    from simulator.inputs import coerce_inputs
+
+    try:  # each to its input's dtype (float32, int64 token ids, bool masks)
+        return coerce_inputs(program, arrays, str(path))
+    except BadInputs as err:
+        raise InputError(str(err)) from None
 
 
 def simulate(
@@ -308,12 +313,37 @@ def simulate(
     return run(program, target, functional=functional, inputs=dict(inputs) if inputs else None)
 
 
+ONNX_REFERENCE = "onnx.reference"
+ONNXRUNTIME = "onnxruntime"
+REFERENCES = ("auto", "onnx", "onnxruntime")  # check(reference=...)
+# The default tolerance of `check` and `simulate --check`: |ours - ref| <= rtol * max|ref| per
+# output. Measured (random inputs, seed 0) for every model in accelflow.models.MODELS on every
+# preset target (`accelflow targets`): the worst relative error is 2.3e-06 against onnx.reference
+# and 2.5e-06 against onnxruntime (alexnet; resnet18 9.6e-07, the small models <= 7.1e-07; the
+# two references differ from each other by up to 8.4e-07). float32 sums in another order drift
+# further with depth and reduction length (deeper models, larger inputs): 1e-3 is ~400x that.
+DEFAULT_RTOL = 1e-3
+
+
+class ReferenceUnavailable(AccelflowError):
+    """No reference could run the model (`check`): the ONNX reference evaluator raised and
+    onnxruntime is not installed or raised too. `simulate --check` exits 3."""
+
+    exit_code = 3
+
+
 @dataclass
 class CheckReport:
-    """Per graph output: the worst absolute error and the reference's scale."""
+    """Per graph output: the worst absolute error and the reference's scale.
+
+    `reference` names what the outputs were compared with: "onnx.reference" or
+    "onnxruntime <version>"; `fallback` says why it is not onnx.reference (the evaluator's
+    exception, shortened), else None."""
 
     errors: dict[str, tuple[float, float]]
     rtol: float
+    reference: str = ONNX_REFERENCE
+    fallback: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -323,6 +353,15 @@ class CheckReport:
         name = max(self.errors, key=lambda k: self.errors[k][0] / max(self.errors[k][1], 1e-6))
         err, scale = self.errors[name]
         return name, err / max(scale, 1e-6)
+
+
+def describe_exception(err: BaseException, limit: int = 160) -> str:
+    """`Type: message` on one line, the message's first line cut to about `limit` characters."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    message = lines[0] if lines else ""
+    if len(lines) > 1 or len(message) > limit:
+        message = message[:limit].rstrip() + " ..."
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
 
 
 def reference_outputs(
@@ -336,16 +375,89 @@ def reference_outputs(
     return dict(zip(output_names, results, strict=True))
 
 
+def onnxruntime_version() -> str | None:
+    """The installed onnxruntime's version, or None when it cannot be imported."""
+    try:
+        import onnxruntime
+    except Exception:
+        return None
+    return str(onnxruntime.__version__)
+
+
+def onnxruntime_outputs(
+    model: ModelLike, inputs: Mapping[str, np.ndarray], output_names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """The model run by onnxruntime on the CPU, graph optimisations off (a second reference)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3  # errors only: no warnings on stderr
+    source = str(model) if isinstance(model, str | Path) else _load_model(model).SerializeToString()
+    session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    feeds = {name: np.asarray(value) for name, value in inputs.items() if name in wanted}
+    results = session.run(list(output_names), feeds)
+    return dict(zip(output_names, results, strict=True))
+
+
+def run_reference(
+    model: ModelLike,
+    inputs: Mapping[str, np.ndarray],
+    output_names: Sequence[str],
+    reference: str = "auto",
+) -> tuple[dict[str, np.ndarray], str, str | None]:
+    """(the reference outputs, which reference ran, why onnx.reference did not or None).
+
+    `reference`: "onnx" (onnx.reference only), "onnxruntime" (onnxruntime only) or "auto"
+    (onnx.reference; when it raises, onnxruntime). `ReferenceUnavailable` when none could run,
+    its message naming each failure on one line."""
+    if reference not in REFERENCES:
+        raise AccelflowError(f"reference must be one of {', '.join(REFERENCES)}, not {reference!r}")
+    # A bad model file is the user's mistake (exit 2), not the reference's.
+    proto = _load_model(model)
+    failures: list[str] = []
+    if reference in ("auto", "onnx"):
+        try:
+            return reference_outputs(proto, inputs, output_names), ONNX_REFERENCE, None
+        except Exception as err:  # the evaluator's own bugs and gaps: any type
+            failures.append(f"{ONNX_REFERENCE} failed ({describe_exception(err)})")
+    if reference in ("auto", "onnxruntime"):
+        version = onnxruntime_version()
+        if version is None:
+            failures.append(f"{ONNXRUNTIME} is not installed")
+        else:
+            # From the file when there is one (external data lies beside it).
+            source = model if isinstance(model, str | Path) else proto
+            try:
+                outputs = onnxruntime_outputs(source, inputs, output_names)
+            except Exception as err:
+                failures.append(f"{ONNXRUNTIME} {version} failed ({describe_exception(err)})")
+            else:
+                return outputs, f"{ONNXRUNTIME} {version}", (failures[0] if failures else None)
+    raise ReferenceUnavailable(f"the reference could not run: {'; '.join(failures)}")
+
+
 def check(
     model: ModelLike,
     inputs: Mapping[str, np.ndarray],
     outputs: Mapping[str, np.ndarray],
-    rtol: float = 1e-4,
+    rtol: float = DEFAULT_RTOL,
     on_reference: Callable[[], None] | None = None,
+    *,
+    reference: str = "auto",
 ) -> CheckReport:
-    """Compare `outputs` with the ONNX reference run: |ours - ref| <= rtol * max|ref| per output."""
+    """Compare `outputs` with a reference run: |ours - ref| <= rtol * max|ref| per output.
+
+    The reference is onnx.reference.ReferenceEvaluator; with `reference="auto"` (the default),
+    when it raises (a bug of the evaluator, an op it does not implement) onnxruntime instead,
+    `CheckReport.fallback` saying why. `reference="onnx"` or `"onnxruntime"` uses only that one.
+    Raises `ReferenceUnavailable` (an AccelflowError, exit code 3) when no reference can run.
+    `on_reference`, when given, is called before the reference runs."""
     names = list(outputs)
-    ref = reference_outputs(model, inputs, names)
+    if on_reference is not None:
+        on_reference()
+    ref, used, fallback = run_reference(model, inputs, names, reference)
     errors = {}
     for name in names:
         ours = np.asarray(outputs[name], dtype=np.float64)
@@ -357,7 +469,7 @@ def check(
             float(np.max(np.abs(ours - want), initial=0.0)),
             float(np.max(np.abs(want), initial=0.0)),
         )
-    return CheckReport(errors=errors, rtol=rtol)
+    return CheckReport(errors=errors, rtol=rtol, reference=used, fallback=fallback)
 
 
 def tune(

@@ -8,8 +8,20 @@
     accelflow tune --resume LOG [-o DB] [--executor ...] [--plot FILE.png] [--json]
     accelflow targets
 
-User mistakes end with one line `error: ...` on stderr and exit code 2 (no traceback unless
-`--debug`); `simulate --check` exits 1 when an output differs from the ONNX reference.
+Exit codes:
+
+    0    success (and with --check, every output matches the reference)
+    1    simulate --check: an output differs from the reference by more than --rtol
+    2    a user mistake: one line `error: ...` on stderr (no traceback unless `--debug`)
+    3    simulate --check: the reference could not run (onnx.reference and onnxruntime both
+         failed, or the one `--reference` named), said on one line `error: ...`
+    130  interrupted (Ctrl-C)
+
+`simulate --check` compares the outputs with `onnx.reference.ReferenceEvaluator`; when the
+evaluator itself raises (its bugs, an op it does not implement) a `notice:` line names its
+exception and onnxruntime is the reference instead. The report (and `--json`'s "check") names
+the reference used. `--save-outputs` is written before the check, and never over a file the
+command reads (the model, --inputs, --mappings, a --target file): that is exit 2 up front.
 `--mappings` reads a mapping database (`tuner/db.py`: the entries for the target's fingerprint,
 by layer signature) or an older plain JSON object layer name -> mapping; layers it has no entry
 for get the default mapping, named in one `notice:` line on stderr.
@@ -35,8 +47,15 @@ from rich.console import Console
 
 from simulator.errors import AccelflowError
 
-EXIT_USAGE = 2
+EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFERENCE_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
+# The default --rtol, accelflow.api.DEFAULT_RTOL (not imported: parsing stays light; a test
+# checks they agree; the measurements are there). The worst relative error measured over the
+# example models (accelflow.models.MODELS) on every preset target: 2.5e-06 (alexnet).
+DEFAULT_RTOL = 1e-3
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -92,17 +111,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to write to the output folder (repeatable; default: all)",
     )
 
-    p = sub.add_parser("simulate", help="compile and simulate a model; print per-layer statistics")
+    p = sub.add_parser(
+        "simulate",
+        help="compile and simulate a model; print per-layer statistics",
+        description="Compile and simulate a model; print per-layer statistics. Exit codes: "
+        "0 ok, 1 --check mismatch, 2 user error, 3 the --check reference could not run, "
+        "130 interrupted.",
+    )
     _add_target_args(p)
     p.add_argument(
-        "--check", action="store_true", help="compare outputs with an ONNX reference run"
+        "--check",
+        action="store_true",
+        help="compare outputs with an ONNX reference run (onnx.reference; onnxruntime when "
+        "that fails); exit 1 on a mismatch, 3 when no reference can run",
+    )
+    p.add_argument(
+        "--reference",
+        choices=["auto", "onnx", "onnxruntime"],
+        default="auto",
+        help="the reference of --check: onnx.reference, onnxruntime, or auto (default: "
+        "onnx.reference, onnxruntime when it fails)",
     )
     p.add_argument("--functional", action="store_true", help="compute output tensors too")
     p.add_argument("--inputs", default=None, help="input tensors (.npy or .npz); default random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    p.add_argument("--save-outputs", default=None, help="write output tensors to this .npz")
+    p.add_argument(
+        "--save-outputs",
+        default=None,
+        metavar="Y.npz",
+        help="write the output tensors to this file (before --check runs; never over an "
+        "input of the command)",
+    )
     p.add_argument("--json", action="store_true", help="print statistics as JSON")
-    p.add_argument("--rtol", type=float, default=1e-4, help="tolerance of --check (default 1e-4)")
+    p.add_argument(
+        "--rtol",
+        type=float,
+        default=DEFAULT_RTOL,
+        help=f"tolerance of --check, |ours - ref| <= RTOL * max|ref| per output (default "
+        f"{DEFAULT_RTOL:g}; the worst measured on the example models, every preset: 2.5e-06)",
+    )
 
     from accelflow.cli_tune import add_tune_parser  # it imports this module: not at the top
 
@@ -177,12 +224,53 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from accelflow.api import check, random_inputs, read_inputs, simulate
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
 
+
+def _output_path(args: argparse.Namespace) -> Path | None:
+    """The --save-outputs path, checked before anything runs: not a file the command reads
+    (the model, --inputs, --mappings, a --target file), not a folder, in a folder that exists."""
+    if not args.save_outputs:
+        return None
+    out = Path(args.save_outputs)
+    given = [("the model", args.model), ("the --inputs file", args.inputs)]
+    given += [("the --mappings file", args.mappings), ("the --target file", args.target)]
+    for what, name in given:
+        if name and Path(name).is_file() and _same_file(out, Path(name)):
+            raise AccelflowError(
+                f"--save-outputs {out} is {what}; refusing to overwrite an input (pick another file)"
+            )
+    if out.is_dir():
+        raise AccelflowError(f"--save-outputs {out} is a folder; give a file name (Y.npz)")
+    if not out.parent.is_dir():
+        raise AccelflowError(f"--save-outputs {out}: no folder {out.parent}")
+    return out
+
+
+def _save_outputs(path: Path, outputs: dict[str, Any]) -> None:
+    import numpy as np
+
+    try:
+        with open(path, "wb") as f:  # exactly this name (np.savez would append .npz)
+            np.savez(f, **outputs)
+    except OSError as err:
+        raise AccelflowError(f"--save-outputs {path}: {err.strerror or err}") from None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from accelflow.api import ReferenceUnavailable, check, random_inputs, read_inputs, simulate
+    from simulator.stats import table_width
+
+    save_to = _output_path(args)
     result = _compile(args)
     program = result.program
-    functional = bool(args.functional or args.check or args.save_outputs or args.inputs)
+    functional = bool(args.functional or args.check or save_to or args.inputs)
     inputs = None
     if functional:
         inputs = (
@@ -192,15 +280,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     with err_console.status("simulating...", spinner="dots"):
         sim = simulate(program, result.target, functional=functional, inputs=inputs)
     wall = time.perf_counter() - t0
+    outputs = {name: sim.outputs[name] for name in program.outputs} if functional else {}
+    if save_to is not None:  # before the check: kept whatever the check says
+        _save_outputs(save_to, outputs)
     report = None
+    unavailable: ReferenceUnavailable | None = None
     if args.check:
-        with err_console.status("running the ONNX reference...", spinner="dots"):
-            outputs = {name: sim.outputs[name] for name in program.outputs}
-            report = check(args.model, inputs or {}, outputs, rtol=args.rtol)
-    if args.save_outputs:
-        import numpy as np
-
-        np.savez(args.save_outputs, **{name: sim.outputs[name] for name in program.outputs})
+        try:
+            with err_console.status("running the ONNX reference...", spinner="dots"):
+                report = check(
+                    args.model, inputs or {}, outputs, rtol=args.rtol, reference=args.reference
+                )
+        except ReferenceUnavailable as err:
+            if args.debug:
+                raise
+            unavailable = err
+        if report is not None and report.fallback:
+            err_console.print(
+                f"notice: {report.fallback}; checking against {report.reference} instead",
+                markup=False,
+                soft_wrap=True,
+            )
     if args.json:
         data = sim.stats.to_dict()
         data["wall_seconds"] = {**result.seconds, "simulate": wall}
@@ -214,29 +314,44 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             data["check"] = {
                 "ok": report.ok,
                 "rtol": report.rtol,
+                "reference": report.reference,
+                "fallback": report.fallback,
                 "outputs": {
                     k: {"max_abs_error": e, "max_abs_reference": s}
                     for k, (e, s) in report.errors.items()
                 },
             }
+        elif unavailable is not None:
+            data["check"] = {
+                "ok": None,
+                "rtol": args.rtol,
+                "reference": None,
+                "error": str(unavailable),
+            }
         print(json.dumps(data, indent=1))
     else:
-        print(sim.stats.format_table())
+        print(sim.stats.format_table(table_width()))
+    if unavailable is not None:
+        err_console.print(f"error: {unavailable}", markup=False, soft_wrap=True)
+        return EXIT_REFERENCE_UNAVAILABLE
     if report is not None:
         name, rel = report.worst()
         if not report.ok:
             err_console.print(
-                f"check FAILED: output '{name}' differs from the ONNX reference by {rel:.3g} "
-                f"(relative to its largest value; tolerance {report.rtol:g})",
+                f"check FAILED: output '{name}' differs from the ONNX reference "
+                f"({report.reference}) by {rel:.3g} (relative to its largest value; "
+                f"tolerance {report.rtol:g})",
+                markup=False,
                 soft_wrap=True,
             )
             return EXIT_CHECK_FAILED
         if not args.json:
             print(
                 f"check passed: {len(report.errors)} output(s) match the ONNX reference "
-                f"(worst relative error {rel:.3g}, tolerance {report.rtol:g})"
+                f"({report.reference}; worst relative error {rel:.3g}, tolerance "
+                f"{report.rtol:g})"
             )
-    return 0
+    return EXIT_OK
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -246,34 +361,52 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
+    from rich.cells import cell_len
     from rich.table import Table
 
+    from simulator.stats import table_width
     from simulator.target import PRESET_DESCRIPTIONS, PRESETS, load_target
 
-    table = Table(title="accelflow target presets (use --target NAME, --set FIELD=VALUE)")
-    for col in (
-        "name",
-        "arch",
-        "array",
-        "dataflow",
-        "buffers (KiB)",
-        "DRAM B/cycle",
-        "description",
-    ):
-        table.add_column(col)
+    header = ("name", "arch", "array", "dataflow", "buffers (KiB)", "DRAM\nB/cycle")
+    rows = []
     for name in PRESETS:
         t = load_target(name)
-        table.add_row(
-            name,
-            t.arch,
-            t.family.describe(t),
-            t.dataflow,
-            f"{t.ifmap_sram_kib:g}/{t.filter_sram_kib:g}/{t.ofmap_sram_kib:g}",
-            f"{t.dram_bw_bytes_per_cycle:g}",
-            PRESET_DESCRIPTIONS.get(name, ""),
+        rows.append(
+            (
+                name,
+                t.arch,
+                t.family.describe(t),
+                t.dataflow,
+                f"{t.ifmap_sram_kib:g}/{t.filter_sram_kib:g}/{t.ofmap_sram_kib:g}",
+                f"{t.dram_bw_bytes_per_cycle:g}",
+            )
         )
-    Console(width=160).print(table)
-    return 0
+    width = table_width()
+    # Every column but the description is never wrapped, unless the terminal is too narrow
+    # for them (then all fold onto more lines: rich would crop a no_wrap cell); the
+    # description wraps, or when under 30 cells would be left for it, it is printed under
+    # the table instead.
+    fixed = sum(
+        max(cell_len(line) for text in (head, *(row[i] for row in rows)) for line in text.split())
+        for i, head in enumerate(header)
+    )
+    room = width - fixed - 3 * len(header) - 1
+    inline = room - 3 >= 30
+    table = Table(title="accelflow target presets (use --target NAME, --set FIELD=VALUE)")
+    for col in header:
+        numeric = col in ("buffers (KiB)", "DRAM\nB/cycle")
+        justify = "right" if numeric else "left"
+        table.add_column(col, justify=justify, no_wrap=room >= 0, overflow="fold")
+    if inline:
+        table.add_column("description", overflow="fold")
+    for row in rows:
+        table.add_row(*row, *([PRESET_DESCRIPTIONS.get(row[0], "")] if inline else []))
+    console = Console(width=width)
+    console.print(table)
+    if not inline:
+        for name in PRESETS:
+            console.print(f"{name}: {PRESET_DESCRIPTIONS.get(name, '')}", markup=False)
+    return EXIT_OK
 
 
 COMMANDS = {
@@ -295,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:

@@ -4,8 +4,9 @@
 
 The importer's registry is `dialects.onnx.SUPPORTED_OPS`; `onnx-to-accel` puts convolutions and
 matrix products on the accelerator (`ACCELERATED`, with the condition), folds BatchNormalization
-into the convolution before it, and gives every other node to the host, whose implementations
-are `simulator.host_ops.HOST_OPS` (one module per group). A node whose inputs are all constants
+into the convolution before it, and gives every other node to the vector unit (its cost class,
+`simulator.vector`; `host_ops=host` runs them outside the accelerator), whose values come from
+`simulator.host_ops.HOST_OPS` (one module per group). A node whose inputs are all constants
 is folded at import (shape arithmetic) whatever its operator.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sys
 
 from dialects.onnx import SUPPORTED_OPS
+from simulator.vector import op_class
 
 # Operators onnx-to-accel lowers (the rest run on the host): op -> what happens.
 ACCELERATED: dict[str, str] = {
@@ -23,8 +25,8 @@ ACCELERATED: dict[str, str] = {
     "bias or a host Add)",
     "MatMul": "accelerator `matmul` for rank >= 2 operands with equal batch dims or one operand "
     "without (batch x heads: attention's QK^T and AV, both operands activations); a partial "
-    "broadcast of the batch dims runs on the host",
-    "BatchNormalization": "folded into the convolution before it; else host",
+    "broadcast of the batch dims runs on the vector unit",
+    "BatchNormalization": "folded into the convolution before it; else the vector unit",
     "Constant": "a constant (weights, folded shape arithmetic)",
 }
 
@@ -62,6 +64,10 @@ def markdown() -> str:
         "",
         f"{len(SUPPORTED_OPS)} operators.",
         "",
+        "Where they run: the accelerator's array, or its vector unit (with its cost class; with",
+        "`--set host_ops=host`, outside the accelerator). The values of a vector-unit operator",
+        "come from its implementation under `simulator/host_ops/`.",
+        "",
         "| operator | where it runs |",
         "|---|---|",
     ]
@@ -69,7 +75,7 @@ def markdown() -> str:
         if op in ACCELERATED:
             where = ACCELERATED[op]
         elif op in host:
-            where = f"host (`simulator/host_ops/{host[op]}`)"
+            where = f"vector unit, {op_class(op)} ([vector.md](vector.md)); values: `host_ops/{host[op]}`"
         else:
             where = "**not implemented** (imports, but cannot be simulated)"
         lines.append(f"| {op} | {where} |")

@@ -19,7 +19,8 @@ and fails `--check`. Windows are fixed-size (the layer's largest tile, static) a
 `lax.dynamic_slice` at the row's offsets. Tiles must lie inside the layer's extents (checked,
 ValueError naming the layer).
 
-Everything is float32. Compiled per-layer functions are cached by their static configuration
+Float tensors are float32; integer and bool tensors (token ids, masks, shape arithmetic) keep
+their dtypes: host ops run in JAX's 64-bit mode, scoped to the call. Compiled per-layer functions are cached by their static configuration
 (shapes, window, conv geometry); the number of rows is padded to a power of two (from 16) with
 no-op rows, so identical layers and similar schedules do not recompile.
 """
@@ -375,7 +376,13 @@ def run_layer(program: Program, layer: Layer, env: dict[str, Any]) -> list[np.nd
         op = HOST_OPS.get(layer.kind)
         if op is None:
             raise UnsupportedHostOp(f"layer {layer.name}: no host implementation of '{layer.kind}'")
-        return [np.asarray(v) for v in op(values, dict(layer.attrs))]
+        # The op may need to know how many outputs the node has (Split without sizes).
+        attrs = {**layer.attrs, "_num_outputs": len(layer.outputs)}
+        with jax.enable_x64(True):  # int64 token ids and positions stay int64
+            results = [np.asarray(v) for v in op(values, attrs)]
+        # Float tensors are float32 (the importer stores them so): a Python scalar met in
+        # 64-bit mode must not widen them.
+        return [v.astype(np.float32) if v.dtype == np.float64 else v for v in results]
     values = values + [None] * (3 - len(values))
     if layer.kind == "conv2d":
         result = _run_conv(program, layer, values)

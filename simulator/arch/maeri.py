@@ -436,7 +436,9 @@ def derive_steps(rows: np.ndarray, ms: int, dn: int, accumulation_buffer: bool) 
     role_index = np.array([ROLE_INDEX["conv2d"], ROLE_INDEX["matmul"]], np.int64)[kinds]
     pad = np.ones((len(configs), 1), np.int64)
     t = np.take_along_axis(np.concatenate([np.maximum(r.size[configs], 1), pad], 1), role_index, 1)
-    z = np.take_along_axis(np.concatenate([np.maximum(r.size[tile_rows], 1), pad], 1), role_index, 1)
+    z = np.take_along_axis(
+        np.concatenate([np.maximum(r.size[tile_rows], 1), pad], 1), role_index, 1
+    )
     folds = np.prod(-(-z[:, :3] // t[:, :3]), axis=1)
     aux = needs_aux(folds, split, accumulation_buffer)
     stride = np.where(kinds[:, None] == 0, np.maximum(r.stride[configs], 1), 1)

@@ -153,10 +153,10 @@ def _save(tmp_path, graph, name):
 def test_unsupported_op_names_node_and_op(capsys, tmp_path):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-    node = helper.make_node("Erf", ["x"], ["y"], name="my_erf")
-    path = _save(tmp_path, helper.make_graph([node], "g", [x], [y]), "erf.onnx")
+    node = helper.make_node("Hardmax", ["x"], ["y"], name="my_hardmax")
+    path = _save(tmp_path, helper.make_graph([node], "g", [x], [y]), "hardmax.onnx")
     code, _, err = run(capsys, "compile", path)
-    assert_one_line_error(code, err, "my_erf", "Erf")
+    assert_one_line_error(code, err, "my_hardmax", "Hardmax")
 
 
 def test_missing_initializer(capsys, tmp_path):
