@@ -26,6 +26,7 @@ __all__ = [
     "INPUT_TYPES",
     "SHAPE_INFERENCE_MAX_CONST_ELEMENTS",
     "dims_text",
+    "infer_node_types",
     "infer_types",
     "proto_dims",
     "resolve_input_shapes",
@@ -192,8 +193,9 @@ def infer_types(
         vi.name = out.name
         if out.type.tensor_type.elem_type:
             vi.type.tensor_type.elem_type = out.type.tensor_type.elem_type
+    declared = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
     for name, shape in input_shapes.items():
-        _set_shape(lg.input.add(), _TP.FLOAT, shape)
+        _set_shape(lg.input.add(), declared.get(name) or _TP.FLOAT, shape)
         lg.input[-1].name = name
     for name, array in constants.items():
         if array.size <= SHAPE_INFERENCE_MAX_CONST_ELEMENTS:
@@ -210,4 +212,51 @@ def infer_types(
     for vi in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
         if vi.type.HasField("tensor_type"):
             types[vi.name] = (vi.type.tensor_type.elem_type, proto_dims(vi))
+    return types
+
+
+def infer_node_types(
+    node: onnx.NodeProto,
+    inputs: Sequence[tuple[int, Sequence[int]] | np.ndarray | None],
+    opsets: Sequence[onnx.OperatorSetIdProto],
+) -> dict[str, tuple[int, list[int | str] | None]]:
+    """ONNX shape inference of one node whose input types are known: (element type, static
+    dims) for a computed tensor, the array for a constant (its values reach data propagation),
+    None for an absent one. For the nodes the whole-model inference left without a static shape
+    (a Reshape whose target shape was only folded at import, layers deep). Returns output name
+    -> (ONNX element type, dims), empty when inference fails."""
+    one = onnx.NodeProto()
+    one.CopyFrom(node)
+    graph = onnx.GraphProto()
+    graph.name = "node"
+    names = []
+    for i, value in enumerate(inputs):
+        if value is None:
+            names.append("")
+            continue
+        name = f"in{i}"
+        names.append(name)
+        if isinstance(value, np.ndarray):
+            graph.initializer.append(numpy_helper.from_array(value, name))
+        else:
+            elem, dims = value
+            vi = graph.input.add()
+            vi.name = name
+            _set_shape(vi, elem or _TP.FLOAT, dims)
+    del one.input[:]
+    one.input.extend(names)
+    graph.node.append(one)
+    for out in node.output:
+        if out:
+            graph.output.add().name = out
+    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:
+        return {}
+    types: dict[str, tuple[int, list[int | str] | None]] = {}
+    for vi in list(inferred.graph.output) + list(inferred.graph.value_info):
+        tensor_type = vi.type.tensor_type
+        if tensor_type.elem_type:
+            types[vi.name] = (tensor_type.elem_type, proto_dims(vi))
     return types

@@ -61,7 +61,9 @@ from compiler.import_model import (
     parse_input_shapes,
 )
 from compiler.import_shapes import (
+    ELEMENT_TYPES,
     dims_text,
+    infer_node_types,
     infer_types,
     resolve_input_shapes,
     static_dims,
@@ -121,7 +123,6 @@ class _Importer:
                 numpy_helper.to_array(init), f"initializer '{init.name}'"
             )
         self.types = infer_types(model, self.input_shapes, self.constants)
-        self.reinferred = False
 
     # -- values --------------------------------------------------------------------------
 
@@ -155,13 +156,38 @@ class _Importer:
             return list(self.constants[name].shape)
         return static_dims(self.types.get(name, (0, None))[1])
 
-    def _output_type(self, name: str, where: str) -> TensorType[Any]:
+    def _element_type(self, name: str) -> int:
+        """The ONNX element type of a computed value (from its xDSL type)."""
+        value = self.values.get(name)
+        element = (
+            value.type.element_type
+            if value is not None and isinstance(value.type, TensorType)
+            else None
+        )
+        for onnx_type, xdsl_type in ELEMENT_TYPES.items():
+            if element == xdsl_type:
+                return onnx_type
+        return onnx.TensorProto.FLOAT
+
+    def _output_type(self, name: str, where: str, node: onnx.NodeProto) -> TensorType[Any]:
         elem, dims = self.types.get(name, (0, None))
-        if static_dims(dims) is None and not self.reinferred:
-            # Folding may have made shapes static that ONNX data propagation could not see.
-            self.types = infer_types(self.model, self.input_shapes, self.constants)
-            self.reinferred = True
-            elem, dims = self.types.get(name, (0, None))
+        if static_dims(dims) is None:
+            # Folding may have made shapes static that ONNX data propagation could not see:
+            # infer this node alone, from its inputs' static types and constant values.
+            inputs: list[Any] = []
+            for n in node.input:
+                if not n:
+                    inputs.append(None)
+                elif n in self.constants:
+                    inputs.append(self.constants[n])
+                else:
+                    shape = self._static_shape(n)
+                    kind = self.types.get(n, (0, None))[0] or self._element_type(n)
+                    inputs.append(None if shape is None else (kind, shape))
+            local = infer_node_types(node, inputs, self.model.opset_import).get(name)
+            if local is not None and static_dims(local[1]) is not None:
+                self.types[name] = local
+                elem, dims = local
         static = static_dims(dims)
         if static is None:
             shown = dims_text(dims) if dims is not None else "unknown"
@@ -227,7 +253,7 @@ class _Importer:
         while outputs and not outputs[-1]:
             outputs.pop()  # absent trailing optional outputs
         result_types: list[Attribute] = [
-            self._output_type(out, where) if out else NoneType() for out in outputs
+            self._output_type(out, where, node) if out else NoneType() for out in outputs
         ]
         attributes = {a.name: convert_attribute(a, where) for a in node.attribute}
         attributes["onnx_outputs"] = ArrayAttr([StringAttr(out) for out in outputs])
