@@ -29,6 +29,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute
 
 from compiler.import_model import ModelImportError
+from compiler.import_shapes import one_node_model
 
 __all__ = [
     "NEVER_FOLDED",
@@ -125,35 +126,8 @@ def fold_node(
         return [inputs[0]]  # type: ignore[list-item]
     from onnx.reference import ReferenceEvaluator
 
-    feeds: dict[str, np.ndarray] = {}
-    graph_inputs = []
-    names = []
-    for i, value in enumerate(inputs):
-        if value is None:
-            names.append("")
-            continue
-        name = f"in{i}"
-        names.append(name)
-        feeds[name] = value
-        graph_inputs.append(
-            onnx.helper.make_tensor_value_info(
-                name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), value.shape
-            )
-        )
-    outputs = [f"out{i}" if out else "" for i, out in enumerate(node.output)]
-    one = onnx.NodeProto()
-    one.CopyFrom(node)
-    del one.input[:]
-    one.input.extend(names)
-    del one.output[:]
-    one.output.extend(outputs)
-    graph = onnx.helper.make_graph(
-        [one],
-        "fold",
-        graph_inputs,
-        [onnx.helper.make_empty_tensor_value_info(o) for o in outputs if o],
-    )
-    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    model = one_node_model(node, inputs, opsets, constants_as_inputs=True)
+    feeds = {f"in{i}": v for i, v in enumerate(inputs) if v is not None}
     results = ReferenceEvaluator(model).run(None, feeds)
     return [np.asarray(r) for r in results]
 

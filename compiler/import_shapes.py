@@ -27,6 +27,7 @@ __all__ = [
     "SHAPE_INFERENCE_MAX_CONST_ELEMENTS",
     "dims_text",
     "infer_node_types",
+    "one_node_model",
     "infer_types",
     "proto_dims",
     "resolve_input_shapes",
@@ -215,16 +216,16 @@ def infer_types(
     return types
 
 
-def infer_node_types(
+def one_node_model(
     node: onnx.NodeProto,
     inputs: Sequence[tuple[int, Sequence[int]] | np.ndarray | None],
     opsets: Sequence[onnx.OperatorSetIdProto],
-) -> dict[str, tuple[int, list[int | str] | None]]:
-    """ONNX shape inference of one node whose input types are known: (element type, static
-    dims) for a computed tensor, the array for a constant (its values reach data propagation),
-    None for an absent one. For the nodes the whole-model inference left without a static shape
-    (a Reshape whose target shape was only folded at import, layers deep). Returns output name
-    -> (ONNX element type, dims), empty when inference fails."""
+    constants_as_inputs: bool = False,
+) -> onnx.ModelProto:
+    """A model of `node` alone: its inputs renamed in0, in1, ... (None: absent), each either a
+    typed graph input ((ONNX element type, dims)) or a constant array, given as an initializer,
+    or, with `constants_as_inputs`, as a typed graph input to feed (an evaluator's); its outputs
+    out0, out1, ... The importer infers types (`infer_node_types`) and folds (`fold_node`) on it."""
     one = onnx.NodeProto()
     one.CopyFrom(node)
     graph = onnx.GraphProto()
@@ -236,27 +237,46 @@ def infer_node_types(
             continue
         name = f"in{i}"
         names.append(name)
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) and not constants_as_inputs:
             graph.initializer.append(numpy_helper.from_array(value, name))
-        else:
-            elem, dims = value
-            vi = graph.input.add()
-            vi.name = name
-            _set_shape(vi, elem or _TP.FLOAT, dims)
+            continue
+        if isinstance(value, np.ndarray):
+            value = (onnx.helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
+        elem, dims = value
+        vi = graph.input.add()
+        vi.name = name
+        _set_shape(vi, elem or _TP.FLOAT, dims)
     del one.input[:]
     one.input.extend(names)
+    outputs = [f"out{i}" if out else "" for i, out in enumerate(node.output)]
+    del one.output[:]
+    one.output.extend(outputs)
     graph.node.append(one)
-    for out in node.output:
+    for out in outputs:
         if out:
             graph.output.add().name = out
-    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    return onnx.helper.make_model(graph, opset_imports=list(opsets))
+
+
+def infer_node_types(
+    node: onnx.NodeProto,
+    inputs: Sequence[tuple[int, Sequence[int]] | np.ndarray | None],
+    opsets: Sequence[onnx.OperatorSetIdProto],
+) -> dict[str, tuple[int, list[int | str] | None]]:
+    """ONNX shape inference of one node whose input types are known: (element type, static
+    dims) for a computed tensor, the array for a constant (its values reach data propagation),
+    None for an absent one. For the nodes the whole-model inference left without a static shape
+    (a Reshape whose target shape was only folded at import, layers deep). Returns output name
+    -> (ONNX element type, dims), empty when inference fails."""
+    model = one_node_model(node, inputs, opsets)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception:
         return {}
+    renamed = {f"out{i}": out for i, out in enumerate(node.output) if out}
     types: dict[str, tuple[int, list[int | str] | None]] = {}
     for vi in list(inferred.graph.output) + list(inferred.graph.value_info):
         tensor_type = vi.type.tensor_type
-        if tensor_type.elem_type:
-            types[vi.name] = (tensor_type.elem_type, proto_dims(vi))
+        if tensor_type.elem_type and vi.name in renamed:
+            types[renamed[vi.name]] = (tensor_type.elem_type, proto_dims(vi))
     return types

@@ -20,7 +20,7 @@ and fails `--check`. Windows are fixed-size (the layer's largest tile, static) a
 ValueError naming the layer).
 
 Float tensors are float32; integer and bool tensors (token ids, masks, shape arithmetic) keep
-their dtypes: host ops run in JAX's 64-bit mode, scoped to the call. Compiled per-layer functions are cached by their static configuration
+their dtypes: every host op runs in JAX's 64-bit mode, scoped to the call (`host_ops.core.x64`). Compiled per-layer functions are cached by their static configuration
 (shapes, window, conv geometry); the number of rows is padded to a power of two (from 16) with
 no-op rows, so identical layers and similar schedules do not recompile.
 """
@@ -378,8 +378,7 @@ def run_layer(program: Program, layer: Layer, env: dict[str, Any]) -> list[np.nd
             raise UnsupportedHostOp(f"layer {layer.name}: no host implementation of '{layer.kind}'")
         # The op may need to know how many outputs the node has (Split without sizes).
         attrs = {**layer.attrs, "_num_outputs": len(layer.outputs)}
-        with jax.enable_x64(True):  # int64 token ids and positions stay int64
-            results = [np.asarray(v) for v in op(values, attrs)]
+        results = [np.asarray(v) for v in op(values, attrs)]  # 64-bit types: `host_ops.x64`
         # Float tensors are float32 (the importer stores them so): a Python scalar met in
         # 64-bit mode must not widen them.
         return [v.astype(np.float32) if v.dtype == np.float64 else v for v in results]

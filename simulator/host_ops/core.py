@@ -11,9 +11,11 @@ or its begin padding; the overhang beyond the end padding never counts (not even
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -22,6 +24,19 @@ from simulator.shapes import same_pads, window_extent
 
 Array = Any
 HostOp = Callable[[list[Any], dict[str, Any]], list[Any]]
+
+
+def x64(fn: HostOp) -> HostOp:
+    """`fn` run with JAX's 64-bit types enabled for the call (JAX's global flag untouched), so
+    that int64 tensors (token ids, positions, shape arithmetic) stay int64 and float32 float32.
+    Every host op is wrapped in it (`OPS` of each module)."""
+
+    @functools.wraps(fn)
+    def run(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
+        with jax.enable_x64(True):
+            return fn(inputs, attrs)
+
+    return run
 
 
 def unary(fn: Callable[[Array], Array]) -> HostOp:
@@ -232,7 +247,7 @@ def _matmul(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.matmul(a, b, precision=lax.Precision.HIGHEST)]
 
 
-OPS: dict[str, HostOp] = {
+_OPS: dict[str, HostOp] = {
     "Relu": unary(lambda x: jnp.maximum(x, jnp.zeros((), x.dtype))),
     "Sigmoid": unary(lambda x: 1 / (1 + jnp.exp(-x))),
     "Tanh": unary(jnp.tanh),
@@ -257,3 +272,4 @@ OPS: dict[str, HostOp] = {
     "Gemm": _gemm,
     "MatMul": _matmul,
 }
+OPS: dict[str, HostOp] = {op: x64(fn) for op, fn in _OPS.items()}

@@ -6,7 +6,7 @@ and Where, Cast, CastLike, Dropout, IsNaN.
 
 Semantics are ONNX's for opsets 13 to 21, with multidirectional (numpy) broadcasting for the
 binary and variadic ops and unidirectional broadcasting of PRelu's slope to X. Every op runs under
-`jax.enable_x64(True)` (scoped, as simulator/engine.py does): integer and bool tensors keep their
+`jax.enablex64(True)` (scoped, as simulator/engine.py does): integer and bool tensors keep their
 dtypes, float32 stays float32 (Python-float attributes are weakly typed and never promote it),
 comparisons and IsNaN give bool; an op's output has the dtype of its (first) data input unless
 ONNX says otherwise (Cast, CastLike, the comparisons, IsNaN, Dropout's mask).
@@ -48,12 +48,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf
 
-from simulator.host_ops.core import HostOp
+from simulator.host_ops.core import HostOp, x64
 
 Array = Any
 
@@ -82,25 +81,14 @@ _CAST_NAMES = {
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _x64(fn: HostOp) -> HostOp:
-    """`fn` run with 64-bit JAX types enabled (scoped), so int64 / float64 keep their dtype."""
-
-    @functools.wraps(fn)
-    def run(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
-        with jax.enable_x64(True):
-            return fn(inputs, attrs)
-
-    return run
-
-
 def _unary(fn: Callable[[Array], Array]) -> HostOp:
     """A one-input op under x64."""
-    return _x64(lambda inputs, attrs: [fn(jnp.asarray(inputs[0]))])
+    return x64(lambda inputs, attrs: [fn(jnp.asarray(inputs[0]))])
 
 
 def _binary(fn: Callable[[Array, Array], Array]) -> HostOp:
     """A two-input op (multidirectional broadcasting) under x64."""
-    return _x64(lambda inputs, attrs: [fn(jnp.asarray(inputs[0]), jnp.asarray(inputs[1]))])
+    return x64(lambda inputs, attrs: [fn(jnp.asarray(inputs[0]), jnp.asarray(inputs[1]))])
 
 
 def _float_unary(fn: Callable[[Array], Array]) -> HostOp:
@@ -145,7 +133,7 @@ def _pow(a: Array, b: Array) -> Array:
     return jnp.power(a.astype(compute), b.astype(compute)).astype(a.dtype)
 
 
-@_x64
+@x64
 def _mod(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     a, b = jnp.asarray(inputs[0]), jnp.asarray(inputs[1])
     if int(attrs.get("fmod", 0)):
@@ -161,7 +149,7 @@ def _round(x: Array) -> Array:
 def _variadic(fn: Callable[[Array, Array], Array]) -> HostOp:
     """Min / Max / Sum: `fn` folded over the inputs (multidirectional broadcasting)."""
 
-    @_x64
+    @x64
     def run(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
         arrays = _present(inputs)
         return [functools.reduce(fn, arrays).astype(arrays[0].dtype)]
@@ -169,7 +157,7 @@ def _variadic(fn: Callable[[Array, Array], Array]) -> HostOp:
     return run
 
 
-@_x64
+@x64
 def _mean(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     arrays = _present(inputs)
     total = functools.reduce(jnp.add, arrays)
@@ -179,7 +167,7 @@ def _mean(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 # -- activations ----------------------------------------------------------------------------------
 
 
-@_x64
+@x64
 def _gelu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     approximate = _text(attrs, "approximate", "none")
@@ -196,21 +184,21 @@ def _hard_sigmoid_of(x: Array, alpha: float, beta: float) -> Array:
     return jnp.clip(alpha * x + beta, 0, 1).astype(x.dtype)
 
 
-@_x64
+@x64
 def _hard_sigmoid(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
     return [_hard_sigmoid_of(x, alpha, beta)]
 
 
-@_x64
+@x64
 def _leaky_relu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     alpha = float(attrs.get("alpha", 0.01))
     return [jnp.where(x > 0, x, alpha * x).astype(x.dtype)]
 
 
-@_x64
+@x64
 def _prelu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Slope broadcast unidirectionally to X: the output has X's shape and dtype."""
     x, slope = jnp.asarray(inputs[0]), jnp.asarray(inputs[1])
@@ -218,14 +206,14 @@ def _prelu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.where(x > 0, x, x * slope).astype(x.dtype)]
 
 
-@_x64
+@x64
 def _elu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     alpha = float(attrs.get("alpha", 1.0))
     return [jnp.where(x > 0, x, alpha * jnp.expm1(x)).astype(x.dtype)]
 
 
-@_x64
+@x64
 def _selu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     alpha = float(attrs.get("alpha", 1.67326319217681884765625))
@@ -236,7 +224,7 @@ def _selu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 # -- selection, casts -----------------------------------------------------------------------------
 
 
-@_x64
+@x64
 def _where(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     cond, x, y = (jnp.asarray(v) for v in inputs[:3])
     return [jnp.where(cond.astype(bool), x, y).astype(x.dtype)]
@@ -252,17 +240,17 @@ def cast_dtype(to: Any) -> Any:
         raise ValueError(f"Cast: unsupported data type {to!r} (supported: {names})") from None
 
 
-@_x64
+@x64
 def _cast(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.asarray(inputs[0]).astype(cast_dtype(attrs["to"]))]
 
 
-@_x64
+@x64
 def _cast_like(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.asarray(inputs[0]).astype(jnp.asarray(inputs[1]).dtype)]
 
 
-@_x64
+@x64
 def _dropout(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Inference Dropout: [input, all-True mask]; training mode with a non-zero ratio refused."""
     x = jnp.asarray(inputs[0])

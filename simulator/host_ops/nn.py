@@ -23,38 +23,24 @@ Semantics are those of ONNX opsets 13 to 21:
   at the end, NOTSET / SAME_LOWER at the begin. A negative total pad (an output_shape larger than
   the unpadded result) widens the output with zeros (+ bias).
 
-Integer tensors keep their dtype: every op runs inside `jax.enable_x64(True)` (JAX's global flag
+Integer tensors keep their dtype: every op runs inside `jax.enablex64(True)` (JAX's global flag
 is left alone), so int64 inputs are not narrowed to int32. Float32 stays float32 (no float64 is
 returned for float32 inputs); matrix products use `lax.Precision.HIGHEST`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from simulator.host_ops.core import HostOp
+from simulator.host_ops.core import HostOp, x64
 
 Array = Any
 HIGHEST = lax.Precision.HIGHEST
-
-
-def _x64(fn: HostOp) -> HostOp:
-    """Run `fn` with 64-bit types enabled, so int64 tensors stay int64 (JAX's global flag is not
-    touched)."""
-
-    @functools.wraps(fn)
-    def run(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
-        with jax.enable_x64(True):
-            return fn(inputs, attrs)
-
-    return run
 
 
 def _input(inputs: list[Any], i: int) -> Any:
@@ -127,7 +113,7 @@ def _reduction(fn: Callable[[Array, tuple[int, ...], bool], Array]) -> HostOp:
         normalized = tuple(sorted({a + x.ndim if a < 0 else a for a in axes}))
         return [fn(x, normalized, bool(int(attrs.get("keepdims", 1))))]
 
-    return _x64(run)
+    return x64(run)
 
 
 def _arg_reduction(fn: Callable[..., Array]) -> HostOp:
@@ -145,7 +131,7 @@ def _arg_reduction(fn: Callable[..., Array]) -> HostOp:
             index = fn(x, axis=axis, keepdims=keepdims)
         return [index.astype(jnp.int64)]
 
-    return _x64(run)
+    return x64(run)
 
 
 # -- normalisation --------------------------------------------------------------------------------
@@ -160,7 +146,7 @@ def _normalize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Arra
     return diff * inv_std, mean, inv_std
 
 
-@_x64
+@x64
 def _layer_normalization(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Y, Mean and InvStdDev (the caller may take only Y); normalised over axes [axis, rank)."""
     x = jnp.asarray(inputs[0])
@@ -182,7 +168,7 @@ def _per_channel(x: Array) -> tuple[int, ...]:
     return (1, -1) + (1,) * (x.ndim - 2)
 
 
-@_x64
+@x64
 def _group_normalization(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Opset 21 (scale / bias per channel); an opset-18 per-group scale / bias (size num_groups)
     is repeated over each group's channels."""
@@ -205,7 +191,7 @@ def _group_normalization(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [y.astype(x.dtype)]
 
 
-@_x64
+@x64
 def _instance_normalization(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     scale, bias = jnp.asarray(inputs[1]), jnp.asarray(inputs[2])
@@ -216,7 +202,7 @@ def _instance_normalization(inputs: list[Any], attrs: dict[str, Any]) -> list[An
     return [y.astype(x.dtype)]
 
 
-@_x64
+@x64
 def _log_softmax(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Over the one `axis` (default -1), as from opset 13."""
     x = jnp.asarray(inputs[0])
@@ -228,7 +214,7 @@ def _log_softmax(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 # -- other layers ---------------------------------------------------------------------------------
 
 
-@_x64
+@x64
 def _einsum(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """jnp.einsum (explicit or implicit output, broadcasting ellipsis); whitespace is dropped."""
     equation = attrs["equation"]
@@ -271,7 +257,7 @@ def _conv_transpose_pads(
     return pads[:nd], pads[nd:]
 
 
-@_x64
+@x64
 def _conv_transpose(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Any number of spatial axes, in float32 (or wider) with HIGHEST precision: a convolution of
     the stride-dilated input with the spatially flipped kernel, in / out channels swapped per
@@ -313,7 +299,7 @@ def _conv_transpose(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [y.astype(x.dtype)]
 
 
-@_x64
+@x64
 def _cum_sum(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Along the axis input (0-D or one element), `exclusive` and `reverse` as in ONNX."""
     x = jnp.asarray(inputs[0])

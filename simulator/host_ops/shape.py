@@ -8,7 +8,7 @@ forms are accepted, the input winning: Split's `split`, Pad's `pads` / `value`, 
 tensors are concrete arrays, read with numpy: the ops run eagerly, so data-dependent output shapes
 are fine, and the index arithmetic adds no device kernels.
 
-Every op runs under `jax.enable_x64(True)` (scoped, as simulator/engine.py does), so int64
+Every op runs under `jax.enablex64(True)` (scoped, as simulator/engine.py does), so int64
 tensors stay int64 and bool stays bool; float32 stays float32 (Resize interpolates a float
 tensor in its own dtype; an integer one in float64, then rounds and saturates to its dtype, as
 the ONNX reference does).
@@ -38,31 +38,18 @@ Choices where the standard leaves room or the op cannot know:
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator.host_ops.core import HostOp
+from simulator.host_ops.core import HostOp, x64
 
 Array = Any
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _x64(fn: HostOp) -> HostOp:
-    """`fn` run with 64-bit JAX types enabled (scoped), so int64 tensors keep their dtype."""
-
-    @functools.wraps(fn)
-    def run(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
-        with jax.enable_x64(True):
-            return fn(inputs, attrs)
-
-    return run
 
 
 def _optional(inputs: list[Any], i: int) -> Any:
@@ -105,14 +92,14 @@ def _wrap(idx: np.ndarray, dims: Any) -> np.ndarray:
 # -- gathers --------------------------------------------------------------------------------------
 
 
-@_x64
+@x64
 def _gather(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x, idx = jnp.asarray(inputs[0]), _indices(inputs[1])
     axis = _normalize_axis(int(attrs.get("axis", 0)), x.ndim)
     return [jnp.take(x, _wrap(idx, x.shape[axis]), axis=axis)]
 
 
-@_x64
+@x64
 def _gather_elements(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x, idx = jnp.asarray(inputs[0]), _indices(inputs[1])
     axis = _normalize_axis(int(attrs.get("axis", 0)), x.ndim)
@@ -122,7 +109,7 @@ def _gather_elements(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.take_along_axis(x[corner], idx, axis=axis)]
 
 
-@_x64
+@x64
 def _gather_nd(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     idx = _indices(inputs[1])
@@ -153,7 +140,7 @@ def _slice_bounds(dim: int, start: int, end: int, step: int) -> slice:
     return slice(start, None if end < 0 else end, step)
 
 
-@_x64
+@x64
 def _slice(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     starts = _ints(_input_or_attr(inputs, 1, attrs, "starts"))
@@ -182,7 +169,7 @@ def _equal_parts(dim: int, n: int) -> list[int]:
     return [size] * (n - 1) + [dim - size * (n - 1)]
 
 
-@_x64
+@x64
 def _split(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Sizes from the `split` input (13+) or attribute (< 13), else `num_outputs` (18+) equal
     parts, else `_num_outputs` (the node's output count, passed by the caller), else the whole
@@ -211,20 +198,20 @@ def _split(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 # -- shapes and constants -------------------------------------------------------------------------
 
 
-@_x64
+@x64
 def _expand(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     shape = np.broadcast_shapes(x.shape, tuple(_ints(inputs[1])))
     return [jnp.broadcast_to(x, shape)]
 
 
-@_x64
+@x64
 def _tile(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     return [jnp.tile(x, _ints(inputs[1]))]
 
 
-@_x64
+@x64
 def _range(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """start + i * delta for i < max(ceil((limit - start) / delta), 0), in start's dtype; float
     ranges are computed in float64 and rounded once (as numpy.arange)."""
@@ -240,7 +227,7 @@ def _range(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [values.astype(dtype)]
 
 
-@_x64
+@x64
 def _constant_of_shape(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """`value`: a one-element array (its dtype kept) or list (_ints: int64, floats: float32,
     bools: bool); default float32 0."""
@@ -255,7 +242,7 @@ def _constant_of_shape(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.full(tuple(_ints(inputs[0])), value[0], dtype=value.dtype)]
 
 
-@_x64
+@x64
 def _shape(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     shape = np.shape(inputs[0])
     rank = len(shape)
@@ -264,12 +251,12 @@ def _shape(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.asarray(np.asarray(shape[start:end], np.int64))]
 
 
-@_x64
+@x64
 def _size(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [jnp.asarray(np.int64(np.size(inputs[0])))]
 
 
-@_x64
+@x64
 def _trilu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     k_v = _optional(inputs, 1)
@@ -283,7 +270,7 @@ def _trilu(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 _PAD_MODES = ("constant", "reflect", "edge", "wrap")
 
 
-@_x64
+@x64
 def _pad(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """pads [x1_begin, x2_begin, ..., x1_end, ...] over `axes` (all by default); negative pads
     crop the input first."""
@@ -446,7 +433,7 @@ def _given(value: Any) -> np.ndarray | None:
     return np.asarray(value).reshape(-1)
 
 
-@_x64
+@x64
 def _resize(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Resize (opsets 13-21: X, roi, scales, sizes); see the module docstring."""
     x = jnp.asarray(inputs[0])
@@ -525,7 +512,7 @@ def _scatter(x: Array, index: tuple[Any, ...], updates: Array, reduction: str) -
     raise ValueError(f"scatter: reduction '{reduction}' is not one of {', '.join(_REDUCTIONS)}")
 
 
-@_x64
+@x64
 def _scatter_nd(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x, idx = jnp.asarray(inputs[0]), _indices(inputs[1])
     k = idx.shape[-1]
@@ -534,7 +521,7 @@ def _scatter_nd(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [_scatter(x, index, inputs[2], _text(attrs, "reduction", "none"))]
 
 
-@_x64
+@x64
 def _scatter_elements(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x, idx = jnp.asarray(inputs[0]), _indices(inputs[1])
     axis = _normalize_axis(int(attrs.get("axis", 0)), x.ndim)
@@ -546,7 +533,7 @@ def _scatter_elements(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 # -- depth / space --------------------------------------------------------------------------------
 
 
-@_x64
+@x64
 def _depth_to_space(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     bs = int(attrs["blocksize"])
@@ -561,7 +548,7 @@ def _depth_to_space(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [y.reshape(n, c // bs**2, h * bs, w * bs)]
 
 
-@_x64
+@x64
 def _space_to_depth(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     x = jnp.asarray(inputs[0])
     bs = int(attrs["blocksize"])
@@ -570,7 +557,7 @@ def _space_to_depth(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [y.reshape(n, c * bs * bs, h // bs, w // bs)]
 
 
-@_x64
+@x64
 def _one_hot(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Indices outside [-depth, depth - 1] give all off_value; non-integer indices and depth are
     cast to int64 (truncation) first."""
