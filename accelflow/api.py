@@ -305,9 +305,11 @@ def simulate(
     functional: bool = False,
     inputs: Mapping[str, np.ndarray] | None = None,
 ) -> Any:
-    """Run a Program: timing statistics, and with `functional` the output tensors too."""
+    """Run a Program: timing statistics, and with `functional` (or `inputs` given) the output
+    tensors too."""
     from simulator.run import simulate as run
 
+    functional = functional or inputs is not None
     if functional and inputs is None:
         inputs = random_inputs(program)
     return run(program, target, functional=functional, inputs=dict(inputs) if inputs else None)

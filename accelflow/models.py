@@ -167,16 +167,22 @@ class GraphBuilder:
         y: str,
         output_shape: Sequence[int],
         input_type: int = TensorProto.FLOAT,
+        more_inputs: Sequence[tuple[str, Sequence[int]]] = (),
     ) -> onnx.ModelProto:
         """Rename the last node's output to `output` and wrap the graph in a checked model
-        (`input_type`: the graph input's element type, e.g. INT64 token ids)."""
+        (`input_type`: the graph input's element type, e.g. INT64 token ids; `more_inputs`:
+        further float32 graph inputs, (name, shape))."""
         last = self.nodes[-1]
         assert last.output[0] == y
         last.output[0] = "output"
         graph = helper.make_graph(
             self.nodes,
             self.name,
-            [helper.make_tensor_value_info(x, input_type, list(input_shape))],
+            [helper.make_tensor_value_info(x, input_type, list(input_shape))]
+            + [
+                helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+                for name, shape in more_inputs
+            ],
             [helper.make_tensor_value_info("output", TensorProto.FLOAT, list(output_shape))],
             initializer=self.initializers,
         )

@@ -21,6 +21,7 @@ Anything else left in the function (accel.conv2d/matmul/tiled, onnx ops) is an `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
+from compiler.passes.accel_fuse import fusion_problem
 from compiler.passes.accel_isa_verify import verify_layer
 from compiler.passes.common import TARGET_ATTR, dense_to_numpy, layer_shape
 from dialects import accel, accel_isa
@@ -229,22 +231,36 @@ class _Assembler:
 
     def host(self, op: accel.HostOp) -> None:
         """A non-GEMM operator: on the vector unit (one VECTOR row, simulator/vector.py) unless
-        the target runs such operators on a host (`host_ops = "host"`: no row, no cycles)."""
+        the target runs such operators on a host (`host_ops = "host"`: no row, no cycles). One
+        `fused_into` a layer (accel-fuse) runs in that layer's output stage: its row is flagged,
+        reads only its other operands and writes nothing (`fusion_problem` must allow it)."""
         attrs = {k: _plain(v) for k, v in op.attributes.items() if k not in _ATTRS_NOT_ONNX}
         inputs = self.inputs(op)
         outputs = self.name_results(op)
         kind = op.op_type.data
         begin = self.num_rows
+        fused_into = ""
         if self.target.host_ops == "vector":
             shapes = [self.tensors.get(name) if name else None for name in inputs]
             out_shapes = [self.tensors[name] for name in outputs if name]
+            if op.fused_into is not None:
+                fused_into = op.fused_into.data
+                fusion = fusion_problem(op, self.target)
+                if fusion.layer != fused_into:
+                    raise AssemblyError(
+                        f"'{op.layer_name.data}' ({kind}) is fused into '{fused_into}', but "
+                        + (fusion.why or f"its input comes from '{fusion.layer}'")
+                    )
             ops, read, written = vector_work(kind, shapes, out_shapes, attrs)
+            if fused_into:  # reads the output stage's result, the layer's stores write its own
+                read -= math.prod(shapes[fusion.operand] or ())
+                written = 0
             eb = self.target.element_bytes
             row = ROW.encode(
                 1,
                 opcode=OP_VECTOR,
                 layer=len(self.layers),
-                vector=[ops, read * eb, written * eb],
+                vector=[ops, read * eb, written * eb, 1 if fused_into else 0],
             )
             self.chunks.append(row)
             self.num_rows += 1
@@ -258,6 +274,7 @@ class _Assembler:
                 attrs=attrs,
                 instr_begin=begin,
                 instr_end=self.num_rows,
+                fused_into=fused_into,
             )
         )
 

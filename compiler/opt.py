@@ -46,6 +46,12 @@ def _onnx_to_accel() -> type[ModulePass]:
     return OnnxToAccelPass
 
 
+def _accel_fuse() -> type[ModulePass]:
+    from compiler.passes.accel_fuse import AccelFusePass
+
+    return AccelFusePass
+
+
 def _accel_map() -> type[ModulePass]:
     from compiler.passes.accel_map import AccelMapPass
 
@@ -72,6 +78,7 @@ def _accel_isa_verify() -> type[ModulePass]:
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "onnx-to-accel": _onnx_to_accel,
+    "accel-fuse": _accel_fuse,
     "accel-map": _accel_map,
     "accel-tile": _accel_tile,
     "accel-emit": _accel_emit,

@@ -30,7 +30,7 @@ from dialects import accel
 from simulator.errors import AccelflowError
 from simulator.target import Target
 
-DEFAULT_PASSES = "onnx-to-accel,accel-map,accel-tile,accel-emit,accel-isa-verify"
+DEFAULT_PASSES = "onnx-to-accel,accel-fuse,accel-map,accel-tile,accel-emit,accel-isa-verify"
 
 
 def make_context() -> Context:

@@ -260,13 +260,16 @@ class MatmulOp(LayerOp):
 
 @irdl_op_definition
 class HostOp(IRDLOperation):
-    """An ONNX operation the accelerator does not run; the host executes it with ONNX semantics.
-    Its ONNX attributes are kept as the op's attributes."""
+    """An ONNX operation the accelerator does not run: the target's vector unit (or a host,
+    `host_ops = "host"`) executes it with ONNX semantics. Its ONNX attributes are kept as the
+    op's attributes. `fused_into` (set by `accel-fuse`, simulator/vector.py "Fusion") names the
+    accelerator layer in whose output stage it runs."""
 
     name = "accel.host"
 
     op_type = prop_def(StringAttr)
     layer_name = prop_def(StringAttr)
+    fused_into = opt_prop_def(StringAttr)
     inputs = var_operand_def()
     outputs = var_result_def()
 

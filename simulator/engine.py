@@ -34,7 +34,11 @@ Choices where docs/program.md is silent:
 - opcodes outside 0..5 act as NOP;
 - a VECTOR row (an operator on the vector unit, simulator/vector.py) starts when everything
   before it has finished and holds the DMA channel until it ends: its compute overlaps its DRAM
-  traffic, `max(ceil(ops / vector_lanes), DMA cycles) + DRAM latency`.
+  traffic, `max(ceil(ops / vector_lanes), DMA cycles) + DRAM latency`. A fused one
+  (`vec_fused`) runs in the output stage of the layer before it: it ends at `max(everything
+  before, layer start + ceil(ops / vector_lanes), DMA end of its reads + latency)`, its reads
+  queued on the DMA channel (held until it ends); its `compute` record is the cycles it adds
+  to the layer.
 
 64-bit: every cycle counter is int64. The module does NOT flip JAX's global x64 flag: each call
 (trace and run) happens inside the scoped `jax.enable_x64(True)` context, so the rest of the
@@ -359,17 +363,29 @@ def _vector(
     state: MachineState, row: jax.Array, params: TargetParams
 ) -> tuple[MachineState, jax.Array]:
     """An operator on the vector unit (simulator/vector.py): after everything before it, its
-    compute overlapped with its DRAM traffic (which holds the DMA channel), plus the latency."""
+    compute overlapped with its DRAM traffic (which holds the DMA channel), plus the latency.
+    Fused (`vec_fused`, the output stage of the layer before it): its lanes work from that
+    layer's start beside the array, its reads queue on the DMA channel after the layer's."""
     r = ROW.view(row)
-    ops, read, write = r.vec_ops, r.vec_read, r.vec_write
-    start = jnp.maximum(state.last_end, state.dma_free)
+    ops, read, write, fused = r.vec_ops, r.vec_read, r.vec_write, r.vec_fused != 0
     busy = vector_cycles(ops, params.vector_lanes, jnp)
     dma = _dram_cycles(read + write, params)
     latency = jnp.where(read + write > 0, params.dram_latency_cycles, 0)
-    end = start + jnp.maximum(busy, dma) + latency
+    alone = jnp.maximum(state.last_end, state.dma_free)
+    alone_end = alone + jnp.maximum(busy, dma) + latency
+    dma_end = state.dma_free + dma
+    fused_end = jnp.maximum(
+        state.last_end, jnp.maximum(state.layer_start + busy, dma_end + latency)
+    )
+    start = jnp.where(fused, state.layer_start, alone)
+    end = jnp.where(fused, fused_end, alone_end)
+    # A fused operator's compute is what it adds to its layer (its lanes overlap the array).
+    compute = jnp.where(fused, end - state.last_end, busy)
+    # Fused or not, it holds the DMA channel until it ends (fused: end >= its reads' DMA end),
+    # so the next layer starts on a quiet channel, as when it runs alone.
     state = state.replace(dma_free=end, last_end=jnp.maximum(state.last_end, end))
     rec = _record(
-        start=start, end=end, compute=busy, dram_read=read, dram_write=write, vector_ops=ops
+        start=start, end=end, compute=compute, dram_read=read, dram_write=write, vector_ops=ops
     )
     return state, rec
 
@@ -515,7 +531,8 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
                 },
                 instructions=int(counts[i]),
                 vector_ops=int(sums["vector_ops"][i]),
-                unit="accel" if layer.on_accel else "vector",
+                unit="accel" if layer.on_accel else "fused" if layer.fused_into else "vector",
+                fused_into=layer.fused_into,
             )
         )
     return ModelStats.from_layers(layers, target)

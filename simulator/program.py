@@ -26,7 +26,8 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     steps[8]                         MAERI CONFIG: the controller's port costs (maeri.STEP_FIELDS),
                                      derived by the simulator before a run
     sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
-    vector[3]                        VECTOR: operations, DRAM bytes read, DRAM bytes written
+    vector[4]                        VECTOR: operations, DRAM bytes read, DRAM bytes written,
+                                     fused (1: in the output stage of the layer before it)
 
 Instruction semantics (see docs/program.md for the full table):
 
@@ -53,8 +54,8 @@ Tensor layouts: conv2d input NCHW, weight [G*K, C, R, S], bias [G*K], output NCH
 matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M, N] (or [M, N]).
 
 Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
-any other (`ProgramFormatError`, naming both). Format 7 is the schema's layout (6 had no VECTOR
-instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
+any other (`ProgramFormatError`, naming both). Format 8 is the schema's layout (7 had no
+`vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
 by appending columns. Older formats are not read (recompile them).
 """
 
@@ -70,7 +71,7 @@ import numpy as np
 
 from simulator.errors import AccelflowError
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 
 # Opcodes.
 OP_NOP = 0
@@ -229,7 +230,7 @@ class RowSchema:
         return "\n".join(lines)
 
 
-# The instruction row, format 7 (docs/program.md "Instructions"). The members of `steps` and
+# The instruction row, format 8 (docs/program.md "Instructions"). The members of `steps` and
 # `sparse` are the values simulator.arch.maeri.STEP_FIELDS and simulator.arch.sigma.SPARSE_FIELDS order
 # (a test holds them equal; this module imports no architecture).
 ROW = RowSchema(
@@ -292,9 +293,10 @@ ROW = RowSchema(
     Field(
         "vector",
         ("vector",),
-        "an operator on the vector unit: its operations and the bytes it reads from and writes "
-        "to DRAM (simulator/vector.py)",
-        members=("vec_ops", "vec_read", "vec_write"),
+        "an operator on the vector unit: its operations, the bytes it reads from and writes to "
+        "DRAM, and 1 when it runs in the output stage of the accelerator layer before it "
+        "(fused, simulator/vector.py)",
+        members=("vec_ops", "vec_read", "vec_write", "vec_fused"),
     ),
 )
 # The width of `sparse` (compiler/tiling.py sizes the statistics it computes with it).
@@ -316,6 +318,8 @@ class Layer:
     mapping: dict[str, Any] = field(default_factory=dict)  # dataflow, spatial, tiles, order, ...
     instr_begin: int = 0
     instr_end: int = 0
+    # An operator run in an accelerator layer's output stage: that layer's name (accel-fuse).
+    fused_into: str = ""
 
     @property
     def macs(self) -> int:
@@ -442,6 +446,7 @@ def format_instruction(row: np.ndarray, kind: str = "conv2d") -> str:
     if op == OP_VECTOR:
         return (
             f"vector    {kind} ops={int(r.vec_ops)} read={int(r.vec_read)} write={int(r.vec_write)}"
+            + (" fused" if r.vec_fused else "")
         )
     if op == OP_COMPUTE:
         gemm = "x".join(str(int(v)) for v in r.gemm)

@@ -55,10 +55,12 @@ class LayerStats:
     noc_hops: int = 0
     energy_pj: dict[str, float] = field(default_factory=lambda: {c: 0.0 for c in ENERGY_COMPONENTS})
     instructions: int = 0
-    # Where the layer ran: "accel" (the array), "vector" (the vector unit, simulator/vector.py)
-    # or "host" (outside the accelerator: no cycles); its vector-unit operations.
+    # Where the layer ran: "accel" (the array), "vector" (the vector unit, simulator/vector.py),
+    # "fused" (the vector unit, in the output stage of layer `fused_into`) or "host" (outside
+    # the accelerator: no cycles); its vector-unit operations.
     unit: str = "host"
     vector_ops: int = 0
+    fused_into: str = ""
 
     @staticmethod
     def host(name: str, kind: str) -> LayerStats:
@@ -84,6 +86,7 @@ class LayerStats:
         instructions: int,
         vector_ops: int = 0,
         unit: str = "accel",
+        fused_into: str = "",
     ) -> LayerStats:
         sram_bytes = sum(sram_read_bytes.values()) + sum(sram_write_bytes.values())
         dram_bytes = dram_read_bytes + dram_write_bytes
@@ -94,6 +97,7 @@ class LayerStats:
             on_accel=unit == "accel",
             unit=unit,
             vector_ops=vector_ops,
+            fused_into=fused_into,
             cycles=cycles,
             compute_cycles=compute_cycles,
             stall_cycles=stall_cycles,
@@ -136,6 +140,7 @@ class LayerStats:
             "instructions": int(self.instructions),
             "unit": self.unit,
             "vector_ops": int(self.vector_ops),
+            "fused_into": self.fused_into,
         }
 
 

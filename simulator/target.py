@@ -67,7 +67,7 @@ BufferOrganisation = Literal["split", "shared"]
 HostOps = Literal["vector", "host"]
 # Fields that leave the accelerator layers' mappings and timing unchanged (the vector unit's):
 # left out of the fingerprint, so mapping databases stay valid when they change.
-VECTOR_FIELDS = ("host_ops", "vector_lanes", "vector_energy_pj_per_op")
+VECTOR_FIELDS = ("host_ops", "vector_lanes", "vector_fusion", "vector_energy_pj_per_op")
 
 
 class TargetError(AccelflowError):
@@ -117,6 +117,9 @@ class Target:
     # it ("vector"), or on a host outside the accelerator, taking no cycles ("host").
     host_ops: HostOps = "vector"
     vector_lanes: int = _tunable(16, ge=1, le=65536)
+    # Element-wise operators the `accel-fuse` pass may fold into the output stage of the conv /
+    # matmul producing their input (simulator/vector.py, "Fusion"); False: every one on its own.
+    vector_fusion: bool = True
     # Energy table, picojoules (sources in the module docstring).
     mac_energy_pj: float = Field(0.2, ge=0)
     noc_energy_pj_per_hop: float = Field(0.4, ge=0)

@@ -35,10 +35,26 @@ program order, after the accelerator layer before them). Energy: `vector_energy_
 operation (the default 0.2 pJ is the MAC's, an 8-bit operation of the same class; Horowitz,
 ISSCC 2014), plus the DRAM bytes at the target's DRAM energy.
 
+Fusion (NVDLA's SDP sits in the convolution pipeline's output stage, so bias, batch norm,
+element-wise operations and activations are applied to the results on their way to memory):
+a `pointwise` operator (`fusable`) whose input is the output of the accelerator layer just
+before it, or of an operator already fused into that layer, and used by nothing else, may run
+in that layer's output stage, when the target's `vector_fusion` is on. The `accel-fuse` pass
+marks it `fused_into = "<layer>"` in the IR. Its VECTOR row is flagged (`vec_fused`): it reads
+only its other operands from DRAM (a residual, a per-channel scale) and writes nothing (the
+layer's stores write its result in place of the layer's own), and its lanes work beside the
+array, from the layer's start: the layer ends no sooner than `layer start + ceil(operations /
+vector_lanes)`, and its other operands' reads queue on the DMA channel behind the layer's
+transfers (`max(everything before, layer start + compute, DMA end + latency)`; it holds the
+channel until then, as an operator on its own does, so the next layer starts on a quiet channel,
+as when the tuner times it alone). Each fused
+operator is a stage of the pipeline of its own (as NVDLA's BS, BN and EW units are), so two
+fused operators do not add up. What it leaves out: the output stage's buffering (an operator
+that outlasts the array holds the array's last stores back only through the total).
+
 `vector_work(kind, inputs, outputs, attrs)` gives (operations, bytes read, bytes written) of one
 operator from its tensors' shapes; the assembler puts them in the operator's VECTOR row
-(simulator.program), the engine times it. Operators a fusion pass merged into an accelerator
-layer's output stage have no row of their own.
+(simulator.program), the engine times it.
 """
 
 from __future__ import annotations
@@ -77,6 +93,12 @@ VECTOR_COSTS: dict[str, tuple[str, float]] = {
 def op_class(kind: str) -> str:
     """The cost class of an operator (`VECTOR_COSTS`; pointwise when not listed)."""
     return VECTOR_COSTS.get(kind, ("pointwise", 1.0))[0]
+
+
+def fusable(kind: str) -> bool:
+    """Whether an operator may run in an accelerator layer's output stage (`pointwise`: one
+    operation per element of its output, which has its input's shape; module docstring)."""
+    return op_class(kind) == "pointwise"
 
 
 def _count(shape: Sequence[int] | None) -> int:

@@ -1,6 +1,6 @@
 """`accel-isa-verify`: check every `accel_isa.layer`'s instruction stream (compiler/stream_check.py).
 
-    accelflow-opt out/4-accel-emit.mlir -p 'accel-isa-verify'
+    accelflow-opt out/5-accel-emit.mlir -p 'accel-isa-verify'
 
 The module is unchanged when every stream is a valid program: each compute's input and weight
 tiles resident in the slots it reads, no output slot overwritten before its results are stored,
