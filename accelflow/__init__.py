@@ -10,15 +10,20 @@ The public Python API (the CLI is a thin layer over it):
     result = accelflow.compile("model.onnx", target="maeri-128", mappings="maps.json")
 """
 
-from accelflow.api import (
-    CheckReport,
-    CompileResult,
-    ReferenceUnavailable,
-    check,
-    compile,
-    simulate,
-    tune,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from accelflow.api import (
+        CheckReport,
+        CompileResult,
+        ReferenceUnavailable,
+        check,
+        compile,
+        simulate,
+        tune,
+    )
 
 __all__ = [
     "CheckReport",
@@ -29,3 +34,13 @@ __all__ = [
     "simulate",
     "tune",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The API's names, imported on first use (so `import accelflow.cli` and `accelflow --help`
+    do not pay for onnx, xDSL and JAX)."""
+    if name in __all__:
+        from accelflow import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'accelflow' has no attribute '{name}'")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -99,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="accelflow", description="ONNX -> accelerator mapping -> cycle-level simulation"
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument(
+        "--jax-cache",
+        metavar="DIR|off",
+        default=None,
+        help="persistent JAX compilation cache folder, or off (default: ACCELFLOW_JAX_CACHE, "
+        "else ~/.cache/accelflow/jax); a second run reuses the compiled simulator",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compile", help="lower a model to an instruction stream")
@@ -419,6 +427,8 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.jax_cache is not None:  # read by simulator/jax_cache.py before the first compile
+        os.environ["ACCELFLOW_JAX_CACHE"] = args.jax_cache
     try:
         return COMMANDS[args.command](args)
     except AccelflowError as err:

@@ -2,17 +2,28 @@
 
 Nothing here imports xDSL: the compiler produces a Program, this package consumes it.
 A test asserts that `import simulator` loads no `xdsl` module. JAX is imported only when a
-simulation runs (`simulate`, `SimResult` and `ModelStats` are loaded lazily).
+simulation runs (every name here is loaded lazily).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.program import Program
-from simulator.target import Target, load_target
+if TYPE_CHECKING:
+    from simulator.program import Program
+    from simulator.run import SimResult, simulate
+    from simulator.stats import ModelStats
+    from simulator.target import Target, load_target
 
 __all__ = ["ModelStats", "Program", "SimResult", "Target", "load_target", "simulate"]
 
-_LAZY = {"simulate": "simulator.run", "SimResult": "simulator.run", "ModelStats": "simulator.stats"}
+# Every name is loaded on first use, so `simulator.errors` (the CLI's first import) stays light.
+_LAZY = {
+    "simulate": "simulator.run",
+    "SimResult": "simulator.run",
+    "ModelStats": "simulator.stats",
+    "Program": "simulator.program",
+    "Target": "simulator.target",
+    "load_target": "simulator.target",
+}
 
 
 def __getattr__(name: str) -> Any:

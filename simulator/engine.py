@@ -84,6 +84,7 @@ import numpy as np
 from jax import lax
 
 from simulator import arch as families
+from simulator import jax_cache
 from simulator.memory import sram_cycles
 from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, OP_VECTOR, ROW, Program
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
@@ -411,7 +412,9 @@ def _run(instrs: jax.Array, params: TargetParams) -> jax.Array:
 @functools.cache
 def _jitted(names: tuple[str, ...]) -> tuple[Any, Any]:
     """The jitted single and batched runs for the families `names` (the switch's branches):
-    built once per set of registered families."""
+    built once per set of registered families. The persistent compilation cache is set up
+    first (simulator/jax_cache.py), so another process reuses the compiled runs."""
+    jax_cache.enable()
     return jax.jit(_run), jax.jit(jax.vmap(_run))
 
 

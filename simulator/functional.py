@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from simulator import jax_cache
 from simulator.errors import AccelflowError
 from simulator.host_ops import HOST_OPS
 from simulator.program import (
@@ -394,6 +395,7 @@ def run_layer(program: Program, layer: Layer, env: dict[str, Any]) -> list[np.nd
 
 def run_functional(program: Program, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the program on `inputs`; returns every tensor computed or given (name -> array)."""
+    jax_cache.enable()  # before the first compilation (simulator/jax_cache.py)
     if program.elided_constants:
         raise AccelflowError(
             f"constant '{program.elided_constants[0]}' has no value (it was elided from the IR "
