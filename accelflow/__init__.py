@@ -5,6 +5,7 @@ The public Python API (the CLI is a thin layer over it):
     import accelflow
     result = accelflow.compile("model.onnx", target="tpu-like")
     sim = accelflow.simulate(result.program, functional=True, inputs={"input": x})
+    stats = accelflow.simulate_many(result.program, ["tpu-like", other_target])  # one vmap
     print(sim.stats.format_table())
     accelflow.tune("model.onnx", target="maeri-128", db="maps.json", budget=2000)
     result = accelflow.compile("model.onnx", target="maeri-128", mappings="maps.json")
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         check,
         compile,
         simulate,
+        simulate_many,
         tune,
     )
 
@@ -32,6 +34,7 @@ __all__ = [
     "check",
     "compile",
     "simulate",
+    "simulate_many",
     "tune",
 ]
 

@@ -315,6 +315,24 @@ def simulate(
     return run(program, target, functional=functional, inputs=dict(inputs) if inputs else None)
 
 
+def simulate_many(
+    programs: Program | Sequence[Program],
+    targets: Target | str | Sequence[Target | str | None] | None = None,
+) -> list[Any]:
+    """Timing of many (program, target) pairs in a few compiled calls: `ModelStats` per pair,
+    the same numbers as `simulate(program, target).stats` one by one (`simulator.run.
+    simulate_many`: one program and many targets, many programs and one target, or two lists of
+    one length). A target may be a Target, a preset name or a YAML file."""
+    from simulator.run import simulate_many as run_many
+
+    def resolve(t: Target | str | None) -> Target | None:
+        return load_target(t) if isinstance(t, str) else t
+
+    if targets is None or isinstance(targets, Target | str):
+        return run_many(programs, resolve(targets))
+    return run_many(programs, [resolve(t) for t in targets])
+
+
 ONNX_REFERENCE = "onnx.reference"
 ONNXRUNTIME = "onnxruntime"
 REFERENCES = ("auto", "onnx", "onnxruntime")  # check(reference=...)

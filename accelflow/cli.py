@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from accelflow.cli_tune import add_tune_parser  # it imports this module: not at the top
 
     add_tune_parser(sub)
+    from accelflow.sweep import add_sweep_parser
+
+    add_sweep_parser(sub)
     sub.add_parser("targets", help="list the built-in target presets")
     return parser
 
@@ -241,24 +244,30 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _output_path(args: argparse.Namespace) -> Path | None:
-    """The --save-outputs path, checked before anything runs: not a file the command reads
-    (the model, --inputs, --mappings, a --target file), not a folder, in a folder that exists."""
-    if not args.save_outputs:
-        return None
-    out = Path(args.save_outputs)
-    given = [("the model", args.model), ("the --inputs file", args.inputs)]
-    given += [("the --mappings file", args.mappings), ("the --target file", args.target)]
-    for what, name in given:
-        if name and Path(name).is_file() and _same_file(out, Path(name)):
+def checked_output(name: str, option: str, inputs: Sequence[tuple[str, str | None]]) -> Path:
+    """An output file given as `option`, checked before anything runs: not one of the files the
+    command reads (`inputs`: (what, path)), not a folder, in a folder that exists."""
+    out = Path(name)
+    for what, given in inputs:
+        if given and Path(given).is_file() and _same_file(out, Path(given)):
             raise AccelflowError(
-                f"--save-outputs {out} is {what}; refusing to overwrite an input (pick another file)"
+                f"{option} {out} is {what}; refusing to overwrite an input (pick another file)"
             )
     if out.is_dir():
-        raise AccelflowError(f"--save-outputs {out} is a folder; give a file name (Y.npz)")
+        raise AccelflowError(f"{option} {out} is a folder; give a file name")
     if not out.parent.is_dir():
-        raise AccelflowError(f"--save-outputs {out}: no folder {out.parent}")
+        raise AccelflowError(f"{option} {out}: no folder {out.parent}")
     return out
+
+
+def _output_path(args: argparse.Namespace) -> Path | None:
+    """The --save-outputs path, checked before anything runs (`checked_output`: not the model,
+    --inputs, --mappings or a --target file)."""
+    if not args.save_outputs:
+        return None
+    given = [("the model", args.model), ("the --inputs file", args.inputs)]
+    given += [("the --mappings file", args.mappings), ("the --target file", args.target)]
+    return checked_output(args.save_outputs, "--save-outputs", given)
 
 
 def _save_outputs(path: Path, outputs: dict[str, Any]) -> None:
@@ -362,6 +371,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from accelflow.sweep import cmd_sweep as sweep
+
+    return sweep(args)
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from accelflow.cli_tune import cmd_tune as tune
 
@@ -421,6 +436,7 @@ COMMANDS = {
     "compile": cmd_compile,
     "simulate": cmd_simulate,
     "tune": cmd_tune,
+    "sweep": cmd_sweep,
     "targets": cmd_targets,
 }
 

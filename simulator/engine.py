@@ -191,6 +191,11 @@ def stack_target_params(params: Sequence[TargetParams]) -> TargetParams:
     return jax.tree.map(lambda *leaves: np.stack(leaves), *params)
 
 
+# Instruction rows simulated together in one vmap call by `run_records_many` (memory: rows x
+# ROW.num_columns x 8 bytes in, rows x NUM_RECORD_FIELDS x 8 out: about 150 MB).
+MAX_BATCH_ROWS = 1 << 18
+
+
 def bucket_length(n: int) -> int:
     """The padded stream length: the smallest power of two >= n, at least MIN_BUCKET."""
     length = MIN_BUCKET
@@ -469,6 +474,34 @@ def simulate_timing_batch(instrs: np.ndarray, params: TargetParams) -> dict[str,
         records = np.asarray(run_batch(jnp.asarray(padded), params))
     records = records[:, :n]
     return {name: records[..., i] for i, name in enumerate(RECORD_FIELDS)}
+
+
+def run_records_many(
+    streams: Sequence[np.ndarray], params: Sequence[TargetParams]
+) -> list[np.ndarray]:
+    """Per-instruction records [n_i, NUM_RECORD_FIELDS] of each stream on its target, in as few
+    compiled calls as possible: streams of one bucket length (`bucket_length`) run together in
+    `vmap` batches of at most `MAX_BATCH_ROWS` rows in all, so one long stream does not pad the
+    others to its length. Equal to `run_records` stream by stream."""
+    if len(streams) != len(params):
+        raise ValueError(f"{len(streams)} streams but {len(params)} targets")
+    streams = [np.asarray(s, np.int64).reshape(-1, ROW.num_columns) for s in streams]
+    out: list[np.ndarray] = [np.zeros((0, NUM_RECORD_FIELDS), np.int64)] * len(streams)
+    groups: dict[int, list[int]] = {}
+    for i, rows in enumerate(streams):
+        groups.setdefault(bucket_length(len(rows)), []).append(i)
+    for length, members in sorted(groups.items()):
+        size = max(1, MAX_BATCH_ROWS // length)
+        for lo in range(0, len(members), size):
+            chunk = members[lo : lo + size]
+            stacked = stack_streams([streams[i] for i in chunk])
+            records = simulate_timing_batch(
+                stacked, stack_target_params([params[i] for i in chunk])
+            )
+            for j, i in enumerate(chunk):
+                n = len(streams[i])
+                out[i] = np.stack([records[f][j, :n] for f in RECORD_FIELDS], axis=1)
+    return out
 
 
 # -- aggregation ----------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
-"""The simulator's public entry: `simulate(program, target, functional, inputs) -> SimResult`.
+"""The simulator's public entries: `simulate(program, target, functional, inputs) -> SimResult`
+and `simulate_many(programs, targets) -> [ModelStats]`.
 
 Timing always runs (`simulator.engine`); with `functional=True` the program is also executed
-on `inputs` (`simulator.functional`) and the graph outputs are returned. Host layers take
-0 accelerator cycles in v1 (see `simulator.stats`).
+on `inputs` (`simulator.functional`) and the graph outputs are returned. Operators off the
+array run on the target's vector unit (simulator/vector.py), or take nothing with
+`host_ops = "host"`. `simulate_many` times many (program, target) pairs in a few compiled
+`vmap` calls (`engine.run_records_many`): a design-space sweep's way in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,3 +47,33 @@ def simulate(
 
     values = run_functional(program, inputs)
     return SimResult(stats=stats, outputs={name: values[name] for name in program.outputs})
+
+
+def simulate_many(
+    programs: Program | Sequence[Program],
+    targets: Target | Sequence[Target | None] | None = None,
+) -> list[ModelStats]:
+    """Timing of many (program, target) pairs at once; the same numbers as `simulate(program,
+    target).stats` pair by pair, in order. One program and several targets (the targets must
+    leave its mapping legal, e.g. DRAM or SRAM bandwidth), several programs and one target (or
+    None: each program's own), or two lists of one length. Pairs of one padded length share
+    one compiled `vmap` call (`engine.run_records_many`)."""
+    from simulator.engine import aggregate, run_records_many, target_params
+
+    progs = [programs] if isinstance(programs, Program) else list(programs)
+    tgts = [targets] if targets is None or isinstance(targets, Target) else list(targets)
+    if len(progs) == 1 and len(tgts) > 1:
+        progs = progs * len(tgts)
+    elif len(tgts) == 1:
+        tgts = tgts * len(progs)
+    if len(progs) != len(tgts):
+        raise AccelflowError(
+            f"simulate_many: {len(progs)} programs and {len(tgts)} targets (give one of either, "
+            "or as many of both)"
+        )
+    resolved = [
+        t if t is not None else make_target(dict(p.target))
+        for p, t in zip(progs, tgts, strict=True)
+    ]
+    records = run_records_many([p.instrs for p in progs], [target_params(t) for t in resolved])
+    return [aggregate(p, t, r) for p, t, r in zip(progs, resolved, records, strict=True)]

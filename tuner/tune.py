@@ -50,8 +50,6 @@ if TYPE_CHECKING:
     from tuner.session import Verification
 
 OBJECTIVES = ("latency", "energy", "edp")
-# Instruction rows simulated together in one vmap batch when deciding among the top-k.
-MAX_BATCH_ROWS = 1 << 18
 # Cost-model figures kept per evaluated point (in the log and for the table).
 EVAL_FIGURES = ("latency_cycles", "energy_pj", "dram_bytes", "utilisation", "roofline_cycles")
 
@@ -233,36 +231,14 @@ def simulate_layer_mappings(
     task: LayerTask, target: Target, mappings: list[Mapping]
 ) -> list[dict[str, Any]]:
     """Simulate one layer under each mapping: cycles and figures, as `accel-emit` would
-    lower it as the passes do (`loop_nest.program_rows`; SIGMA: with the layer's weights). Streams of the same bucket length run
-    together in `vmap` batches of at most `MAX_BATCH_ROWS` rows in all, so one long stream
-    does not pad every other one to its length."""
+    lower it as the passes do (`loop_nest.program_rows`; SIGMA: with the layer's weights), all
+    of them in as few compiled calls as possible (`engine.run_records_many`)."""
     from compiler.loop_nest import program_rows
-    from simulator.engine import (
-        RECORD_FIELDS,
-        aggregate,
-        bucket_length,
-        simulate_timing_batch,
-        stack_streams,
-        stack_target_params,
-        target_params,
-    )
+    from simulator.engine import aggregate, run_records_many, target_params
     from simulator.program import Layer, Program
 
     streams = [program_rows(task.shape, m, target, 0, weights=task.weights) for m in mappings]
-    params = target_params(target)
-    per_stream: list[np.ndarray | None] = [None] * len(streams)
-    groups: dict[int, list[int]] = {}
-    for i, rows in enumerate(streams):
-        groups.setdefault(bucket_length(len(rows)), []).append(i)
-    for length, members in sorted(groups.items()):
-        size = max(1, MAX_BATCH_ROWS // length)
-        for lo in range(0, len(members), size):
-            chunk = members[lo : lo + size]
-            stacked = stack_streams([streams[i] for i in chunk])
-            records = simulate_timing_batch(stacked, stack_target_params([params] * len(chunk)))
-            for j, i in enumerate(chunk):
-                n = len(streams[i])
-                per_stream[i] = np.stack([records[f][j, :n] for f in RECORD_FIELDS], axis=1)
+    per_stream = run_records_many(streams, [target_params(target)] * len(streams))
 
     out = []
     for i, rows in enumerate(streams):
