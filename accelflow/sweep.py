@@ -216,6 +216,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from accelflow.cli import _input_shapes, _load_mappings, checked_output
+    from simulator.stats import table_width
 
     grid = parse_grid(args.grid)
     if not grid:
@@ -245,15 +246,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps([p.to_dict() for p in ranked], indent=2))
     else:
         table = Table(title=f"{Path(args.model).name} on {args.target}: {len(points)} points")
-        for name in [*grid, "cycles", "latency us", "energy uJ", "util %", "DRAM MB", "pareto"]:
-            table.add_column(name, justify="left" if name in grid else "right")
+        heads = ["cycles", "latency\nus", "energy\nuJ", "util\n%", "DRAM\nMB", "pareto"]
+        for name in [*grid, *heads]:
+            # numbers are never cut: on a narrow terminal the grid's names fold instead
+            table.add_column(name, justify="left" if name in grid else "right",
+                             no_wrap=name not in grid, overflow="fold")  # fmt: skip
         for p in ranked:
             table.add_row(
                 *p.fields.values(), f"{p.cycles:,}", f"{p.latency_us:,.2f}",
                 f"{p.energy_uj:,.3f}", f"{100 * p.utilisation:.1f}",
                 f"{p.dram_bytes / 1e6:,.3f}", "*" if p.pareto else "",
             )  # fmt: skip
-        Console().print(table)
+        Console(width=table_width()).print(table)
     if out is not None:
         write(points, out)
         print(f"wrote {len(points)} points to {out}")
