@@ -265,7 +265,8 @@ def _bus_cycles(sizes: tuple[int, ...], ms: int, rn: int) -> int:
 def iteration_costs(
     layout: list[int], sizes: list[int], ms: int, dn: int, rn: int
 ) -> tuple[int, ...]:
-    """(W, s, b, kr) of one stationary iteration (`sizes`: its VN sizes; module docstring)."""
+    """(W, s, b, kr) of one stationary iteration (`sizes`: its VN sizes; module docstring): the
+    specification `iterations_costs` vectorises (a test holds them equal)."""
     width = max(1, ms // dn)
     ks = np.asarray(layout, np.int64)
     ports = np.arange(len(ks)) // width
@@ -282,21 +283,61 @@ def iteration_costs(
     return w, s, b, kreads
 
 
+def iterations_costs(
+    iterations: list[tuple[list[int], list[int]]], ms: int, dn: int, rn: int
+) -> np.ndarray:
+    """[len(iterations), 4] int64: (W, s, b, kr) of every stationary iteration at once, the
+    numbers `iteration_costs` gives one by one (its vectorised form: one pass of bincount and
+    unique over all the iterations' multipliers, not one per iteration)."""
+    n = len(iterations)
+    out = np.zeros((n, 4), np.int64)
+    if n == 0:
+        return out
+    width = max(1, ms // dn)
+    lengths = np.fromiter((len(layout) for layout, _ in iterations), np.int64, n)
+    ks = np.fromiter((k for layout, _ in iterations for k in layout), np.int64, int(lengths.sum()))
+    it = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    ports = (np.arange(ks.size, dtype=np.int64) - np.repeat(starts, lengths)) // width
+    keep = ks != PSUM
+    ks, it, ports = ks[keep], it[keep], ports[keep]
+    out[:, 2] = [bus_cycles(sizes, ms, rn) for _, sizes in iterations]
+    empty = np.bincount(it, minlength=n) == 0
+    out[empty, 0], out[empty, 1] = 1, 1
+    if ks.size == 0:
+        return out
+    nports, nk = int(ports.max()) + 1, int(ks.max()) + 1
+    cell = it * nports + ports  # (iteration, port)
+    per_port = np.bincount(cell, minlength=n * nports).reshape(n, nports)
+    distinct = np.unique(cell * nk + ks) // nk  # one entry per distinct (iteration, port, k)
+    per_port_k = np.bincount(distinct, minlength=n * nports).reshape(n, nports)
+    kreads = np.bincount(np.unique(it * nk + ks) // nk, minlength=n)
+    full = ~empty
+    out[full, 0] = per_port.max(axis=1)[full]
+    out[full, 1] = np.maximum(1, per_port_k.max(axis=1))[full]
+    out[full, 3] = kreads[full]
+    return out
+
+
 def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, int, int, int, int]:
     """(sg_iters, sg_fill, sg_col, sg_kreads, w_nnz, w_bitmap_bits) of a weight tile `mask`
     [reps, rows, K] or [rows, K] (non-zero where True): the COMPUTE row's sparse fields."""
     mask = np.asarray(mask, bool)
     if mask.ndim == 2:
         mask = mask[None]
-    iters = fill = col = kreads = 0
-    for rep in mask:
-        for layout, sizes in pack_vns(rep, ms):
-            w, s, b, kr = iteration_costs(layout, sizes, ms, dn, rn)
-            iters += 1
-            fill += w + s + b
-            col += max(s, b)
-            kreads += kr
-    return iters, fill, col, kreads, int(mask.sum()), int(mask.size)
+    reps, rows, k = mask.shape
+    if mask.size and mask.all():  # dense: the closed form (a test holds it equal to packing)
+        fields = dense_tile_stats(np.int64(reps), np.int64(rows), np.int64(k), ms, dn, rn)
+        return tuple(int(v) for v in fields)  # type: ignore[return-value]
+    if reps > 1 and mask.strides[0] == 0:  # one weight matrix for every rep (broadcast)
+        one = tile_stats(mask[0], ms, dn, rn)
+        return tuple(v * reps for v in one)  # type: ignore[return-value]
+    iterations = [iteration for rep in mask for iteration in pack_vns(rep, ms)]
+    costs = iterations_costs(iterations, ms, dn, rn)
+    w, s, b, kr = costs.T
+    fill = int((w + s + b).sum())
+    col = int(np.maximum(s, b).sum())
+    return len(iterations), fill, col, int(kr.sum()), int(mask.sum()), int(mask.size)
 
 
 def compute_cycles(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:

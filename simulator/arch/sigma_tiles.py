@@ -35,11 +35,13 @@ def weight_tile(
 ) -> np.ndarray:
     """The non-zero mask of a tile's weights in the GEMM view SIGMA packs: [reps, n, k] (conv:
     per group, output channels x c*r*s; matmul: per batch, the columns of b). All True (dense)
-    when `weights` is None."""
+    when `weights` is None; `weights` may be the layer's non-zero mask already (bool)."""
     reps, _, n, k = gemm_view(shape, size)
     if weights is None:
         return np.ones((reps, n, k), bool)
-    w = np.asarray(weights) != 0
+    w = np.asarray(weights)
+    if w.dtype != bool:
+        w = w != 0
     if shape.kind == "conv2d":
         per_group = shape.dims["k"]
         out = []
@@ -88,12 +90,13 @@ def sigma_fields(
     nnz = np.zeros(len(off), np.int64)
     memo: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}
     g = dims.index("g")
+    mask = None if weights is None else np.asarray(weights) != 0  # once, not once per tile
     for it in range(len(off)):
         key = (*off[it, weight_cols], *size[it, weight_cols], int(size[it, g]))
         if key not in memo:
             o = {d: int(off[it, i]) for i, d in enumerate(dims)}
             z = {d: int(size[it, i]) for i, d in enumerate(dims)}
-            fields = sparse_tile_stats(shape, weights, target, o, z)
+            fields = sparse_tile_stats(shape, mask, target, o, z)
             loaded = fields[4]
             if shape.kind == "matmul" and not shape.b_batched:  # one copy for all reps
                 loaded //= max(1, z["g"])

@@ -259,3 +259,40 @@ def test_sigma_rejects_a_spatial_unroll():
     mapping = Mapping("os", dict(shape.dims), shape.dim_names, {"n": ("vns", 2)})
     with pytest.raises(MappingError, match="a sigma target takes no spatial unroll"):
         check_mapping(shape, mapping, load_target("sigma-16"), "fc")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 12),
+    k=st.integers(1, 40),
+    density=st.floats(0.0, 1.0),
+    ms=st.sampled_from([4, 8, 16, 32]),
+    dn=st.sampled_from([1, 2, 4, 8, 32]),
+    rn=st.sampled_from([1, 2, 4, 16]),
+    seed=st.integers(0, 2**16),
+)
+def test_vectorised_iteration_costs_equal_the_specification(rows, k, density, ms, dn, rn, seed):
+    """`iterations_costs` (all iterations at once) = `iteration_costs` one by one, split rows
+    (PSUM multipliers) and empty rows included."""
+    mask = np.random.default_rng(seed).random((rows, k)) < density
+    iterations = sigma.pack_vns(mask, ms)
+    expected = [sigma.iteration_costs(layout, sizes, ms, dn, rn) for layout, sizes in iterations]
+    got = sigma.iterations_costs(iterations, ms, dn, rn)
+    assert [tuple(int(v) for v in row) for row in got] == expected
+
+
+@pytest.mark.parametrize("density", [1.0, 0.6])
+def test_tile_stats_shortcuts_are_exact(density):
+    """A dense tile (closed form) and a tile broadcast over reps (one rep, scaled) give what
+    packing every rep gives."""
+    rng = np.random.default_rng(3)
+    one = rng.random((7, 19)) < density
+    broadcast = np.broadcast_to(one, (5, 7, 19))
+    packed = np.zeros((6,), np.int64)
+    for rep in np.array(broadcast):  # a copy: no stride-0 view, every rep packed
+        iterations = sigma.pack_vns(rep, 8)
+        costs = np.array([sigma.iteration_costs(a, b, 8, 2, 4) for a, b in iterations])
+        w, s, b, kr = costs.T
+        packed += [len(iterations), (w + s + b).sum(), np.maximum(s, b).sum(), kr.sum(), 0, 0]
+    packed[4:] = broadcast.sum(), broadcast.size
+    assert sigma.tile_stats(broadcast, 8, 2, 4) == tuple(int(v) for v in packed)
