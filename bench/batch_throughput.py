@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from accelflow import api, models  # noqa: E402
 from simulator import engine  # noqa: E402
-from simulator.program import ROW  # noqa: E402
 from simulator.target import load_target  # noqa: E402
 
 
@@ -108,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
               f"x{size * single_s / wall:7.1f} over single runs  (first call {first:.2f} s)")  # fmt: skip
     print(f"single run (warm): {single_s * 1e3:.1f} ms; batched totals equal single runs "
           f"for variants {sorted(single)}")  # fmt: skip
-    assert ROW.num_columns == program.instrs.shape[1]
     if args.json:
         args.json.write_text(
             json.dumps(
