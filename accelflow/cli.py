@@ -441,8 +441,17 @@ COMMANDS = {
 }
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """A library warning as one line on stderr (`warning: ...`), not Python's source excerpt."""
+    err_console.print(f"warning: {message}", markup=False, soft_wrap=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.debug:
+        import warnings
+
+        warnings.showwarning = _show_warning
     if args.jax_cache is not None:  # read by simulator/jax_cache.py before the first compile
         os.environ["ACCELFLOW_JAX_CACHE"] = args.jax_cache
     try:
