@@ -403,6 +403,83 @@ def alexnet(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
     return g.model("input", (batch, 3, size, size), y, (batch, 1000))
 
 
+def _bottleneck(
+    g: GraphBuilder, x: str, scope: str, param: str, in_ch: int, width: int, stride: int
+) -> str:
+    """torchvision's Bottleneck: 1x1 conv-bn-relu, 3x3 conv (stride)-bn-relu, 1x1 conv to 4 x
+    width-bn (+ 1x1 downsample) + add + relu."""
+    out_ch = 4 * width
+    y = g.conv(x, f"{scope}/conv1", f"{param}.conv1", in_ch, width, 1, bias=False)
+    y = g.relu(g.batch_norm(y, f"{scope}/bn1", f"{param}.bn1", width), f"{scope}/relu")
+    y = g.conv(
+        y, f"{scope}/conv2", f"{param}.conv2", width, width, 3, stride=stride, pads=1, bias=False
+    )
+    y = g.relu(g.batch_norm(y, f"{scope}/bn2", f"{param}.bn2", width), f"{scope}/relu_1")
+    y = g.conv(y, f"{scope}/conv3", f"{param}.conv3", width, out_ch, 1, bias=False)
+    y = g.batch_norm(y, f"{scope}/bn3", f"{param}.bn3", out_ch)
+    identity = x
+    if stride != 1 or in_ch != out_ch:
+        identity = g.conv(
+            x, f"{scope}/downsample/downsample.0", f"{param}.downsample.0", in_ch, out_ch, 1,
+            stride=stride, bias=False,
+        )  # fmt: skip
+        identity = g.batch_norm(
+            identity, f"{scope}/downsample/downsample.1", f"{param}.downsample.1", out_ch
+        )
+    y = g.node("Add", [y, identity], f"{scope}/Add")
+    return g.relu(y, f"{scope}/relu_2")
+
+
+def resnet50(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
+    """torchvision's ResNet-50 (Bottleneck blocks 3-4-6-3), random weights, 1000 classes. Not in
+    `MODELS` (its 98 MB of weights would slow the tests): bench/speed.py builds it."""
+    g = GraphBuilder("resnet50", seed)
+    x = g.conv("input", "/conv1", "conv1", 3, 64, 7, stride=2, pads=3, bias=False)
+    x = g.relu(g.batch_norm(x, "/bn1", "bn1", 64), "/relu")
+    x = g.max_pool(x, "/maxpool", 3, 2, pads=1)
+    in_ch = 64
+    for stage, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), start=1):
+        for block in range(blocks):
+            stride = 2 if stage > 1 and block == 0 else 1
+            layer = f"layer{stage}"
+            x = _bottleneck(
+                g, x, f"/{layer}/{layer}.{block}", f"{layer}.{block}", in_ch, width, stride
+            )
+            in_ch = 4 * width
+    x = g.node("GlobalAveragePool", [x], "/avgpool/GlobalAveragePool")
+    x = g.flatten(x)
+    y = g.gemm(x, "/fc", "fc", 2048, 1000)
+    return g.model("input", (batch, 3, size, size), y, (batch, 1000))
+
+
+def vgg11(batch: int = 1, size: int = 224, seed: int = 0) -> onnx.ModelProto:
+    """torchvision's VGG-11 (configuration A: 64, M, 128, M, 256, 256, M, 512, 512, M, 512,
+    512, M; ReLU after each 3x3 conv), random weights, 1000 classes: 507 MB of weights, most in
+    the 25088 x 4096 Linear. The input must give 7x7 features (`size` 224), where the
+    exporter's AdaptiveAvgPool2d((7, 7)) is the identity and is left out. Not in `MODELS` (its
+    weights would slow the tests): bench/speed.py builds it."""
+    if size // 32 != 7 or size % 32:
+        raise ValueError(f"vgg11: a {size}x{size} input does not give 7x7 features (use 224)")
+    g = GraphBuilder("vgg11", seed)
+    x, in_ch, index = "input", 3, 0
+    for out_ch in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
+        scope = f"/features/features.{index}"
+        if out_ch == "M":
+            x = g.max_pool(x, scope, 2, 2)
+            index += 1
+            continue
+        x = g.conv(x, scope, f"features.{index}", in_ch, int(out_ch), 3, pads=1)
+        x = g.relu(x, f"/features/features.{index + 1}")
+        in_ch, index = int(out_ch), index + 2
+    x = g.flatten(x)
+    x = g.relu(g.gemm(x, "/classifier/classifier.0", "classifier.0", 512 * 7 * 7, 4096),
+               "/classifier/classifier.1")  # fmt: skip
+    x = g.relu(g.gemm(x, "/classifier/classifier.3", "classifier.3", 4096, 4096),
+               "/classifier/classifier.4")  # fmt: skip
+    y = g.gemm(x, "/classifier/classifier.6", "classifier.6", 4096, 1000)
+    return g.model("input", (batch, 3, size, size), y, (batch, 1000))
+
+
 MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
     "lenet": lenet,
     "mlp": mlp,

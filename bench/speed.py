@@ -1,0 +1,119 @@
+"""Issue 10's speed figures in one run: each beside its target and the peer figure it answers,
+printed as a table and written as JSON.
+
+    python bench/speed.py [--json speed.json]
+
+Figures (wall seconds on this machine unless said; models built by accelflow.models with random
+weights, written to a temporary folder):
+  help                 `accelflow --help`, best of 3                               target < 0.5 s
+  simulate, 2nd proc   `accelflow simulate resnet50.onnx --target tpu-like`, the second of two
+                       processes (the first fills the JAX compilation cache)      target <= 2 s
+                       peer: STONNE's wall time per layer (bench/validation/stonne.csv, median)
+  compile vgg11        `accelflow.compile(vgg11.onnx)` in a process that has compiled once
+                       (imports and JIT warm), tpu-like                            target <= 2 s
+  compile vgg11 sigma  the same on sigma-128                                       target <= 5 s
+  cost model           candidates scored per second (bench/cost_model_accuracy.throughput,
+                       200,000 random candidates of a 3x3 conv, tpu-like)       target >= 1e6/s
+Still to come (issue 10): the warm timing simulation of a >= 1M-instruction program (vgg11 on
+tpu-like-small, target <= 50 ms; peer: SCALE-Sim's seconds per layer) and tuning ResNet-18 on
+maeri-128 at budget 2000 (target <= 30 s).
+Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accelflow import models  # noqa: E402
+
+VALIDATION = ROOT / "bench" / "validation"
+
+
+def _cli(*args: str) -> float:
+    """Wall seconds of one `accelflow` process (it must succeed)."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelflow.cli", *args], capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"accelflow {' '.join(args)} failed:\n{proc.stderr}")
+    return wall
+
+
+def _median_column(path: Path, column: str) -> float | None:
+    with path.open() as f:
+        values = [float(row[column]) for row in csv.DictReader(f) if row.get(column)]
+    return statistics.median(values) if values else None
+
+
+def _timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+
+    import accelflow
+    from bench.cost_model_accuracy import throughput
+    from simulator.target import load_target
+
+    stonne_s = _median_column(VALIDATION / "stonne.csv", "wall_s")
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, value: float, target: str, ok: bool, peer: str = "") -> None:
+        rows.append({"figure": name, "value": value, "target": target, "met": ok, "peer": peer})
+        print(f"{name:24} {value:>14,.3f}   {target:12} {'met' if ok else 'NOT met':8} {peer}")
+
+    print(f"{'figure':24} {'value':>14}   {'target':12} {'':8} peer")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cache = str(folder / "jax-cache")
+        help_s = min(_cli("--help") for _ in range(3))
+        add("help (s)", help_s, "< 0.5", help_s < 0.5)
+
+        resnet50 = folder / "resnet50.onnx"
+        onnx.save(models.resnet50(), str(resnet50))
+        sim = ("--jax-cache", cache, "simulate", str(resnet50), "--target", "tpu-like", "--json")
+        _cli(*sim)
+        second = _cli(*sim)
+        peer = f"STONNE median {stonne_s:.2f} s per layer" if stonne_s else ""
+        add("simulate, 2nd proc (s)", second, "<= 2", second <= 2, peer)
+
+        vgg11 = folder / "vgg11.onnx"
+        onnx.save(models.vgg11(), str(vgg11))
+        accelflow.compile(models.lenet(), target="tpu-like")  # imports and JIT warm
+        compile_s, _ = _timed(lambda: accelflow.compile(str(vgg11), target="tpu-like"))
+        add("compile vgg11 (s)", compile_s, "<= 2", compile_s <= 2)
+        sigma_s, _ = _timed(lambda: accelflow.compile(str(vgg11), target="sigma-128"))
+        add("compile vgg11 sigma (s)", sigma_s, "<= 5", sigma_s <= 5)
+
+        rate = throughput(load_target("tpu-like"), 200_000, seed=0)["candidates_per_s"]
+        add("cost model (cand./s)", rate, ">= 1e6", rate >= 1e6)
+
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
