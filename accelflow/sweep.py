@@ -95,7 +95,8 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SweepPoint]:
     """Compile `model` for every point of `grid` and time them together (module docstring);
-    the points in grid order. `progress(done, total)` is called after each compilation."""
+    the points in grid order. `progress(done, total)` is called once the points and the model
+    are checked (done = 0), then after each compilation."""
     from accelflow.api import _load_model, compile, simulate_many
     from simulator.target import load_target
 
@@ -110,6 +111,8 @@ def sweep(
         for point in points
     ]  # every point checked before anything is compiled
     onnx_model = _load_model(model)
+    if progress is not None:
+        progress(0, len(targets))  # every point and the model checked: compiling starts
     programs = []
     for i, tgt in enumerate(targets):
         programs.append(
@@ -230,8 +233,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     total = 1
     for values in grid.values():
         total *= len(values)
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"compiling {total} points", total=total)
+    # The bar starts once the points and the model are checked, so an error is one clean line.
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task(f"compiling {total} points", total=total)
+
+    def progress(done: int, _: int) -> None:
+        if done == 0:
+            bar.start()
+        bar.update(task, completed=done)
+
+    try:
         points = sweep(
             args.model,
             args.target,
@@ -239,8 +250,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             args.overrides,
             input_shapes=_input_shapes(args.input_shape),
             mappings=_load_mappings(args.mappings),
-            progress=lambda done, _: bar.update(task, completed=done),
+            progress=progress,
         )
+    finally:
+        bar.stop()
     ranked = sorted(points, key=lambda p: (p.cycles, p.energy_uj))
     if args.json:
         print(json.dumps([p.to_dict() for p in ranked], indent=2))

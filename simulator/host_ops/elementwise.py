@@ -56,26 +56,16 @@ from simulator.host_ops.core import HostOp, x64
 
 Array = Any
 
-# onnx.TensorProto data type codes -> dtypes (the simulator does not import onnx).
-CAST_DTYPES: dict[int, Any] = {
-    1: jnp.float32,  # FLOAT
-    2: jnp.uint8,  # UINT8
-    3: jnp.int8,  # INT8
-    4: jnp.uint16,  # UINT16
-    5: jnp.int16,  # INT16
-    6: jnp.int32,  # INT32
-    7: jnp.int64,  # INT64
-    9: jnp.bool_,  # BOOL
-    10: jnp.float16,  # FLOAT16
-    11: jnp.float64,  # DOUBLE
-    12: jnp.uint32,  # UINT32
-    13: jnp.uint64,  # UINT64
-    16: jnp.bfloat16,  # BFLOAT16
-}
-_CAST_NAMES = {
-    "FLOAT": 1, "UINT8": 2, "INT8": 3, "UINT16": 4, "INT16": 5, "INT32": 6, "INT64": 7,
-    "BOOL": 9, "FLOAT16": 10, "DOUBLE": 11, "UINT32": 12, "UINT64": 13, "BFLOAT16": 16,
+# onnx.TensorProto data type codes -> (name, dtype) (the simulator does not import onnx).
+_CAST_TYPES: dict[int, tuple[str, Any]] = {
+    1: ("FLOAT", jnp.float32), 2: ("UINT8", jnp.uint8), 3: ("INT8", jnp.int8),
+    4: ("UINT16", jnp.uint16), 5: ("INT16", jnp.int16), 6: ("INT32", jnp.int32),
+    7: ("INT64", jnp.int64), 9: ("BOOL", jnp.bool_), 10: ("FLOAT16", jnp.float16),
+    11: ("DOUBLE", jnp.float64), 12: ("UINT32", jnp.uint32), 13: ("UINT64", jnp.uint64),
+    16: ("BFLOAT16", jnp.bfloat16),
 }  # fmt: skip
+CAST_DTYPES: dict[int, Any] = {code: dtype for code, (_, dtype) in _CAST_TYPES.items()}
+_CAST_NAMES = {name: code for code, (name, _) in _CAST_TYPES.items()}
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -31,3 +31,15 @@ def run_onnx(
     )
     feeds = {n: np.asarray(v) for n, v in zip(names, inputs, strict=False) if n}
     return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
+
+
+def assert_same(got: Any, want: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """A host op's output against the reference's: same dtype and shape; floats within
+    rtol/atol, everything else exactly."""
+    got = np.asarray(got)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    if np.issubdtype(want.dtype, np.floating):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    else:
+        np.testing.assert_array_equal(got, want)

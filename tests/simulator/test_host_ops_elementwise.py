@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx_reference import run_onnx
+from onnx_reference import assert_same, run_onnx
 
 import accelflow
 from accelflow.api import random_inputs
@@ -47,14 +47,7 @@ def _case(op: str, inputs: list[Any], attrs: dict[str, Any] | None = None, opset
     return pytest.param(op, inputs, attrs or {}, opset, outputs, id=f"{op}-{id}" if id else op)
 
 
-def _check(got: Any, want: np.ndarray) -> None:
-    got = np.asarray(got)
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    if np.issubdtype(want.dtype, np.floating):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    else:
-        np.testing.assert_array_equal(got, want)
+_check = assert_same  # tolerance rtol 1e-5, atol 1e-6
 
 
 X = _f(2, 3, 4)

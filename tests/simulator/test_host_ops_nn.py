@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from onnx_reference import run_onnx
+from onnx_reference import assert_same, run_onnx
 
 from simulator.host_ops import nn
 
@@ -34,13 +34,7 @@ def _axes(*values: int) -> np.ndarray:
 def _check(got: list[Any], expected: list[np.ndarray]) -> None:
     assert len(got) >= len(expected)
     for g, e in zip(got, expected, strict=False):
-        g = np.asarray(g)
-        assert g.dtype == e.dtype, (g.dtype, e.dtype)
-        assert g.shape == e.shape, (g.shape, e.shape)
-        if np.issubdtype(e.dtype, np.floating):
-            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
-        else:
-            np.testing.assert_array_equal(g, e)
+        assert_same(g, e, rtol=1e-4, atol=1e-5)
 
 
 def _case(op: str, inputs: list[Any], attrs: dict[str, Any], opset: int = 17, outputs: int = 1,

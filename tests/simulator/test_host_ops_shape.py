@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from onnx import numpy_helper
-from onnx_reference import run_onnx
+from onnx_reference import assert_same, run_onnx
 
 from simulator.host_ops import HOST_OPS, shape
 
@@ -359,14 +359,7 @@ LAYOUT = [
 # fmt: on
 
 
-def _check(got: Any, want: np.ndarray) -> None:
-    got = np.asarray(got)
-    assert got.dtype == want.dtype
-    assert got.shape == want.shape
-    if np.issubdtype(want.dtype, np.floating):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    else:
-        np.testing.assert_array_equal(got, want)
+_check = assert_same  # tolerance rtol 1e-5, atol 1e-6
 
 
 @pytest.mark.parametrize(
