@@ -304,33 +304,43 @@ def simulate(
     target: Target | None = None,
     functional: bool = False,
     inputs: Mapping[str, np.ndarray] | None = None,
+    fast_forward: bool = True,
 ) -> Any:
     """Run a Program: timing statistics, and with `functional` (or `inputs` given) the output
-    tensors too."""
+    tensors too. `fast_forward` False: time every instruction in the full scan instead of
+    jumping repeating tile loops (the same numbers, slower: simulator/fastforward.py)."""
     from simulator.run import simulate as run
 
     functional = functional or inputs is not None
     if functional and inputs is None:
         inputs = random_inputs(program)
-    return run(program, target, functional=functional, inputs=dict(inputs) if inputs else None)
+    return run(
+        program,
+        target,
+        functional=functional,
+        inputs=dict(inputs) if inputs else None,
+        fast_forward=fast_forward,
+    )
 
 
 def simulate_many(
     programs: Program | Sequence[Program],
     targets: Target | str | Sequence[Target | str | None] | None = None,
+    fast_forward: bool = True,
 ) -> list[Any]:
-    """Timing of many (program, target) pairs in a few compiled calls: `ModelStats` per pair,
-    the same numbers as `simulate(program, target).stats` one by one (`simulator.run.
-    simulate_many`: one program and many targets, many programs and one target, or two lists of
-    one length). A target may be a Target, a preset name or a YAML file."""
+    """Timing of many (program, target) pairs: `ModelStats` per pair, the same numbers as
+    `simulate(program, target).stats` one by one (`simulator.run.simulate_many`: one program and
+    many targets, many programs and one target, or two lists of one length; `fast_forward`
+    False: the full scan in a few compiled `vmap` calls). A target may be a Target, a preset
+    name or a YAML file."""
     from simulator.run import simulate_many as run_many
 
     def resolve(t: Target | str | None) -> Target | None:
         return load_target(t) if isinstance(t, str) else t
 
     if targets is None or isinstance(targets, Target | str):
-        return run_many(programs, resolve(targets))
-    return run_many(programs, [resolve(t) for t in targets])
+        return run_many(programs, resolve(targets), fast_forward=fast_forward)
+    return run_many(programs, [resolve(t) for t in targets], fast_forward=fast_forward)
 
 
 ONNX_REFERENCE = "onnx.reference"

@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print statistics as JSON")
     p.add_argument(
+        "--full-scan",
+        action="store_true",
+        help="time every instruction one by one instead of fast-forwarding repeating tile "
+        "loops (the same numbers, slower: a check of the fast-forward)",
+    )
+    p.add_argument(
         "--rtol",
         type=float,
         default=DEFAULT_RTOL,
@@ -295,7 +301,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
     t0 = time.perf_counter()
     with err_console.status("simulating...", spinner="dots"):
-        sim = simulate(program, result.target, functional=functional, inputs=inputs)
+        sim = simulate(
+            program,
+            result.target,
+            functional=functional,
+            inputs=inputs,
+            fast_forward=not args.full_scan,
+        )
     wall = time.perf_counter() - t0
     outputs = {name: sim.outputs[name] for name in program.outputs} if functional else {}
     if save_to is not None:  # before the check: kept whatever the check says

@@ -6,8 +6,8 @@
 
 Every point of the grid (the product of the `--grid FIELD=V1,V2,...` lists, on top of the
 target and its `--set` overrides) is a target: the model is compiled for each (the mapping
-follows the array), then all the programs are timed together (`accelflow.simulate_many`: a few
-compiled `vmap` calls). Each row holds the point's fields, total cycles, latency, energy,
+follows the array), then all the programs are timed (`accelflow.simulate_many`, with the exact
+fast-forward). Each row holds the point's fields, total cycles, latency, energy,
 utilisation, DRAM bytes and whether it is Pareto-optimal in (cycles, energy): no other point is
 at least as good in both and better in one. The CLI prints the table (best cycles first),
 writes `-o FILE` as CSV or JSON (by its suffix), and `--plot FILE.png` draws energy against

@@ -1,18 +1,13 @@
-"""The timing engine: a `jax.jit`-compiled `lax.scan` over instruction rows (docs/program.md).
+"""The timing engine: each instruction's costs for all rows at once, then a `jax.jit`-compiled
+`lax.scan` of the machine's schedule over the rows (docs/program.md).
 
-Machine state (`MachineState`, a frozen dataclass registered as a pytree):
-
-    dma_free      cycle at which the single DMA channel is free (loads and stores share it)
-    array_free    cycle at which the PE array is free
-    ready[b][s]   cycle at which buffer b (input, weight, output), slot s holds its data
-    xfer[b][s]    cycle at which the DMA transfer into buffer b, slot s finished (ready - latency)
-    free[b][s]    cycle at which its last reader/writer is done, so it may be overwritten
-    layer_start   end of the previous layer's last instruction (set by CONFIG)
-    last_end      latest end of any instruction so far
-
-`step` dispatches on the opcode with `lax.switch` (no Python branching) and emits one record per
-instruction (`RECORD_FIELDS`): start, end, compute and stall cycles, DRAM bytes read/written,
-global-buffer bytes read/written per buffer, MACs.
+`row_costs` (numpy or JAX, vectorised over rows) gives what an instruction costs on the target:
+DMA cycles, busy cycles, bytes, MACs, hops. The scan runs the schedule's rules
+(simulator/schedule.py: the machine state, one rule per opcode, dispatched with `lax.switch`) and
+`records_of` joins both into one record per instruction (`RECORD_FIELDS`): start, end, compute
+and stall cycles, DRAM bytes read/written, global-buffer bytes read/written per buffer, MACs.
+The same costs and rules drive the fast-forward (simulator/fastforward.py), which
+`simulate_timing` uses; the full scan here is its reference, and the batched runs.
 
 Stalls are attributed to their cause (the four `stall_*` records add up to `stall`):
 - dram_bandwidth: the array waited for an operand (input, weight, reloaded partial sums) whose
@@ -50,8 +45,9 @@ column number.
 Accelerator families: a COMPUTE's busy time, MACs, global-buffer bytes and network hops are
 its family's `tile_cost` (`simulator.arch`: the built-in systolic, maeri and sigma, and any a
 plugin registers), selected by the traced arch code (`TargetParams.arch`, the family's position
-in `simulator.arch.names()`), so programs for every kind of target run in one `vmap`. A CONFIG row becomes the machine's `config` (the row itself: the layer kind, MAERI's
-spatial tile and step costs, ...); the layer's COMPUTE rows are costed with it. Before a run each
+in `simulator.arch.names()`), so programs for every kind of target run in one `vmap`. A COMPUTE
+row is costed with its layer's CONFIG row (the latest before it: the layer kind, MAERI's
+spatial tile and step costs, ...). Before a run each
 stream goes through its family's `prepare_rows` (numpy): the fields the simulator derives from
 the program, MAERI's step costs. SIGMA's bitmap statistics of the weights travel in the COMPUTE
 row itself (its `sparse` field). Stalls, DMA and buffers are shared.
@@ -84,7 +80,7 @@ import numpy as np
 from jax import lax
 
 from simulator import arch as families
-from simulator import jax_cache
+from simulator import jax_cache, schedule
 from simulator.memory import sram_cycles
 from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, OP_VECTOR, ROW, Program
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
@@ -103,44 +99,6 @@ RECORD_FIELDS = (
 )  # fmt: skip
 R = {name: i for i, name in enumerate(RECORD_FIELDS)}
 NUM_RECORD_FIELDS = len(RECORD_FIELDS)
-
-
-@dataclass(frozen=True)
-class MachineState:
-    dma_free: jax.Array
-    array_free: jax.Array
-    ready: jax.Array  # [3, 2] int64
-    xfer: jax.Array  # [3, 2] int64
-    free: jax.Array  # [3, 2] int64
-    layer_start: jax.Array
-    last_end: jax.Array
-    config: jax.Array  # [ROW.num_columns] int64: the latest CONFIG row
-
-    @staticmethod
-    def init() -> MachineState:
-        zero = jnp.zeros((), jnp.int64)
-        slots = jnp.zeros((3, 2), jnp.int64)
-        config = jnp.zeros(ROW.num_columns, jnp.int64)
-        return MachineState(zero, zero, slots, slots, slots, zero, zero, config)
-
-    def replace(self, **changes: Any) -> MachineState:
-        return dataclasses.replace(self, **changes)
-
-
-jax.tree_util.register_dataclass(
-    MachineState,
-    data_fields=[
-        "dma_free",
-        "array_free",
-        "ready",
-        "xfer",
-        "free",
-        "layer_start",
-        "last_end",
-        "config",
-    ],  # fmt: skip
-    meta_fields=[],
-)
 
 
 @dataclass(frozen=True)
@@ -224,194 +182,152 @@ def stack_streams(streams: list[np.ndarray]) -> np.ndarray:
     )
 
 
-# -- the step -------------------------------------------------------------------------------------
+# -- costs and the scan ----------------------------------------------------------------------------
 
 
-def _dram_cycles(nbytes: jax.Array, params: TargetParams) -> jax.Array:
-    return jnp.ceil(nbytes.astype(jnp.float64) / params.dram_bw_bytes_per_cycle).astype(jnp.int64)
+def _dram_cycles(nbytes: Any, params: TargetParams, xp: Any) -> Any:
+    return xp.ceil(nbytes.astype(xp.float64) / params.dram_bw_bytes_per_cycle).astype(xp.int64)
 
 
-def _record(**values: jax.Array) -> jax.Array:
-    zero = jnp.zeros((), jnp.int64)
-    return jnp.stack([jnp.asarray(values.get(name, zero), jnp.int64) for name in RECORD_FIELDS])
+def _governing_configs(rows: Any, xp: Any) -> Any:
+    """Each row's layer CONFIG row (the latest CONFIG at or before it; zeros before any)."""
+    op = ROW.view(rows).opcode
+    index = xp.where(op == OP_CONFIG, xp.arange(rows.shape[0]), -1)
+    if xp is np:
+        index = np.maximum.accumulate(index) if len(index) else index
+    else:
+        index = lax.cummax(index)
+    return xp.where((index >= 0)[:, None], rows[xp.maximum(index, 0)], 0)
 
 
-def _nop(
-    state: MachineState, row: jax.Array, params: TargetParams
-) -> tuple[MachineState, jax.Array]:
-    return state, _record()
+def _tile_costs(configs: Any, computes: Any, params: TargetParams, xp: Any) -> families.TileCost:
+    """The COMPUTE rows' costs by their target's family (`Family.tile_cost` on columns). numpy:
+    the target's family; JAX: every family's, the traced arch code's selected (what `vmap`
+    makes of a switch anyway)."""
+    config_view, row_view = ROW.columns(configs), ROW.columns(computes)
 
-
-def _config(
-    state: MachineState, row: jax.Array, params: TargetParams
-) -> tuple[MachineState, jax.Array]:
-    state = state.replace(layer_start=state.last_end, config=row)
-    return state, _record(start=state.last_end, end=state.last_end)
-
-
-def _load(
-    state: MachineState, row: jax.Array, params: TargetParams
-) -> tuple[MachineState, jax.Array]:
-    r = ROW.view(row)
-    buf, slot, nbytes = r.buffer, r.slot, r.bytes
-    start = jnp.maximum(state.dma_free, state.free[buf, slot])
-    dma_free = start + _dram_cycles(nbytes, params)
-    ready_at = dma_free + params.dram_latency_cycles
-    state = state.replace(
-        dma_free=dma_free,
-        ready=state.ready.at[buf, slot].set(ready_at),
-        xfer=state.xfer.at[buf, slot].set(dma_free),
-        last_end=jnp.maximum(state.last_end, ready_at),
-    )
-    rec = _record(
-        start=start,
-        end=ready_at,
-        dram_read=nbytes,
-        sram_write_input=jnp.where(buf == 0, nbytes, 0),
-        sram_write_weight=jnp.where(buf == 1, nbytes, 0),
-        sram_write_output=jnp.where(buf == 2, nbytes, 0),
-    )
-    return state, rec
-
-
-def _tile_cost(config: jax.Array, row: jax.Array, params: TargetParams) -> families.TileCost:
-    """The COMPUTE row's cost by its target's family: every family's `tile_cost`, the arch
-    code's selected (a few integer operations each: cheaper inside the scan than a nested
-    `lax.switch`, and what `vmap` would make of one anyway)."""
-    config_view, row_view = ROW.view(config), ROW.view(row)
-    costs = []
-    for fam in families.families():
+    def cost(fam: families.Family) -> list[Any]:
         own = {**params.families[fam.name], "element_bytes": params.element_bytes}
-        cost = fam.tile_cost(config_view, row_view, own, jnp)
-        costs.append([jnp.asarray(v).astype(jnp.int64) for v in cost])
+        values = fam.tile_cost(config_view, row_view, own, xp)
+        return [xp.broadcast_to(xp.asarray(v), computes.shape[:1]).astype(xp.int64) for v in values]
+
+    if xp is np:
+        return families.TileCost(*cost(families.families()[int(params.arch)]))
+    costs = [cost(fam) for fam in families.families()]
     picked = [
-        jnp.select([params.arch == i for i in range(1, len(costs))], values[1:], values[0])
+        xp.select([params.arch == i for i in range(1, len(costs))], values[1:], values[0])
         for values in zip(*costs, strict=True)
     ]
     return families.TileCost(*picked)
 
 
-def _compute(
-    state: MachineState, row: jax.Array, params: TargetParams
-) -> tuple[MachineState, jax.Array]:
-    r = ROW.view(row)
-    s_in, s_w, s_out, acc = r.s_in, r.s_w, r.s_out, r.acc
-    # Dependencies: input, weight, and the output slot (free of its last store, or holding the
-    # reloaded partial sums); `xfer` is when each one's DMA transfer finished.
-    deps = jnp.stack(
-        [
-            state.ready[0, s_in],
-            state.ready[1, s_w],
-            jnp.where(acc == 0, state.free[2, s_out], state.ready[2, s_out]),
-        ]
-    )
-    xfers = jnp.stack(
-        [state.xfer[0, s_in], state.xfer[1, s_w], jnp.where(acc == 0, 0, state.xfer[2, s_out])]
-    )
-    binding = jnp.argmax(deps)
-    earliest = jnp.maximum(state.array_free, state.layer_start)
-    start = jnp.maximum(state.array_free, deps[binding])
-    wait = jnp.maximum(0, start - earliest)
-    drain = jnp.where((binding == 2) & (acc == 0), wait, 0)
-    bandwidth_part = jnp.clip(xfers[binding] - earliest, 0, wait - drain)
-    latency_part = wait - drain - bandwidth_part
+def row_costs(rows: Any, params: TargetParams, xp: Any) -> tuple[Any, Any]:
+    """What each instruction costs on the target, for all rows at once (numpy or JAX; the rows
+    prepared by `prepare`): its schedule inputs [N, len(SCHED_INPUTS)] (simulator/schedule.py)
+    and the record fields that do not depend on the schedule [N, NUM_RECORD_FIELDS] (bytes,
+    MACs, hops, busy cycles, the SRAM-bandwidth stall; start, end and waits 0)."""
+    v = ROW.view(rows)
+    op = v.opcode
+    is_load, is_compute = op == OP_LOAD, op == OP_COMPUTE
+    is_store, is_vector = op == OP_STORE, op == OP_VECTOR
+    zero = xp.zeros_like(op)
+    nbytes = v.bytes
 
-    cost = _tile_cost(state.config, row, params)
+    if xp is np:
+        which = np.flatnonzero(is_compute)
+        picked = _tile_costs(_governing_configs(rows, np)[which], rows[which], params, np)
+        tile = []
+        for values in picked:
+            full = np.zeros(len(rows), np.int64)
+            full[which] = values
+            tile.append(full)
+        cost = families.TileCost(*tile)
+    else:
+        cost = _tile_costs(_governing_configs(rows, xp), rows, params, xp)
     in_b, w_b = cost.read_input, cost.read_weight
     out_wr_b, out_rd_b = cost.write_output, cost.read_output
-    busy, macs, hops = cost.busy, cost.macs, cost.hops
     sram = sram_cycles(
-        in_b, w_b, out_wr_b + out_rd_b, params.sram_bytes_per_cycle, params.shared_buffer, jnp
+        in_b, w_b, out_wr_b + out_rd_b, params.sram_bytes_per_cycle, params.shared_buffer, xp
     )
-    sram_stall = jnp.maximum(0, sram - busy)
-    end = start + busy + sram_stall
-    state = state.replace(
-        array_free=end,
-        free=state.free.at[0, s_in].set(end).at[1, s_w].set(end),
-        ready=state.ready.at[2, s_out].set(end),
-        last_end=jnp.maximum(state.last_end, end),
-    )
-    rec = _record(
-        start=start,
-        end=end,
-        compute=busy,
-        stall=wait + sram_stall,
-        stall_dram_bandwidth=bandwidth_part,
-        stall_dram_latency=latency_part,
-        stall_output_drain=drain,
-        stall_sram_bandwidth=sram_stall,
-        sram_read_input=in_b,
-        sram_read_weight=w_b,
-        sram_read_output=out_rd_b,
-        sram_write_output=out_wr_b,
-        macs=macs,
-        noc_hops=hops,
-    )
-    return state, rec
+    sram_stall = xp.where(is_compute, xp.maximum(0, sram - cost.busy), 0)
+
+    vec_moved = v.vec_read + v.vec_write
+    vec_busy = vector_cycles(v.vec_ops, params.vector_lanes, xp)
+    fused = v.vec_fused != 0
+    inputs = {
+        "opcode": xp.where((op >= 0) & (op < len(schedule.RULES)), op, 0),
+        "slot": xp.where(is_store, schedule.OUTPUT_SLOT0 + v.slot, 2 * v.buffer + v.slot),
+        "s_in": v.s_in,
+        "s_w": 2 + v.s_w,
+        "s_out": schedule.OUTPUT_SLOT0 + v.s_out,
+        "acc": v.acc,
+        "fused": v.vec_fused,
+        "dma": xp.where(
+            is_load | is_store,
+            _dram_cycles(nbytes, params, xp),
+            xp.where(is_vector, _dram_cycles(vec_moved, params, xp), 0),
+        ),
+        "busy": xp.where(is_compute, cost.busy + sram_stall, xp.where(is_vector, vec_busy, 0)),
+        "latency": xp.where(is_load | (is_vector & (vec_moved > 0)), params.dram_latency_cycles, 0),
+    }
+    buffer = v.buffer
+    consts = {
+        "compute": xp.where(is_compute, cost.busy, xp.where(is_vector & ~fused, vec_busy, 0)),
+        "stall": sram_stall,
+        "stall_sram_bandwidth": sram_stall,
+        "dram_read": xp.where(is_load, nbytes, xp.where(is_vector, v.vec_read, 0)),
+        "dram_write": xp.where(is_store, nbytes, xp.where(is_vector, v.vec_write, 0)),
+        "sram_read_input": xp.where(is_compute, in_b, 0),
+        "sram_read_weight": xp.where(is_compute, w_b, 0),
+        "sram_read_output": xp.where(is_compute, out_rd_b, xp.where(is_store, nbytes, 0)),
+        "sram_write_input": xp.where(is_load & (buffer == 0), nbytes, 0),
+        "sram_write_weight": xp.where(is_load & (buffer == 1), nbytes, 0),
+        "sram_write_output": xp.where(
+            is_compute, out_wr_b, xp.where(is_load & (buffer == 2), nbytes, 0)
+        ),
+        "macs": xp.where(is_compute, cost.macs, 0),
+        "noc_hops": xp.where(is_compute, cost.hops, 0),
+        "vector_ops": xp.where(is_vector, v.vec_ops, 0),
+    }
+    sched = xp.stack([xp.asarray(inputs[f], xp.int64) for f in schedule.SCHED_INPUTS], axis=1)
+    record = xp.stack([xp.asarray(consts.get(f, zero), xp.int64) for f in RECORD_FIELDS], axis=1)
+    return sched, record
 
 
-def _store(
-    state: MachineState, row: jax.Array, params: TargetParams
-) -> tuple[MachineState, jax.Array]:
-    r = ROW.view(row)
-    slot, nbytes = r.slot, r.bytes
-    start = jnp.maximum(state.dma_free, state.ready[2, slot])
-    dma_free = start + _dram_cycles(nbytes, params)
-    state = state.replace(
-        dma_free=dma_free,
-        free=state.free.at[2, slot].set(dma_free),
-        last_end=jnp.maximum(state.last_end, dma_free),
-    )
-    return state, _record(start=start, end=dma_free, dram_write=nbytes, sram_read_output=nbytes)
-
-
-def _vector(
-    state: MachineState, row: jax.Array, params: TargetParams
-) -> tuple[MachineState, jax.Array]:
-    """An operator on the vector unit (simulator/vector.py): after everything before it, its
-    compute overlapped with its DRAM traffic (which holds the DMA channel), plus the latency.
-    Fused (`vec_fused`, the output stage of the layer before it): its lanes work from that
-    layer's start beside the array, its reads queue on the DMA channel after the layer's."""
-    r = ROW.view(row)
-    ops, read, write, fused = r.vec_ops, r.vec_read, r.vec_write, r.vec_fused != 0
-    busy = vector_cycles(ops, params.vector_lanes, jnp)
-    dma = _dram_cycles(read + write, params)
-    latency = jnp.where(read + write > 0, params.dram_latency_cycles, 0)
-    alone = jnp.maximum(state.last_end, state.dma_free)
-    alone_end = alone + jnp.maximum(busy, dma) + latency
-    dma_end = state.dma_free + dma
-    fused_end = jnp.maximum(
-        state.last_end, jnp.maximum(state.layer_start + busy, dma_end + latency)
-    )
-    start = jnp.where(fused, state.layer_start, alone)
-    end = jnp.where(fused, fused_end, alone_end)
-    # A fused operator's compute is what it adds to its layer (its lanes overlap the array).
-    compute = jnp.where(fused, end - state.last_end, busy)
-    # Fused or not, it holds the DMA channel until it ends (fused: end >= its reads' DMA end),
-    # so the next layer starts on a quiet channel, as when it runs alone.
-    state = state.replace(dma_free=end, last_end=jnp.maximum(state.last_end, end))
-    rec = _record(
-        start=start, end=end, compute=compute, dram_read=read, dram_write=write, vector_ops=ops
-    )
-    return state, rec
-
-
-_BRANCHES = [_nop, _config, _load, _compute, _store, _vector]
-assert [OP_CONFIG, OP_LOAD, OP_COMPUTE, OP_STORE, OP_VECTOR] == [1, 2, 3, 4, 5]
-
-
-def step(
-    params: TargetParams, state: MachineState, row: jax.Array
-) -> tuple[MachineState, jax.Array]:
-    """One instruction: dispatch on the opcode (unknown opcodes act as NOP)."""
-    op = jnp.clip(ROW.view(row).opcode, 0, len(_BRANCHES) - 1)
-    return lax.switch(op, _BRANCHES, state, row, params)
+def records_of(consts: Any, outputs: Any, xp: Any) -> Any:
+    """Per-instruction records [N, NUM_RECORD_FIELDS]: the costs' fields (`row_costs`) with the
+    schedule's outputs [N, NUM_OUTPUTS] in: start, end, the waits (added to the stall), a fused
+    vector operator's compute."""
+    out = {name: outputs[:, i] for i, name in enumerate(schedule.SCHED_OUTPUTS)}
+    columns = [consts[:, i] for i in range(NUM_RECORD_FIELDS)]
+    for name in (
+        "start",
+        "end",
+        "stall_dram_bandwidth",
+        "stall_dram_latency",
+        "stall_output_drain",
+    ):
+        columns[R[name]] = out[name]
+    columns[R["stall"]] = columns[R["stall"]] + out["wait"]
+    columns[R["compute"]] = columns[R["compute"]] + out["compute"]
+    return xp.stack(columns, axis=1)
 
 
 def _run(instrs: jax.Array, params: TargetParams) -> jax.Array:
-    """[L, F] int64 rows, one target's params -> [L, NUM_RECORD_FIELDS] int64 records."""
-    _, records = lax.scan(lambda s, r: step(params, s, r), MachineState.init(), instrs)
-    return records
+    """[L, F] int64 rows, one target's params -> [L, NUM_RECORD_FIELDS] int64 records: the
+    costs for all rows at once, then a `lax.scan` of the schedule's rules (`lax.switch` on the
+    opcode)."""
+    sched, consts = row_costs(instrs, params, jnp)
+    ops = schedule.jax_ops()
+    branches = [functools.partial(rule, ops=ops) for rule in schedule.RULES]
+
+    def body(state: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        state, out = lax.switch(x[schedule.INPUT["opcode"]], branches, state, x)
+        return state, jnp.stack(out)
+
+    init = jnp.zeros(schedule.NUM_STATE, jnp.int64)
+    _, outputs = lax.scan(body, init, sched)
+    return records_of(consts, outputs, jnp)
 
 
 @functools.cache
@@ -526,16 +442,21 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
     valid = owner >= 0
     idx = owner[valid]
     rec = records[valid]
-
-    def per_layer(field: str) -> np.ndarray:
-        out = np.zeros(num_layers, np.int64)
-        np.add.at(out, idx, rec[:, R[field]])
-        return out
-
+    sums = np.zeros((num_layers, NUM_RECORD_FIELDS), np.int64)
+    np.add.at(sums, idx, rec)
     ends = np.zeros(num_layers, np.int64)
     np.maximum.at(ends, idx, rec[:, R["end"]])
     counts = np.bincount(idx, minlength=num_layers)
-    sums = {f: per_layer(f) for f in RECORD_FIELDS if f not in ("start", "end")}
+    return stats_from_totals(program, target, sums, ends, counts)
+
+
+def stats_from_totals(
+    program: Program, target: Target, totals: np.ndarray, ends: np.ndarray, counts: np.ndarray
+) -> ModelStats:
+    """Per-layer stats from per-layer record sums [num_layers, NUM_RECORD_FIELDS], the latest
+    end of each layer's rows and its instruction counts (the full scan's `aggregate` and the
+    fast-forward both end here)."""
+    sums = {f: totals[:, R[f]] for f in RECORD_FIELDS if f not in ("start", "end")}
 
     layers: list[LayerStats] = []
     prev_end = 0
@@ -574,7 +495,22 @@ def aggregate(program: Program, target: Target, records: np.ndarray) -> ModelSta
     return ModelStats.from_layers(layers, target)
 
 
-def simulate_timing(program: Program, target: Target) -> ModelStats:
-    """Timing of a whole program on a target: per-layer and total stats."""
-    records = run_records(program.instrs, target_params(target))
-    return aggregate(program, target, records)
+def simulate_timing(program: Program, target: Target, fast_forward: bool = True) -> ModelStats:
+    """Timing of a whole program on a target: per-layer and total stats.
+
+    `fast_forward` (the default): simulator/fastforward.py, equal to the full scan field by
+    field, its cost following the program's distinct work (`ModelStats.simulated` says how
+    many instructions it ran one by one); False: the full `lax.scan` over every row."""
+    params = target_params(target)
+    fam = families.families()[int(params.arch)]
+    if fast_forward and fam.prepare_rows_on_distinct:
+        from simulator import fastforward
+
+        found = fastforward.simulate(program, params)
+        stats = stats_from_totals(program, target, found.sums, found.ends, found.counts)
+        stats.simulated = found.simulated
+        return stats
+    records = run_records(program.instrs, params)
+    stats = aggregate(program, target, records)
+    stats.simulated = program.num_instructions
+    return stats

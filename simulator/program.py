@@ -116,13 +116,16 @@ class Field:
     """One named field of an instruction row: a scalar (one column) or a fixed-width group.
 
     `members` names a group's columns, in order (empty for a scalar). A group encoded from
-    fewer values than its width leaves the missing trailing members 0.
+    fewer values than its width leaves the missing trailing members 0. `timing` False: the
+    timing never reads the field (rows that differ only there cost the same and take the same
+    time, which the fast-forward relies on: simulator/fastforward.py).
     """
 
     name: str
     opcodes: tuple[str, ...]  # the instructions that use it
     doc: str
     members: tuple[str, ...] = ()
+    timing: bool = True
 
     @property
     def width(self) -> int:
@@ -150,6 +153,19 @@ class RowView:
             raise AttributeError(*err.args) from None
 
 
+class ColumnView(RowView):
+    """Named read access to many rows [N, F] as columns: a scalar field is `rows[:, column]`
+    ([N]), a group `rows[:, start:stop].T` ([W, N], so `view.size[i]` is member i of every
+    row, as in a one-row view). What the families' `tile_cost` reads, numpy or JAX."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> Any:
+        column = self._schema.column(name)
+        values = self._rows[:, column]
+        return values if isinstance(column, int) else values.T
+
+
 class RowSchema:
     """The layout of an instruction row: its fields in order, the one encode and decode path."""
 
@@ -171,6 +187,17 @@ class RowSchema:
             raise ValueError("row schema: a field or member name is used twice")
         self.column_names = tuple(names)
         self.num_columns = len(names)
+        # The columns the timing reads (fields with `timing` True).
+        self.timing_columns = tuple(
+            i
+            for f in fields
+            if f.timing
+            for i in (
+                range(self._columns[f.name].start, self._columns[f.name].stop)
+                if f.members
+                else (self._columns[f.name],)
+            )
+        )
 
     def field(self, name: str) -> Field:
         return self._fields[name]
@@ -188,6 +215,10 @@ class RowSchema:
     def view(self, rows: Any) -> RowView:
         """Read `rows` ([F] or [..., F], numpy or JAX) by field name."""
         return RowView(self, rows)
+
+    def columns(self, rows: Any) -> ColumnView:
+        """Read many rows [N, F] (numpy or JAX) by field name, as columns (`ColumnView`)."""
+        return ColumnView(self, rows)
 
     def encode(self, count: int, /, **values: Any) -> np.ndarray:
         """`count` rows (int64 [count, num_columns]) holding the named values, 0 elsewhere.
@@ -243,6 +274,7 @@ ROW = RowSchema(
         "layer",
         ("all",),
         "index of the layer among the program's accelerator layers (VECTOR: among all layers)",
+        timing=False,
     ),
     Field("kind", ("config",), "layer kind: `KIND_CODES` (0 conv2d, 1 matmul)"),
     Field("dataflow", ("config", "compute"), "`DATAFLOWS` index: 0 ws, 1 os, 2 is"),
@@ -264,6 +296,7 @@ ROW = RowSchema(
         ("load", "compute", "store"),
         "the tile's offset per loop dim of the layer (`LAYER_DIMS` order)",
         members=tuple(f"off{i}" for i in range(MAX_DIMS)),
+        timing=False,
     ),
     Field(
         "size",

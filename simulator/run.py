@@ -4,8 +4,10 @@ and `simulate_many(programs, targets) -> [ModelStats]`.
 Timing always runs (`simulator.engine`); with `functional=True` the program is also executed
 on `inputs` (`simulator.functional`) and the graph outputs are returned. Operators off the
 array run on the target's vector unit (simulator/vector.py), or take nothing with
-`host_ops = "host"`. `simulate_many` times many (program, target) pairs in a few compiled
-`vmap` calls (`engine.run_records_many`): a design-space sweep's way in.
+`host_ops = "host"`. `simulate_many` times many (program, target) pairs: a design-space sweep's
+way in. Timing fast-forwards repeating tile loops exactly (simulator/fastforward.py) unless
+asked for the full scan (`fast_forward=False`; `simulate_many` then runs pairs in a few
+compiled `vmap` calls, `engine.run_records_many`).
 """
 
 from __future__ import annotations
@@ -32,13 +34,16 @@ def simulate(
     target: Target | None = None,
     functional: bool = False,
     inputs: dict[str, np.ndarray] | None = None,
+    fast_forward: bool = True,
 ) -> SimResult:
-    """Simulate `program` on `target` (default: the target it was compiled for)."""
+    """Simulate `program` on `target` (default: the target it was compiled for).
+    `fast_forward` False: time every instruction in the full scan (the same numbers, slower;
+    `simulator.engine.simulate_timing`)."""
     from simulator.engine import simulate_timing
 
     if target is None:
         target = make_target(dict(program.target))
-    stats = simulate_timing(program, target)
+    stats = simulate_timing(program, target, fast_forward=fast_forward)
     if not functional:
         return SimResult(stats=stats)
     if inputs is None:
@@ -52,13 +57,16 @@ def simulate(
 def simulate_many(
     programs: Program | Sequence[Program],
     targets: Target | Sequence[Target | None] | None = None,
+    fast_forward: bool = True,
 ) -> list[ModelStats]:
     """Timing of many (program, target) pairs at once; the same numbers as `simulate(program,
     target).stats` pair by pair, in order. One program and several targets (the targets must
     leave its mapping legal, e.g. DRAM or SRAM bandwidth), several programs and one target (or
-    None: each program's own), or two lists of one length. Pairs of one padded length share
-    one compiled `vmap` call (`engine.run_records_many`)."""
-    from simulator.engine import aggregate, run_records_many, target_params
+    None: each program's own), or two lists of one length. Pair by pair with the fast-forward
+    (`fast_forward`, the default: a program's repeat structure is found once for all its
+    targets); False: pairs of one padded length share one compiled `vmap` call of the full
+    scan (`engine.run_records_many`; what a GPU runs best)."""
+    from simulator.engine import aggregate, run_records_many, simulate_timing, target_params
 
     progs = [programs] if isinstance(programs, Program) else list(programs)
     tgts = [targets] if targets is None or isinstance(targets, Target) else list(targets)
@@ -75,5 +83,7 @@ def simulate_many(
         t if t is not None else make_target(dict(p.target))
         for p, t in zip(progs, tgts, strict=True)
     ]
+    if fast_forward:
+        return [simulate_timing(p, t) for p, t in zip(progs, resolved, strict=True)]
     records = run_records_many([p.instrs for p in progs], [target_params(t) for t in resolved])
     return [aggregate(p, t, r) for p, t, r in zip(progs, resolved, records, strict=True)]

@@ -151,6 +151,9 @@ class ModelStats:
     target_name: str
     clock_mhz: float
     num_pes: int
+    # Instructions the timing simulated one by one (the fast-forward jumps the rest of a
+    # repeating tile loop, simulator/fastforward.py); None when not simulated.
+    simulated: int | None = None
 
     @staticmethod
     def from_layers(layers: list[LayerStats], target: Target) -> ModelStats:
@@ -201,6 +204,7 @@ class ModelStats:
             "clock_mhz": float(self.clock_mhz),
             "num_pes": int(self.num_pes),
             "time_us": float(self.time_us),
+            "instructions_simulated": self.simulated,
             "layers": [layer.to_dict() for layer in self.layers],
             "total": self.total.to_dict(),
         }
@@ -227,6 +231,12 @@ class ModelStats:
             for index, columns in enumerate(groups):
                 table = self._table(rows, columns, name_width, title if index == 0 else None)
                 console.print(table)
+            if self.simulated is not None and self.simulated < self.total.instructions:
+                console.print(
+                    f"timing: {self.simulated:,} of {self.total.instructions:,} instructions "
+                    "simulated one by one, the rest fast-forwarded exactly",
+                    soft_wrap=True,
+                )
         return capture.get()
 
     def _table(

@@ -231,19 +231,17 @@ def simulate_layer_mappings(
     task: LayerTask, target: Target, mappings: list[Mapping]
 ) -> list[dict[str, Any]]:
     """Simulate one layer under each mapping: cycles and figures, as `accel-emit` would
-    lower it as the passes do (`loop_nest.program_rows`; SIGMA: with the layer's weights), all
-    of them in as few compiled calls as possible (`engine.run_records_many`)."""
+    lower it as the passes do (`loop_nest.program_rows`; SIGMA: with the layer's weights), each
+    timed with the fast-forward (`engine.simulate_timing`: its cost follows the mapping's
+    distinct work, not its instruction count)."""
     from compiler.loop_nest import program_rows
-    from simulator.engine import aggregate, run_records_many, target_params
+    from simulator.engine import simulate_timing
     from simulator.program import Layer, Program
 
     streams = [program_rows(task.shape, m, target, 0, weights=task.weights) for m in mappings]
-    per_stream = run_records_many(streams, [target_params(target)] * len(streams))
-
     out = []
-    for i, rows in enumerate(streams):
+    for rows in streams:
         n = len(rows)
-        rec = per_stream[i]
         layer = Layer(
             task.names[0], task.shape.kind, True, [], [], dims=dict(task.shape.dims),
             instr_begin=0, instr_end=n,
@@ -251,7 +249,7 @@ def simulate_layer_mappings(
         program = Program(
             instrs=rows, layers=[layer], constants={}, tensors={}, inputs=[], outputs=[]
         )
-        stats = aggregate(program, target, rec).layers[0]
+        stats = simulate_timing(program, target).layers[0]
         out.append(
             {
                 "cycles": int(stats.cycles),

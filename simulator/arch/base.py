@@ -117,6 +117,10 @@ class Family:
     # the real unroll (else descriptive: the timing reads the GEMM view).
     spatial_axes: ClassVar[tuple[str, ...]] = ()
     spatial_is_unroll: ClassVar[bool] = False
+    # `prepare_rows` gives every row the same derived fields when each layer's rows are reduced
+    # to their distinct ones (equal but for `off` and `layer`), in first-occurrence order: what
+    # the fast-forward prepares (simulator/fastforward.py). False: timing runs the full scan.
+    prepare_rows_on_distinct: ClassVar[bool] = True
     # The lowering hands the layer's weights to `compute_values` (SIGMA's bitmap statistics).
     uses_weights: ClassVar[bool] = False
 

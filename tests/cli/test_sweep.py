@@ -1,4 +1,4 @@
-"""`accelflow sweep` and `accelflow.simulate_many`: many designs in a few compiled calls."""
+"""`accelflow sweep` and `accelflow.simulate_many`: many designs at once."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def test_simulate_many_equals_one_by_one():
     one = [accelflow.simulate(program, t).stats for t in targets]
     assert [_figures(s) for s in many] == [_figures(s) for s in one]
     assert len({s.total.cycles for s in many}) == 3  # the bandwidth matters here
+    full = accelflow.simulate_many(program, targets, fast_forward=False)  # the vmap'd scan
+    assert [s.to_dict()["layers"] for s in full] == [s.to_dict()["layers"] for s in many]
     names = ["tpu-like-small", "maeri-64", "sigma-64"]
     programs = [accelflow.compile(models.lenet(), target=n).program for n in names]
     many = accelflow.simulate_many(programs)  # each program on its own target

@@ -36,7 +36,16 @@ def _simulate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
         model.write_bytes(models.lenet().SerializeToString())
     env = {k: v for k, v in os.environ.items() if k != jax_cache.ENV}
     return subprocess.run(
-        [sys.executable, "-m", "accelflow.cli", *args, "simulate", str(model), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "accelflow.cli",
+            *args,
+            "simulate",
+            str(model),
+            "--json",
+            "--full-scan",
+        ],
         capture_output=True,
         text=True,
         env=env,
