@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 
 from simulator.errors import AccelflowError
 from simulator.program import Program
 from simulator.target import Target, load_target
 
 if TYPE_CHECKING:
+    import onnx
     from xdsl.dialects.builtin import ModuleOp
 
     from compiler.tiling import LayerShape
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
     # accelerator layer name -> (its shape, its mapping dict once it has one)
     LayerMappings = dict[str, tuple[LayerShape, dict[str, Any] | None]]
+    # A model: a path to an ONNX file, or an onnx.ModelProto (onnx is imported on loading one).
+    ModelLike = str | Path | onnx.ModelProto
 
-ModelLike = str | Path | onnx.ModelProto
 # Where a layer's mapping came from, in CompileResult.mapping_sources.
 FROM_DATABASE = "database"
 FROM_DEFAULT = "default"

@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="persistent JAX compilation cache folder, or off (default: ACCELFLOW_JAX_CACHE, "
         "else ~/.cache/accelflow/jax); a second run reuses the compiled simulator",
     )
+    parser.add_argument(
+        "--program-cache",
+        metavar="DIR|off",
+        default=None,
+        help="folder of compiled programs `simulate` reuses when the model, target, mappings, "
+        "options and code are the same, or off (default: ACCELFLOW_PROGRAM_CACHE, else "
+        "~/.cache/accelflow/programs)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compile", help="lower a model to an instruction stream")
@@ -216,6 +224,40 @@ def _compile(args: argparse.Namespace, keep_ir: bool = False):
     return result
 
 
+def _compile_cached(args: argparse.Namespace):
+    """`_compile`, through the program cache (accelflow/program_cache.py): a model compiled
+    before for the same target, mappings, options and code is loaded, not compiled."""
+    from accelflow import program_cache
+    from accelflow.api import CompileResult
+    from simulator.target import load_target
+
+    target = load_target(args.target, args.overrides)
+    entry = program_cache.key(args.model, target, args.mappings, args.passes, args.input_shape)
+    start = time.perf_counter()
+    hit = program_cache.load(entry) if entry is not None else None
+    if hit is None:
+        result = _compile(args)
+        if entry is not None:
+            meta = {
+                "mapping_sources": result.mapping_sources,
+                "database_fingerprints": result.database_fingerprints,
+            }
+            program_cache.store(entry, result.program, meta)
+        return result
+    program, meta = hit
+    result = CompileResult(
+        program=program,
+        target=target,
+        seconds={"program cache": time.perf_counter() - start},
+        mapping_sources=meta["mapping_sources"],
+        database_fingerprints=meta["database_fingerprints"],
+    )
+    notice = result.mapping_notice(args.mappings) if args.mappings is not None else None
+    if notice:
+        err_console.print(f"notice: {notice}", markup=False, soft_wrap=True)
+    return result
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     emit = set(args.emit or ["ir", "asm", "program"])
     result = _compile(args, keep_ir=args.output is not None and "ir" in emit)
@@ -291,7 +333,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.stats import table_width
 
     save_to = _output_path(args)
-    result = _compile(args)
+    result = _compile_cached(args)
     program = result.program
     functional = bool(args.functional or args.check or save_to or args.inputs)
     inputs = None
@@ -466,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _show_warning
     if args.jax_cache is not None:  # read by simulator/jax_cache.py before the first compile
         os.environ["ACCELFLOW_JAX_CACHE"] = args.jax_cache
+    if args.program_cache is not None:  # read by accelflow/program_cache.py
+        os.environ["ACCELFLOW_PROGRAM_CACHE"] = args.program_cache
     try:
         return COMMANDS[args.command](args)
     except AccelflowError as err:

@@ -11,7 +11,7 @@ the target):
   over and over, so a loop nest becomes a tree of repeats (a body identical in two places is
   one symbol).
 
-`simulate(program, target)` then costs the distinct rows only (`engine.row_costs`, numpy) and
+`simulate(program, params)` then costs the distinct rows only (`timing.row_costs`, numpy) and
 runs the schedule (simulator/schedule.py, on Python integers) over the tree. In a repeat whose
 body holds only LOAD, COMPUTE, STORE and NOP rows, it compares the machine state at the start of
 each iteration with the states j = 1..`MAX_CYCLICITY` iterations before. Once they differ by
@@ -51,7 +51,7 @@ from simulator import schedule
 from simulator.program import OP_COMPUTE, OP_LOAD, OP_NOP, OP_STORE, ROW, Program
 
 if TYPE_CHECKING:
-    from simulator.engine import TargetParams
+    from simulator.timing import TargetParams
 
 # The longest body period (in symbols) the compression looks for at each level.
 MAX_PERIOD = 64
@@ -231,7 +231,7 @@ def structure(program: Program) -> Structure:
 
 @dataclass
 class Result:
-    """What the fast-forward gives per layer (`engine.stats_from_totals` makes stats of it)."""
+    """What the fast-forward gives per layer (`timing.stats_from_totals` makes stats of it)."""
 
     sums: np.ndarray  # [num_layers, NUM_RECORD_FIELDS] per-layer sums of the records
     ends: np.ndarray  # [num_layers] the latest end of a layer's rows (0: none)
@@ -346,18 +346,18 @@ class _Runner:
 
 
 def simulate(program: Program, params: TargetParams) -> Result:
-    """Per-layer totals of the program's timing on a target (`engine.target_params`), equal to
+    """Per-layer totals of the program's timing on a target (`timing.target_params`), equal to
     the full scan's (module docstring)."""
-    from simulator import engine
+    from simulator import timing
 
     found = structure(program)
     fam = families.families()[int(params.arch)]
     prepared = fam.prepare_rows(found.rows, params.families[fam.name])
-    sched, consts = engine.row_costs(prepared, params, np)
+    sched, consts = timing.row_costs(prepared, params, np)
     runner = _Runner(found, sched)
 
     num_layers = len(program.layers)
-    sums = np.zeros((num_layers, engine.NUM_RECORD_FIELDS), np.int64)
+    sums = np.zeros((num_layers, timing.NUM_RECORD_FIELDS), np.int64)
     ends = np.zeros(num_layers, np.int64)
     counts = np.zeros(num_layers, np.int64)
     layer_of_segment = np.array([seg.layer for seg in found.segments], np.int64)
@@ -366,7 +366,7 @@ def simulate(program: Program, params: TargetParams) -> Result:
     np.add.at(sums, row_layer[owned], consts[owned] * found.counts[owned, None])
     np.add.at(counts, row_layer[owned], found.counts[owned])
     fields = ("stall", "stall_dram_bandwidth", "stall_dram_latency", "stall_output_drain")
-    columns = [engine.R[f] for f in (*fields, "compute")]
+    columns = [timing.R[f] for f in (*fields, "compute")]
     for seg in found.segments:
         runner.acc = [0] * (len(_SUMMED) + 1)
         runner.run(seg.symbols)

@@ -16,23 +16,17 @@ cache off with a warning, never an error: the cache only saves time.
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from pathlib import Path
 
+from simulator.cache_dirs import cache_folder
+
 ENV = "ACCELFLOW_JAX_CACHE"
-OFF = ("off", "0", "false", "no", "none")
 
 
 def cache_dir() -> Path | None:
     """The folder the cache lives in (None: turned off), from `ACCELFLOW_JAX_CACHE`."""
-    value = os.environ.get(ENV, "").strip()
-    if value.lower() in OFF:
-        return None
-    if value:
-        return Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "accelflow" / "jax"
+    return cache_folder(ENV, "jax")
 
 
 @functools.cache

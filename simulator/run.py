@@ -39,7 +39,7 @@ def simulate(
     """Simulate `program` on `target` (default: the target it was compiled for).
     `fast_forward` False: time every instruction in the full scan (the same numbers, slower;
     `simulator.engine.simulate_timing`)."""
-    from simulator.engine import simulate_timing
+    from simulator.timing import simulate_timing
 
     if target is None:
         target = make_target(dict(program.target))
@@ -66,7 +66,7 @@ def simulate_many(
     (`fast_forward`, the default: a program's repeat structure is found once for all its
     targets); False: pairs of one padded length share one compiled `vmap` call of the full
     scan (`engine.run_records_many`; what a GPU runs best)."""
-    from simulator.engine import aggregate, run_records_many, simulate_timing, target_params
+    from simulator.timing import aggregate, simulate_timing, target_params
 
     progs = [programs] if isinstance(programs, Program) else list(programs)
     tgts = [targets] if targets is None or isinstance(targets, Target) else list(targets)
@@ -85,5 +85,7 @@ def simulate_many(
     ]
     if fast_forward:
         return [simulate_timing(p, t) for p, t in zip(progs, resolved, strict=True)]
+    from simulator.engine import run_records_many
+
     records = run_records_many([p.instrs for p in progs], [target_params(t) for t in resolved])
     return [aggregate(p, t, r) for p, t, r in zip(progs, resolved, records, strict=True)]

@@ -2,7 +2,7 @@
 
 The timing of a program splits in two. What an instruction costs (DMA cycles, the array's busy
 cycles, bytes, MACs) depends on the instruction and the target only: the engine computes it for
-all rows at once (`simulator.engine.row_costs`). When it starts depends on everything before
+all rows at once (`simulator.timing.row_costs`). When it starts depends on everything before
 it: that recurrence is this module, one function per opcode over the machine's state and the
 instruction's `SCHED_INPUTS`. It is written against a small namespace of operations (`Ops`), so
 the same code runs traced inside the JAX engine's `lax.scan` (`jax_ops()`) and on Python

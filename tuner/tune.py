@@ -235,8 +235,8 @@ def simulate_layer_mappings(
     timed with the fast-forward (`engine.simulate_timing`: its cost follows the mapping's
     distinct work, not its instruction count)."""
     from compiler.loop_nest import program_rows
-    from simulator.engine import simulate_timing
     from simulator.program import Layer, Program
+    from simulator.timing import simulate_timing
 
     streams = [program_rows(task.shape, m, target, 0, weights=task.weights) for m in mappings]
     out = []
