@@ -21,7 +21,8 @@ weights, written to a temporary folder):
                        peer: SCALE-Sim's seconds per layer (bench/validation/scalesim.csv)
                        The program takes minutes to compile (an instruction per tile through
                        the IR); `--skip-big` leaves the figure out.
-Still to come (issue 10): tuning ResNet-18 on maeri-128 at budget 2000 (target <= 30 s).
+  tune resnet18        `accelflow tune resnet18.onnx --target maeri-128 --budget 2000`, one
+                       process (search, top-k simulations, the verifying compile) target <= 30 s
 Not run in CI.
 """
 
@@ -145,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
 
         rate = throughput(load_target("tpu-like"), 200_000, seed=0)["candidates_per_s"]
         add("cost model (cand./s)", rate, ">= 1e6", rate >= 1e6)
+
+        resnet18 = folder / "resnet18.onnx"
+        onnx.save(models.resnet18(), str(resnet18))
+        tune = ("tune", str(resnet18), "--target", "maeri-128", "--budget", "2000")
+        tune += ("-o", str(folder / "r18.json"), "--log", str(folder / "r18.log"))
+        tune_s = _cli("--jax-cache", cache, *tune)
+        add("tune resnet18 (s)", tune_s, "<= 30", tune_s <= 30, "budget 2000 per layer")
 
         if not args.skip_big:
             _big_timing(vgg11, add)
