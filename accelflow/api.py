@@ -177,9 +177,11 @@ def _load_model(model: ModelLike) -> onnx.ModelProto:
 
 
 def _elide_large_constants(text: str, limit: int = 512) -> str:
-    """Replace hex blobs of large constants by MLIR's `dense_resource<__elided__>`."""
+    """Replace hex blobs of large constants, and the handles of constants held in the compile's
+    pool (compiler/constant_pool.py), by MLIR's `dense_resource<__elided__>`."""
     import re
 
+    text = re.sub(r"dense_resource<[^>]*>", "dense_resource<__elided__>", text)
     return re.sub(rf'dense<"0x[0-9A-F]{{{limit},}}">', "dense_resource<__elided__>", text)
 
 
@@ -198,7 +200,30 @@ def compile(
     `mappings`: a mapping database (a path to its JSON file, or a `tuner.db.MappingDB`), whose
     entries for this target's fingerprint the layers use by signature; or a plain dict layer
     name (or signature) -> mapping dict. Layers without an entry get the default mapping;
-    `CompileResult.mapping_sources` and `.mapping_notice()` say which."""
+    `CompileResult.mapping_sources` and `.mapping_notice()` say which.
+
+    Large constants are held once, the IR carrying handles (compiler/constant_pool.py), unless
+    the IR is kept with its constants (`keep_ir` and not `elide_constants`)."""
+    import contextlib
+
+    from compiler import constant_pool
+
+    with contextlib.nullcontext() if keep_ir and not elide_constants else constant_pool.scope():
+        return _compile(
+            model, target, overrides, input_shapes, passes, mappings, keep_ir, elide_constants
+        )
+
+
+def _compile(
+    model: ModelLike,
+    target: str | Path | Target,
+    overrides: Sequence[str],
+    input_shapes: Mapping[str, tuple[int, ...]] | None,
+    passes: str | None,
+    mappings: str | Path | MappingDB | Mapping[str, Any] | None,
+    keep_ir: bool,
+    elide_constants: bool,
+) -> CompileResult:
     from compiler.assembler import assemble
     from compiler.importer import import_onnx
     from compiler.passes.common import module_mappings

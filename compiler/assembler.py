@@ -38,9 +38,10 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
+from compiler import constant_pool
 from compiler.passes.accel_fuse import fusion_problem
 from compiler.passes.accel_isa_verify import verify_layer
-from compiler.passes.common import TARGET_ATTR, dense_to_numpy, layer_shape
+from compiler.passes.common import TARGET_ATTR, layer_shape
 from dialects import accel, accel_isa
 from dialects.onnx import NoValueOp
 from simulator.errors import AccelflowError
@@ -72,7 +73,7 @@ class AssemblyError(AccelflowError):
 def _plain(attr: Attribute) -> Any:
     """An attribute as a plain Python value (ints, floats, strings, lists, dicts)."""
     if isinstance(attr, DenseIntOrFPElementsAttr):
-        return dense_to_numpy(attr).tolist()
+        return constant_pool.array_of(attr).tolist()
     if isinstance(attr, ArrayAttr):
         return [_plain(v) for v in attr.data]
     if isinstance(attr, DenseArrayBase):
@@ -330,8 +331,9 @@ class _Assembler:
         for op in self.function.body.block.ops:
             if isinstance(op, accel.ConstantOp):
                 name = op.tensor_name.data
-                if isinstance(op.value, DenseIntOrFPElementsAttr):
-                    self.constants[name] = dense_to_numpy(op.value)
+                value = constant_pool.array_of(op.value)
+                if value is not None:
+                    self.constants[name] = value
                 else:  # elided from the IR text: timing needs no values
                     self.elided.append(name)
                 self.name(op.result, name)

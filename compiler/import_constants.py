@@ -1,7 +1,8 @@
 """Constant values for the ONNX importer: normalising, converting, and folding at import time.
 
 `normalise_constant` stores float tensors as f32 and integer / bool tensors as i64;
-`dense_attr` makes such an array an xDSL dense attribute; `constant_node_value` reads an ONNX
+`tensor_array` reads an ONNX tensor (float32 weights without a copy; `compiler.constant_pool`
+makes IR attributes of them); `constant_node_value` reads an ONNX
 `Constant` node; `convert_attribute` turns an ONNX node attribute into an xDSL attribute.
 `fold_node` evaluates one node on constant inputs with ONNX's reference evaluator and `shape_of`
 evaluates a `Shape` node on a static shape; `NEVER_FOLDED` lists the compute layers that stay
@@ -16,18 +17,16 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 from xdsl.dialects.builtin import (
-    BytesAttr,
     DenseArrayBase,
-    DenseIntOrFPElementsAttr,
     FloatAttr,
     IntegerAttr,
     StringAttr,
-    TensorType,
     f32,
     i64,
 )
 from xdsl.ir import Attribute
 
+from compiler import constant_pool
 from compiler.import_model import ModelImportError
 from compiler.import_shapes import one_node_model
 
@@ -35,7 +34,7 @@ __all__ = [
     "NEVER_FOLDED",
     "constant_node_value",
     "convert_attribute",
-    "dense_attr",
+    "tensor_array",
     "fold_node",
     "normalise_constant",
     "shape_of",
@@ -59,22 +58,23 @@ def normalise_constant(array: np.ndarray, what: str) -> np.ndarray:
     raise ModelImportError(f"{what} has element type {array.dtype}, which is not supported")
 
 
-def dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
-    """The dense attribute of a normalised (f32 or i64) array."""
-    if array.dtype == np.float32:
-        elem, little_endian = f32, array.astype("<f4", copy=False)
-    else:
-        elem, little_endian = i64, array.astype("<i8", copy=False)
-    return DenseIntOrFPElementsAttr(
-        TensorType(elem, array.shape), BytesAttr(little_endian.tobytes())
-    )
+def tensor_array(tensor: onnx.TensorProto) -> np.ndarray:
+    """The value of an ONNX tensor: a read-only view of its raw bytes when they hold float32
+    (the weights of nearly every model: no copy), else `numpy_helper.to_array`."""
+    if tensor.data_type == onnx.TensorProto.FLOAT and tensor.HasField("raw_data"):
+        raw = tensor.raw_data  # (each read of the field is a copy)
+        if tensor.data_location != onnx.TensorProto.EXTERNAL and len(raw) == 4 * int(
+            np.prod(tensor.dims, dtype=np.int64)
+        ):
+            return np.frombuffer(raw, dtype="<f4").reshape(tuple(tensor.dims))
+    return numpy_helper.to_array(tensor)
 
 
 def constant_node_value(node: onnx.NodeProto, where: str) -> np.ndarray:
     """The value of an ONNX `Constant` node."""
     for attr in node.attribute:
         if attr.name == "value":
-            return numpy_helper.to_array(attr.t)
+            return tensor_array(attr.t)
         if attr.name == "value_float":
             return np.array(attr.f, dtype=np.float32)
         if attr.name == "value_floats":
@@ -104,7 +104,7 @@ def convert_attribute(attr: onnx.AttributeProto, where: str) -> Attribute:
     if kind == A.FLOATS:
         return DenseArrayBase.from_list(f32, list(attr.floats))
     if kind == A.TENSOR:
-        return dense_attr(normalise_constant(numpy_helper.to_array(attr.t), where))
+        return constant_pool.attribute(normalise_constant(tensor_array(attr.t), where), attr.name)
     raise ModelImportError(
         f"{where}: attribute '{attr.name}' has type {A.AttributeType.Name(kind)}, "
         "which is not supported"

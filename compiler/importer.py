@@ -40,19 +40,19 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, NoneType, StringAttr, TensorType, f32, i64
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
+from compiler import constant_pool
 from compiler.import_constants import (
     NEVER_FOLDED,
     constant_node_value,
     convert_attribute,
-    dense_attr,
     fold_node,
     normalise_constant,
     shape_of,
+    tensor_array,
 )
 from compiler.import_model import (
     ModelImportError,
@@ -120,7 +120,7 @@ class _Importer:
             self.values[vi.name] = arg
         for init in self.graph.initializer:
             self.constants[init.name] = normalise_constant(
-                numpy_helper.to_array(init), f"initializer '{init.name}'"
+                tensor_array(init), f"initializer '{init.name}'"
             )
         self.types = infer_types(model, self.input_shapes, self.constants)
 
@@ -132,7 +132,10 @@ class _Importer:
             op = NODE_OPS["Constant"](
                 [],
                 [TensorType(f32 if array.dtype == np.float32 else i64, array.shape)],
-                {"value": dense_attr(array), "onnx_outputs": ArrayAttr([StringAttr(name)])},
+                {
+                    "value": constant_pool.attribute(array, name),
+                    "onnx_outputs": ArrayAttr([StringAttr(name)]),
+                },
                 onnx_name=name,
             )
             self.block.add_op(op)

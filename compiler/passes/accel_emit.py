@@ -38,7 +38,6 @@ from xdsl.dialects.builtin import (
     BoolAttr,
     BytesAttr,
     DenseArrayBase,
-    DenseIntOrFPElementsAttr,
     IntegerAttr,
     ModuleOp,
     StringAttr,
@@ -54,10 +53,9 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler import loop_nest, tiling
+from compiler import constant_pool, loop_nest, tiling
 from compiler.passes.common import (
     PassError,
-    dense_to_numpy,
     layer_shape,
     mapping_attr,
     module_target,
@@ -161,9 +159,7 @@ def constant_weights(op: accel.TiledOp) -> np.ndarray | None:
     """The layer's weight operand as numpy if it is an `accel.constant` with its values (not
     elided), else None (SIGMA then counts the weights as dense)."""
     owner = op.operands[1].owner
-    if isinstance(owner, accel.ConstantOp) and isinstance(owner.value, DenseIntOrFPElementsAttr):
-        return dense_to_numpy(owner.value)
-    return None
+    return constant_pool.array_of(owner.value) if isinstance(owner, accel.ConstantOp) else None
 
 
 def emit_layer(op: accel.TiledOp, target: Target, layer_index: int) -> accel_isa.LayerOp:

@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
-    DenseIntOrFPElementsAttr,
     DictionaryAttr,
-    IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -240,29 +237,3 @@ def onnx_outputs_attrs(op: Operation) -> dict[str, Attribute]:
     """{"onnx_outputs": ...} if `op` carries it, else {} (to copy onto a replacement)."""
     attr = op.attributes.get(ONNX_OUTPUTS)
     return {ONNX_OUTPUTS: attr} if isinstance(attr, ArrayAttr) else {}
-
-
-def dense_to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
-    """The value of a dense elements attribute (f32/f64/integer element types)."""
-    shape = tuple(int(v) for v in attr.get_shape())
-    elem = attr.get_element_type()
-    raw = attr.data.data
-    if isinstance(elem, IntegerType):
-        width = elem.width.data
-        dtype = {1: "<i1", 8: "<i1", 16: "<i2", 32: "<i4", 64: "<i8"}[width]
-        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-    width = elem.bitwidth if hasattr(elem, "bitwidth") else 32
-    dtype = {16: "<f2", 32: "<f4", 64: "<f8"}[width]
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-
-
-def numpy_to_dense(array: np.ndarray) -> DenseIntOrFPElementsAttr:
-    """f32 for floats, i64 for integers (the importer's convention)."""
-    from xdsl.dialects.builtin import BytesAttr, f32, i64
-
-    array = np.asarray(array)
-    if np.issubdtype(array.dtype, np.floating):
-        elem, data = f32, np.ascontiguousarray(array, dtype="<f4")
-    else:
-        elem, data = i64, np.ascontiguousarray(array, dtype="<i8")
-    return DenseIntOrFPElementsAttr(TensorType(elem, array.shape), BytesAttr(data.tobytes()))

@@ -56,11 +56,10 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
+from compiler import constant_pool
 from compiler.passes.common import (
     ONNX_OUTPUTS,
     PassError,
-    dense_to_numpy,
-    numpy_to_dense,
     set_module_target,
     shape_of,
 )
@@ -125,13 +124,10 @@ def constant_value(value: SSAValue) -> np.ndarray | None:
     """The array behind `value` if an onnx.Constant or accel.constant defines it."""
     owner = value.owner
     if isinstance(owner, accel.ConstantOp):
-        if not isinstance(owner.value, DenseIntOrFPElementsAttr):
-            return None
-        return dense_to_numpy(owner.value)
+        return constant_pool.array_of(owner.value)
     if isinstance(owner, OnnxConstantOp):
         attr = owner.attributes.get("value")
-        if isinstance(attr, DenseIntOrFPElementsAttr):
-            return dense_to_numpy(attr)
+        return None if attr is None else constant_pool.array_of(attr)
     return None
 
 
@@ -237,8 +233,8 @@ class ConvToAccel(RewritePattern):
         new_w = (w_value.astype(np.float64) * factor[:, None, None, None]).astype(np.float32)
         new_b = ((bias - mean) * factor + beta).astype(np.float32)
         bn_name = _node_name(bn)
-        w_op = accel.ConstantOp(numpy_to_dense(new_w), f"{bn_name}/folded_weight")
-        b_op = accel.ConstantOp(numpy_to_dense(new_b), f"{bn_name}/folded_bias")
+        w_op = accel.ConstantOp(constant_pool.attribute(new_w, bn_name), f"{bn_name}/folded_weight")
+        b_op = accel.ConstantOp(constant_pool.attribute(new_b, bn_name), f"{bn_name}/folded_bias")
         conv = accel.Conv2DOp([x, w_op, b_op], bn.results[0].type, name, **geometry)
         conv.attributes.update(_first_output(bn))
         rewriter.insert([w_op, b_op, conv], InsertPoint.before(op))
@@ -257,7 +253,8 @@ class _Emitter:
 
     def constant(self, array: np.ndarray, suffix: str) -> SSAValue:
         op = accel.ConstantOp(
-            numpy_to_dense(np.asarray(array, np.float32)), f"{self.name}/{suffix}"
+            constant_pool.attribute(np.asarray(array, np.float32), f"{self.name}/{suffix}"),
+            f"{self.name}/{suffix}",
         )
         self.ops.append(op)
         return op.result
@@ -311,7 +308,8 @@ class GemmToAccel(RewritePattern):
         trans_b = bool(_attr_int(op, "transB", 0))
         if b_value is not None:
             if trans_b or alpha != 1.0:
-                b = emit.constant((b_value.T if trans_b else b_value) * alpha, "B")
+                transposed = b_value.T if trans_b else b_value  # a view: no copy
+                b = emit.constant(transposed if alpha == 1.0 else transposed * alpha, "B")
         else:
             if trans_b:
                 b = emit.host("Transpose", [b], shape_of(b)[::-1], b, "transB", {"perm": [1, 0]})
