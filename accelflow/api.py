@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 
     # accelerator layer name -> (its shape, its mapping dict once it has one)
     LayerMappings = dict[str, tuple[LayerShape, dict[str, Any] | None]]
-    # A model: a path to an ONNX file, or an onnx.ModelProto (onnx is imported on loading one).
-    ModelLike = str | Path | onnx.ModelProto
+    from compiler.import_model import LoadedModel
+
+    # A model: a path to an ONNX file, an onnx.ModelProto (onnx is imported on loading one), or
+    # a file loaded once for several compiles (`compiler.import_model.load_lean`).
+    ModelLike = str | Path | onnx.ModelProto | LoadedModel
 
 # Where a layer's mapping came from, in CompileResult.mapping_sources.
 FROM_DATABASE = "database"
@@ -236,7 +239,9 @@ def _compile(
     seconds: dict[str, float] = {}
     stages: dict[str, str] = {}
     t0 = time.perf_counter()
-    module = import_onnx(_load_model(model), dict(input_shapes) if input_shapes else None)
+    from compiler.import_model import load_lean
+
+    module = import_onnx(load_lean(model), dict(input_shapes) if input_shapes else None)
     seconds["import"] = time.perf_counter() - t0
 
     def keep(stage: str, mod: Any) -> None:

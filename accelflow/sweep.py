@@ -97,7 +97,7 @@ def sweep(
     """Compile `model` for every point of `grid` and time them together (module docstring);
     the points in grid order. `progress(done, total)` is called once the points and the model
     are checked (done = 0), then after each compilation."""
-    from accelflow.api import _load_model, compile, simulate_many
+    from accelflow.api import compile, simulate_many
     from simulator.target import load_target
 
     grid = {k: [str(v) for v in values] for k, values in (grid or {}).items()}
@@ -110,7 +110,9 @@ def sweep(
         load_target(target, [*overrides, *(f"{k}={v}" for k, v in point.items())])
         for point in points
     ]  # every point checked before anything is compiled
-    onnx_model = _load_model(model)
+    from compiler.import_model import load_lean
+
+    onnx_model = load_lean(model)  # read once: every point's program shares its weights
     if progress is not None:
         progress(0, len(targets))  # every point and the model checked: compiling starts
     programs = []

@@ -55,7 +55,9 @@ from compiler.import_constants import (
     tensor_array,
 )
 from compiler.import_model import (
+    LoadedModel,
     ModelImportError,
+    load_lean,
     load_model,
     parse_input_shape,
     parse_input_shapes,
@@ -99,7 +101,13 @@ def _node_names(graph: onnx.GraphProto) -> list[str]:
 class _Importer:
     """One import: the ONNX graph walked in order into the block of `func.func @main`."""
 
-    def __init__(self, model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]] | None):
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        input_shapes: dict[str, tuple[int, ...]] | None,
+        weights: dict[str, np.ndarray] | None = None,
+    ):
+        """`weights`: initializers whose values are not in `model` (`load_lean`)."""
         self.model = model
         self.graph = model.graph
         self.opsets = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
@@ -119,8 +127,9 @@ class _Importer:
         for vi, arg in zip(self.graph_inputs, self.block.args, strict=True):
             self.values[vi.name] = arg
         for init in self.graph.initializer:
+            value = weights.get(init.name) if weights else None
             self.constants[init.name] = normalise_constant(
-                tensor_array(init), f"initializer '{init.name}'"
+                tensor_array(init) if value is None else value, f"initializer '{init.name}'"
             )
         self.types = infer_types(model, self.input_shapes, self.constants)
 
@@ -292,13 +301,15 @@ class _Importer:
 
 
 def import_onnx(
-    model: str | Path | onnx.ModelProto,
+    model: str | Path | onnx.ModelProto | LoadedModel,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> ModuleOp:
-    """Import an ONNX model (a path or a `ModelProto`) as a module holding `func.func @main`.
+    """Import an ONNX model (a path, a `ModelProto` or a `LoadedModel`) as a module holding
+    `func.func @main`.
 
     `input_shapes` maps graph input names to static shapes; it overrides the model's (for a
     dynamic dimension, or to change the batch size). The key `""` means the only input.
     Raises `ModelImportError` with a one-line message for anything the importer cannot handle.
     """
-    return _Importer(load_model(model), input_shapes).run()
+    loaded = load_lean(model)
+    return _Importer(loaded.proto, input_shapes, loaded.weights).run()
