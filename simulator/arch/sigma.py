@@ -66,6 +66,7 @@ product takes 2 adder-network links.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Any
 
@@ -332,12 +333,33 @@ def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, i
     if reps > 1 and mask.strides[0] == 0:  # one weight matrix for every rep (broadcast)
         one = tile_stats(mask[0], ms, dn, rn)
         return tuple(v * reps for v in one)  # type: ignore[return-value]
-    iterations = [iteration for rep in mask for iteration in pack_vns(rep, ms)]
+    # A split row (more non-zeros than multipliers) is an iteration of its own per chunk, whose
+    # costs depend only on the chunk's length (its k are distinct): `dense_tile_stats`'s table.
+    # The runs of rows between split rows are packed (`pack_vns` packs them apart anyway).
+    lengths = mask.sum(axis=2)
+    splits = lengths > ms
+    iterations = []
+    for rep, row_lengths in zip(mask, splits, strict=True):
+        bounds = [-1, *np.flatnonzero(row_lengths).tolist(), len(row_lengths)]
+        for lo, hi in itertools.pairwise(bounds):
+            if hi - lo > 1:
+                iterations += pack_vns(rep[lo + 1 : hi], ms)
     costs = iterations_costs(iterations, ms, dn, rn)
     w, s, b, kr = costs.T
-    fill = int((w + s + b).sum())
-    col = int(np.maximum(s, b).sum())
-    return len(iterations), fill, col, int(kr.sum()), int(mask.sum()), int(mask.size)
+    fill, col, kreads = int((w + s + b).sum()), int(np.maximum(s, b).sum()), int(kr.sum())
+    count = len(iterations)
+    if splits.any():
+        split_rows = lengths[splits]
+        iters, split_fill, split_col, split_kr = dense_tile_stats(
+            np.int64(1), np.int64(1), split_rows, ms, dn, rn
+        )[:4]
+        count += int(iters.sum())
+        fill, col, kreads = (
+            fill + int(split_fill.sum()),
+            col + int(split_col.sum()),
+            kreads + int(split_kr.sum()),
+        )
+    return count, fill, col, kreads, int(mask.sum()), int(mask.size)
 
 
 def compute_cycles(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:

@@ -20,7 +20,7 @@ from simulator.target import load_target
 from tuner.space import MappingSpace
 
 EXAMPLES = settings(
-    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 
 TIGHT = ["ifmap_sram_kib=1", "filter_sram_kib=1", "ofmap_sram_kib=1"]

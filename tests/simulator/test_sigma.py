@@ -296,3 +296,29 @@ def test_tile_stats_shortcuts_are_exact(density):
         packed += [len(iterations), (w + s + b).sum(), np.maximum(s, b).sum(), kr.sum(), 0, 0]
     packed[4:] = broadcast.sum(), broadcast.size
     assert sigma.tile_stats(broadcast, 8, 2, 4) == tuple(int(v) for v in packed)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    rows=st.integers(1, 9),
+    k=st.integers(1, 40),
+    ms=st.sampled_from([2, 4, 8, 16]),
+    dn=st.sampled_from([1, 2, 4]),
+    rn=st.sampled_from([1, 2, 8]),
+    density=st.sampled_from([0.3, 0.7, 0.95]),
+    seed=st.integers(0, 1000),
+)
+def test_split_rows_by_their_lengths_equal_packing(rows, k, ms, dn, rn, density, seed):
+    """Rows with more non-zeros than multipliers mixed with rows that fit: `tile_stats` costs the
+    split rows by their lengths (the dense table) and packs the runs between them; the same as
+    packing every row and costing every iteration (`iteration_costs`, the specification)."""
+    mask = np.random.default_rng(seed).random((2, rows, k)) < density
+    packed = np.zeros((6,), np.int64)
+    for rep in mask:
+        iterations = sigma.pack_vns(rep, ms)
+        if iterations:
+            costs = np.array([sigma.iteration_costs(a, b, ms, dn, rn) for a, b in iterations])
+            w, s, b, kr = costs.T
+            packed[:4] += [len(iterations), (w + s + b).sum(), np.maximum(s, b).sum(), kr.sum()]
+    packed[4:] = mask.sum(), mask.size
+    assert sigma.tile_stats(mask, ms, dn, rn) == tuple(int(v) for v in packed)
