@@ -53,7 +53,8 @@ the program, MAERI's step costs. SIGMA's bitmap statistics of the weights travel
 row itself (its `sparse` field). Stalls, DMA and buffers are shared.
 
 Target parameters: `target_params(target)` turns a `Target` into `TargetParams`, a frozen
-dataclass registered as a pytree whose fields are all data (traced): DRAM bytes per cycle and
+dataclass (simulator/timing.py) that this module registers as a pytree, whose fields are all
+data (traced): DRAM bytes per cycle and
 latency, element bytes, SRAM bandwidth, shared buffer, arch code, and per family (`families`,
 name -> that family's `params`: the target's own for its family, neutral values for the
 others) the array's parameters. Every field has a fixed dtype and no field is static, so one
