@@ -257,9 +257,8 @@ class _Runner:
         if symbol >= 0:
             x = self.sched[symbol]
             return schedule.writes(x) if x[0] in _JUMPABLE_OPS else None
-        found = self._writes.get(symbol, ())
-        if found != ():
-            return found
+        if symbol in self._writes:
+            return self._writes[symbol]
         body, _ = self.found.repeats[-1 - symbol]
         union: set[int] = set()
         for s in body:
