@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.errors import AccelflowError
+from simulator.errors import AccelflowError, existing_file
 from simulator.program import Program
 from simulator.target import Target, load_target
 
@@ -289,9 +289,7 @@ def random_inputs(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
 
 def read_inputs(path: str | Path, program: Program) -> dict[str, np.ndarray]:
     """Inputs from a .npy (the single graph input) or .npz (by input name, or arr_0.. in order)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
+    path = existing_file(path, InputError)
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as err:

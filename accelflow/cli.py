@@ -46,7 +46,7 @@ from typing import Any
 
 from rich.console import Console
 
-from simulator.errors import AccelflowError
+from simulator.errors import AccelflowError, existing_file
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -205,6 +205,7 @@ def _load_mappings(path: str | None) -> Any:
 
 
 def _compile(args: argparse.Namespace, keep_ir: bool = False):
+    existing_file(args.model)  # before the compiler's imports (seconds): a typo answers at once
     from accelflow.api import compile as compile_model
 
     mappings = _load_mappings(args.mappings)
@@ -227,6 +228,7 @@ def _compile(args: argparse.Namespace, keep_ir: bool = False):
 def _compile_cached(args: argparse.Namespace):
     """`_compile`, through the program cache (accelflow/program_cache.py): a model compiled
     before for the same target, mappings, options and code is loaded, not compiled."""
+    existing_file(args.model)
     from accelflow import program_cache
     from accelflow.api import CompileResult
     from simulator.target import load_target

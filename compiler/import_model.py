@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from simulator.errors import AccelflowError
+from simulator.errors import AccelflowError, existing_file
 
 __all__ = [
     "LoadedModel",
@@ -98,9 +98,7 @@ def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     """The ModelProto of `model` (a path or a proto), or ModelImportError naming the file."""
     if isinstance(model, onnx.ModelProto):
         return model
-    path = Path(model)
-    if not path.is_file():
-        raise ModelImportError(f"{path}: no such file")
+    path = existing_file(model, ModelImportError)
     try:
         proto = onnx.load(str(path))
     except Exception as exc:  # protobuf raises several unrelated types
@@ -133,9 +131,7 @@ def load_lean(model: str | Path | onnx.ModelProto | LoadedModel) -> LoadedModel:
         return model
     if isinstance(model, onnx.ModelProto):
         return LoadedModel(model)
-    path = Path(model)
-    if not path.is_file():
-        raise ModelImportError(f"{path}: no such file")
+    path = existing_file(model, ModelImportError)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from simulator.errors import existing_file
 from simulator.target import Target, load_target, make_target
 from tuner.db import MappingDB
 from tuner.executors import Executor, make_executor
@@ -237,8 +238,7 @@ class TuneSession:
             raise TuneError(f"{next(iter(hw_options))} is an option of the hardware search (hw)")
         tgt = load_target(target, list(overrides))
         shapes, shape_options = _shapes(input_shapes)
-        if not Path(model).is_file():
-            raise ModelImportError(f"{model}: no such file")
+        existing_file(model, ModelImportError)
         db = Path(db) if db is not None else None
         if log is True:
             log = default_log(db) if db is not None else None

@@ -310,3 +310,18 @@ def test_accelflow_opt_reports_bad_input_in_one_line(tmp_path, capsys):
 def test_bad_pass_pipeline(capsys, lenet_path, passes, needle):
     code, _, err = run(capsys, "compile", lenet_path, "--passes", passes)
     assert_one_line_error(code, err, "bad pass pipeline", needle)
+
+
+@pytest.mark.parametrize("command", ["simulate", "compile"])
+def test_a_missing_model_is_reported_before_the_compiler_loads(command, tmp_path):
+    """The typo answers at once: no xDSL, ONNX or JAX imported for it (seconds each)."""
+    script = (
+        "import sys\n"
+        "from accelflow.cli import main\n"
+        f"code = main([{command!r}, {str(tmp_path / 'missing.onnx')!r}])\n"
+        "heavy = sorted(m for m in ('xdsl', 'onnx', 'jax') if m in sys.modules)\n"
+        "print(code, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.split("\n")[0] == "2 []", proc.stdout + proc.stderr
+    assert "missing.onnx: no such file" in proc.stderr
