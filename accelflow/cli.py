@@ -219,10 +219,15 @@ def _compile(args: argparse.Namespace, keep_ir: bool = False):
             mappings=mappings,
             keep_ir=keep_ir,
         )
-    notice = result.mapping_notice(args.mappings) if mappings is not None else None
+    _print_mapping_notice(result, args.mappings)
+    return result
+
+
+def _print_mapping_notice(result: Any, database: str | None) -> None:
+    """The one line saying which layers did not get their mapping from `--mappings`."""
+    notice = result.mapping_notice(database) if database is not None else None
     if notice:
         err_console.print(f"notice: {notice}", markup=False, soft_wrap=True)
-    return result
 
 
 def _compile_cached(args: argparse.Namespace):
@@ -254,9 +259,7 @@ def _compile_cached(args: argparse.Namespace):
         mapping_sources=meta["mapping_sources"],
         database_fingerprints=meta["database_fingerprints"],
     )
-    notice = result.mapping_notice(args.mappings) if args.mappings is not None else None
-    if notice:
-        err_console.print(f"notice: {notice}", markup=False, soft_wrap=True)
+    _print_mapping_notice(result, args.mappings)
     return result
 
 

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,21 @@ def key(
     passes: str | None,
     input_shapes: Sequence[str] | None,
 ) -> str | None:
-    """The entry's key, or None when the model is not cached (external data, not a file)."""
-    path = Path(model)
+    """The entry's key, or None when the model is not cached (external data, not a readable
+    file: the compile then reports what is wrong with it)."""
+    try:
+        return _key(Path(model), target, mappings, passes, input_shapes)
+    except OSError:
+        return None
+
+
+def _key(
+    path: Path,
+    target: Target,
+    mappings: str | None,
+    passes: str | None,
+    input_shapes: Sequence[str] | None,
+) -> str | None:
     if not path.is_file():
         return None
     digest = hashlib.sha256()
@@ -112,8 +126,8 @@ def load(entry: str) -> tuple[Program, dict[str, Any]] | None:
         program = Program.load(folder / entry)
         meta = json.loads((folder / entry / "meta.json").read_text())
         os.utime(folder / entry)  # recently used
-    except (OSError, ValueError, KeyError, ProgramFormatError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ProgramFormatError):
+        return None  # a broken entry: compiled again
     return program, meta
 
 

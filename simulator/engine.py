@@ -91,6 +91,7 @@ from simulator.timing import (  # noqa: F401
     TargetParams,
     aggregate,
     layer_index_of_rows,
+    prepare,
     records_of,
     row_costs,
     simulate_timing,
@@ -176,13 +177,6 @@ def _jitted(names: tuple[str, ...]) -> tuple[Any, Any]:
     first (simulator/jax_cache.py), so another process reuses the compiled runs."""
     jax_cache.enable()
     return jax.jit(_run), jax.jit(jax.vmap(_run))
-
-
-def prepare(instrs: np.ndarray, params: TargetParams) -> np.ndarray:
-    """One stream's rows with the fields the simulator derives filled in by its target's family
-    (`Family.prepare_rows`: MAERI's step costs), before the jitted run."""
-    fam = families.families()[int(params.arch)]
-    return fam.prepare_rows(instrs, params.families[fam.name])
 
 
 def run_records(instrs: np.ndarray, params: TargetParams) -> np.ndarray:

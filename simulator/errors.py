@@ -18,8 +18,9 @@ class AccelflowError(Exception):
 
 
 def existing_file(path: str | Path, error: type[AccelflowError] = AccelflowError) -> Path:
-    """`path` as a Path if it names a file, else `error` ("<path>: no such file")."""
+    """`path` as a Path if it names a regular file, else `error` ("<path>: no such file", or
+    "not a regular file" for a directory, a FIFO or a device)."""
     path = Path(path)
     if not path.is_file():
-        raise error(f"{path}: no such file")
+        raise error(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     return path

@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulator import arch as families
 from simulator import schedule
 from simulator.program import OP_COMPUTE, OP_LOAD, OP_NOP, OP_STORE, ROW, Program
 
@@ -350,9 +349,7 @@ def simulate(program: Program, params: TargetParams) -> Result:
     from simulator import timing
 
     found = structure(program)
-    fam = families.families()[int(params.arch)]
-    prepared = fam.prepare_rows(found.rows, params.families[fam.name])
-    sched, consts = timing.row_costs(prepared, params, np)
+    sched, consts = timing.row_costs(timing.prepare(found.rows, params), params, np)
     runner = _Runner(found, sched)
 
     num_layers = len(program.layers)

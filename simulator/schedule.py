@@ -232,33 +232,42 @@ def vector(state: Any, x: Any, ops: Ops) -> tuple[Any, tuple]:
 RULES = (nop, config, load, compute, store, vector)
 assert (OP_NOP, OP_CONFIG, OP_LOAD, OP_COMPUTE, OP_STORE, OP_VECTOR) == (0, 1, 2, 3, 4, 5)
 
-# The state values each opcode may change (the fast-forward advances exactly these).
-WRITES = {
-    OP_NOP: (),
-    OP_CONFIG: (LAYER_START,),
-    OP_LOAD: (DMA_FREE, LAST_END),  # and ready/xfer of its slot
-    OP_COMPUTE: (ARRAY_FREE, LAST_END),  # and free of s_in, s_w, ready of s_out
-    OP_STORE: (DMA_FREE, LAST_END),  # and free of its slot
-    OP_VECTOR: (DMA_FREE, LAST_END),
-}
+
+class _Recorder(list):
+    """A state whose writes are recorded (`writes`)."""
+
+    def __init__(self) -> None:
+        super().__init__([0] * NUM_STATE)
+        self.written: set[int] = set()
+
+
+def _record_put(state: _Recorder, group: int, i: int, v: int) -> _Recorder:
+    state.written.add(group + i)
+    return _py_put(state, group, i, v)
+
+
+def _record_set(state: _Recorder, field: int, v: int) -> _Recorder:
+    state.written.add(field)
+    return _py_set(state, field, v)
+
+
+_RECORDING_OPS = Ops(
+    maximum=max,
+    where=PY_OPS.where,
+    get=PY_OPS.get,
+    put=_record_put,
+    set=_record_set,
+    zero=0,
+)
 
 
 def writes(x: Any) -> tuple[int, ...]:
-    """The state fields an instruction with inputs `x` (a sequence of ints) changes."""
+    """The state fields an instruction with inputs `x` (a sequence of ints) changes: what its
+    rule writes, read off the rule itself (the fast-forward advances exactly these)."""
     op = int(x[INPUT["opcode"]])
-    fixed = WRITES.get(op, ())
-    if op == OP_LOAD:
-        return (*fixed, READY + int(x[INPUT["slot"]]), XFER + int(x[INPUT["slot"]]))
-    if op == OP_COMPUTE:
-        return (
-            *fixed,
-            FREE + int(x[INPUT["s_in"]]),
-            FREE + int(x[INPUT["s_w"]]),
-            READY + int(x[INPUT["s_out"]]),
-        )
-    if op == OP_STORE:
-        return (*fixed, FREE + int(x[INPUT["slot"]]))
-    return fixed
+    state = _Recorder()
+    RULES[op if 0 <= op < len(RULES) else 0](state, tuple(int(v) for v in x), _RECORDING_OPS)
+    return tuple(sorted(state.written))
 
 
 def initial_state() -> list[int]:

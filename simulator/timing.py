@@ -270,6 +270,13 @@ def stats_from_totals(
     return ModelStats.from_layers(layers, target)
 
 
+def prepare(instrs: np.ndarray, params: TargetParams) -> np.ndarray:
+    """Rows with the fields the simulator derives filled in by the target's family
+    (`Family.prepare_rows`: MAERI's step costs), before they are costed."""
+    fam = families.families()[int(params.arch)]
+    return fam.prepare_rows(instrs, params.families[fam.name])
+
+
 def simulate_timing(program: Program, target: Target, fast_forward: bool = True) -> ModelStats:
     """Timing of a whole program on a target: per-layer and total stats.
 
