@@ -8,9 +8,10 @@ passes), runs each through `compiler.loop_nest.program_rows` (SIGMA: dense weigh
   network hops, global-buffer bytes): the count of mismatches is printed,
 - latency: MAPE and Spearman rank correlation against the simulator's layer cycles, overall
   and split by double buffering,
-then times `evaluate` on a batch of 100k random candidates of one conv layer (candidates per
-second of wall time and of CPU time, best of 3 runs: the CPU figure is what other processes on
-the machine do not change). Ends with a table, one row per target; `--json` prints the figures.
+then times `evaluate` on a batch of 100k candidates of one conv layer, drawn twice: random
+log-uniform tiles (`random_candidates`) and the tuner's own draw (`space_candidates`)
+(candidates per second of wall time and of CPU time, best of 3 runs: the CPU figure is what other
+processes on the machine do not change). Ends with a table, one row per target; `--json` prints the figures.
 
     python -m bench.cost_model_accuracy [--pairs 500] [--targets tpu-like,maeri-128,sigma-128]
         [--target NAME] [--set FIELD=VALUE ...] [--seed 0] [--batch 100000] [--json]
@@ -246,11 +247,28 @@ def random_candidates(
     )
 
 
-def throughput(target: Target, batch: int, seed: int, repeats: int = 3) -> dict[str, Any]:
-    """Candidates scored per second on `batch` random candidates of a conv layer (best run)."""
+def space_candidates(
+    shape: LayerShape, target: Target, batch: int, rng: np.random.Generator
+) -> CandidateBatch:
+    """`batch` legal candidates drawn as the tuner draws them (`tuner.space.MappingSpace.sample`:
+    tiles among the divisors and the halving chain of each extent, every pass option free)."""
+    from tuner.space import MappingSpace
+
+    space = MappingSpace(shape, target)
+    return space.decode(space.sample(rng, batch))
+
+
+def throughput(
+    target: Target, batch: int, seed: int, repeats: int = 3, draw: str = "random"
+) -> dict[str, Any]:
+    """Candidates scored per second on `batch` candidates of a conv layer (best run): `draw`
+    "random" (`random_candidates`: log-uniform tiles, most of them not dividing the extents, so
+    about 16 tile shapes per candidate on average) or "space" (`space_candidates`: the tuner's
+    own, under 2 tile shapes per candidate on average)."""
     rng = np.random.default_rng(seed)
     shape = conv2d_shape((1, 64, 56, 56), (128, 64, 3, 3), pads=(1, 1, 1, 1))
-    candidates = random_candidates(shape, target, batch, rng)
+    draw_fn = {"random": random_candidates, "space": space_candidates}[draw]
+    candidates = draw_fn(shape, target, batch, rng)
     evaluate(shape, target, candidates.take(slice(0, 100)))  # warm-up
     elapsed = cpu = math.inf
     for _ in range(repeats):
@@ -259,14 +277,19 @@ def throughput(target: Target, batch: int, seed: int, repeats: int = 3) -> dict[
         elapsed = min(elapsed, time.perf_counter() - start)
         cpu = min(cpu, time.process_time() - start_cpu)
     legal = int((stats["fits"] & stats["spatial_fits"]).sum())
+    extent = np.array([shape.dims[d] for d in shape.dim_names])
+    tiles = np.clip(candidates.tiles, 1, extent)
+    shapes = float(np.mean(2.0 ** (extent % tiles != 0).sum(axis=1)))
     print(
-        f"throughput on {target.name}: {batch} candidates of a {shape.dims} conv in "
-        f"{elapsed:.3f} s (best of {repeats}) = {batch / elapsed:,.0f} candidates/s; "
-        f"{cpu:.3f} s of CPU = {batch / cpu:,.0f} candidates/s of CPU "
-        f"({len(stats)} statistics each, {legal} legal)"
+        f"throughput on {target.name} ({draw} candidates, {shapes:.1f} tile shapes each on "
+        f"average): {batch} candidates of a {shape.dims} conv in {elapsed:.3f} s (best of "
+        f"{repeats}) = {batch / elapsed:,.0f} candidates/s; {cpu:.3f} s of CPU = "
+        f"{batch / cpu:,.0f} candidates/s of CPU ({len(stats)} statistics each, {legal} legal)"
     )
     return {
+        "draw": draw,
         "batch": batch,
+        "tile_shapes_per_candidate": shapes,
         "seconds": elapsed,
         "cpu_seconds": cpu,
         "candidates_per_s": batch / elapsed,
@@ -278,6 +301,7 @@ def table(results: list[dict[str, Any]]) -> str:
     header = (
         "target", "arch", "pairs", "MAPE %", "Spearman",
         "compute mism.", "DRAM mism.", "other mism.", "candidates/s", "per CPU s",
+        "tuner's cand./s", "per CPU s",
     )  # fmt: skip
     rows = []
     for r in results:
@@ -296,6 +320,8 @@ def table(results: list[dict[str, Any]]) -> str:
                 str(other),
                 f"{r['throughput']['candidates_per_s']:,.0f}",
                 f"{r['throughput']['candidates_per_cpu_s']:,.0f}",
+                f"{r['throughput_space']['candidates_per_s']:,.0f}",
+                f"{r['throughput_space']['candidates_per_cpu_s']:,.0f}",
             )
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -323,6 +349,7 @@ def main() -> None:
         target = load_target(name.strip(), args.set)
         result = accuracy(target, args.pairs, args.seed)
         result["throughput"] = throughput(target, args.batch, args.seed)
+        result["throughput_space"] = throughput(target, args.batch, args.seed, draw="space")
         results.append(result)
         print()
     print(table(results))

@@ -20,7 +20,8 @@ what the compiler or the simulator computes: footprints and the GEMM view come f
 
 How the per-tile formulas are summed over the tile loop nest exactly, without visiting it: the
 tiles of a candidate come in at most 2^a distinct shapes (a: its "ragged" dims), each with a
-count (`tuner.tile_shapes.TileShapes`, which sums any per-tile quantity times the counts). The
+count (`tuner.tile_shapes.TileShapes`, which sums any per-tile quantity times the counts;
+candidates are scored in one numpy pass per number of ragged dims, `_grouped`). The
 first visit of an output tile (acc = 0: no partial-sum read) is the iteration whose non-output
 coordinates are all 0, one per distinct output tile (`TileShapes.first`). These statistics therefore
 equal the simulator's (the tests check it for every family):
@@ -78,7 +79,7 @@ from simulator.workload import (
     operand_dims,
     visits,
 )
-from tuner.tile_shapes import TileShapes
+from tuner.tile_shapes import TileShapes, ragged_rank
 
 # The statistics `evaluate` returns (every one an array [B]).
 STATISTICS = (
@@ -219,7 +220,7 @@ class CandidateBatch:
         )
 
 
-# -- per-tile costs, per arch: arrays that broadcast against the tile shapes -----------------
+# -- per-tile costs, per arch: arrays [2^a, B] (the tile shapes) ---------------------------
 
 
 def _sram_stall(target: Target, busy: Any, in_b: Any, w_b: Any, out_b: Any) -> Any:
@@ -230,33 +231,23 @@ def _sram_stall(target: Target, busy: Any, in_b: Any, w_b: Any, out_b: Any) -> A
 
 
 # The partial-sum flag of a COMPUTE as a leading axis: per-tile traffic for acc = 0 and acc = 1.
-_ACC = np.arange(2)
-
-
-def _acc_axis(ragged: int) -> np.ndarray:
-    return _ACC.reshape((2,) + (1,) * (1 + ragged))
+_ACC = np.arange(2).reshape(2, 1, 1)
 
 
 def _per_tile(
-    shape: LayerShape, target: Target, tiles: TileShapes, config: Fields, dataflow: np.ndarray
+    shape: LayerShape, target: Target, tiles: TileShapes, config: dict, dataflow: Any
 ) -> dict[str, Any]:
     """The family's `tile_cost` of every tile shape, as the engine's COMPUTE costs it: the
-    COMPUTE fields from the tile sizes (dense weights), the CONFIG fields gathered per tile."""
+    COMPUTE fields from the tile sizes (dense weights), the CONFIG fields per candidate."""
     fam = target.family
     dims = shape.dim_names
     reps, m, n, k = gemm_view(shape, tiles.sizes)
     sizes = [tiles.sizes[d] for d in dims] + [1] * (MAX_DIMS - len(dims))
     compute = Fields(
-        reps=reps, m=m, n=n, k=k, dataflow=tiles.gather(dataflow), acc=_acc_axis(tiles.ragged),
+        reps=reps, m=m, n=n, k=k, dataflow=dataflow, acc=_ACC,
         size=sizes, **vars(fam.tile_fields(shape, target, tiles.sizes)),
     )  # fmt: skip
-
-    def gather(v: Any) -> Any:
-        if isinstance(v, list | tuple):
-            return [gather(x) for x in v]
-        return tiles.gather(v) if isinstance(v, np.ndarray) and v.ndim == 1 else v
-
-    cfg = Fields(**{name: gather(v) for name, v in vars(config).items()})
+    cfg = Fields(**config)  # [B] arrays broadcast against the tile shapes [2^a, B]
     params = {**fam.params(target), "element_bytes": np.int64(target.element_bytes)}
     return fam.tile_cost(cfg, compute, params, np)._asdict()
 
@@ -270,57 +261,56 @@ def _load_bytes(shape: LayerShape, target: Target, sizes: dict[str, Any]) -> lis
     return target.family.load_bytes(shape, target, nbytes, sizes)
 
 
-# Rows of `_tile_sum`: sums over every tile (output reads and stall as if acc = 1), ...
+# What `_tile_sum` adds up per candidate: over every tile (output reads and stall as if acc = 1),
 _SUMS = (
     "busy", "folds", "hops", "macs", "in_rd", "w_rd", "out_wr", "out_rd", "stall",
-    "load_in", "load_w", "load_out", "dma_in", "dma_w", "dma_out",
+    "load_input", "load_weight", "load_output", "dma_input", "dma_weight", "dma_output",
 )  # fmt: skip
-# ... then over first visits, the acc = 0 corrections of the output reads and stall, ...
+# ... over first visits, the acc = 0 corrections of the output reads and stall, and over the
+# edge tiles of the innermost loop, array and DMA cycles (the latency model).
 _FIRST = ("out_rd_first", "stall_first")
-# ... then over the edge tiles of the innermost loop, array and DMA cycles (the latency model).
-_INNER_EDGE = ("array_edge", "dma_in_edge", "dma_w_edge", "dma_out_edge")
-_ROWS = {name: i for i, name in enumerate(_SUMS + _FIRST + _INNER_EDGE)}
+_INNER_EDGE = ("array_edge", "dma_input_edge", "dma_weight_edge", "dma_output_edge")
 
 
 def _tile_sum(
-    shape: LayerShape, target: Target, tiles: TileShapes, config: Fields, dataflow: np.ndarray
-) -> np.ndarray:
-    """Per candidate of `tiles`, the sums named by `_ROWS` ([len(_ROWS), Bg])."""
+    shape: LayerShape, target: Target, tiles: TileShapes, config: dict, dataflow: Any
+) -> dict[str, Any]:
+    """Per candidate, the sums named by `_SUMS`, `_FIRST` and `_INNER_EDGE` ([B] each)."""
     per_tile = _per_tile(shape, target, tiles, config, dataflow)
-    in_rd, w_rd = (np.asarray(per_tile[f]) for f in ("read_input", "read_weight"))
-    out_wr, out_rd = (np.asarray(per_tile[f]) for f in ("write_output", "read_output"))
-    # Busy cycles, folds, hops and MACs do not depend on the partial-sum flag (axis 0, if any).
-    acc_free = tiles.ragged + 2
-    busy, folds, hops, macs = (
-        np.asarray(v)[1] if np.ndim(v) == acc_free else v
-        for v in (per_tile["busy"], per_tile["folds"], per_tile["hops"], per_tile["macs"])
+
+    def acc_free(v: Any) -> Any:  # a cost that does not depend on the partial-sum flag
+        return v[1] if np.ndim(v) == 3 else v
+
+    busy, folds, hops, macs, in_rd, w_rd, out_wr = (
+        acc_free(per_tile[f])
+        for f in ("busy", "folds", "hops", "macs", "read_input", "read_weight", "write_output")
     )
-    out_rd0, out_rd1 = np.broadcast_to(out_rd, (2, *np.shape(out_rd)[-tiles.ragged - 1 :]))
+    out_rd0, out_rd1 = np.broadcast_to(per_tile["read_output"], (2, *tiles.count.shape))
     stall0 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd0)
     stall1 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd1)
     loads = _load_bytes(shape, target, tiles.sizes)
     bw = float(target.dram_bw_bytes_per_cycle)
     transfers = [np.ceil(v / bw).astype(np.int64) for v in loads]
-    every = (busy, folds, hops, macs)
-    every += (in_rd, w_rd, out_wr, out_rd1, stall1, *loads, *transfers)
-    sums = [tiles.sum(v) for v in every]
-    sums += [tiles.sum(out_rd0 - out_rd1, tiles.first), tiles.sum(stall0 - stall1, tiles.first)]
-    sums += [tiles.sum(v, tiles.inner_edge) for v in (busy + stall1, *transfers)]
-    return np.stack([np.broadcast_to(v, tiles.index.shape) for v in sums])
+    every = (busy, folds, hops, macs, in_rd, w_rd, out_wr, out_rd1, stall1, *loads, *transfers)
+    sums = {name: tiles.sum(v) for name, v in zip(_SUMS, every, strict=True)}
+    sums["out_rd_first"] = tiles.sum(out_rd0 - out_rd1, tiles.first)
+    sums["stall_first"] = tiles.sum(stall0 - stall1, tiles.first)
+    for name, v in zip(_INNER_EDGE, (busy + stall1, *transfers), strict=True):
+        sums[name] = tiles.sum(v, tiles.inner_edge)
+    return sums
 
 
 def _slot_chain(
     shape: LayerShape,
-    sums: np.ndarray,
-    inner: np.ndarray,
-    trips: np.ndarray,
-    tile: np.ndarray,
-    extent: np.ndarray,
-    repeat_out: np.ndarray,
-    array_cycles: np.ndarray,
-    middle_dma: np.ndarray,
+    sums: dict[str, Any],
+    inner: Any,
+    trips: Any,
+    tile: Any,
+    repeat_out: Any,
+    array_cycles: Any,
+    middle_dma: Any,
     lat: int,
-) -> np.ndarray:
+) -> Any:
     """Double buffering's slot chain: iteration i's loads wait for iteration i-2's compute to
     free their slot (and for its output store, queued before them on the DMA channel), so the
     iterations of one parity form a chain of compute + DMA + DRAM latency each; the latency is
@@ -328,21 +318,22 @@ def _slot_chain(
     but the last; with t even every edge tile falls in one parity, so that chain holds
     (t/2 - 1) / (t - 1) of the full tiles' steps and all the edge steps, the other t/2 / (t - 1);
     otherwise the two chains are even, half of everything each."""
-    rows = np.arange(len(inner))
-    at = np.maximum(inner, 0)
-    t = trips[rows, at]
-    ragged = (inner >= 0) & (extent[at] % tile[rows, at] != 0)
+    dims = shape.dim_names
+    extent = np.array([shape.dims[d] for d in dims] + [1], np.int64)
+    at = np.maximum(inner, 0)[:, None]
+    t = np.take_along_axis(trips, at, axis=1)[:, 0]
+    ragged = (inner >= 0) & (extent[inner] % np.take_along_axis(tile, at, 1)[:, 0] != 0)
     num_tiles = np.prod(trips, axis=1)
     steps = array_cycles + middle_dma + (num_tiles - 1) * lat
     # Per edge tile of the innermost loop: its compute, the loads of the operands that change
     # with the innermost dim (the output: its store and, when revisited, its partial sums).
-    dims = shape.dim_names
     rel = operand_dims(shape)
-    edge_steps = sums[_ROWS["array_edge"]] + (num_tiles // t) * lat
-    for op, name in zip(OPERANDS, ("dma_in_edge", "dma_w_edge", "dma_out_edge"), strict=True):
-        changes = np.isin(inner, [dims.index(d) for d in rel[op]])
+    edge_steps = sums["array_edge"] + (num_tiles // t) * lat
+    for op in OPERANDS:
+        # Whether the innermost dim is one of the operand's (index -1, no loop: the last, False).
+        changes = np.asarray(np.array([d in rel[op] for d in dims] + [False]))[inner]
         per_visit = 1 + (repeat_out - 1) / repeat_out if op == "output" else 1
-        edge_steps = edge_steps + changes * per_visit * sums[_ROWS[name]]
+        edge_steps = edge_steps + changes * per_visit * sums[f"dma_{op}_edge"]
     full_steps = steps - edge_steps
     with np.errstate(divide="ignore", invalid="ignore"):
         chain_a = full_steps * (t // 2) / (t - 1)
@@ -352,82 +343,43 @@ def _slot_chain(
     return np.ceil(chain).astype(np.int64)
 
 
-CHUNK = 1 << 17  # candidates per vectorised pass (bounds the temporaries)
-
-
-def evaluate(
-    shape: LayerShape, target: Target, candidates: CandidateBatch
-) -> dict[str, np.ndarray]:
-    """Every statistic of `STATISTICS` for each candidate (arrays [B])."""
-    if len(candidates) == 0:  # the statistics' dtypes, from one whole-layer candidate
-        nd = len(shape.dim_names)
-        whole = CandidateBatch(
-            np.zeros(1, np.int64),
-            np.array([[shape.dims[d] for d in shape.dim_names]], np.int64),
-            np.arange(nd)[None],
-            np.zeros(1, bool),
-        )
-        return {name: v[:0] for name, v in _evaluate(shape, target, whole).items()}
-    if len(candidates) <= CHUNK:
-        return _evaluate(shape, target, candidates)
-    parts = [
-        _evaluate(shape, target, candidates.take(slice(lo, lo + CHUNK)))
-        for lo in range(0, len(candidates), CHUNK)
-    ]
-    return {name: np.concatenate([p[name] for p in parts]) for name in STATISTICS}
-
-
-def _evaluate(
-    shape: LayerShape, target: Target, candidates: CandidateBatch
-) -> dict[str, np.ndarray]:
+def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) -> dict[str, Any]:
+    """Every statistic of `STATISTICS` for candidates with `ragged` ragged dims each (`c`: the
+    per-candidate arrays `_columns` prepares, with their ragged ranks)."""
     dims = shape.dim_names
-    nd = len(dims)
     bw = float(target.dram_bw_bytes_per_cycle)
     lat = int(target.dram_latency_cycles)
-    df = np.asarray(candidates.dataflow, np.int64)
-    extent = np.array([shape.dims[d] for d in dims], np.int64)
-    tile = np.clip(np.asarray(candidates.tiles, np.int64).reshape(-1, nd), 1, extent)
-    order = np.asarray(candidates.order, np.int64).reshape(-1, nd)
-    double = np.asarray(candidates.double_buffer, bool)
+    tile, trips, order, df, double = (
+        c[k] for k in ("tile", "trips", "order", "dataflow", "double")
+    )
     b = tile.shape[0]
-    trips = -(-extent // tile)
     num_tiles = np.prod(trips, axis=1)
     rel = operand_dims(shape)
 
-    spatial = target.family.spatial_batch(
-        shape, target, tile, candidates.spatial_factors().reshape(-1, nd), df
-    )
-    multipliers = spatial.multipliers
-
     # -- the array and the loads: per-tile formulas summed over every tile ----------------------
-    # The innermost loop dim of more than one trip (-1: a single tile).
-    looping = np.take_along_axis(trips, order, axis=1) > 1
-    innermost = nd - 1 - np.argmax(looping[:, ::-1], axis=1)
-    inner = np.where(looping.any(axis=1), order[np.arange(b), innermost], -1)
-    pieces = list(TileShapes.pieces(dims, rel["output"], tile, extent, inner))
-    sums = np.empty((len(_ROWS), b), np.int64)
-    sums[:, np.concatenate([p.index for p in pieces])] = np.concatenate(
-        [_tile_sum(shape, target, p, spatial.config, df) for p in pieces], axis=1
+    tiles = TileShapes.build(
+        dims, rel["output"], ragged, tile, c["edge"], trips, c["rank"], c["inner"]
     )
-    busy, folds, hops, macs, in_rd, w_rd, out_wr, out_rd, sram_stall = sums[:9]
-    load_sum, dma_sum = sums[9:12], sums[12:15]
+    sums = _tile_sum(shape, target, tiles, c["config"], df)
+    busy, folds, hops, macs = sums["busy"], sums["folds"], sums["hops"], sums["macs"]
+    in_rd, w_rd, out_wr = sums["in_rd"], sums["w_rd"], sums["out_wr"]
     # First visits of output tiles: no partial sums read (acc = 0).
-    out_rd = out_rd + sums[_ROWS["out_rd_first"]]
-    sram_stall = sram_stall + sums[_ROWS["stall_first"]]
+    out_rd = sums["out_rd"] + sums["out_rd_first"]
+    sram_stall = sums["stall"] + sums["stall_first"]
 
     # -- DRAM: reuse analysis per operand -------------------------------------------------------
-    traffic_bytes: dict[str, np.ndarray] = {}
-    dma: dict[str, np.ndarray] = {}
-    repeat: dict[str, np.ndarray] = {}
+    traffic_bytes: dict[str, Any] = {}
+    dma: dict[str, Any] = {}
+    repeat: dict[str, Any] = {}
     trips_in_order = np.take_along_axis(trips, order, axis=1)
-    for pos, op in enumerate(OPERANDS):
+    for op in OPERANDS:
         deps = np.array([d in rel[op] for d in dims])
         # Sums over all tiles hold every distinct tile of the operand once per combination of
         # the independent dims' tiles.
-        distinct = np.prod(trips[:, deps], axis=1)
+        distinct = np.prod(trips[:, np.flatnonzero(deps)], axis=1)
         copies = num_tiles // distinct
-        traffic_bytes[op] = load_sum[pos] // copies
-        dma[op] = dma_sum[pos] // copies
+        traffic_bytes[op] = sums[f"load_{op}"] // copies
+        dma[op] = sums[f"dma_{op}"] // copies
         repeat[op] = visits(trips_in_order, deps[order]) // distinct
     read_in = repeat["input"] * traffic_bytes["input"]
     read_w = repeat["weight"] * traffic_bytes["weight"]
@@ -444,19 +396,20 @@ def _evaluate(
     # -- buffers (dense footprints: a SIGMA tile must fit with dense weights) -------------------
     full = {d: tile[:, i] for i, d in enumerate(dims)}
     need = buffer_need(shape, full, target, double)
-    fits = np.broadcast_to(fits_buffers(need, target), (b,))
+    fits = fits_buffers(need, target)
 
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall
     first_loads = _load_bytes(shape, target, full)  # the first iteration's tiles are all full
     first_load = np.ceil(first_loads[0] / bw).astype(np.int64)
     first_load = first_load + np.ceil(first_loads[1] / bw).astype(np.int64)
+    extent = np.array([shape.dims[d] for d in dims], np.int64)
     last = {d: extent[i] - (trips[:, i] - 1) * tile[:, i] for i, d in enumerate(dims)}
     last_store = np.ceil(_load_bytes(shape, target, last)[2] / bw).astype(np.int64)
     middle_dma = dma_cycles - first_load - last_store
     overlap = np.maximum(array_cycles, middle_dma)
     chain = _slot_chain(
-        shape, sums, inner, trips, tile, extent, repeat["output"], array_cycles, middle_dma, lat
+        shape, sums, c["inner"], trips, tile, repeat["output"], array_cycles, middle_dma, lat
     )
     hidden_lat = np.maximum(0, chain - overlap)
     latency_double = first_load + lat + overlap + last_store + hidden_lat
@@ -471,6 +424,7 @@ def _evaluate(
     sram_wr_total = sram_write["input"] + sram_write["weight"] + sram_write["output"]
     roofline = np.maximum(-(-macs // target.num_pes), np.ceil(dram_bytes / bw).astype(np.int64))
     energy = energy_pj(target, macs, hops, sram_rd_total + sram_wr_total, dram_bytes)
+    multipliers = c["multipliers"]
     out = {
         "latency_cycles": latency,
         "compute_cycles": busy,
@@ -483,7 +437,7 @@ def _evaluate(
         "num_tiles": num_tiles,
         "utilisation": macs / (latency * target.num_pes),
         "multipliers_used": multipliers,
-        "spatial_fits": spatial.legal & (multipliers <= target.num_pes),
+        "spatial_fits": c["legal"] & (multipliers <= target.num_pes),
         "dram_read_input": read_in,
         "dram_read_weight": read_w,
         "dram_read_psum": read_psum,
@@ -513,3 +467,106 @@ def _evaluate(
     }
     assert set(out) == set(STATISTICS)
     return {name: np.broadcast_to(np.asarray(out[name]), (b,)) for name in STATISTICS}
+
+
+# -- the batch: candidates grouped by their number of ragged dims ------------------------------
+
+# Tile shapes (candidates x 2^ragged) per numpy pass: bounds the per-tile temporaries.
+PIECE_SHAPES = 1 << 15
+# A numpy pass costs a few hundred numpy calls, about as much as this many tile shapes: a small
+# group is handled with the next larger number of ragged dims when that adds fewer shapes.
+MERGE_SHAPES = 1024
+
+
+def _grouped(count: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(ragged dims a, the candidates handled with a) for candidates with `count` ragged dims:
+    a small group joins the next larger a (`_with_rank`)."""
+    levels = np.unique(count)
+    groups: list[tuple[int, np.ndarray]] = []
+    pending = np.zeros(0, np.int64)
+    for i, a in enumerate(levels):
+        index = np.concatenate([pending, np.flatnonzero(count == a)])
+        if i + 1 < len(levels):
+            extra = len(index) * ((1 << int(levels[i + 1])) - (1 << int(a)))
+            if extra <= MERGE_SHAPES:
+                pending = index
+                continue
+        groups.append((int(a), index))
+        pending = np.zeros(0, np.int64)
+    return groups
+
+
+def _take(tree: Any, index: Any) -> Any:
+    """The candidates at `index` of a tree of per-candidate arrays (other leaves unchanged)."""
+    if isinstance(tree, dict):
+        return {k: _take(v, index) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [_take(v, index) for v in tree]
+    return tree[index] if isinstance(tree, np.ndarray) and tree.ndim >= 1 else tree
+
+
+def _columns(
+    shape: LayerShape, target: Target, candidates: CandidateBatch
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The per-candidate arrays `_group` reads (numpy), and each candidate's ragged dims."""
+    dims = shape.dim_names
+    nd = len(dims)
+    df = np.asarray(candidates.dataflow, np.int64)
+    extent = np.array([shape.dims[d] for d in dims], np.int64)
+    tile = np.clip(np.asarray(candidates.tiles, np.int64).reshape(-1, nd), 1, extent)
+    order = np.asarray(candidates.order, np.int64).reshape(-1, nd)
+    b = tile.shape[0]
+    trips = -(-extent // tile)
+    edge = extent - (trips - 1) * tile
+    ragged = edge != tile
+    spatial = target.family.spatial_batch(
+        shape, target, tile, candidates.spatial_factors().reshape(-1, nd), df
+    )
+    # The innermost loop dim of more than one trip (-1: a single tile).
+    looping = np.take_along_axis(trips, order, axis=1) > 1
+    innermost = nd - 1 - np.argmax(looping[:, ::-1], axis=1)
+    inner = np.where(looping.any(axis=1), order[np.arange(b), innermost], -1)
+    columns = {
+        "tile": tile, "trips": trips, "edge": edge, "ragged": ragged, "inner": inner,
+        "order": order, "dataflow": df,
+        "double": np.broadcast_to(np.asarray(candidates.double_buffer, bool), (b,)),
+        "multipliers": np.broadcast_to(np.asarray(spatial.multipliers, np.int64), (b,)),
+        "legal": np.broadcast_to(np.asarray(spatial.legal, bool), (b,)),
+        "config": dict(vars(spatial.config)),
+    }  # fmt: skip
+    return columns, ragged.sum(axis=1)
+
+
+def _with_rank(c: dict[str, Any], a: int) -> dict[str, Any]:
+    """`c` with each candidate's ragged rank (`tile_shapes.ragged_rank`) for `a` ragged dims:
+    a candidate with fewer handles its first plain dims as ragged too."""
+    ragged = c["ragged"]
+    plain = ~ragged
+    missing = a - ragged.sum(axis=1)
+    promoted = ragged | (plain & (np.cumsum(plain, axis=1) <= missing[:, None]))
+    return {**{k: v for k, v in c.items() if k != "ragged"}, "rank": ragged_rank(promoted)}
+
+
+def evaluate(
+    shape: LayerShape, target: Target, candidates: CandidateBatch
+) -> dict[str, np.ndarray]:
+    """Every statistic of `STATISTICS` for each candidate (arrays [B])."""
+    if len(candidates) == 0:  # the statistics' dtypes, from one whole-layer candidate
+        nd = len(shape.dim_names)
+        whole = CandidateBatch(
+            np.zeros(1, np.int64),
+            np.array([[shape.dims[d] for d in shape.dim_names]], np.int64),
+            np.arange(nd)[None],
+            np.zeros(1, bool),
+        )
+        return {name: v[:0] for name, v in evaluate(shape, target, whole).items()}
+    columns, count = _columns(shape, target, candidates)
+    parts, index = [], []
+    for a, members in _grouped(count):
+        group = _with_rank(_take(columns, members), a)
+        step = max(1, PIECE_SHAPES >> a)
+        for lo in range(0, len(members), step):
+            parts.append(_group(shape, target, a, _take(group, slice(lo, lo + step))))
+            index.append(members[lo : lo + step])
+    back = np.argsort(np.concatenate(index))  # the parts hold the candidates grouped
+    return {name: np.concatenate([p[name] for p in parts])[back] for name in STATISTICS}

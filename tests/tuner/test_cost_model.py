@@ -210,14 +210,13 @@ def test_batch_equals_one_at_a_time(target_name):
 @pytest.mark.parametrize("target_name", ["tpu-like", "maeri-64", "sigma-64"])
 def test_chunked_batch_equals_unchunked(monkeypatch, target_name):
     import tuner.cost_model as cm
-    import tuner.tile_shapes as ts
 
     shape = matmul_shape((37, 50), (50, 23))
     target = load_target(target_name)
     candidates = random_batch(shape, target, 50, np.random.default_rng(2))
     whole = evaluate(shape, target, candidates)
-    monkeypatch.setattr(cm, "CHUNK", 7)
-    monkeypatch.setattr(ts, "PIECE_SHAPES", 4)
+    monkeypatch.setattr(cm, "PIECE_SHAPES", 4)  # pieces of 4 >> a candidates (at least 1)
+    monkeypatch.setattr(cm, "MERGE_SHAPES", 0)  # every number of ragged dims on its own
     chunked = evaluate(shape, target, candidates)
     for name in STATISTICS:
         np.testing.assert_array_equal(whole[name], chunked[name], err_msg=name)
