@@ -65,8 +65,11 @@ class CompileResult:
     # "database" (its entry, by layer name or signature), "default" (no entry: the default
     # heuristic) or "options" (it has an entry, but options in `passes` replaced it).
     mapping_sources: dict[str, str] = field(default_factory=dict)
-    # The target fingerprints a MappingDB has entries for (None: no database, or a plain dict).
+    # The timing fingerprints a MappingDB has entries for (None: no database, or a plain dict).
     database_fingerprints: list[str] | None = None
+    # The layer signatures whose database entry was tuned with other cost-only fields (energy
+    # table, clock) than the target's: cycles hold, energies were measured otherwise.
+    database_cost_mismatches: list[str] = field(default_factory=list)
 
     def mapping_notice(self, database: str = "the mapping database", limit: int = 12) -> str | None:
         """One line saying which layers did not get their mapping from `database` (its name as
@@ -76,9 +79,9 @@ class CompileResult:
         total = len(self.mapping_sources)
         default = [n for n, src in self.mapping_sources.items() if src == FROM_DEFAULT]
         replaced = [n for n, src in self.mapping_sources.items() if src == FROM_OPTIONS]
-        fp = self.target.fingerprint()
+        fp = self.target.timing_fingerprint()
         parts = []
-        where = f"target {self.target.name} (fingerprint {fp})"
+        where = f"target {self.target.name} (timing fingerprint {fp})"
         if self.database_fingerprints is not None and fp not in self.database_fingerprints:
             have = ", ".join(self.database_fingerprints)
             tuned = (
@@ -102,6 +105,12 @@ class CompileResult:
                 f"pass options replace the mapping from {database} for {len(replaced)} of "
                 f"{total} layers: {_name_list(replaced, limit)}"
             )
+        if self.database_cost_mismatches:
+            parts.append(
+                f"{len(self.database_cost_mismatches)} entries of {database} were tuned with "
+                "other energy/clock fields than this target's: their cycles hold, an "
+                "energy-tuned entry may not be this target's energy optimum"
+            )
         return "; ".join(parts) if parts else None
 
 
@@ -111,22 +120,27 @@ def _name_list(names: Sequence[str], limit: int) -> str:
 
 
 def _resolve_mappings(
-    mappings: Any, target: Target
-) -> tuple[dict[str, Any] | None, list[str] | None]:
-    """(the dict `compile_module` takes, the DB's fingerprints or None) of `mappings`: a path to
-    a database file (or to an older plain layer-name JSON), a MappingDB, or a plain dict."""
+    mappings: Any, target: Target, objective: str = "latency"
+) -> tuple[dict[str, Any] | None, list[str] | None, list[str]]:
+    """(the dict `compile_module` takes, the DB's timing fingerprints or None, the signatures
+    whose entries were tuned with other cost fields) of `mappings`: a path to a database file
+    (or to an older plain layer-name JSON), a MappingDB, or a plain dict."""
     from tuner.db import FORMAT, MappingDB, read_mappings
 
     if mappings is None:
-        return None, None
+        return None, None, []
     if isinstance(mappings, str | Path):
         mappings = read_mappings(mappings)
     elif isinstance(mappings, Mapping) and "format" in mappings:
         mappings = MappingDB.from_json(dict(mappings))
     if isinstance(mappings, MappingDB):
-        return mappings.for_target(target), mappings.fingerprints()
+        return (
+            mappings.for_target(target, objective),
+            mappings.fingerprints(),
+            mappings.cost_mismatches(target, objective),
+        )
     if isinstance(mappings, Mapping):
-        return dict(mappings), None
+        return dict(mappings), None, []
     raise AccelflowError(
         f"mappings must be a path, a MappingDB or a dict, not {type(mappings).__name__} "
         f'(a database file has "format": "{FORMAT}")'
@@ -197,12 +211,14 @@ def compile(
     mappings: str | Path | MappingDB | Mapping[str, Any] | None = None,
     keep_ir: bool = False,
     elide_constants: bool = True,
+    objective: str = "latency",
 ) -> CompileResult:
     """Import an ONNX model and lower it to a Program for `target` (preset, YAML or Target).
 
     `mappings`: a mapping database (a path to its JSON file, or a `tuner.db.MappingDB`), whose
-    entries for this target's fingerprint the layers use by signature; or a plain dict layer
-    name (or signature) -> mapping dict. Layers without an entry get the default mapping;
+    entries for this target's timing fingerprint the layers use by signature (per signature
+    the entry tuned for `objective`, else another: `MappingDB.for_target`); or a plain dict
+    layer name (or signature) -> mapping dict. Layers without an entry get the default mapping;
     `CompileResult.mapping_sources` and `.mapping_notice()` say which.
 
     Large constants are held once, the IR carrying handles (compiler/constant_pool.py), unless
@@ -213,8 +229,9 @@ def compile(
 
     with contextlib.nullcontext() if keep_ir and not elide_constants else constant_pool.scope():
         return _compile(
-            model, target, overrides, input_shapes, passes, mappings, keep_ir, elide_constants
-        )
+            model, target, overrides, input_shapes, passes, mappings, keep_ir, elide_constants,
+            objective,
+        )  # fmt: skip
 
 
 def _compile(
@@ -226,6 +243,7 @@ def _compile(
     mappings: str | Path | MappingDB | Mapping[str, Any] | None,
     keep_ir: bool,
     elide_constants: bool,
+    objective: str = "latency",
 ) -> CompileResult:
     from compiler.assembler import assemble
     from compiler.importer import import_onnx
@@ -233,7 +251,7 @@ def _compile(
     from compiler.pipeline import DEFAULT_PASSES, compile_module
 
     tgt = load_target(target, list(overrides))
-    database, fingerprints = _resolve_mappings(mappings, tgt)
+    database, fingerprints, cost_mismatches = _resolve_mappings(mappings, tgt, objective)
     layers: LayerMappings = {}
     compiled_database: list[dict[str, dict[str, Any]]] = [{}]
     seconds: dict[str, float] = {}
@@ -276,6 +294,7 @@ def _compile(
         if database is not None
         else {},
         database_fingerprints=fingerprints,
+        database_cost_mismatches=cost_mismatches,
     )
 
 
@@ -588,12 +607,15 @@ def compile_and_simulate(
     target: str | Path | Target,
     mappings: str | Path | MappingDB | Mapping[str, Any],
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    objective: str = "latency",
 ) -> CompiledCycles:
     """`model` compiled with `mappings` and simulated: every layer's cycles and where each
     accelerator layer's mapping came from (what `TuneSession.verify` compares)."""
     from tuner.session import CompiledCycles
 
-    compiled = compile(model, target=target, input_shapes=input_shapes, mappings=mappings)
+    compiled = compile(
+        model, target=target, input_shapes=input_shapes, mappings=mappings, objective=objective
+    )
     stats = simulate(compiled.program, compiled.target).stats
     return CompiledCycles(
         cycles={layer.name: int(layer.cycles) for layer in stats.layers},

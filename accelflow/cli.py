@@ -93,6 +93,13 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
         metavar="DB.json",
         help="mapping database (from `accelflow tune`) to use instead of the default mappings",
     )
+    p.add_argument(
+        "--objective",
+        choices=["latency", "energy", "edp"],
+        default="latency",
+        help="which of the database's entries to use where a layer was tuned for several "
+        "objectives (default latency; a layer tuned for one objective only uses that entry)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,12 +180,31 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_RTOL:g}; the worst measured on the example models, every preset: 2.5e-06)",
     )
 
+    p = sub.add_parser(
+        "export",
+        help="write the chosen mappings in a peer tool's input format",
+        description="Write each accelerator layer's mapping (from --mappings, else the default "
+        "heuristic) in the input format of SCALE-Sim, STONNE, ZigZag, Timeloop or MAESTRO. "
+        "What a format cannot express is said on one line each.",
+    )
+    _add_target_args(p)
+    p.add_argument(
+        "--format", required=True, choices=["scalesim", "stonne", "zigzag", "timeloop", "maestro"]
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write into")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace files of the same names in DIR"
+    )
+
     from accelflow.cli_tune import add_tune_parser  # it imports this module: not at the top
 
     add_tune_parser(sub)
     from accelflow.sweep import add_sweep_parser
 
     add_sweep_parser(sub)
+    from accelflow.cli_db import add_db_parser
+
+    add_db_parser(sub)
     sub.add_parser("targets", help="list the built-in target presets")
     return parser
 
@@ -218,6 +244,7 @@ def _compile(args: argparse.Namespace, keep_ir: bool = False):
             passes=args.passes,
             mappings=mappings,
             keep_ir=keep_ir,
+            objective=args.objective,
         )
     _print_mapping_notice(result, args.mappings)
     return result
@@ -239,7 +266,9 @@ def _compile_cached(args: argparse.Namespace):
     from simulator.target import load_target
 
     target = load_target(args.target, args.overrides)
-    entry = program_cache.key(args.model, target, args.mappings, args.passes, args.input_shape)
+    entry = program_cache.key(
+        args.model, target, args.mappings, args.passes, args.input_shape, args.objective
+    )
     start = time.perf_counter()
     hit = program_cache.load(entry) if entry is not None else None
     if hit is None:
@@ -248,6 +277,7 @@ def _compile_cached(args: argparse.Namespace):
             meta = {
                 "mapping_sources": result.mapping_sources,
                 "database_fingerprints": result.database_fingerprints,
+                "database_cost_mismatches": result.database_cost_mismatches,
             }
             program_cache.store(entry, result.program, meta)
         return result
@@ -258,6 +288,7 @@ def _compile_cached(args: argparse.Namespace):
         seconds={"program cache": time.perf_counter() - start},
         mapping_sources=meta["mapping_sources"],
         database_fingerprints=meta["database_fingerprints"],
+        database_cost_mismatches=meta.get("database_cost_mismatches", []),
     )
     _print_mapping_notice(result, args.mappings)
     return result
@@ -384,7 +415,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             data["mappings"] = {
                 "database": args.mappings,
                 "target_fingerprint": result.target.fingerprint(),
+                "timing_fingerprint": result.target.timing_fingerprint(),
+                "objective": args.objective,
                 "sources": result.mapping_sources,
+                "cost_mismatches": result.database_cost_mismatches,
             }
         if report is not None:
             data["check"] = {
@@ -442,6 +476,37 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return tune(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    existing_file(args.model)  # before the compiler's imports
+    from accelflow.export import export
+
+    result = export(
+        args.model,
+        args.target,
+        args.format,
+        args.output,
+        mappings=_load_mappings(args.mappings),
+        input_shapes=_input_shapes(args.input_shape),
+        overrides=args.overrides,
+        overwrite=args.overwrite,
+        objective=args.objective,
+    )
+    print(
+        f"exported {len(result.layers)} accelerator layer(s) of {args.model} on "
+        f"{args.target} as {args.format} to {result.folder}/: "
+        f"{', '.join(f.name for f in result.files)}"
+    )
+    for note in result.notes:
+        print(f"note: {note}")
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from accelflow.cli_db import cmd_db as run
+
+    return run(args)
+
+
 def cmd_targets(args: argparse.Namespace) -> int:
     from rich.cells import cell_len
     from rich.table import Table
@@ -496,6 +561,8 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "tune": cmd_tune,
     "sweep": cmd_sweep,
+    "export": cmd_export,
+    "db": cmd_db,
     "targets": cmd_targets,
 }
 

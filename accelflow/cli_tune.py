@@ -121,6 +121,12 @@ def add_tune_parser(sub: Any) -> None:
     )
     run.add_argument("--resume", default=None, metavar="LOG", help="continue the run of this log")
     run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the database's entries even where they are better than this run's "
+        "(default: a better entry already there is kept, and the table says so)",
+    )
+    run.add_argument(
         "--plot", default=None, metavar="FILE.png", help="plot convergence and speed-ups"
     )
     run.add_argument("--json", action="store_true", help="print the result as JSON (no table)")
@@ -240,6 +246,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     session = _resumed_session(args) if args.resume is not None else _new_session(args)
+    session.overwrite = args.overwrite
     make_folders(args.plot)
     try:
         with _progress_bar(session.config) as on_progress:
@@ -320,9 +327,10 @@ def _tune_table(result: TuneResult, totals: TuneTotals, title: str) -> str:
     from rich.table import Table
 
     table = Table(title=title)
+    energy = result.config.objective != "latency"  # the energies the choice was made on
     columns = (
         "layer", "evals", "default cycles", "tuned cycles", "speed-up", "util %",
-        "% of roofline",
+        "% of roofline", *(("default nJ", "tuned nJ") if energy else ()),
     )  # fmt: skip
     for i, col in enumerate(columns):
         table.add_column(col, justify="left" if i == 0 else "right")
@@ -336,6 +344,11 @@ def _tune_table(result: TuneResult, totals: TuneTotals, title: str) -> str:
             f"{r.speedup:.2f}x",
             f"{100 * r.utilisation:.1f}",
             f"{100 * row['roofline_fraction']:.1f}",
+            *(
+                (f"{r.default_energy_pj / 1e3:,.1f}", f"{r.tuned_energy_pj / 1e3:,.1f}")
+                if energy
+                else ()
+            ),
             end_section=r is result.layers[-1],
         )
     table.add_row(
@@ -346,6 +359,11 @@ def _tune_table(result: TuneResult, totals: TuneTotals, title: str) -> str:
         f"{totals.speedup:.2f}x",
         f"{100 * totals.utilisation:.1f}",
         f"{100 * totals.roofline_fraction:.1f}",
+        *(
+            (f"{totals.default_energy_pj / 1e3:,.1f}", f"{totals.tuned_energy_pj / 1e3:,.1f}")
+            if energy
+            else ()
+        ),
         style="bold",
     )
     console = Console(record=True, width=160, force_terminal=False, color_system=None)
@@ -396,7 +414,11 @@ def _tune_report(
     result, db, target = outcome.result, outcome.db, outcome.target
     totals = outcome.totals
     options = outcome.compile_options or []
-    command = shlex.join(["accelflow", "compile", outcome.model, *options, "--mappings", str(db)])
+    objective = result.config.objective
+    picks = [] if objective == "latency" else ["--objective", objective]
+    command = shlex.join(
+        ["accelflow", "compile", outcome.model, *options, "--mappings", str(db), *picks]
+    )
     config = result.config
     title = (
         f"{Path(outcome.model).name} on {target.name}: {config.strategy}, "
@@ -446,6 +468,13 @@ def _tune_report(
             print(
                 f"verified: compile --mappings reproduces the tuned cycles of "
                 f"{verification.layers} layers"
+            )
+        kept = [r for r in result.layers if r.db_status == "kept"]
+        if kept:
+            names = ", ".join(r.task.names[0] for r in kept[:8]) + (" ..." if len(kept) > 8 else "")
+            print(
+                f"{db} already had a {objective} entry at least as good for {len(kept)} layer(s), kept "
+                f"(--overwrite replaces them): {names}"
             )
         print(f"wrote {db} (log: {outcome.log})")
         if args.plot:

@@ -76,11 +76,12 @@ def key(
     mappings: str | None,
     passes: str | None,
     input_shapes: Sequence[str] | None,
+    objective: str = "latency",
 ) -> str | None:
     """The entry's key, or None when the model is not cached (external data, not a readable
     file: the compile then reports what is wrong with it)."""
     try:
-        return _key(Path(model), target, mappings, passes, input_shapes)
+        return _key(Path(model), target, mappings, passes, input_shapes, objective)
     except OSError:
         return None
 
@@ -91,6 +92,7 @@ def _key(
     mappings: str | None,
     passes: str | None,
     input_shapes: Sequence[str] | None,
+    objective: str,
 ) -> str | None:
     if not path.is_file():
         return None
@@ -106,6 +108,7 @@ def _key(
         "target": target.to_dict(),
         "passes": passes,
         "input_shapes": list(input_shapes or []),
+        "objective": objective,
         "mappings": (
             hashlib.sha256(Path(mappings).read_bytes()).hexdigest()
             if mappings and Path(mappings).is_file()

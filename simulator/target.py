@@ -68,6 +68,15 @@ HostOps = Literal["vector", "host"]
 # Fields that leave the accelerator layers' mappings and timing unchanged (the vector unit's):
 # left out of the fingerprint, so mapping databases stay valid when they change.
 VECTOR_FIELDS = ("host_ops", "vector_lanes", "vector_fusion", "vector_energy_pj_per_op")
+# Fields that change what a run costs (energy per event, the clock that turns cycles into time)
+# but no cycle count: a mapping tuned for latency stays the latency optimum when only they change.
+COST_FIELDS = (
+    "clock_mhz",
+    "mac_energy_pj",
+    "noc_energy_pj_per_hop",
+    "sram_energy_pj_per_byte",
+    "dram_energy_pj_per_byte",
+)
 
 
 class TargetError(AccelflowError):
@@ -193,12 +202,19 @@ class Target:
         """12 hex digits identifying the hardware: a hash of every field but `name`, the
         default `dataflow` and the vector unit's (`VECTOR_FIELDS`, which change no accelerator
         layer's mapping or timing): a preset and an identical YAML share it, any parameter that
-        changes an accelerator layer's timing, memory or energy changes it. Mapping databases
-        are keyed by it."""
+        changes an accelerator layer's timing, memory or energy changes it."""
+        return self._hash(("name", "dataflow", *VECTOR_FIELDS))
+
+    def timing_fingerprint(self) -> str:
+        """`fingerprint` without the cost-only fields (`COST_FIELDS`: energy table, clock): two
+        targets that share it give every mapping the same cycles. Mapping databases are keyed
+        by it (tuner/db.py)."""
+        return self._hash(("name", "dataflow", *VECTOR_FIELDS, *COST_FIELDS))
+
+    def _hash(self, skip: tuple[str, ...]) -> str:
         import hashlib
         import json
 
-        skip = ("name", "dataflow", *VECTOR_FIELDS)
         fields = {k: v for k, v in self.to_dict().items() if k not in skip}
         text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,29 +1,45 @@
 """The mapping database: tuned mappings kept for ahead-of-time compilation.
 
     db = MappingDB.load("maps.json")            # or MappingDB() for a new one
-    db.put(shape, target, mapping, cycles=1234, default_cycles=5678, layers=["/conv1/Conv"])
+    db.put(shape, target, mapping, objective="latency", cycles=1234, default_cycles=5678,
+           layers=["/conv1/Conv"])             # "added", "replaced" or "kept" (never worse)
     db.save("maps.json")                        # atomic: a temporary file, fsync, rename
     db.lookup(shape, target)                    # the Mapping, or None
 
     accelflow compile MODEL --target T --mappings maps.json
+    accelflow db show maps.json | accelflow db diff A B | accelflow db merge A B -o C
 
 An entry is keyed by the layer's signature (`tiling.LayerShape.signature`: kind, loop extents,
-stride, dilation, pads, input size, bias) and the target's fingerprint (`Target.fingerprint()`:
-every hardware field but the name and the default dataflow), so one database serves every model
-with the same layer on the same hardware, whatever the layers are called. The file is plain JSON:
+stride, dilation, pads, input size, bias), the target's TIMING fingerprint
+(`Target.timing_fingerprint()`: every hardware field that can change a cycle count) and the
+objective it was tuned for (latency, energy or edp), so one database serves every model with the
+same layer on the same hardware, whatever the layers are called, and tuning for energy never
+replaces the latency entry. The file is plain JSON:
 
-    {"format": "accelflow-mappings", "version": 1,
+    {"format": "accelflow-mappings", "version": 2,
      "targets": {FINGERPRINT: {target fields}},          # the hardware each entry was tuned for
-     "entries": {"SIGNATURE @ FINGERPRINT": {"signature": ..., "target": FINGERPRINT,
-                  "mapping": {Mapping.to_dict()}, "cycles": ..., ...}}}
+     "entries": {"SIGNATURE @ TIMING_FP [OBJECTIVE]": {
+         "signature": ..., "target": TIMING_FP, "fingerprint": FULL_FP, "objective": ...,
+         "layer": {"kind": ..., "dims": {...}, "stride": ..., ...},   # the shape, structured
+         "mapping": {Mapping.to_dict()},
+         "cycles": ..., "default_cycles": ..., "energy_pj": ..., "default_energy_pj": ...,
+         "layers": [names], "model_sha256": ..., "accelflow_version": ..., "created": ISO time,
+         "strategy": ..., "seed": ..., "budget": ..., "evaluations": ...}}}
 
-Anything else an entry carries (simulated cycles, the default's cycles, the strategy, the
-evaluations spent, the layer names it was tuned under) is information for people and scripts;
-only "mapping" is used to compile.
+Only "mapping" is used to compile; the rest is provenance for people and scripts. `put` keeps the
+better entry: a new one replaces an entry of the same key only when it scores better on its
+objective (simulated cycles, energy, or their product; `overwrite=True` forces it). Energies are
+compared only between entries tuned with the same cost fields (`Target.fingerprint()`).
+
+Cost-only fields (`simulator.target.COST_FIELDS`: the energy table and the clock) are not in the
+key: a database tuned for latency stays valid when only they change; `cost_mismatches` lists the
+entries whose energies were measured with other cost fields, and the compiler says so.
 
 Compiling with a database (`accelflow.api.compile(mappings=...)`) hands `for_target(target)`
-(signature -> mapping) to the compiler, whose `accel-map` looks each layer up by its name, then
-by its signature; a layer with no entry gets the default mapping and the CLI says which ones.
+(signature -> mapping; per signature the entry of the requested objective, else latency, edp,
+energy in that order) to the compiler, whose `accel-map` looks each layer up by its name, then by
+its signature; a layer with no entry gets the default mapping and the CLI says which ones.
+Version-1 files (keyed by the full fingerprint, no objective) are read as latency entries.
 `read_mappings` also accepts the older plain JSON object layer name -> mapping (optionally under
 "layers"), which is not keyed by target.
 """
@@ -34,23 +50,63 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from compiler.tiling import LayerShape, Mapping, MappingError
 from simulator.errors import AccelflowError
-from simulator.target import Target
+from simulator.target import Target, make_target
 
 FORMAT = "accelflow-mappings"
-VERSION = 1
+VERSION = 2
+OBJECTIVES = ("latency", "energy", "edp")
 
 
 class DatabaseError(AccelflowError):
     """A mapping database that cannot be read: missing, not JSON, or not in this format."""
 
 
-def entry_key(signature: str, fingerprint: str) -> str:
-    return f"{signature} @ {fingerprint}"
+def entry_key(signature: str, fingerprint: str, objective: str = "latency") -> str:
+    return f"{signature} @ {fingerprint} [{objective}]"
+
+
+def score(entry: dict[str, Any], objective: str) -> float | None:
+    """An entry's simulated figure of merit for `objective` (lower is better), None when the
+    entry lacks the figures."""
+    cycles, energy = entry.get("cycles"), entry.get("energy_pj")
+    if objective == "latency":
+        return None if cycles is None else float(cycles)
+    if objective == "energy":
+        return None if energy is None else float(energy)
+    return None if cycles is None or energy is None else float(cycles) * float(energy)
+
+
+def layer_fields(shape: LayerShape) -> dict[str, Any]:
+    """The layer's shape as structured JSON fields (what its signature string encodes)."""
+    fields: dict[str, Any] = {"kind": shape.kind, "dims": dict(shape.dims)}
+    if shape.kind == "conv2d":
+        fields.update(
+            stride=list(shape.stride), dilation=list(shape.dilation), pads=list(shape.pads),
+            in_hw=list(shape.in_hw),
+        )  # fmt: skip
+    else:
+        fields["b_batched"] = shape.b_batched
+    fields["has_bias"] = shape.has_bias
+    return fields
+
+
+def accelflow_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("accelflow")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -72,7 +128,8 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 @dataclass
 class MappingDB:
-    """Tuned mappings keyed by layer signature + target fingerprint (see the module docstring)."""
+    """Tuned mappings keyed by layer signature, timing fingerprint and objective (see the
+    module docstring)."""
 
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -94,37 +151,98 @@ class MappingDB:
                 f'{where}: not an accelflow mapping database ("format" is '
                 f'{data["format"]!r}, expected "{FORMAT}")'
             )
-        if data.get("version") != VERSION:
+        version = data.get("version")
+        if version not in (1, VERSION):
             raise DatabaseError(
-                f"{where}: database version {data.get('version')!r}, this accelflow reads {VERSION}"
+                f"{where}: database version {version!r}, this accelflow reads 1 and {VERSION}"
             )
         entries = data.get("entries", {})
         if not isinstance(entries, dict):
             raise DatabaseError(f'{where}: "entries" is not an object')
         targets = data.get("targets", {})
-        if not isinstance(targets, dict):
-            raise DatabaseError(f'{where}: "targets" is not an object')
+        if not isinstance(targets, dict) or not all(isinstance(v, dict) for v in targets.values()):
+            raise DatabaseError(f'{where}: "targets" is not an object of target objects')
         for key, entry in entries.items():
             if not isinstance(entry, dict) or "mapping" not in entry:
                 raise DatabaseError(f"{where}: entry '{key}' has no mapping")
             for name in ("signature", "target"):
                 if not isinstance(entry.get(name), str):
                     raise DatabaseError(f"{where}: entry '{key}' has no \"{name}\" string")
+            objective = entry.get("objective", "latency")
+            if objective not in OBJECTIVES:
+                raise DatabaseError(
+                    f"{where}: entry '{key}' has objective {objective!r} "
+                    f"(one of {', '.join(OBJECTIVES)})"
+                )
+            for name in ("cycles", "default_cycles", "energy_pj", "default_energy_pj"):
+                v = entry.get(name)
+                if v is not None and (
+                    isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0
+                ):
+                    raise DatabaseError(
+                        f"{where}: entry '{key}': {name} {v!r} is not a number >= 0"
+                    )
             _check_mapping_dict(entry["mapping"], f"{where}: entry '{key}'")
-        return MappingDB(dict(entries), dict(targets))
+        db = MappingDB(dict(entries), dict(targets))
+        return db._from_version_1(where) if version == 1 else db
 
-    def lookup(self, shape: LayerShape, target: Target) -> Mapping | None:
-        entry = self.entries.get(entry_key(shape.signature, target.fingerprint()))
+    def _from_version_1(self, where: str) -> MappingDB:
+        """A version-1 database (keyed by the full fingerprint, no objective) as version 2:
+        its entries become latency entries keyed by the timing fingerprint of their target."""
+        timing: dict[str, str] = {}
+        for fp, fields in self.targets.items():
+            try:
+                timing[fp] = make_target(fields).timing_fingerprint()
+            except (AccelflowError, ValueError, TypeError):
+                timing[fp] = fp  # fields this accelflow cannot read: keep the old key
+        entries: dict[str, dict[str, Any]] = {}
+        for entry in self.entries.values():
+            fp = entry["target"]
+            entry = {**entry, "target": timing.get(fp, fp), "fingerprint": fp}
+            entry.setdefault("objective", "latency")
+            entries[entry_key(entry["signature"], entry["target"], entry["objective"])] = entry
+        return MappingDB(entries, self.targets)
+
+    def _chosen(self, target: Target, objective: str) -> dict[str, dict[str, Any]]:
+        """signature -> the entry compile uses on `target`: of `objective`, else latency, edp,
+        energy in that order."""
+        fp = target.timing_fingerprint()
+        preference = [objective, *(o for o in ("latency", "edp", "energy") if o != objective)]
+        chosen: dict[str, dict[str, Any]] = {}
+        for entry in self.entries.values():
+            if entry.get("target") != fp:
+                continue
+            sig = entry["signature"]
+            rank = preference.index(entry.get("objective", "latency"))
+            if sig not in chosen or rank < preference.index(
+                chosen[sig].get("objective", "latency")
+            ):
+                chosen[sig] = entry
+        return chosen
+
+    def lookup(
+        self, shape: LayerShape, target: Target, objective: str = "latency"
+    ) -> Mapping | None:
+        entry = self._chosen(target, objective).get(shape.signature)
         return None if entry is None else Mapping.from_dict(entry["mapping"])
 
-    def for_target(self, target: Target) -> dict[str, dict[str, Any]]:
-        """signature -> mapping dict, for the entries tuned on `target` (what compile uses)."""
+    def for_target(self, target: Target, objective: str = "latency") -> dict[str, dict[str, Any]]:
+        """signature -> mapping dict, for the entries tuned on `target`'s timing (what compile
+        uses; per signature the entry of `objective` first)."""
+        return {sig: e["mapping"] for sig, e in self._chosen(target, objective).items()}
+
+    def cost_mismatches(self, target: Target, objective: str = "latency") -> list[str]:
+        """The signatures whose chosen entry was tuned with other cost fields (energy table,
+        clock) than `target`'s: their cycles hold, their energies were measured otherwise."""
         fp = target.fingerprint()
-        return {
-            e["signature"]: e["mapping"] for e in self.entries.values() if e.get("target") == fp
-        }
+        return sorted(
+            sig
+            for sig, e in self._chosen(target, objective).items()
+            if e.get("fingerprint", fp) != fp
+        )
 
     def fingerprints(self) -> list[str]:
+        """The timing fingerprints the entries were tuned on."""
         return sorted({str(e.get("target")) for e in self.entries.values()})
 
     def __len__(self) -> int:
@@ -132,14 +250,55 @@ class MappingDB:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def put(self, shape: LayerShape, target: Target, mapping: Mapping, **info: Any) -> None:
-        """Add or replace the entry of `shape` on `target` (`info`: JSON-able extras)."""
-        fp = target.fingerprint()
-        self.targets.setdefault(fp, target.to_dict())
-        entry = {"signature": shape.signature, "target": fp, "mapping": mapping.to_dict(), **info}
-        # the keys lookups rely on win over extras of the same name
-        entry.update(signature=shape.signature, target=fp, mapping=mapping.to_dict())
-        self.entries[entry_key(shape.signature, fp)] = entry
+    def put(
+        self,
+        shape: LayerShape,
+        target: Target,
+        mapping: Mapping,
+        objective: str = "latency",
+        overwrite: bool = False,
+        **info: Any,
+    ) -> str:
+        """Add the entry of `shape` on `target` tuned for `objective` (`info`: JSON-able extras,
+        e.g. cycles, energy_pj, provenance). An entry of the same key is replaced only when the
+        new one scores better on the objective (energies compared only under the same cost
+        fields) or `overwrite`; returns "added", "replaced" or "kept"."""
+        if objective not in OBJECTIVES:
+            raise DatabaseError(f"unknown objective '{objective}' (one of {', '.join(OBJECTIVES)})")
+        timing, full = target.timing_fingerprint(), target.fingerprint()
+        key = entry_key(shape.signature, timing, objective)
+        entry = {
+            **info,
+            "signature": shape.signature,
+            "target": timing,
+            "fingerprint": full,
+            "objective": objective,
+            "layer": layer_fields(shape),
+            "mapping": mapping.to_dict(),
+        }
+        entry.setdefault("accelflow_version", accelflow_version())
+        entry.setdefault("created", now_iso())
+        old = self.entries.get(key)
+        if old is not None and not overwrite and _keeps(old, entry):
+            return "kept"
+        self.targets.setdefault(full, target.to_dict())
+        self.entries[key] = entry
+        return "added" if old is None else "replaced"
+
+    def merge(self, other: MappingDB, overwrite: bool = False) -> dict[str, int]:
+        """Put every entry of `other` (the better one wins, as `put`); counts per status."""
+        counts = {"added": 0, "replaced": 0, "kept": 0}
+        for key, entry in other.entries.items():
+            old = self.entries.get(key)
+            if old is not None and not overwrite and _keeps(old, entry):
+                counts["kept"] += 1
+                continue
+            counts["added" if old is None else "replaced"] += 1
+            self.entries[key] = dict(entry)
+            fp = entry.get("fingerprint")
+            if fp in other.targets:
+                self.targets.setdefault(fp, other.targets[fp])
+        return counts
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -151,6 +310,15 @@ class MappingDB:
 
     def save(self, path: str | Path) -> None:
         write_atomic(path, json.dumps(self.to_json(), indent=1) + "\n")
+
+
+def _keeps(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether `old` stays instead of `new` (same key): it scores at least as well on the
+    objective. Energies are compared only under the same cost fields (full fingerprint)."""
+    objective = new.get("objective", "latency")
+    comparable = objective == "latency" or old.get("fingerprint") == new.get("fingerprint")
+    old_score, new_score = score(old, objective), score(new, objective)
+    return comparable and old_score is not None and (new_score is None or new_score >= old_score)
 
 
 def _read_json(path: str | Path) -> Any:

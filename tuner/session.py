@@ -36,7 +36,7 @@ from typing import Any
 
 from simulator.errors import existing_file
 from simulator.target import Target, load_target, make_target
-from tuner.db import MappingDB
+from tuner.db import MappingDB, entry_key
 from tuner.executors import Executor, make_executor
 from tuner.log import TuneError, TuneLog
 from tuner.tune import ProgressFn, TuneConfig, TuneResult, resume, tune
@@ -57,7 +57,7 @@ class CompiledCycles:
 
 
 # (model, target, mappings: a database path or a MappingDB, input shapes) -> CompiledCycles
-CompileAndSimulate = Callable[[str, Target, Any, "dict[str, tuple[int, ...]] | None"], Any]
+CompileAndSimulate = Callable[[str, Target, Any, "dict[str, tuple[int, ...]] | None", str], Any]
 
 
 @dataclass(frozen=True)
@@ -118,14 +118,18 @@ class TuneTotals:
     utilisation: float
     roofline_cycles: int
     roofline_fraction: float
+    default_energy_pj: float = 0.0
+    tuned_energy_pj: float = 0.0
 
     @staticmethod
     def of(result: TuneResult) -> TuneTotals:
         default = tuned = roofline = layers = 0
-        busy = 0.0
+        busy = default_energy = tuned_energy = 0.0
         for r in result.layers:
             n = len(r.task.names)
             layers += n
+            default_energy += n * r.default_energy_pj
+            tuned_energy += n * r.tuned_energy_pj
             default += n * r.default_cycles
             tuned += n * r.tuned_cycles
             roofline += n * r.roofline_cycles
@@ -140,6 +144,8 @@ class TuneTotals:
             utilisation=round(busy / max(tuned, 1), 4),
             roofline_cycles=roofline,
             roofline_fraction=round(roofline / max(tuned, 1), 4),
+            default_energy_pj=round(default_energy, 3),
+            tuned_energy_pj=round(tuned_energy, 3),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -207,6 +213,8 @@ class TuneSession:
     header: dict[str, Any] | None = None
     hw_header: dict[str, Any] | None = None
     resuming: bool = False
+    # Replace database entries even when they are better than this run's (`MappingDB.put`).
+    overwrite: bool = False
 
     @staticmethod
     def new(
@@ -351,7 +359,10 @@ class TuneSession:
             return base, tuned, result
         if self.resuming:
             assert self.log is not None
-            result = resume(self.log, executor=executor, db=self.db, on_progress=on_progress)
+            result = resume(
+                self.log, executor=executor, db=self.db, on_progress=on_progress,
+                overwrite=self.overwrite,
+            )  # fmt: skip
             return None, result.target, result
         assert self.target is not None
         if self.hw:
@@ -359,7 +370,8 @@ class TuneSession:
                 self.model, self.target, self.config, **self.hw_options, **common
             )
             return self.target, tuned, result
-        return None, self.target, tune(self.model, self.target, self.config, **common)
+        result = tune(self.model, self.target, self.config, **common, overwrite=self.overwrite)
+        return None, self.target, result
 
     def _shape_options(self) -> list[str]:
         if self.shape_options is not None:
@@ -380,19 +392,32 @@ class TuneSession:
         if mappings is None:
             mappings = MappingDB()
             for r in result.layers:
-                mappings.put(r.task.shape, result.target, r.mapping, layers=r.task.names)
+                mappings.put(
+                    r.task.shape, result.target, r.mapping, result.config.objective,
+                    layers=r.task.names,
+                )  # fmt: skip
+        objective = result.config.objective
         compiled = compile_and_simulate(
-            outcome.model, outcome.target, mappings, outcome.input_shapes
+            outcome.model, outcome.target, mappings, outcome.input_shapes, objective
         )
+        # A layer whose database entry was better than this run's result ("kept") compiles
+        # with that entry: its cycles are the expected ones.
+        kept = [r for r in result.layers if r.db_status == "kept"]
+        entries = MappingDB.load(outcome.db).entries if kept and outcome.db is not None else {}
+        fp = outcome.target.timing_fingerprint()
         mismatches = []
         checked = 0
         for r in result.layers:
+            expected = r.tuned_cycles
+            if r.db_status == "kept":
+                entry = entries.get(entry_key(r.task.signature, fp, objective), {})
+                expected = int(entry.get("cycles", expected))
             for name in r.task.names:
                 checked += 1
                 source = compiled.mapping_sources.get(name)
                 got = compiled.cycles.get(name)
-                if got != r.tuned_cycles or source != FROM_DATABASE:
-                    mismatches.append(Mismatch(name, r.tuned_cycles, got, source))
+                if got != expected or source != FROM_DATABASE:
+                    mismatches.append(Mismatch(name, expected, got, source))
         accel = sum(compiled.cycles.get(name, 0) for name in compiled.mapping_sources)
         result.verification = Verification(checked, mismatches, compiled.total_cycles, accel)
         return result.verification

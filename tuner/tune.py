@@ -105,11 +105,16 @@ class LayerResult:
     evaluations: int
     default_cycles: int
     tuned_cycles: int
+    default_energy_pj: float  # simulated energy of the default and of the chosen mapping
+    tuned_energy_pj: float
     mapping: Mapping
     cost_model_cycles: int  # the cost model's latency of the chosen mapping
     roofline_cycles: int
     utilisation: float
     best_after: int  # evaluations spent when the chosen point was first scored (0: default)
+    # What the database did with the result: "added", "replaced", "kept" (its entry was at
+    # least as good), "" (no database).
+    db_status: str = ""
     # (evaluations so far, best cost so far) after each round: the convergence curve.
     history: list[tuple[int, float]] = field(default_factory=list)
 
@@ -125,6 +130,8 @@ class LayerResult:
             "default_cycles": self.default_cycles,
             "tuned_cycles": self.tuned_cycles,
             "speedup": round(self.speedup, 4),
+            "default_energy_pj": round(self.default_energy_pj, 3),
+            "tuned_energy_pj": round(self.tuned_energy_pj, 3),
             "utilisation": round(self.utilisation, 4),
             "roofline_cycles": self.roofline_cycles,
             "roofline_fraction": round(self.roofline_cycles / max(self.tuned_cycles, 1), 4),
@@ -227,6 +234,16 @@ def objective_of(figures: dict[str, np.ndarray], objective: str) -> np.ndarray:
     )
 
 
+def simulated_objective(sim: dict[str, Any], objective: str) -> float:
+    """A simulated mapping's figure of merit (lower is better): cycles, energy or their product
+    (the simulator's, where `objective_of` reads the cost model's)."""
+    if objective == "latency":
+        return float(sim["cycles"])
+    if objective == "energy":
+        return float(sim["energy_pj"])
+    return float(sim["cycles"]) * float(sim["energy_pj"])
+
+
 def simulate_layer_mappings(
     task: LayerTask, target: Target, mappings: list[Mapping]
 ) -> list[dict[str, Any]]:
@@ -296,9 +313,11 @@ def tune(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     overrides: list[str] | None = None,
     on_progress: ProgressFn | None = None,
+    overwrite: bool = False,
 ) -> TuneResult:
     """Tune every accelerator layer of `model` on `target` (see the module docstring). A new
-    log is started at `log` (an existing one is an error: use `resume`)."""
+    log is started at `log` (an existing one is an error: use `resume`). `db` keeps a better
+    entry it already has unless `overwrite` (`MappingDB.put`)."""
     config = config or TuneConfig()
     config.check()
     tgt = target if isinstance(target, Target) else load_target(target, list(overrides or []))
@@ -310,7 +329,10 @@ def tune(
         config=config.to_json(), db=str(db) if db is not None else None,
         layers=[t.signature for t in tasks],
     )  # fmt: skip
-    return _search(tasks, tgt, config, log, db, executor, LoggedRun(), header, on_progress)
+    provenance = {"model_sha256": header["model_sha256"], "overwrite": overwrite}
+    return _search(
+        tasks, tgt, config, log, db, executor, LoggedRun(), header, on_progress, provenance
+    )
 
 
 def resume(
@@ -318,6 +340,7 @@ def resume(
     executor: Executor | str = "inprocess",
     db: str | Path | None = None,
     on_progress: ProgressFn | None = None,
+    overwrite: bool = False,
 ) -> TuneResult:
     """Continue the run of `log` (its model, target and settings) where it stopped."""
     records = TuneLog.read(log)
@@ -331,7 +354,10 @@ def resume(
         raise TuneError(f"{log}: the model's layers differ from the logged run's")
     db_path = db or header.get("db")
     logged = LoggedRun.of(records)
-    return _search(tasks, tgt, config, log, db_path, executor, logged, None, on_progress)
+    provenance = {"model_sha256": header["model_sha256"], "overwrite": overwrite}
+    return _search(
+        tasks, tgt, config, log, db_path, executor, logged, None, on_progress, provenance
+    )
 
 
 def _search(
@@ -344,6 +370,7 @@ def _search(
     logged: LoggedRun,
     header: dict[str, Any] | None,
     on_progress: ProgressFn | None,
+    provenance: dict[str, Any],
 ) -> TuneResult:
     """The search with the executor and the log open (a new log starts with `header`)."""
     pool = make_executor(executor) if isinstance(executor, str) else executor
@@ -353,7 +380,9 @@ def _search(
         writer = TuneLog(log)
         try:
             writer.write([header] if header is not None else [])
-            return _run(tasks, target, config, writer, db, existing, pool, logged, on_progress)
+            return _run(
+                tasks, target, config, writer, db, existing, pool, logged, on_progress, provenance
+            )
         finally:
             writer.close()
     finally:
@@ -371,6 +400,7 @@ def _run(
     pool: Executor,
     logged: LoggedRun,
     on_progress: ProgressFn | None,
+    provenance: dict[str, Any],
 ) -> TuneResult:
     t0 = time.perf_counter()
     searches = []
@@ -451,17 +481,23 @@ def _run(
         result = _decide(s, target, config, log, logged)
         results.append(result)
         if db_path is not None:
-            db.put(
+            result.db_status = db.put(
                 s.task.shape,
                 target,
                 result.mapping,
+                objective=config.objective,
+                overwrite=provenance["overwrite"],
                 layers=s.task.names,
                 cycles=result.tuned_cycles,
                 default_cycles=result.default_cycles,
+                energy_pj=result.tuned_energy_pj,
+                default_energy_pj=result.default_energy_pj,
                 cost_model_cycles=result.cost_model_cycles,
-                evaluations=result.evaluations,
+                model_sha256=provenance["model_sha256"],
                 strategy=config.strategy,
                 seed=config.seed,
+                budget=config.budget,
+                evaluations=result.evaluations,
             )
             db.save(db_path)
     progress("done")
@@ -480,8 +516,9 @@ def _decide(
     log: TuneLog,
     logged: LoggedRun,
 ) -> LayerResult:
-    """Simulate the default and the top-k points by cost; the fewest cycles win (ties: the
-    default, then the better cost)."""
+    """Simulate the default and the top-k points by cost; the best simulated objective wins
+    (`simulated_objective`: cycles, energy or EDP; ties: the default, then the better cost),
+    so the tuned mapping is never worse than the default on the objective."""
     ranked = sorted(s.seen.items(), key=lambda kv: (kv[1][0], kv[1][1]))
     candidates: list[tuple[Mapping, bytes | None]] = [(s.task.default, None)]
     keys_seen = {mapping_key(s.task.default.to_dict())}
@@ -516,7 +553,9 @@ def _decide(
         if i not in todo:
             sims[i] = logged.sims[(index, mapping_key(m.to_dict()))]
     log.write(records)
-    best = min(range(len(candidates)), key=lambda i: (sims[i]["cycles"], i))
+    best = min(
+        range(len(candidates)), key=lambda i: (simulated_objective(sims[i], config.objective), i)
+    )
     mapping, key = candidates[best]
     default_genome = s.space.default_genome.tobytes()
     figures = s.cache.get(key if key is not None else default_genome)
@@ -544,6 +583,8 @@ def _decide(
                     "mapping": mapping.to_dict(),
                     "cycles": sims[best]["cycles"],
                     "default_cycles": sims[0]["cycles"],
+                    "energy_pj": sims[best]["energy_pj"],
+                    "default_energy_pj": sims[0]["energy_pj"],
                 }
             ]
         )
@@ -552,6 +593,8 @@ def _decide(
         evaluations=s.evaluations,
         default_cycles=int(sims[0]["cycles"]),
         tuned_cycles=int(sims[best]["cycles"]),
+        default_energy_pj=float(sims[0]["energy_pj"]),
+        tuned_energy_pj=float(sims[best]["energy_pj"]),
         mapping=mapping,
         cost_model_cycles=int(figures["latency_cycles"]),
         roofline_cycles=int(figures["roofline_cycles"]),

@@ -97,14 +97,17 @@ def test_simulate_uses_the_database_mapping_and_defaults_elsewhere(capsys, lenet
         k: v for k, v in default.items() if k != TUNED
     }
     fp = TARGET.fingerprint()
+    tfp = TARGET.timing_fingerprint()
     assert notices(err) == [
-        f"notice: 4 of 5 layers are not in {db_path} for target {PRESET} (fingerprint {fp}); "
+        f"notice: 4 of 5 layers are not in {db_path} for target {PRESET} (timing fingerprint "
+        f"{tfp}); "
         "they use the default mapping: /conv1/Conv, /fc1/Gemm, /fc2/Gemm, /fc3/Gemm"
     ]
     assert data["mappings"]["sources"] == {
         name: "database" if name == TUNED else "default" for name in LAYERS
     }
     assert data["mappings"]["target_fingerprint"] == fp
+    assert data["mappings"]["timing_fingerprint"] == tfp
 
 
 def test_compile_writes_the_database_mapping(
@@ -140,7 +143,7 @@ def test_every_layer_in_the_database_gives_no_notice(capsys, lenet_path, shapes,
 
 
 def test_database_for_another_target_says_so(capsys, lenet_path, db_path):
-    other = TARGET.replace(rows=16).fingerprint()
+    other = TARGET.replace(rows=16).timing_fingerprint()
     code, _, err = run(
         capsys, "compile", lenet_path, "-t", PRESET, "--set", "rows=16", "--mappings", db_path
     )
@@ -148,8 +151,8 @@ def test_database_for_another_target_says_so(capsys, lenet_path, db_path):
     lines = notices(err)
     assert len(lines) == 1
     assert lines[0].startswith(
-        f"notice: {db_path} has no entry for target {PRESET} (fingerprint {other}); "
-        f"it has entries for fingerprint(s) {TARGET.fingerprint()} only"
+        f"notice: {db_path} has no entry for target {PRESET} (timing fingerprint {other}); "
+        f"it has entries for fingerprint(s) {TARGET.timing_fingerprint()} only"
     )
     assert "all 5 layers use the default mapping" in lines[0]
 

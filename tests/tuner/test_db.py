@@ -1,5 +1,5 @@
-"""The mapping database: round trip, atomic writes, clear errors, and its keys (layer signature,
-target fingerprint)."""
+"""The mapping database: round trip, atomic writes, clear errors, its keys (layer signature,
+timing fingerprint, objective), provenance, and that a better entry is never silently replaced."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_put_save_load_lookup_round_trip(tmp_path):
     assert loaded.lookup(CONV, TARGET) == tuned(CONV)
     assert loaded.lookup(FC, TARGET) == tuned(FC)
     assert loaded.lookup(CONV, load_target("tpu-like")) is None
-    entry = loaded.entries[entry_key(CONV.signature, TARGET.fingerprint())]
+    entry = loaded.entries[entry_key(CONV.signature, TARGET.timing_fingerprint())]
     assert entry["cycles"] == 123 and entry["layers"] == ["/conv2/Conv"]
     assert loaded.targets[TARGET.fingerprint()] == TARGET.to_dict()
     assert json.loads(path.read_text())["format"] == "accelflow-mappings"
@@ -54,7 +54,7 @@ def test_for_target_and_fingerprints():
     db = small_db()
     other = load_target("tpu-like")
     db.put(CONV, other, tiling.default_mapping(CONV, other))
-    assert db.fingerprints() == sorted({TARGET.fingerprint(), other.fingerprint()})
+    assert db.fingerprints() == sorted({TARGET.timing_fingerprint(), other.timing_fingerprint()})
     assert db.for_target(TARGET) == {
         CONV.signature: tuned(CONV).to_dict(),
         FC.signature: tuned(FC).to_dict(),
@@ -65,11 +65,94 @@ def test_for_target_and_fingerprints():
 
 def test_put_replaces_and_keeps_its_keys_over_extras():
     db = small_db()
-    db.put(CONV, TARGET, tiling.default_mapping(CONV, TARGET), signature="junk")
+    db.put(CONV, TARGET, tiling.default_mapping(CONV, TARGET), signature="junk", overwrite=True)
     assert len(db) == 2
     assert db.lookup(CONV, TARGET) == tiling.default_mapping(CONV, TARGET)
-    entry = db.entries[entry_key(CONV.signature, TARGET.fingerprint())]
+    entry = db.entries[entry_key(CONV.signature, TARGET.timing_fingerprint())]
     assert entry["signature"] == CONV.signature
+
+
+def test_a_better_entry_is_never_silently_replaced():
+    db = small_db()  # CONV: 123 cycles
+    other = tiling.default_mapping(CONV, TARGET)
+    assert db.put(CONV, TARGET, other, cycles=200) == "kept"
+    assert db.put(CONV, TARGET, other) == "kept"  # no figures: not known to be better
+    assert db.lookup(CONV, TARGET) == tuned(CONV)
+    assert db.put(CONV, TARGET, other, cycles=123) == "kept"  # a tie keeps the old one
+    assert db.put(CONV, TARGET, other, cycles=100) == "replaced"
+    assert db.lookup(CONV, TARGET) == other
+    assert db.put(CONV, TARGET, tuned(CONV), cycles=900, overwrite=True) == "replaced"
+    assert db.lookup(CONV, TARGET) == tuned(CONV)
+    merged = MappingDB()
+    merged.put(CONV, TARGET, other, cycles=50)
+    assert db.merge(merged) == {"added": 0, "replaced": 1, "kept": 0}
+    assert db.merge(small_db()) == {"added": 0, "replaced": 0, "kept": 2}
+
+
+def test_objectives_are_kept_apart_and_chosen_by_compile():
+    db = small_db()  # latency entries
+    energy = tiling.default_mapping(CONV, TARGET)
+    assert db.put(CONV, TARGET, energy, "energy", cycles=999, energy_pj=5.0) == "added"
+    assert len(db) == 3
+    assert db.lookup(CONV, TARGET) == tuned(CONV)  # latency first by default
+    assert db.lookup(CONV, TARGET, "energy") == energy
+    assert db.for_target(TARGET, "energy")[FC.signature] == tuned(FC).to_dict()  # falls back
+    assert db.put(CONV, TARGET, tuned(CONV), "energy", energy_pj=6.0) == "kept"
+    assert db.put(CONV, TARGET, tuned(CONV), "edp", cycles=2, energy_pj=6.0) == "added"
+    assert db.lookup(CONV, TARGET, "energy") == energy
+    with pytest.raises(DatabaseError, match="unknown objective 'speed'"):
+        db.put(CONV, TARGET, energy, "speed")
+
+
+def test_cost_fields_leave_entries_usable_and_are_reported():
+    db = small_db()
+    cheaper = TARGET.replace(mac_energy_pj=0.3, clock_mhz=500.0)
+    assert cheaper.timing_fingerprint() == TARGET.timing_fingerprint()
+    assert cheaper.fingerprint() != TARGET.fingerprint()
+    assert db.for_target(cheaper) == db.for_target(TARGET)
+    assert db.cost_mismatches(cheaper) == sorted([CONV.signature, FC.signature])
+    assert db.cost_mismatches(TARGET) == []
+    # a timing field is a different target
+    assert db.for_target(TARGET.replace(dram_bw_bytes_per_cycle=3.0)) == {}
+    # energies measured under other cost fields are not compared: the new entry wins
+    db.put(CONV, TARGET, tuned(CONV), "energy", energy_pj=1.0)
+    assert db.put(CONV, cheaper, tiling.default_mapping(CONV, TARGET), "energy", energy_pj=9.0) == (
+        "replaced"
+    )
+
+
+def test_entries_carry_provenance_and_structured_dims():
+    db = MappingDB()
+    db.put(CONV, TARGET, tuned(CONV), "energy", cycles=1, energy_pj=2.0, model_sha256="ab" * 32,
+           strategy="random", seed=3, budget=10, evaluations=9, layers=["/c"])  # fmt: skip
+    (entry,) = db.entries.values()
+    assert entry["objective"] == "energy" and entry["fingerprint"] == TARGET.fingerprint()
+    assert entry["layer"]["kind"] == "conv2d" and entry["layer"]["dims"] == CONV.dims
+    assert entry["layer"]["stride"] == [1, 1] and entry["layer"]["has_bias"] is True
+    assert entry["accelflow_version"] and entry["created"].endswith("+00:00")
+    for name in ("model_sha256", "strategy", "seed", "budget", "evaluations", "layers"):
+        assert name in entry
+
+
+def test_a_version_1_file_reads_as_latency_entries(tmp_path):
+    fp = TARGET.fingerprint()
+    v1 = {
+        "format": "accelflow-mappings",
+        "version": 1,
+        "targets": {fp: TARGET.to_dict()},
+        "entries": {
+            f"{CONV.signature} @ {fp}": {
+                "signature": CONV.signature, "target": fp, "mapping": tuned(CONV).to_dict(),
+                "cycles": 5,
+            }
+        },
+    }  # fmt: skip
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(v1))
+    db = MappingDB.load(path)
+    assert db.lookup(CONV, TARGET) == tuned(CONV)
+    (key,) = db.entries
+    assert key == entry_key(CONV.signature, TARGET.timing_fingerprint(), "latency")
 
 
 # --- atomic save ---------------------------------------------------------------------------
@@ -129,7 +212,7 @@ MALFORMED = {
     "other-format": (json.dumps({"format": "onnx"}), "\"format\" is 'onnx'"),
     "version": (
         json.dumps({"format": "accelflow-mappings", "version": 7}),
-        "database version 7, this accelflow reads 1",
+        "database version 7, this accelflow reads 1 and 2",
     ),
     "entries-list": (
         json.dumps({"format": "accelflow-mappings", "version": 1, "entries": []}),

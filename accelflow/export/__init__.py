@@ -1,0 +1,156 @@
+"""Export the mappings the compiler chose to the input formats of the peer tools.
+
+    from accelflow.export import export
+    result = export("model.onnx", "tpu-like", "scalesim", "out/", mappings="maps.json")
+    result.files        # what was written
+    result.notes        # what the format cannot express, one line each
+
+    accelflow export MODEL --target T [--mappings DB] --format FORMAT -o DIR
+
+Per distinct accelerator layer (layers of one signature share an entry, as in a mapping
+database), the layer's shape and the mapping `accel-map` chose (from the database, else the
+default heuristic) are handed to the format's writer, `accelflow.export.<format>.write(layers,
+target, folder)`, which writes its files into `folder` and returns (files, notes). A note says
+what the tool cannot express of a mapping (for example SCALE-Sim has no buffer tiles); the files
+repeat it in a comment where the format has comments.
+
+Writers never write over a file that exists unless `overwrite` is set, and never into a path that
+is not a folder: the export is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import AccelflowError
+from simulator.target import Target, load_target
+from simulator.workload import LayerShape, Mapping
+
+FORMATS = ("scalesim", "stonne", "zigzag", "timeloop", "maestro")
+
+
+class ExportError(AccelflowError):
+    """An export that cannot be written (bad format, output folder, unsupported target)."""
+
+
+@dataclass(frozen=True)
+class ExportLayer:
+    """One distinct accelerator layer: its shape, the mapping the compiler chose, the names of
+    the model's layers that share it (the first is the one files are named after)."""
+
+    names: tuple[str, ...]
+    shape: LayerShape
+    mapping: Mapping
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    @property
+    def file_stem(self) -> str:
+        """The layer's name as a file name: letters, digits, '-', '_' and '.' kept."""
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name).strip("._")
+        return stem or "layer"
+
+
+@dataclass
+class ExportResult:
+    format: str
+    folder: Path
+    layers: list[ExportLayer]
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def model_mappings(
+    model: Any,
+    target: Target,
+    mappings: Any = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    objective: str = "latency",
+) -> list[ExportLayer]:
+    """The distinct accelerator layers of `model` on `target` with the mapping `accel-map`
+    chooses for each (`mappings`: a database, its path, or a layer name -> mapping dict)."""
+    from accelflow.api import _resolve_mappings
+    from compiler.import_model import load_lean
+    from compiler.importer import import_onnx
+    from compiler.passes.common import layer_shape, mapping_of
+    from compiler.pipeline import compile_module
+    from dialects import accel
+
+    database, _, _ = _resolve_mappings(mappings, target, objective)
+    module = import_onnx(load_lean(model), input_shapes)
+    compile_module(module, target, passes="onnx-to-accel,accel-map", mappings=database)
+    layers: dict[str, tuple[list[str], LayerShape, Mapping]] = {}
+    for op in module.walk():
+        if not isinstance(op, accel.Conv2DOp | accel.MatmulOp):
+            continue
+        shape = layer_shape(op)
+        name = op.layer_name.data
+        if shape.signature in layers:
+            layers[shape.signature][0].append(name)
+            continue
+        assert op.mapping is not None
+        layers[shape.signature] = ([name], shape, mapping_of(op.mapping))
+    return [ExportLayer(tuple(names), shape, m) for names, shape, m in layers.values()]
+
+
+def output_folder(path: str | Path) -> Path:
+    """The export's folder: created if missing; a path that exists and is not a folder is
+    refused."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"-o {folder}: exists and is not a folder; give a folder to write into")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExportError(
+            f"-o {folder}: cannot create the folder ({err.strerror or err})"
+        ) from None
+    return folder
+
+
+def write_text(path: Path, text: str, overwrite: bool = False) -> Path:
+    """Write one export file (atomically); an existing file is refused unless `overwrite`."""
+    from tuner.db import write_atomic
+
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} exists; refusing to overwrite it (use --overwrite)")
+    write_atomic(path, text)
+    return path
+
+
+def export(
+    model: Any,
+    target: str | Path | Target,
+    format: str,
+    folder: str | Path,
+    mappings: Any = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    overrides: Sequence[str] = (),
+    overwrite: bool = False,
+    objective: str = "latency",
+) -> ExportResult:
+    """Write `model`'s mappings on `target` in `format` (one of `FORMATS`) into `folder`."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format '{format}' (one of {', '.join(FORMATS)})")
+    tgt = (
+        target
+        if isinstance(target, Target) and not overrides
+        else load_target(target, list(overrides))
+    )
+    writer = importlib.import_module(f"accelflow.export.{format}")
+    layers = model_mappings(model, tgt, mappings, input_shapes, objective)
+    created = not Path(folder).exists()
+    out = output_folder(folder)
+    try:
+        files, notes = writer.write(layers, tgt, out, overwrite=overwrite)
+    except BaseException:
+        if created and not any(out.iterdir()):  # refused before writing: leave no empty folder
+            out.rmdir()
+        raise
+    return ExportResult(format, out, layers, list(files), list(notes))
