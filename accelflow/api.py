@@ -298,6 +298,125 @@ def _compile(
     )
 
 
+# The passes left to run after each stage `compile -o` writes (DEFAULT_PASSES, in order).
+_AFTER = {
+    "onnx": "onnx-to-accel,accel-fuse,accel-map,accel-tile,accel-emit,accel-isa-verify",
+    "accel": "accel-fuse,accel-map,accel-tile,accel-emit,accel-isa-verify",
+    "mapped": "accel-tile,accel-emit,accel-isa-verify",
+    "tiled": "accel-emit,accel-isa-verify",
+    "isa": "accel-isa-verify",
+}
+
+
+def ir_stage(module: Any) -> str:
+    """Which stage a module is at: "onnx" (onnx ops left), "accel" (layers not mapped),
+    "mapped" (layers mapped, not tiled), "tiled" (tile nests not emitted) or "isa" (emitted)."""
+    from dialects import accel
+
+    names = {op.name for op in module.walk()}
+    if any(n.startswith("onnx.") and n != "onnx.NoValue" for n in names):
+        return "onnx"
+    layers = [op for op in module.walk() if isinstance(op, accel.Conv2DOp | accel.MatmulOp)]
+    if any(op.mapping is None for op in layers):
+        return "accel"
+    if layers:
+        return "mapped"
+    if any(isinstance(op, accel.TiledOp) for op in module.walk()):
+        return "tiled"
+    return "isa"
+
+
+def compile_ir(
+    path: str | Path,
+    target: str | Path | Target | None = None,
+    overrides: Sequence[str] = (),
+    mappings: str | Path | MappingDB | Mapping[str, Any] | None = None,
+    objective: str = "latency",
+) -> CompileResult:
+    """A `.mlir` file of any stage (`compile -o` writes one per pass) compiled the rest of the
+    way. `target` (or `overrides`) replaces the module's own with a warning (`accel-retarget`);
+    without them the module's target is used (tpu-like when it has none)."""
+    from xdsl.parser import Parser
+    from xdsl.utils.exceptions import ParseError
+
+    from compiler.assembler import assemble
+    from compiler.passes.common import TARGET_ATTR, module_target
+    from compiler.pipeline import compile_module, make_context
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        module = Parser(make_context(), text, str(path)).parse_module()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot be read as MLIR text ({err})") from None
+    except ParseError as err:
+        raise InputError(
+            f"{path}: not MLIR accelflow can parse: {str(err).splitlines()[0]}"
+        ) from None
+    own = module_target(module) if TARGET_ATTR in module.attributes else None
+    if target is not None or overrides or own is None:
+        tgt = target if isinstance(target, Target) else None
+        tgt = tgt or load_target(target or "tpu-like", list(overrides))
+        if own is not None and own.to_dict() != tgt.to_dict():
+            warnings.warn(
+                f"{path}: target {tgt.name} replaces the module's target {own.name}",
+                stacklevel=2,
+            )
+    else:
+        tgt = own
+    stage = ir_stage(module)
+    database, fingerprints, cost_mismatches = _resolve_mappings(mappings, tgt, objective)
+    if database is not None and stage not in ("onnx", "accel"):
+        warnings.warn(
+            f"{path}: the layers are mapped already ({stage} stage): --mappings is not used",
+            stacklevel=2,
+        )
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    module = compile_module(module, tgt, passes=_AFTER[stage], mappings=database)
+    seconds["passes"] = time.perf_counter() - t0
+    program = assemble(module)
+    if program.elided_constants:
+        dense = (
+            f"; {tgt.name} counts their weight tiles as dense (the cycles of an unpruned model)"
+            if tgt.family.uses_weights
+            else ""
+        )
+        warnings.warn(
+            f"{path}: {len(program.elided_constants)} constants were elided from it (`compile "
+            "-o` without --keep-weights): outputs cannot be computed, and folds that need their "
+            f"values (a Gemm's transB, BatchNorm) run on the host instead{dense}",
+            stacklevel=2,
+        )
+    return CompileResult(
+        program=program, target=tgt, seconds=seconds, database_fingerprints=fingerprints,
+        database_cost_mismatches=cost_mismatches,
+    )  # fmt: skip
+
+
+def load_program(folder: str | Path, target: str | Path | Target | None = None,
+                 overrides: Sequence[str] = ()) -> CompileResult:  # fmt: skip
+    """A program `compile -o DIR` saved (program.json + program.npz), with the target it was
+    compiled for (`target`/`overrides` replace it with a warning: its tiles were chosen for
+    the other one)."""
+    from simulator.target import make_target
+
+    program = Program.load(folder)
+    own = make_target(program.target) if program.target else None
+    if target is not None or overrides or own is None:
+        tgt = target if isinstance(target, Target) else None
+        tgt = tgt or load_target(target or "tpu-like", list(overrides))
+        if own is not None and own.to_dict() != tgt.to_dict():
+            warnings.warn(
+                f"{folder}: compiled for {own.name}, simulated on {tgt.name}: its tiles and "
+                "instructions were chosen for the first",
+                stacklevel=2,
+            )
+    else:
+        tgt = own
+    return CompileResult(program=program, target=tgt)
+
+
 def random_inputs(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
     """Inputs the model can take (`simulator.inputs.random_inputs`: float32 normal, token ids
     within their embedding, masks all True)."""

@@ -62,12 +62,16 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="ONNX model file")
+    p.add_argument(
+        "model",
+        help="ONNX model file; or a .mlir stage `compile -o` wrote, or its program folder",
+    )
     p.add_argument(
         "--target",
         "-t",
-        default="tpu-like",
-        help="preset name (see `accelflow targets`) or YAML file",
+        default=None,
+        help="preset name (see `accelflow targets`) or YAML file (default tpu-like; for a .mlir "
+        "stage or a program folder, the target it carries)",
     )
     p.add_argument(
         "--set",
@@ -132,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         choices=["ir", "asm", "program"],
         help="what to write to the output folder (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="write the IR stages with their constants (default: large constants elided as "
+        "dense_resource<__elided__>, which a later run cannot compute outputs from, and "
+        "which SIGMA counts as dense weights)",
     )
 
     p = sub.add_parser(
@@ -230,20 +241,57 @@ def _load_mappings(path: str | None) -> Any:
     return read_mappings(path)
 
 
-def _compile(args: argparse.Namespace, keep_ir: bool = False):
-    existing_file(args.model)  # before the compiler's imports (seconds): a typo answers at once
-    from accelflow.api import compile as compile_model
+def input_kind(model: str) -> str:
+    """What MODEL names: "onnx" (a file), "mlir" (a `.mlir` file of any stage) or "program" (a
+    folder `compile -o` wrote, with program.json); anything else is an error, before the
+    compiler's imports (seconds): a typo answers at once."""
+    path = Path(model)
+    if path.is_dir():
+        if not (path / "program.json").is_file():
+            raise AccelflowError(
+                f"{path}: a folder without program.json (give an ONNX model, a .mlir stage or "
+                "a folder `accelflow compile -o` wrote)"
+            )
+        return "program"
+    existing_file(path)
+    return "mlir" if path.suffix == ".mlir" else "onnx"
 
+
+def _compile(args: argparse.Namespace, keep_ir: bool = False, keep_weights: bool = False):
+    kind = input_kind(args.model)
+    from accelflow.api import compile as compile_model
+    from accelflow.api import compile_ir, load_program
+
+    if kind == "program":
+        if args.mappings or args.passes or args.input_shape:
+            raise AccelflowError(
+                f"{args.model} is a compiled program: --mappings, --passes and --input-shape "
+                "apply to a model or an IR stage"
+            )
+        return load_program(args.model, args.target, args.overrides)
     mappings = _load_mappings(args.mappings)
+    if kind == "mlir":
+        if args.passes or args.input_shape:
+            raise AccelflowError(
+                f"{args.model}: --passes and --input-shape apply to an ONNX model (an IR stage "
+                "runs the passes after it; use accelflow-opt for others)"
+            )
+        with err_console.status("compiling...", spinner="dots"):
+            result = compile_ir(
+                args.model, args.target, args.overrides, mappings, objective=args.objective
+            )
+        _print_mapping_notice(result, args.mappings)
+        return result
     with err_console.status("compiling...", spinner="dots"):
         result = compile_model(
             args.model,
-            target=args.target,
+            target=args.target or "tpu-like",
             overrides=args.overrides,
             input_shapes=_input_shapes(args.input_shape),
             passes=args.passes,
             mappings=mappings,
             keep_ir=keep_ir,
+            elide_constants=not keep_weights,
             objective=args.objective,
         )
     _print_mapping_notice(result, args.mappings)
@@ -260,12 +308,13 @@ def _print_mapping_notice(result: Any, database: str | None) -> None:
 def _compile_cached(args: argparse.Namespace):
     """`_compile`, through the program cache (accelflow/program_cache.py): a model compiled
     before for the same target, mappings, options and code is loaded, not compiled."""
-    existing_file(args.model)
+    if input_kind(args.model) != "onnx":
+        return _compile(args)
     from accelflow import program_cache
     from accelflow.api import CompileResult
     from simulator.target import load_target
 
-    target = load_target(args.target, args.overrides)
+    target = load_target(args.target or "tpu-like", args.overrides)
     entry = program_cache.key(
         args.model, target, args.mappings, args.passes, args.input_shape, args.objective
     )
@@ -296,7 +345,13 @@ def _compile_cached(args: argparse.Namespace):
 
 def cmd_compile(args: argparse.Namespace) -> int:
     emit = set(args.emit or ["ir", "asm", "program"])
-    result = _compile(args, keep_ir=args.output is not None and "ir" in emit)
+    if args.keep_weights and (args.output is None or "ir" not in emit):
+        raise AccelflowError(
+            "--keep-weights applies to the IR stages: give -o DIR (with --emit ir)"
+        )
+    result = _compile(
+        args, keep_ir=args.output is not None and "ir" in emit, keep_weights=args.keep_weights
+    )
     program = result.program
     out = Path(args.output) if args.output else None
     if out is not None:
@@ -369,6 +424,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.stats import table_width
 
     save_to = _output_path(args)
+    if args.check and input_kind(args.model) != "onnx":
+        raise AccelflowError(
+            f"--check compares with an ONNX reference run: {args.model} is not an ONNX model "
+            "(simulate the model itself, or drop --check)"
+        )
     result = _compile_cached(args)
     program = result.program
     functional = bool(args.functional or args.check or save_to or args.inputs)
@@ -482,7 +542,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     result = export(
         args.model,
-        args.target,
+        args.target or "tpu-like",
         args.format,
         args.output,
         mappings=_load_mappings(args.mappings),
@@ -493,7 +553,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     print(
         f"exported {len(result.layers)} accelerator layer(s) of {args.model} on "
-        f"{args.target} as {args.format} to {result.folder}/: "
+        f"{args.target or 'tpu-like'} as {args.format} to {result.folder}/: "
         f"{', '.join(f.name for f in result.files)}"
     )
     for note in result.notes:

@@ -2,6 +2,11 @@
 plugins (entry point group `accelflow.passes`, compiler/plugins.py).
 
 accelflow-opt model.mlir -p 'onnx-to-accel,accel-map{dataflow=os},accel-tile{tile-k=8},accel-emit'
+accelflow-opt model.mlir --target maeri-64 -p 'accel-map,accel-tile,accel-emit'
+
+`--target T` (a preset or a YAML path) runs `accel-retarget{target=T}` before the pipeline: the
+module's target is replaced, with a warning when it had another one. Warnings are one line on
+stderr.
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ def _accel_emit() -> type[ModulePass]:
     return AccelEmitPass
 
 
+def _accel_retarget() -> type[ModulePass]:
+    from compiler.passes.accel_retarget import AccelRetargetPass
+
+    return AccelRetargetPass
+
+
 def _accel_isa_verify() -> type[ModulePass]:
     from compiler.passes.accel_isa_verify import AccelISAVerifyPass
 
@@ -83,6 +94,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "accel-tile": _accel_tile,
     "accel-emit": _accel_emit,
     "accel-isa-verify": _accel_isa_verify,
+    "accel-retarget": _accel_retarget,
 }
 
 
@@ -110,8 +122,47 @@ class AccelOptMain(xDSLOptMain):
             self.register_pass(name, factory)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"accelflow-opt: warning: {message}", file=sys.stderr)
+
+
+def _with_target(argv: list[str]) -> list[str]:
+    """`--target T` / `--target=T` taken out of `argv` and run as `accel-retarget{target=T}`
+    before the `-p/--passes` pipeline (which it starts when there is none)."""
+    from simulator.errors import AccelflowError
+
+    target = None
+    rest: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--target":
+            target = next(it, None)
+            if target is None:
+                raise AccelflowError("--target needs a preset name or a YAML path")
+        elif a.startswith("--target="):
+            target = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+    if target is None:
+        return rest
+    if '"' in target or not target:
+        raise AccelflowError(f"--target {target!r}: not a preset name or a file path")
+    step = f'accel-retarget{{target="{target}"}}'
+    for i, a in enumerate(rest):
+        if a in ("-p", "--passes") and i + 1 < len(rest):
+            rest[i + 1] = f"{step},{rest[i + 1]}" if rest[i + 1] else step
+            return rest
+        if a.startswith("--passes="):
+            given = a.split("=", 1)[1]
+            rest[i] = f"--passes={step},{given}" if given else f"--passes={step}"
+            return rest
+    return [*rest, "-p", step]
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Run accelflow-opt; a parse, verification or pass error is one diagnostic, exit code 2."""
+    import warnings
+
     from xdsl.utils.exceptions import (
         ArgSpecParseError,
         DiagnosticException,
@@ -123,8 +174,12 @@ def main(args: Sequence[str] | None = None) -> int:
 
     argv = list(args) if args is not None else sys.argv[1:]
     debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    if not debug:
+        warnings.showwarning = _one_line_warning
     try:
-        AccelOptMain(args=[a for a in argv if a != "--debug"]).run()
+        argv = _with_target(argv)
+        AccelOptMain(args=argv).run()
     except (
         ParseError,
         VerifyException,

@@ -76,6 +76,28 @@ def set_module_target(module: ModuleOp, target: Target | str, overwrite: bool = 
     module.attributes[TARGET_ATTR] = accel.TargetAttr(target.to_dict())
 
 
+def retarget(module: ModuleOp, target: str, who: str) -> None:
+    """Set the module's target from a pass option: "" keeps the module's (tpu-like when it has
+    none); a preset name or YAML path sets it, replacing another one with a warning that says
+    so (mappings chosen for the old target stay: re-target before `accel-map`)."""
+    import warnings
+
+    if not target:
+        set_module_target(module, "tpu-like", overwrite=False)
+        return
+    new = load_target(target)
+    attr = module.attributes.get(TARGET_ATTR)
+    if isinstance(attr, accel.TargetAttr):
+        old = make_target(attr.as_dict())
+        if old.to_dict() != new.to_dict():
+            warnings.warn(
+                f"{who}: target {new.name} (timing fingerprint {new.timing_fingerprint()}) "
+                f"replaces the module's target {old.name} ({old.timing_fingerprint()})",
+                stacklevel=2,
+            )
+    set_module_target(module, new)
+
+
 def module_of(op: Operation) -> ModuleOp:
     """The outermost ModuleOp holding `op` (or `op` itself)."""
     found = op if isinstance(op, ModuleOp) else None

@@ -22,8 +22,9 @@ constants (`accel.constant`) and host operations (`accel.host`).
 
 Every produced op that yields an ONNX tensor keeps that node's `onnx_outputs` attribute; ops
 introduced by the lowering (a host Transpose for transA, ...) have none (the assembler names them).
-The pass sets the module's `accel.target` from `target` (a preset name or a YAML path) only when
-the module has none.
+The pass sets the module's `accel.target` from `target` (a preset name or a YAML path); given
+while the module has another target, it replaces it with a warning. Without `target` the
+module's stays (tpu-like when it has none).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from compiler import constant_pool
 from compiler.passes.common import (
     ONNX_OUTPUTS,
     PassError,
-    set_module_target,
+    retarget,
     shape_of,
 )
 from dialects import accel
@@ -383,11 +384,12 @@ class OnnxToAccelPass(ModulePass):
 
     name = "onnx-to-accel"
 
-    target: str = "tpu-like"
-    """Preset name or YAML path; sets `accel.target` when the module has none."""
+    target: str = ""
+    """Preset name or YAML path: the module's `accel.target` (replacing another with a
+    warning); empty: the module's own, tpu-like when it has none."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        set_module_target(op, self.target, overwrite=False)
+        retarget(op, self.target, self.name)
         PatternRewriteWalker(
             GreedyRewritePatternApplier(
                 [ConstantToAccel(), ConvToAccel(), GemmToAccel(), MatMulToAccel(), NodeToHost()]
