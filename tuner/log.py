@@ -63,27 +63,33 @@ class TuneLog:
     @staticmethod
     def read(path: str | Path) -> list[dict[str, Any]]:
         """The complete records of a log; a torn last line (killed mid-write) is cut off the
-        file so that appending goes on cleanly."""
+        file so that appending goes on cleanly, but only once the file has proved to be a
+        tuning log (header record, version): a file given by mistake is never changed."""
         path = Path(path)
         if not path.exists():
             raise TuneError(f"{path}: no such tuning log")
+        if not path.is_file():
+            raise TuneError(f"{path}: not a regular file (a tuning log is a JSON-lines file)")
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
-        if end < len(data):
-            with open(path, "r+b") as f:
-                f.truncate(end)
         records = []
         for number, line in enumerate(data[:end].splitlines(), 1):
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 raise TuneError(f"{path}:{number}: not a JSON record") from None
+            if not isinstance(record, dict):
+                raise TuneError(f"{path}:{number}: not a JSON object record")
+            records.append(record)
         if not records or records[0].get("type") != "header":
             raise TuneError(f"{path}: not an accelflow tuning log (no header record)")
         if records[0].get("version") != LOG_VERSION:
             raise TuneError(
                 f"{path}: log version {records[0].get('version')!r}, expected {LOG_VERSION}"
             )
+        if end < len(data):
+            with open(path, "r+b") as f:
+                f.truncate(end)
         return records
 
     @staticmethod
