@@ -166,11 +166,10 @@ def layer_model(row: MaeriRow) -> onnx.ModelProto:
 
 def spatial_option(row: MaeriRow) -> str:
     """STONNE's tile as the `accel-map{spatial=...}` option."""
+    from accelflow.export.stonne import CONV_TILES, FC_TILES
+
     p = row.params
-    if row.kind == "conv":
-        names = ("T_R", "T_S", "T_C", "T_K", "T_G", "T_N", "T_X_", "T_Y_")
-    else:
-        names = ("T_M", "T_N", "T_K")
+    names = CONV_TILES if row.kind == "conv" else FC_TILES
     return " ".join(f"{n}={p[n]}" for n in names)
 
 
