@@ -265,8 +265,22 @@ RUNNER = '''"""ZigZag (pip install zigzag-dse) on the exported files: latency an
 import sys
 from pathlib import Path
 
+import zigzag.stages.results.visualization as visualization
 from zigzag.api import get_hardware_performance_zigzag
 
+# zigzag-dse 3.9.1's loop-ordering printout fails on a layer with no temporal loop (all of it
+# spatial, e.g. a small fully connected layer): print a line instead of stopping the run.
+_print_mapping = visualization.print_mapping
+
+
+def _print_mapping_or_note(cme):
+    try:
+        _print_mapping(cme)
+    except ValueError:
+        print(f"{cme.layer.name}: every loop is spatial (no temporal loop to print)")
+
+
+visualization.print_mapping = _print_mapping_or_note
 here = Path(__file__).resolve().parent
 energy, latency, cmes = get_hardware_performance_zigzag(
     workload=str(here / "workload.yaml"),
@@ -277,7 +291,13 @@ energy, latency, cmes = get_hardware_performance_zigzag(
     loma_show_progress_bar=False,
 )
 for cme, _ in cmes[0][1]:
-    print(f"{cme.layer.name}: latency {cme.latency_total2:.0f} cycles, energy {cme.energy_total:.1f} pJ")
+    print(
+        f"{cme.layer.name}: latency {cme.latency_total2:.0f} cycles, energy "
+        f"{cme.energy_total:.1f} pJ (temporal {cme.ideal_temporal_cycle:.0f}, stall/slack "
+        f"{cme.stall_slack_comb:.0f}, onloading {cme.data_onloading_cycle:.0f}, offloading "
+        f"{cme.data_offloading_cycle:.0f}; MAC {cme.mac_energy:.1f} pJ, memory "
+        f"{cme.mem_energy:.1f} pJ)"
+    )
 print(f"total: latency {latency:.0f} cycles, energy {energy:.1f} pJ", file=sys.stderr)
 '''
 
