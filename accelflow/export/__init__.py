@@ -66,6 +66,26 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
+def padded_to_tiles(layer: ExportLayer) -> tuple[Mapping, dict[str, int], str | None]:
+    """The layer's mapping (normalized: a tile per dim), its extents padded to whole buffer
+    tiles (for the tools whose loop factors must divide), and a note naming the padded dims
+    (None when every tile divides its dim)."""
+    shape = layer.shape
+    mapping = layer.mapping.normalized(shape)
+    extents = {d: -(-shape.dims[d] // mapping.tiles[d]) * mapping.tiles[d] for d in shape.dim_names}
+    padded = [
+        f"{d} {shape.dims[d]} -> {extents[d]}"
+        for d in shape.dim_names
+        if extents[d] != shape.dims[d]
+    ]
+    note = (
+        f"buffer tiles that do not divide their dims pad them to whole tiles ({', '.join(padded)})"
+        if padded
+        else None
+    )
+    return mapping, extents, note
+
+
 def model_mappings(
     model: Any,
     target: Target,

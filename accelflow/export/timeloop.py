@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from accelflow.export import ExportLayer
+from accelflow.export import ExportLayer, padded_to_tiles
 from accelflow.export.maestro import check_target, spatial_unroll, unique_stems, write_all
 from simulator.target import Target
 
@@ -226,20 +226,10 @@ def layer_mapping(
     Levels: "DRAM", each global buffer's temporal ("<name>"), the innermost buffer's spatial
     ("<name>.spatial") and "PERegs"."""
     shape = layer.shape
-    mapping = layer.mapping.normalized(shape)
+    mapping, extents, padded = padded_to_tiles(layer)
     tiles = mapping.tiles
     tl = names(shape.kind)
-    notes: list[str] = []
-    extents = {d: -(-shape.dims[d] // tiles[d]) * tiles[d] for d in shape.dim_names}
-    padded = [
-        f"{d} {shape.dims[d]} -> {extents[d]}"
-        for d in shape.dim_names
-        if extents[d] != shape.dims[d]
-    ]
-    if padded:
-        notes.append(
-            f"buffer tiles that do not divide their dims pad them to whole tiles ({', '.join(padded)})"
-        )
+    notes: list[str] = [padded] if padded else []
     unroll, unroll_notes = spatial_unroll(shape, layer.mapping, target, divisors=True)
     notes += unroll_notes
     spatial = {d: 1 for d in shape.dim_names}
