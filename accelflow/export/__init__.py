@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from simulator.errors import AccelflowError
 from simulator.target import Target, load_target
@@ -45,6 +47,9 @@ class ExportLayer:
     names: tuple[str, ...]
     shape: LayerShape
     mapping: Mapping
+    # The share of the weights that are zero, when they are constants of the model (None: not
+    # known, e.g. a matmul of two activations or elided weights).
+    weight_zeros: float | None = None
 
     @property
     def name(self) -> str:
@@ -96,27 +101,33 @@ def model_mappings(
     """The distinct accelerator layers of `model` on `target` with the mapping `accel-map`
     chooses for each (`mappings`: a database, its path, or a layer name -> mapping dict)."""
     from accelflow.api import _resolve_mappings
+    from compiler import constant_pool
     from compiler.import_model import load_lean
     from compiler.importer import import_onnx
+    from compiler.passes.accel_emit import constant_weights
     from compiler.passes.common import layer_shape, mapping_of
     from compiler.pipeline import compile_module
     from dialects import accel
 
     database, _, _ = _resolve_mappings(mappings, target, objective)
-    module = import_onnx(load_lean(model), input_shapes)
-    compile_module(module, target, passes="onnx-to-accel,accel-map", mappings=database)
-    layers: dict[str, tuple[list[str], LayerShape, Mapping]] = {}
-    for op in module.walk():
-        if not isinstance(op, accel.Conv2DOp | accel.MatmulOp):
-            continue
-        shape = layer_shape(op)
-        name = op.layer_name.data
-        if shape.signature in layers:
-            layers[shape.signature][0].append(name)
-            continue
-        assert op.mapping is not None
-        layers[shape.signature] = ([name], shape, mapping_of(op.mapping))
-    return [ExportLayer(tuple(names), shape, m) for names, shape, m in layers.values()]
+    layers: dict[str, ExportLayer] = {}
+    with constant_pool.scope():
+        module = import_onnx(load_lean(model), input_shapes)
+        compile_module(module, target, passes="onnx-to-accel,accel-map", mappings=database)
+        for op in module.walk():
+            if not isinstance(op, accel.Conv2DOp | accel.MatmulOp):
+                continue
+            shape = layer_shape(op)
+            name = op.layer_name.data
+            if shape.signature in layers:
+                known = layers[shape.signature]
+                layers[shape.signature] = replace(known, names=(*known.names, name))
+                continue
+            assert op.mapping is not None
+            weights = constant_weights(op)
+            zeros = None if weights is None or not weights.size else float(np.mean(weights == 0))
+            layers[shape.signature] = ExportLayer((name,), shape, mapping_of(op.mapping), zeros)
+    return list(layers.values())
 
 
 def output_folder(path: str | Path) -> Path:

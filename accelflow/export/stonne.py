@@ -34,6 +34,13 @@ CONV_TILES = ("T_R", "T_S", "T_C", "T_K", "T_G", "T_N", "T_X_", "T_Y_")
 FC_TILES = ("T_M", "T_N", "T_K")
 
 
+def stonne_sparsity(zeros: float) -> int:
+    """STONNE's `-MK_sparsity` / `-KN_sparsity` for a share `zeros` of zero elements: it zeroes
+    an element when rand() % 100 <= s, a share of (s + 1) / 100 (utility.cpp,
+    generateMatrixDense), so s = round(100 * zeros) - 1, at least 0."""
+    return max(0, round(100 * zeros) - 1)
+
+
 def command(operation: str, params: dict[str, int | str]) -> str:
     """`./stonne -<operation> -name=value ...` (params in their order)."""
     return " ".join([f"./stonne -{operation}", *(f"-{k}={v}" for k, v in params.items())])
@@ -179,19 +186,27 @@ class _Line:
         target = self.target
         rows, outs, red = self.gemm_view()
         self.batch_note()
-        kn = 0
-        if target.sparse_activations:
-            kn = round(100 * (1 - target.activation_density))
+        # STONNE zeroes an element when rand() % 100 <= sparsity: (s + 1) % zeros, so a share
+        # z of zeros is s = 100 z - 1 (0 is as close to dense as it goes: 1 % zeros).
+        kn = stonne_sparsity(1 - target.activation_density) if target.sparse_activations else 0
+        zeros = self.layer.weight_zeros
+        if zeros is None:
+            self.notes.append(
+                "the weights are not constants of the model: -MK_sparsity=0 (dense) stands for "
+                "their share of zeros"
+            )
+        mk = stonne_sparsity(zeros or 0.0)
         self.notes.append(
-            "STONNE draws its own random matrices: -MK_sparsity=0 stands for the weights' "
-            "share of zeros, which the export does not read (set it to the model's)"
+            f"STONNE draws its own random matrices with the weights' share of zeros "
+            f"(-MK_sparsity={mk}) and the declared activation density (-KN_sparsity={kn}), "
+            "not the model's values"
         )
         params: dict[str, int | str] = {
             "layer_name": self.name,
             "M": outs,
             "N": rows,
             "K": red,
-            "MK_sparsity": 0,
+            "MK_sparsity": mk,
             "KN_sparsity": kn,
             "dataflow": "MK_STA_KN_STR",
             "num_ms": target.num_multipliers,
@@ -282,7 +297,11 @@ def write(
         f"# accelflow export for STONNE: {len(layers)} layer(s) on target {target.name} "
         f"({target.arch}, {target.num_pes} multipliers)",
         "# Run it in the folder of STONNE's standalone binary (./stonne; its tile mapper reads",
-        "# parameters/ there). It prints 'Number of cycles running: N' per layer.",
+        "# parameters/ there). It prints 'Number of cycles running: N' per layer; its statistics",
+        "# files go to $OUTPUT_DIR (default: stonne-output, made here).",
+        'OUTPUT_DIR="${OUTPUT_DIR:-stonne-output}"',
+        'mkdir -p "$OUTPUT_DIR"',
+        "export OUTPUT_DIR",
     ]
     if target.arch == "systolic":
         notes.append(
