@@ -382,10 +382,15 @@ def compile_ir(
             if tgt.family.uses_weights
             else ""
         )
+        folds = (
+            ", and folds that need their values (a Gemm's transB, BatchNorm) run on the host "
+            "instead"
+            if stage == "onnx"
+            else ""
+        )
         warnings.warn(
             f"{path}: {len(program.elided_constants)} constants were elided from it (`compile "
-            "-o` without --keep-weights): outputs cannot be computed, and folds that need their "
-            f"values (a Gemm's transB, BatchNorm) run on the host instead{dense}",
+            f"-o` without --keep-weights): outputs cannot be computed{folds}{dense}",
             stacklevel=2,
         )
     return CompileResult(
