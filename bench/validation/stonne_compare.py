@@ -480,3 +480,13 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def parse_rows(text: str) -> set[int]:
+    """Row numbers of stonne.csv's data lines (from 1) given as '1-10,57' -> {1, ..., 10, 57}
+    (the --rows option of the STONNE check scripts)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out

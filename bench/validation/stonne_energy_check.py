@@ -295,14 +295,6 @@ def energy_row(entry: dict[str, Any], stonne: Path, calculator: Path, table: Pat
     return line
 
 
-def parse_rows(text: str) -> set[int]:
-    rows: set[int] = set()
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        rows.update(range(int(lo), int(hi or lo) + 1))
-    return rows
-
-
 # The rows recorded in stonne_energy.csv: MAERI conv and FC in both regimes (A: no folding or
 # accumulation buffer; B: folds through memory), micro and AlexNet-shaped, and SIGMA rows of
 # both dataflows at several sparsities and port counts.
@@ -505,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ENERGY_CSV)
     ap.add_argument("--compare", action="store_true", help="accelflow next to the CSV")
     args = ap.parse_args(argv)
-    rows = parse_rows(args.rows)
+    rows = sc.parse_rows(args.rows)
     if args.compare:
         results = compare(rows, args.out)
         table = read_table(args.table) if args.table else None

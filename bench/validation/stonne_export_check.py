@@ -252,15 +252,6 @@ def summary(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def parse_rows(text: str) -> set[int]:
-    """'1-10,57' -> {1, ..., 10, 57}."""
-    out: set[int] = set()
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--stonne", required=True, type=Path, help="STONNE's standalone binary")
@@ -269,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.stonne.is_file():
         ap.error(f"--stonne {args.stonne}: no such file")
-    wanted = parse_rows(args.rows) if args.rows else None
+    wanted = sc.parse_rows(args.rows) if args.rows else None
     runs = []
     with tempfile.TemporaryDirectory(prefix="stonne-export-") as tmp:
         for rec in recorded_rows():
