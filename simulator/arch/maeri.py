@@ -52,7 +52,7 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
         plus once per K-tile the first window's start,
         max(c_full0, c_rn) + (F-1) * max(c_full, c_rn, L) - P(c_full, c_full0)
         (its chain waits for fold 0's inputs), D = L + 1, and the psum round trip
-        L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) + δ,
+        L = 1 + ceil(log2(VN+3)) + (1 if ms/dn >= 2) + δ   (= floor(log2(VN+2)) + 2 + d),
         δ = 1 if NV >= 2 and VN+1 >= 10 and NV*(VN+1) > 32 else 0 (empirical: several VNs)
     In regime B the step costs c_full, c_col include the partial sums sent back: one package per
     VN on the port of its aux multiplier (`step_costs`); fold 0 sends none (c_full0, c_col0). The ports run ahead of the multipliers
@@ -284,18 +284,21 @@ def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:
 def psum_round_trip(vn: Any, nv: Any, ms_per_port: Any = 1, xp: Any = None) -> Any:
     """L: cycles from one fold's partial sum written to the next fold's written (regime B).
 
-    `max(4, 1 + ceil(log2(VN+1)))`: the psum is re-sent in the cycle it is written, reaches the
-    aux multiplier one cycle later and climbs the VN's adder tree (VN+1 leaves with the aux; 4 at
-    least, as measured for VNs of 2-3; 3 for a VN of one multiplier, whose aux and multiplier
-    meet at the first adder: STONNE micro runs in docs/bifrost.md);
-    `+1` when the distribution trees have switches (ms/dn >= 2): exact for one VN per step
-    (STONNE traces, docs/stonne-timing.md section 3). `+δ`, δ = 1 when several VNs of 10 or
-    more multipliers (with the aux) fill more than 32 multipliers: an empirical term for the
-    interaction of several VNs in the augmented tree, which is not modelled."""
+    The psum is re-sent in the cycle it is written, reaches the aux multiplier one cycle later
+    (`+1` more when the distribution trees have switches, ms/dn >= 2) and crosses h adders of
+    the augmented reduction tree to the one that writes the VN's sum, which takes one more
+    cycle: L = h + 2 + d. For a VN at multiplier 0 (one VN per step), CompilerART's
+    configuration gives h = floor(log2(VN + 2)) (levels and forwarding-link hops; traced, and
+    measured on 15 one-VN STONNE runs: docs/stonne-several-vn.md), i.e.
+    L = 1 + ceil(log2(VN + 3)) + d: 3 for a VN of one multiplier, 4 for 2-5, 5 for 6-13, ...
+    `+δ`, δ = 1 when several VNs of 10 or more multipliers (with the aux) fill more than 32
+    multipliers: still an empirical term for several VNs per step (their own path lengths and
+    the waits at the ports, bus lines and memory writes, docs/stonne-several-vn.md, are not
+    modelled yet)."""
     xp = xp or default_xp()
     switches = xp.where(ms_per_port >= 2, 1, 0)
     delta = xp.where((nv >= 2) & (vn + 1 >= 10) & (nv * (vn + 1) > 32), 1, 0)
-    return xp.maximum(xp.where(vn == 1, 3, 4), 1 + ceil_log2(vn + 1)) + switches + delta
+    return 1 + ceil_log2(vn + 3) + switches + delta
 
 
 def compute_cycles(

@@ -292,9 +292,6 @@ def simulate_layer(
     return last_write + 1, outputs, expected
 
 
-MIN_REDUCE_LEVELS = 3  # the augmented tree's adders a VN's sum climbs through at least
-
-
 def _simulate_regime_b(
     extents: tuple[int, ...],
     tile: tuple[int, ...],
@@ -326,14 +323,13 @@ def _simulate_regime_b(
       A product takes one cycle after its activation is in (the multiply); the psum at the aux
       multiplier enters the tree as it arrives. The VN takes its (window, fold)s in order, at
       most one per cycle: a fold enters the tree when its products and (after fold 0) its psum
-      are there; the sum climbs the VN's adder tree, max(3, ceil(log2(VN + 1))) levels (the aux
-      leaf included; 3 at least in the augmented tree, 2 for a VN of one multiplier) at one level
-      per cycle, and is written as it leaves.
+      are there; the sum crosses the h = floor(log2(VN + 2)) adders of its path in the augmented
+      tree (levels and forwarding-link hops, CompilerART's configuration) at one per cycle and
+      is written the cycle after it leaves the last.
 
     So the round trip (write -> psum sent -> at the aux multiplier 1 or 2 cycles later -> climb
     -> write) is not a constant here: it is the sum of the hops above, and it equals section 3's
-    L = max(4, 1 + ceil(log2(VN+1))) + (1 if ms/dn >= 2) (3 instead of 4 for VN = 1) only as a
-    consequence."""
+    L = floor(log2(VN + 2)) + 2 + (1 if ms/dn >= 2) only as a consequence."""
     r_, s_, c_, k_, g_, n_, xo, yo = extents
     tr, ts, tc, tk, tg, tn, tx, ty = tile
     folds_r, folds_s, folds_c = r_ // tr, s_ // ts, c_ // tc
@@ -341,9 +337,10 @@ def _simulate_regime_b(
     width = ms // dn
     hop = 1 + int(width >= 2)  # port -> multiplier (through the tree's switches)
     vn = tr * ts * tc
-    # A VN of one multiplier meets its aux at the first adder: one level fewer (STONNE micro
-    # runs, docs/bifrost.md).
-    levels = max(MIN_REDUCE_LEVELS - int(vn == 1), math.ceil(math.log2(vn + 1)))
+    # The VN's sum crosses h = floor(log2(VN + 2)) adders of the augmented tree from the aux
+    # multiplier (tree levels and forwarding-link hops of CompilerART's configuration for a VN
+    # at multiplier 0, docs/stonne-several-vn.md) and leaves the last one a cycle later.
+    levels = (vn + 2).bit_length()
     forwarding = ty == 1 and ts > 1 and stride == 1 and s_ % ts == 0
     aux_port = 0  # multiplier 0 is the aux one
 
