@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from accelflow.export import ExportError, ExportLayer, write_text
+from accelflow.export import ExportError, ExportLayer, padded_to_tiles, write_text
 from simulator.target import Target
 from simulator.workload import GEMM_AXES, LayerShape, Mapping
 
@@ -112,6 +112,18 @@ class Unroll:
     dim: str
     factor: int
     units: int
+
+
+def padded_loops(
+    layer: ExportLayer, target: Target
+) -> tuple[Mapping, dict[str, int], list[Unroll], dict[str, int], list[str]]:
+    """What the tools whose loop factors must divide (Timeloop, ZigZag) take of a layer: its
+    mapping (normalized), its extents padded to whole buffer tiles, the spatial unroll with
+    divisor factors (`spatial_unroll`), the spatial factor per dim, and the notes of both."""
+    mapping, extents, padded = padded_to_tiles(layer)
+    unroll, notes = spatial_unroll(layer.shape, layer.mapping, target, divisors=True)
+    spatial = {d: 1 for d in layer.shape.dim_names} | {u.dim: u.factor for u in unroll}
+    return mapping, extents, unroll, spatial, ([padded] if padded else []) + notes
 
 
 def spatial_unroll(

@@ -108,11 +108,7 @@ class _Line:
         }  # fmt: skip
         padded = {f: _up(e, t[f]) for f, e in ext.items()}
         grown = [f"{names[f]} {ext[f]} -> {padded[f]}" for f in ext if padded[f] != ext[f]]
-        if grown:
-            self.notes.append(
-                "STONNE needs tiles that divide the dims: padded to whole tiles "
-                f"({', '.join(grown)})"
-            )
+        self.padded_note(grown)
         g = padded["T_G"]
         rows = (padded["T_X_"] - 1) * sy + padded["T_R"]
         cols = (padded["T_Y_"] - 1) * sy + padded["T_S"]
@@ -132,17 +128,20 @@ class _Line:
         params.update(self.maeri_hardware())
         return "CONV", params
 
+    def padded_note(self, grown: list[str]) -> None:
+        if grown:
+            self.notes.append(
+                "STONNE needs tiles that divide the dims: padded to whole tiles "
+                f"({', '.join(grown)})"
+            )
+
     def maeri_matmul(self) -> tuple[str, dict[str, int | str]]:
         d = self.shape.dims
         t = {f: _factor(self.layer, STONNE_TILE_NAMES["matmul"][f]) for f in FC_TILES}
         ext = {"T_M": d["m"], "T_N": d["n"], "T_K": d["k"]}
         padded = {f: _up(e, t[f]) for f, e in ext.items()}
         grown = [f"{f[2:].lower()} {ext[f]} -> {padded[f]}" for f in ext if padded[f] != ext[f]]
-        if grown:
-            self.notes.append(
-                "STONNE needs tiles that divide the dims: padded to whole tiles "
-                f"({', '.join(grown)})"
-            )
+        self.padded_note(grown)
         self.batch_note()
         params: dict[str, int | str] = {
             "layer_name": self.name,

@@ -37,8 +37,8 @@ from typing import Any
 
 import yaml
 
-from accelflow.export import ExportLayer, padded_to_tiles
-from accelflow.export.maestro import check_target, spatial_unroll, unique_stems, write_all
+from accelflow.export import ExportLayer
+from accelflow.export.maestro import check_target, padded_loops, unique_stems, write_all
 from simulator.target import Target
 
 # Our loop dims -> Timeloop's (see the module docstring).
@@ -226,15 +226,9 @@ def layer_mapping(
     Levels: "DRAM", each global buffer's temporal ("<name>"), the innermost buffer's spatial
     ("<name>.spatial") and "PERegs"."""
     shape = layer.shape
-    mapping, extents, padded = padded_to_tiles(layer)
+    mapping, extents, unroll, spatial, notes = padded_loops(layer, target)
     tiles = mapping.tiles
     tl = names(shape.kind)
-    notes: list[str] = [padded] if padded else []
-    unroll, unroll_notes = spatial_unroll(shape, layer.mapping, target, divisors=True)
-    notes += unroll_notes
-    spatial = {d: 1 for d in shape.dim_names}
-    for u in unroll:
-        spatial[u.dim] = u.factor
     present = [d for d in shape.dim_names if d != "g" or extents["g"] > 1]
     levels = buffer_levels(target)
     inner = levels[-1][0]

@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
-from accelflow.export import ExportLayer, padded_to_tiles
-from accelflow.export.maestro import check_target, spatial_unroll, unique_stems, write_all
+from accelflow.export import ExportLayer
+from accelflow.export.maestro import check_target, padded_loops, unique_stems, write_all
 from simulator.target import Target
 
 CONV_NAMES = {"n": "B", "g": "G", "k": "K", "c": "C", "y": "OY", "x": "OX", "r": "FY", "s": "FX"}
@@ -215,17 +215,12 @@ def layer_mapping(
 ) -> tuple[dict[str, Any], dict[str, int], list[str]]:
     """(the layer's mapping entry, its extents padded to whole tiles, notes)."""
     shape = layer.shape
-    mapping, extents, padded = padded_to_tiles(layer)
+    mapping, extents, unroll, spatial, notes = padded_loops(layer, target)
     tiles = mapping.tiles
     zz = names(shape.kind)
-    notes: list[str] = [padded] if padded else []
-    unroll, unroll_notes = spatial_unroll(shape, layer.mapping, target, divisors=True)
-    notes += unroll_notes
     present = [d for d in shape.dim_names if shape.kind == "conv2d" or d != "g" or extents["g"] > 1]
-    spatial = {d: 1 for d in shape.dim_names}
     sm: dict[str, list[str]] = {}
     for u in unroll:
-        spatial[u.dim] = u.factor
         axis = "D2" if u.axis == "rows" else "D1"
         sm.setdefault(axis, []).append(f"{zz[u.dim]}, {u.factor}")
     # every array dimension named (one ZigZag finds empty it fills with a search of its own)

@@ -44,6 +44,8 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -490,3 +492,40 @@ def parse_rows(text: str) -> set[int]:
         lo, _, hi = part.partition("-")
         out.update(range(int(lo), int(hi or lo) + 1))
     return out
+
+
+def numbered_rows(path: Path = CSV_PATH) -> list[tuple[int, dict[str, str], Any]]:
+    """Every MAERI and SIGMA line of stonne.csv with cycles, in file order: (its number among
+    the data lines, from 1; the CSV record; the `MaeriRow` / `SigmaRow` read for it)."""
+    with open(path, newline="") as f:
+        records = list(csv.DictReader(f))
+    runs = {"maeri": iter(read_rows(path)), "sigma": iter(read_sigma_rows(path))}
+    out = []
+    for i, rec in enumerate(records, start=1):
+        if rec["arch"] not in runs or not rec["cycles"]:
+            continue
+        run = next(runs[rec["arch"]])
+        if run.layer != rec["layer"] or run.stonne_cycles != int(rec["cycles"]):
+            raise AssertionError(f"row {i}: stonne_compare read {run.layer} {run.stonne_cycles}")
+        out.append((i, rec, run))
+    return out
+
+
+@contextmanager
+def watching(name: str, calls: list[tuple[tuple, dict, Any]]) -> Iterator[None]:
+    """Record (args, kwargs, result) of every `accelflow.<name>` call (compile, simulate) made
+    while the block runs: what `run_row` compiled and simulated for a row."""
+    import accelflow
+
+    real = getattr(accelflow, name)
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        calls.append((args, kwargs, result))
+        return result
+
+    setattr(accelflow, name, watched)
+    try:
+        yield
+    finally:
+        setattr(accelflow, name, real)

@@ -46,8 +46,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,18 +117,7 @@ COLUMNS = (
 def recorded(path: Path = sc.CSV_PATH) -> list[dict[str, Any]]:
     """Every data line of stonne.csv with cycles: its number (from 1), the record, and the
     stonne_compare row object (`MaeriRow` / `SigmaRow`) it reads for it."""
-    with open(path, newline="") as f:
-        records = list(csv.DictReader(f))
-    runs = {"maeri": iter(sc.read_rows(path)), "sigma": iter(sc.read_sigma_rows(path))}
-    out = []
-    for i, rec in enumerate(records, start=1):
-        if rec["arch"] not in runs or not rec["cycles"]:
-            continue
-        run = next(runs[rec["arch"]])
-        if run.layer != rec["layer"] or run.stonne_cycles != int(rec["cycles"]):
-            raise AssertionError(f"row {i}: stonne_compare read {run.layer} {run.stonne_cycles}")
-        out.append({"row": i, "record": rec, "run": run})
-    return out
+    return [{"row": i, "record": rec, "run": run} for i, rec, run in sc.numbered_rows(path)]
 
 
 def regime(entry: dict[str, Any]) -> str:
@@ -304,32 +291,13 @@ DEFAULT_ROWS = (
 )
 
 
-@contextmanager
-def _watch_simulate(calls: list[Any]) -> Iterator[None]:
-    """Record (program, target, result) of every `accelflow.simulate` call."""
-    import accelflow
-
-    real = accelflow.simulate
-
-    def watched(program: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
-        result = real(program, target, *args, **kwargs)
-        calls.append((program, target, result))
-        return result
-
-    accelflow.simulate = watched
-    try:
-        yield
-    finally:
-        accelflow.simulate = real
-
-
 def accelflow_row(entry: dict[str, Any]) -> dict[str, Any]:
     """The row through accelflow as stonne_compare does; the layer's cycles, events, energy."""
     calls: list[Any] = []
-    with _watch_simulate(calls):
+    with sc.watching("simulate", calls):
         run = entry["run"]
         run = sc.run_row(run) if entry["record"]["arch"] == "maeri" else sc.run_sigma_row(run)
-    ((program, target, sim),) = calls
+    (((program, target, *_), _, sim),) = calls
     (layer,) = program.accel_layers()
     stats = sim.stats.layer(layer.name)
     return {

@@ -41,8 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,40 +104,7 @@ class Exported:
 def recorded_rows(path: Path = sc.CSV_PATH) -> list[Recorded]:
     """Every MAERI and SIGMA row of stonne.csv with cycles, in file order, read by
     stonne_compare's `read_rows` / `read_sigma_rows`."""
-    with open(path, newline="") as f:
-        records = list(csv.DictReader(f))
-    runs = {
-        "maeri": iter(sc.read_rows(path)),
-        "sigma": iter(sc.read_sigma_rows(path)),
-    }
-    out = []
-    for i, rec in enumerate(records, start=1):
-        if rec["arch"] not in runs or not rec["cycles"]:
-            continue
-        run = next(runs[rec["arch"]])
-        if run.layer != rec["layer"] or run.stonne_cycles != int(rec["cycles"]):
-            raise AssertionError(f"row {i}: stonne_compare read {run.layer} {run.stonne_cycles}")
-        out.append(Recorded(i, rec["arch"], rec["command"], run))
-    return out
-
-
-@contextmanager
-def _watch_compile(calls: list[dict[str, Any]]) -> Iterator[None]:
-    """Record the model, keyword arguments and result of every `accelflow.compile` call."""
-    import accelflow
-
-    real = accelflow.compile
-
-    def watched(model: Any, *args: Any, **kwargs: Any) -> Any:
-        result = real(model, *args, **kwargs)
-        calls.append({"model": model, "args": args, "kwargs": kwargs, "result": result})
-        return result
-
-    accelflow.compile = watched
-    try:
-        yield
-    finally:
-        accelflow.compile = real
+    return [Recorded(i, rec["arch"], rec["command"], run) for i, rec, run in sc.numbered_rows(path)]
 
 
 def export_row(rec: Recorded, folder: Path) -> Exported:
@@ -147,13 +112,12 @@ def export_row(rec: Recorded, folder: Path) -> Exported:
     and export the model with the mapping that compile chose into `folder`."""
     from accelflow.export import export
 
-    calls: list[dict[str, Any]] = []
-    with _watch_compile(calls):
+    calls: list[Any] = []
+    with sc.watching("compile", calls):
         run = sc.run_row(rec.run) if rec.arch == "maeri" else sc.run_sigma_row(rec.run)
-    (call,) = calls
-    result = call["result"]
+    ((args, _, result),) = calls
     mappings = {layer.name: layer.mapping for layer in result.program.accel_layers()}
-    exported = export(call["model"], result.target, "stonne", folder, mappings=mappings)
+    exported = export(args[0], result.target, "stonne", folder, mappings=mappings)
     (script,) = exported.files
     text = Path(script).read_text()
     commands = [ln for ln in text.splitlines() if ln.startswith("./stonne ")]
