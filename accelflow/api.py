@@ -308,6 +308,11 @@ _AFTER = {
 }
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def ir_stage(module: Any) -> str:
     """Which stage a module is at: "onnx" (onnx ops left), "accel" (layers not mapped),
     "mapped" (layers mapped, not tiled), "tiled" (tile nests not emitted) or "isa" (emitted)."""
@@ -337,7 +342,7 @@ def compile_ir(
     way. `target` (or `overrides`) replaces the module's own with a warning (`accel-retarget`);
     without them the module's target is used (tpu-like when it has none)."""
     from xdsl.parser import Parser
-    from xdsl.utils.exceptions import ParseError
+    from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
     from compiler.assembler import assemble
     from compiler.passes.common import TARGET_ATTR, module_target
@@ -349,22 +354,26 @@ def compile_ir(
         module = Parser(make_context(), text, str(path)).parse_module()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot be read as MLIR text ({err})") from None
-    except ParseError as err:
-        raise InputError(
-            f"{path}: not MLIR accelflow can parse: {str(err).splitlines()[0]}"
-        ) from None
+    except (ParseError, VerifyException) as err:
+        raise InputError(f"{path}: not MLIR accelflow can parse: {_first_line(err)}") from None
     own = module_target(module) if TARGET_ATTR in module.attributes else None
     if target is not None or overrides or own is None:
         tgt = target if isinstance(target, Target) else None
         tgt = tgt or load_target(target or "tpu-like", list(overrides))
-        if own is not None and own.to_dict() != tgt.to_dict():
-            warnings.warn(
-                f"{path}: target {tgt.name} replaces the module's target {own.name}",
-                stacklevel=2,
-            )
     else:
         tgt = own
     stage = ir_stage(module)
+    if own is not None and own.to_dict() != tgt.to_dict():
+        kept = (
+            f"; its layers keep the mappings chosen for {own.name} (give the onnx or "
+            f"onnx-to-accel stage for {tgt.name}'s own)"
+            if stage not in ("onnx", "accel")
+            else ""
+        )
+        warnings.warn(
+            f"{path}: target {tgt.name} replaces the module's target {own.name}{kept}",
+            stacklevel=2,
+        )
     database, fingerprints, cost_mismatches = _resolve_mappings(mappings, tgt, objective)
     if database is not None and stage not in ("onnx", "accel"):
         warnings.warn(
@@ -373,9 +382,18 @@ def compile_ir(
         )
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    module = compile_module(module, tgt, passes=_AFTER[stage], mappings=database)
+    try:
+        module = compile_module(module, tgt, passes=_AFTER[stage], mappings=database)
+        program = assemble(module)
+    except (VerifyException, DiagnosticException, KeyError, ValueError, TypeError) as err:
+        if isinstance(err, AccelflowError):
+            raise
+        # IR edited by hand into something the passes cannot read: the user's file, not ours
+        raise InputError(
+            f"{path}: the {stage} stage does not hold what the passes after it need "
+            f"({type(err).__name__}: {_first_line(err)}); fix the IR or compile the model again"
+        ) from err
     seconds["passes"] = time.perf_counter() - t0
-    program = assemble(module)
     if program.elided_constants:
         dense = (
             f"; {tgt.name} counts their weight tiles as dense (the cycles of an unpruned model)"
@@ -404,9 +422,19 @@ def load_program(folder: str | Path, target: str | Path | Target | None = None,
     """A program `compile -o DIR` saved (program.json + program.npz), with the target it was
     compiled for (`target`/`overrides` replace it with a warning: its tiles were chosen for
     the other one)."""
+    import zipfile
+
     from simulator.target import make_target
 
-    program = Program.load(folder)
+    try:
+        program = Program.load(folder)
+    except AccelflowError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        raise InputError(
+            f"{folder}: not a program `accelflow compile -o` wrote ({type(err).__name__}: "
+            f"{_first_line(err)})"
+        ) from None
     own = make_target(program.target) if program.target else None
     if target is not None or overrides or own is None:
         tgt = target if isinstance(target, Target) else None

@@ -145,10 +145,19 @@ def output_folder(path: str | Path) -> Path:
     return folder
 
 
+# The files the running export reads (model, mappings, target YAML): never written, even with
+# `overwrite` (set by `export` while its writer runs).
+_INPUTS: list[Path] = []
+
+
 def write_text(path: Path, text: str, overwrite: bool = False) -> Path:
-    """Write one export file (atomically); an existing file is refused unless `overwrite`."""
+    """Write one export file (atomically); an existing file is refused unless `overwrite`, and
+    a file the export reads is refused always."""
     from tuner.db import write_atomic
 
+    for given in _INPUTS:
+        if path.exists() and given.exists() and path.samefile(given):
+            raise ExportError(f"{path} is an input of the export; refusing to overwrite it")
     if path.exists() and not overwrite:
         raise ExportError(f"{path} exists; refusing to overwrite it (use --overwrite)")
     write_atomic(path, text)
@@ -178,10 +187,13 @@ def export(
     layers = model_mappings(model, tgt, mappings, input_shapes, objective)
     created = not Path(folder).exists()
     out = output_folder(folder)
+    _INPUTS[:] = [Path(x) for x in (model, mappings, target) if isinstance(x, str | Path)]
     try:
         files, notes = writer.write(layers, tgt, out, overwrite=overwrite)
     except BaseException:
         if created and not any(out.iterdir()):  # refused before writing: leave no empty folder
             out.rmdir()
         raise
+    finally:
+        _INPUTS.clear()
     return ExportResult(format, out, layers, list(files), list(notes))

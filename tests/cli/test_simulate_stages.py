@@ -102,3 +102,25 @@ def test_keep_weights_needs_the_ir(capsys, compiled):
     code = main(["compile", str(compiled / "lenet.onnx"), "--keep-weights"])
     err = capsys.readouterr().err
     assert code == 2 and "--keep-weights applies to the IR stages" in err
+
+
+def test_a_broken_program_or_hand_edited_ir_is_one_error_line(capsys, compiled, tmp_path):
+    import shutil
+
+    program = tmp_path / "prog"
+    shutil.copytree(compiled / "kept", program)
+    (program / "program.json").write_text("{not json")
+    code, _, err = sim(capsys, program)
+    assert code == 2 and "not a program `accelflow compile -o` wrote" in err
+    (program / "program.json").write_text((compiled / "kept" / "program.json").read_text())
+    (program / "program.npz").write_text("junk")
+    code, _, err = sim(capsys, program)
+    assert code == 2 and err.count("error:") == 1 and "Traceback" not in err
+    mapped = (compiled / "kept" / "3-accel-map.mlir").read_text()
+    edited = tmp_path / "edited.mlir"
+    edited.write_text(mapped.replace('layer_name = "/conv1/Conv", ', "", 1))
+    code, _, err = sim(capsys, edited)
+    assert code == 2 and "does not hold what the passes after it need" in err, err
+    edited.write_text(mapped.replace("#accel.mapping<ws", "#accel.mapping<zz", 1))
+    code, _, err = sim(capsys, edited)
+    assert code == 2 and "unknown dataflow 'zz'" in err and "Traceback" not in err

@@ -469,3 +469,16 @@ def test_cli_writes_stonne_and_prints_notes(capsys, model_path, tmp_path):
     code = main([*argv, "-o", str(out_dir)])  # the file exists: refused, nothing changed
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("error: ") and "--overwrite" in err
+
+
+def test_an_input_is_never_written_even_with_overwrite(capsys, model_path, tmp_path):
+    import shutil
+
+    model = tmp_path / "run_stonne.sh"  # a model named like the file the export writes
+    shutil.copy(model_path, model)
+    before = model.read_bytes()
+    argv = ["export", str(model), "--target", "maeri-64", "--format", "stonne", "-o"]
+    code = main([*argv, str(tmp_path), "--overwrite"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "is an input of the export" in err
+    assert model.read_bytes() == before
