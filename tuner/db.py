@@ -71,15 +71,26 @@ def entry_key(signature: str, fingerprint: str, objective: str = "latency") -> s
     return f"{signature} @ {fingerprint} [{objective}]"
 
 
-def score(entry: dict[str, Any], objective: str) -> float | None:
-    """An entry's simulated figure of merit for `objective` (lower is better), None when the
-    entry lacks the figures."""
-    cycles, energy = entry.get("cycles"), entry.get("energy_pj")
+def objective_value(cycles: Any, energy_pj: Any, objective: str) -> Any:
+    """The figure of merit of `objective` (lower is better): cycles, energy, or their product
+    (EDP), as float64 (scalars or arrays). The one definition the tuner's ranking, its
+    simulated choice and the database's comparison of entries use."""
+    import numpy as np
+
     if objective == "latency":
-        return None if cycles is None else float(cycles)
+        return np.asarray(cycles, np.float64)[()]
     if objective == "energy":
-        return None if energy is None else float(energy)
-    return None if cycles is None or energy is None else float(cycles) * float(energy)
+        return np.asarray(energy_pj, np.float64)[()]
+    return np.asarray(cycles, np.float64)[()] * np.asarray(energy_pj, np.float64)[()]
+
+
+def score(entry: dict[str, Any], objective: str) -> float | None:
+    """An entry's simulated figure of merit for `objective` (`objective_value`), None when the
+    entry lacks the figures it needs."""
+    cycles, energy = entry.get("cycles"), entry.get("energy_pj")
+    if (objective != "energy" and cycles is None) or (objective != "latency" and energy is None):
+        return None
+    return float(objective_value(cycles, energy, objective))
 
 
 def layer_fields(shape: LayerShape) -> dict[str, Any]:

@@ -40,7 +40,7 @@ import numpy as np
 from compiler.tiling import LayerShape, Mapping
 from simulator.target import Target, load_target, make_target
 from tuner.cost_model import evaluate
-from tuner.db import MappingDB
+from tuner.db import OBJECTIVES, MappingDB, objective_value
 from tuner.executors import Executor, make_executor
 from tuner.log import LoggedRun, TuneError, TuneLog, mapping_key
 from tuner.space import AXIS_GROUPS, MappingSpace
@@ -49,7 +49,6 @@ from tuner.strategies import STRATEGIES, make_strategy
 if TYPE_CHECKING:
     from tuner.session import Verification
 
-OBJECTIVES = ("latency", "energy", "edp")
 # Cost-model figures kept per evaluated point (in the log and for the table).
 EVAL_FIGURES = ("latency_cycles", "energy_pj", "dram_bytes", "utilisation", "roofline_cycles")
 
@@ -225,23 +224,14 @@ def score_task(payload: tuple) -> dict[str, np.ndarray]:
 
 
 def objective_of(figures: dict[str, np.ndarray], objective: str) -> np.ndarray:
-    if objective == "latency":
-        return np.asarray(figures["latency_cycles"], np.float64)
-    if objective == "energy":
-        return np.asarray(figures["energy_pj"], np.float64)
-    return np.asarray(figures["latency_cycles"], np.float64) * np.asarray(
-        figures["energy_pj"], np.float64
-    )
+    """The cost model's figure of merit of each point (`tuner.db.objective_value`)."""
+    return objective_value(figures["latency_cycles"], figures["energy_pj"], objective)
 
 
 def simulated_objective(sim: dict[str, Any], objective: str) -> float:
-    """A simulated mapping's figure of merit (lower is better): cycles, energy or their product
-    (the simulator's, where `objective_of` reads the cost model's)."""
-    if objective == "latency":
-        return float(sim["cycles"])
-    if objective == "energy":
-        return float(sim["energy_pj"])
-    return float(sim["cycles"]) * float(sim["energy_pj"])
+    """A simulated mapping's figure of merit (`tuner.db.objective_value` of the simulator's
+    cycles and energy, where `objective_of` reads the cost model's)."""
+    return float(objective_value(sim["cycles"], sim["energy_pj"], objective))
 
 
 def simulate_layer_mappings(
