@@ -529,3 +529,19 @@ def watching(name: str, calls: list[tuple[tuple, dict, Any]]) -> Iterator[None]:
         yield
     finally:
         setattr(accelflow, name, real)
+
+
+@contextmanager
+def stonne_folder(stonne: Path, prefix: str = "stonne-") -> Iterator[Path]:
+    """A scratch folder to run STONNE's binary in: `./stonne` (a link to `stonne`) and its
+    tile mapper's `parameters/` beside it; give it as OUTPUT_DIR so STONNE's statistics files
+    go away with it."""
+    import tempfile
+
+    stonne = Path(stonne).resolve()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        (work / "stonne").symlink_to(stonne)
+        if (stonne.parent / "parameters").is_dir():
+            (work / "parameters").symlink_to(stonne.parent / "parameters")
+        yield work

@@ -43,7 +43,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -194,15 +193,10 @@ def parse_energy(text: str) -> dict[str, Any]:
 def run_stonne(command: str, stonne: Path, calculator: Path, table: Path) -> dict[str, Any]:
     """Run one STONNE line with stats on in a scratch folder; its cycles, counters and energy
     (the calculator's verbose output, parsed)."""
-    stonne = Path(stonne).resolve()
     argv = shlex.split(command)
     if argv[0] != "./stonne":
         raise ValueError(f"not a ./stonne line: {command!r}")
-    with tempfile.TemporaryDirectory(prefix="stonne-energy-") as tmp:
-        work = Path(tmp)
-        (work / "stonne").symlink_to(stonne)
-        if (stonne.parent / "parameters").is_dir():
-            (work / "parameters").symlink_to(stonne.parent / "parameters")
+    with sc.stonne_folder(stonne, "stonne-energy-") as work:
         env = dict(os.environ, OUTPUT_DIR=str(work))
         start = time.perf_counter()
         proc = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True)

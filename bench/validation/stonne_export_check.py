@@ -143,12 +143,7 @@ def differing(exported: str, recorded: str) -> list[str]:
 def run_script(script: Path, stonne: Path, timeout: float = 600) -> tuple[list[int], float]:
     """Run an exported `run_stonne.sh` as written (`sh run_stonne.sh` in a folder holding
     ./stonne and parameters/); STONNE's cycles per command line and the wall time."""
-    stonne = Path(stonne).resolve()
-    with tempfile.TemporaryDirectory(prefix="stonne-run-") as tmp:
-        work = Path(tmp)
-        (work / "stonne").symlink_to(stonne)
-        if (stonne.parent / "parameters").is_dir():
-            (work / "parameters").symlink_to(stonne.parent / "parameters")
+    with sc.stonne_folder(stonne, "stonne-run-") as work:
         env = dict(os.environ, OUTPUT_DIR=str(work))
         start = time.perf_counter()
         proc = subprocess.run(
