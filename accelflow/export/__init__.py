@@ -160,7 +160,10 @@ def write_text(path: Path, text: str, overwrite: bool = False) -> Path:
             raise ExportError(f"{path} is an input of the export; refusing to overwrite it")
     if path.exists() and not overwrite:
         raise ExportError(f"{path} exists; refusing to overwrite it (use --overwrite)")
-    write_atomic(path, text)
+    try:
+        write_atomic(path, text)
+    except OSError as err:
+        raise ExportError(f"{path}: cannot be written ({err.strerror or err})") from None
     return path
 
 
