@@ -11,7 +11,7 @@ A Program is
 - `target`: the fields of the Target the program was compiled for.
 
 The row schema. `ROW` declares the fields of an instruction row once, in order: scalars (one
-column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[8]`, `sparse[6]`, whose
+column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[10]`, `sparse[6]`, whose
 columns are also named one by one: `off0`, `m`, `c_full0`, `w_nnz`). Every producer builds rows
 with `ROW.encode(count, **named values)` and every consumer reads them with
 `ROW.view(rows).<field>` (numpy or JAX, one row or many); nothing else knows a column number.
@@ -23,8 +23,8 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     off[8] size[8]                   LOAD / COMPUTE / STORE: the tile (MAERI CONFIG: size = the
                                      spatial tile, the virtual neurons)
     stride[2]                        CONFIG: the layer's stride (conv2d)
-    steps[8]                         MAERI CONFIG: the controller's port costs (maeri.STEP_FIELDS),
-                                     derived by the simulator before a run
+    steps[10]                        MAERI CONFIG: the controller's port costs and the psum round
+                                     trips (maeri.STEP_FIELDS), derived by the simulator before a run
     sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
     vector[4]                        VECTOR: operations, DRAM bytes read, DRAM bytes written,
                                      fused (1: in the output stage of the layer before it)
@@ -54,8 +54,8 @@ Tensor layouts: conv2d input NCHW, weight [G*K, C, R, S], bias [G*K], output NCH
 matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M, N] (or [M, N]).
 
 Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
-any other (`ProgramFormatError`, naming both). Format 8 is the schema's layout (7 had no
-`vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
+any other (`ProgramFormatError`, naming both). Format 9 is the schema's layout (8 had no
+`rt_cycles`, `rt_count` in MAERI's `steps`; 7 had no `vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
 by appending columns. Older formats are not read (recompile them).
 """
 
@@ -71,7 +71,7 @@ import numpy as np
 
 from simulator.errors import AccelflowError
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 
 # Opcodes.
 OP_NOP = 0
@@ -261,7 +261,7 @@ class RowSchema:
         return "\n".join(lines)
 
 
-# The instruction row, format 8 (docs/program.md "Instructions"). The members of `steps` and
+# The instruction row, format 9 (docs/program.md "Instructions"). The members of `steps` and
 # `sparse` are the values simulator.arch.maeri.STEP_FIELDS and simulator.arch.sigma.SPARSE_FIELDS order
 # (a test holds them equal; this module imports no architecture).
 ROW = RowSchema(
@@ -313,9 +313,21 @@ ROW = RowSchema(
     Field(
         "steps",
         ("config",),
-        "MAERI: the controller's port costs of the spatial tile, derived by the simulator before "
-        "a run (`simulator.arch.maeri.derive_steps`), never written by the compiler",
-        members=("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0"),
+        "MAERI: the controller's port costs of the spatial tile and its slowest VN's partial-sum "
+        "round trips, derived by the simulator before a run (`simulator.arch.maeri.derive_steps`), "
+        "never written by the compiler",
+        members=(
+            "c_w",
+            "c_full",
+            "c_col",
+            "e_full",
+            "e_col",
+            "aux_ms",
+            "c_full0",
+            "c_col0",
+            "rt_cycles",
+            "rt_count",
+        ),  # fmt: skip
     ),
     Field(
         "sparse",

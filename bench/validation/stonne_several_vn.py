@@ -53,13 +53,13 @@ import re
 import subprocess
 import sys
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from simulator.arch.maeri_art import aux_hops, psum_writes
 
 CSV_PATH = Path(__file__).with_name("stonne_several_vn.csv")
 RECORDED_CSV = Path(__file__).with_name("stonne.csv")
@@ -377,71 +377,6 @@ def psum_path(art: Art, multiplier: int) -> list[tuple[int, int]]:
     raise ValueError(f"no path to memory from multiplier {multiplier}")
 
 
-def aux_hops(ms: int, first: int, size: int) -> tuple[int, tuple[int, int]]:
-    """(h, adder) for a VN on multipliers [first, first + size): the adders its aux multiplier's
-    psum crosses (tree levels and forwarding hops) and the adder that sends the VN's sum to the
-    collection bus, in closed form (equal to `psum_path` of `configure_vns`, which
-    `check` verifies). It depends on the VN's own multipliers only, not on its neighbours.
-
-    Level by level from the leaves (k = 1: the adders of multiplier pairs), with [p, q] the
-    VN's active positions of the level below ([first, first + size - 1] at k = 1), x = p // 2,
-    y = q // 2 its adders at this level; the psum is always in the leftmost one:
-    * x == y: that adder completes the VN (h += 1);
-    * else h += 1, and if x is the left adder of a linked pair (odd, not the level's last):
-      with cl = 2x + 2 - p children of x in the VN and cr = q - 2x - 1 to its right,
-      - y == x + 1 and cl >= cr: the pair merges into x over the link: x completes the VN;
-      - cl < cr: x sends the psum over the link to x + 1 (h += 1), which completes the VN if
-        y == x + 1, else becomes the leftmost adder;
-    * the right end merges too: if y is the right adder of a linked pair (even) and y - 1 is
-      still in the VN beyond x, y sends over the link to y - 1;
-    then [p, q] = the VN's remaining adders. A VN at multiplier 0 gets h = floor(log2(size+1))."""
-    levels = int(math.log2(ms))
-    p, q = first, first + size - 1
-    h = 0
-    for k in range(1, levels + 1):
-        n = ms >> k
-        x, y = p // 2, q // 2
-        if x == y:
-            return h + 1, (levels - k, x)
-        h += 1
-        if x % 2 == 1 and x < n - 1:
-            cl, cr = 2 * x + 2 - p, q - 2 * x - 1
-            if y == x + 1 and cl >= cr:
-                return h, (levels - k, x)
-            if cl < cr:
-                h += 1
-                if y == x + 1:
-                    return h, (levels - k, x + 1)
-                x += 1
-        if y % 2 == 0 and y - 1 > x:
-            y -= 1
-        p, q = x, y
-    raise ValueError(f"VN [{first}, {first + size}) does not fit {ms} multipliers")
-
-
-def bus_lines(ms: int, rn: int) -> dict[tuple[int, int], tuple[int, int]]:
-    """(bus line, input of the line) of every adder: linked pairs in order (level from the root,
-    left to right) take line p % rn, inputs 2*(p // rn) and +1; then the adders without a link
-    (the root, the first and last of every level) continue the count."""
-    levels = int(math.log2(ms))
-    pairs, singles = [], [(0, 0)]
-    for level in range(1, levels):
-        n = 2**level
-        for a in range(n):
-            if a and a % 2 == 0:
-                pairs.append(((level, a - 1), (level, a)))
-            elif a in (0, n - 1):
-                singles.append((level, a))
-    out = {}
-    for p, (first, second) in enumerate(pairs):
-        out[first] = (p % rn, 2 * (p // rn))
-        out[second] = (p % rn, 2 * (p // rn) + 1)
-    base = 2 * len(pairs) // rn + 1
-    for i, node in enumerate(singles):
-        out[node] = ((i + 2 * len(pairs)) % rn, base + i // rn)
-    return out
-
-
 def first_completions(spec: Spec, art: Art) -> list[int]:
     """Cycle in which each VN's fold 0 of window 0 leaves its last adder: the port schedule
     (weights of the F folds first, one package per port per cycle, then fold 0's inputs in the
@@ -479,62 +414,13 @@ def first_completions(spec: Spec, art: Art) -> list[int]:
 
 
 def simulate(spec: Spec) -> list[list[int]]:
-    """Write cycles of every VN's partial sums (window-major), from the rule."""
+    """Write cycles of every VN's partial sums (window-major), from the rule: the recurrence of
+    `simulator.arch.maeri_art.psum_writes`, started from the port schedule of fold 0."""
     art = art_configuration(spec.ms, spec.span, spec.nv)
-    bus = bus_lines(spec.ms, spec.rn)
-    w = max(1, spec.ms // spec.dn)
-    d = 1 if w >= 2 else 0
-    inputs = spec.ms // spec.rn + 1
-    hops, line, port = [], [], []
-    for v in range(spec.nv):
-        h, adder = aux_hops(spec.ms, v * spec.span, spec.span)
-        hops.append(h)
-        line.append(bus[adder])
-        port.append(v * spec.span // w)
-    done_at: dict[int, list[int]] = defaultdict(list)
-    for v, t in enumerate(first_completions(spec, art)):
-        done_at[t].append(v)
-    fifos: dict[int, list[deque[int]]] = defaultdict(lambda: [deque() for _ in range(inputs)])
-    pointer: dict[int, int] = defaultdict(int)
-    psums: dict[int, deque[int]] = defaultdict(deque)
-    waiting: deque[int] = deque()
-    to_memory: list[tuple[int, int]] = []
-    to_bus: list[int] = []
-    writes: list[list[int]] = [[] for _ in range(spec.nv)]
-    total, finished, t = spec.folds * spec.windows, 0, 0
-    while finished < spec.nv:
-        t += 1
-        if t > 10**6:
-            raise RuntimeError(f"{spec}: no end")
-        # SDMemory: values from the bus (by line), ceil(q/2) writes, psums back (one per port)
-        waiting.extend(v for _, v in sorted(to_memory))
-        for _ in range((len(waiting) + 1) // 2):
-            v = waiting.popleft()
-            writes[v].append(t)
-            finished += len(writes[v]) == total
-            if len(writes[v]) % spec.folds:
-                psums[port[v]].append(v)
-        for p in psums:
-            if psums[p]:
-                v = psums[p].popleft()
-                at_aux = t + d
-                done_at[at_aux + hops[v]].append(v)
-                last_fold = len(writes[v]) % spec.folds == spec.folds - 1
-                if last_fold and len(writes[v]) < total - 1:  # zero of the next window
-                    done_at[at_aux + 1 + hops[v]].append(v)
-        # collection bus: one value per line per cycle, round robin over the line's inputs
-        for v in to_bus:
-            fifos[line[v][0]][line[v][1]].append(v)
-        to_memory = []
-        for bus_line, queue in fifos.items():
-            for k in range(inputs):
-                i = (pointer[bus_line] + k) % inputs
-                if queue[i]:
-                    to_memory.append((bus_line, queue[i].popleft()))
-                    pointer[bus_line] = (i + 1) % inputs
-                    break
-        to_bus = done_at.pop(t, [])
-    return writes
+    return psum_writes(
+        spec.ms, spec.dn, spec.rn, spec.span, spec.nv, spec.folds, spec.windows,
+        first_done=first_completions(spec, art),
+    )  # fmt: skip
 
 
 def predict(spec: Spec) -> dict[str, object]:
@@ -632,13 +518,14 @@ def effective_latency(spec: Spec) -> float:
 
 
 def recorded() -> int:
-    """The regime-B rows of stonne.csv with several VNs: today's per-fold latency (one-VN L +
-    delta) against the rule's (intrinsic max_v L_v, and L_eff with the bus and memory waits),
-    and accelflow's closed form (simulator.arch.maeri.layer_cycles) with L replaced by L_eff."""
-    from unittest import mock
-
+    """The regime-B rows of stonne.csv with several VNs: the per-fold latency accelflow uses
+    (`rt_cycles / rt_count` of the CONFIG row's steps, `maeri_art.round_trips`: the recurrence
+    from a neutral start), the intrinsic `max L_v`, `L_eff` of the recurrence started from the
+    port schedule (`effective_latency`, 3 windows), and accelflow's closed form
+    (`simulator.arch.maeri.layer_cycles`) against STONNE."""
     import simulator.arch.maeri as maeri
     from bench.validation.stonne_compare import read_rows
+    from simulator.arch.maeri_art import round_trips, switch_delay
 
     def roles(row: Any) -> tuple[tuple[int, ...], tuple[int, ...], int]:
         p = row.params
@@ -649,40 +536,30 @@ def recorded() -> int:
         tile = tuple(p[k] for k in ("T_R", "T_S", "T_C", "T_K", "T_G", "T_N", "T_X_", "T_Y_"))
         return (p["R"], p["S"], p["C"], p["K"], p["G"], p["N"], xo, yo), tile, p["stride"]
 
-    def model(row: Any, latency: float | None) -> int:
-        extents, tile, stride = roles(row)
-        args = (extents, tile, stride, row.num_ms, row.dn_bw, row.rn_bw, False)
-        if latency is None:
-            return maeri.layer_cycles(*args)
-        with mock.patch.object(maeri, "psum_round_trip", lambda *a, **k: latency):
-            return maeri.layer_cycles(*args)
-
     print(
-        "| layer | tile | ms | dn | rn | VN+1 | NV | F | h_v | L today (δ) | max L_v | L_eff "
-        "| STONNE | today | with L_eff |"
+        "| layer | tile | ms | dn | rn | VN+1 | NV | F | h_v | max L_v | L (steps) | L_eff "
+        "| STONNE | accelflow | error |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in read_rows(RECORDED_CSV):
-        extents, tile, _ = roles(row)
+        extents, tile, stride = roles(row)
         vn, nv = tile[0] * tile[1] * tile[2], math.prod(tile[3:])
         if row.regime != "B" or nv < 2:
             continue
-        span, ms, dn = vn + 1, row.num_ms, row.dn_bw
-        d = 1 if ms // dn >= 2 else 0
-        today = int(maeri.psum_round_trip(vn, nv, ms // dn, np))
-        delta = int(nv >= 2 and span >= 10 and nv * span > 32)
+        span, ms, dn, rn = vn + 1, row.num_ms, row.dn_bw, row.rn_bw
         hops = [aux_hops(ms, v * span, span)[0] for v in range(nv)]
-        spec = Spec("fc", ms, dn, row.rn_bw, span, nv, n_folds=row.folds, n_windows=3)
-        l_eff = effective_latency(spec)
-        st, ours, new = row.stonne_cycles, model(row, None), model(row, l_eff)
+        cycles, count = round_trips(ms, dn, rn, span, nv, row.folds)
+        spec = Spec("fc", ms, dn, rn, span, nv, n_folds=row.folds, n_windows=3)
+        ours = maeri.layer_cycles(extents, tile, stride, ms, dn, rn, False)
+        st = row.stonne_cycles
         tile_text = " ".join(
             f"{k}={v}" for k, v in row.params.items() if k.startswith("T_") and v > 1
         )
         print(
-            f"| {row.layer} | {tile_text} | {ms} | {dn} | {row.rn_bw} | {span} | {nv} "
-            f"| {row.folds} | {' '.join(map(str, hops))} | {today} ({delta}) "
-            f"| {max(hops) + 2 + d} | {l_eff:.2f} | {st} | {100 * (ours - st) / st:+.1f} % "
-            f"| {100 * (new - st) / st:+.1f} % |"
+            f"| {row.layer} | {tile_text} | {ms} | {dn} | {rn} | {span} | {nv} | {row.folds} "
+            f"| {' '.join(map(str, hops))} | {max(hops) + 2 + switch_delay(ms, dn)} "
+            f"| {cycles / count:.2f} | {effective_latency(spec):.2f} | {st} | {ours} "
+            f"| {100 * (ours - st) / st:+.1f} % |"
         )
     return 0
 

@@ -48,12 +48,16 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
                                              + (ceil(zY'/tY') - 1) * P(c_col, c_col0)] + D)
     regime A (accumulation buffer, or F = 1):  P(c, c0) = F * max(c, c_rn),  D = 7
     regime B (F > 1 without the buffer):
-        P(c, c0) = max(max(c0, c_rn) + (F-1) * max(c, c_rn), (F-1) * L + 1),
+        P(c, c0) = max(max(c0, c_rn) + (F-1) * max(c, c_rn), chain + 1),
         plus once per K-tile the first window's start,
-        max(c_full0, c_rn) + (F-1) * max(c_full, c_rn, L) - P(c_full, c_full0)
-        (its chain waits for fold 0's inputs), D = L + 1, and the psum round trip
-        L = 1 + ceil(log2(VN+3)) + (1 if ms/dn >= 2) + δ   (= floor(log2(VN+2)) + 2 + d),
-        δ = 1 if NV >= 2 and VN+1 >= 10 and NV*(VN+1) > 32 else 0 (empirical: several VNs)
+        max(c_full0, c_rn) + max((F-1) * max(c_full, c_rn), chain) - P(c_full, c_full0)
+        (its chain waits for fold 0's inputs), D = ceil(L) + 1, where
+        chain = ceil((F-1) * L) is the slowest VN's F-1 psum round trips and
+        L = rt_cycles / rt_count its per-fold latency (`round_trip_fields`,
+        simulator/arch/maeri_art.py, docs/stonne-several-vn.md): alone a VN's round trip is
+        h + 2 + d (h adders on its psum's path through CompilerART's tree, d = 1 if ms/dn >= 2;
+        floor(log2(VN+2)) + 2 + d for one VN), and several VNs wait for each other at the read
+        ports, the collection-bus lines and SDMemory's write loop (stepped at compile time).
     In regime B the step costs c_full, c_col include the partial sums sent back: one package per
     VN on the port of its aux multiplier (`step_costs`); fold 0 sends none (c_full0, c_col0). The ports run ahead of the multipliers
     (unbounded FIFOs), so a window costs its port time or its chain of F-1 round trips, whichever
@@ -77,7 +81,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.arch.base import cdiv, ceil_log2, default_xp
+from simulator.arch import maeri_art
+from simulator.arch.base import cdiv, default_xp
 
 if TYPE_CHECKING:
     from simulator.target import Target
@@ -91,7 +96,10 @@ ROLE_INDEX: dict[str, tuple[int, ...]] = {
 }
 # The step costs, in order: the members of the `steps` field of a CONFIG row
 # (simulator.program.ROW), which the simulator derives (`derive_steps`) before a run.
-STEP_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
+PORT_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
+# ... then the slowest VN's partial-sum round trips in regime B (`round_trip_fields`): `rt_cycles`
+# cycles for `rt_count` round trips, its per-fold latency L = rt_cycles / rt_count.
+STEP_FIELDS = (*PORT_FIELDS, "rt_cycles", "rt_count")
 # Cycles from the last package sent to the last output written, regime A (docs/stonne-timing.md).
 DRAIN_CYCLES = 7
 # Multipliers laid out per vectorised pass of `step_costs_batch` (bounds its temporaries).
@@ -142,7 +150,7 @@ def _stride_pair(stride: int | tuple[int, int]) -> tuple[int, int]:
 def step_costs(
     t: tuple[int, ...], stride: int | tuple[int, int], extent_s: int, ms: int, dn: int, aux: bool
 ) -> tuple[int, int, int, int, int, int, int, int]:
-    """(c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0) for spatial tile `t` (8 roles)
+    """The port costs (`PORT_FIELDS`: c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0) of spatial tile `t` (8 roles)
     on ms/dn; c_full0, c_col0: the input steps of fold 0, which send no partial sum back (equal
     to c_full, c_col without aux multipliers). `step_costs_batch` of one tile (module docstring).
 
@@ -167,7 +175,7 @@ def step_costs_batch(
     max_multipliers: int | None = None,
 ) -> np.ndarray:
     """`step_costs(t[u], stride, extent_s[u], ms, dn, aux[u])` of every spatial tile u: [U, 8]
-    int64 (`STEP_FIELDS`). t [U, 8] spatial tiles by role, aux [U] bool, extent_s [U] the S-role
+    int64 (`PORT_FIELDS`). t [U, 8] spatial tiles by role, aux [U] bool, extent_s [U] the S-role
     buffer tiles. A tile needing more than `max_multipliers` multipliers (if given: one beyond
     ms is illegal) is not laid out but gets placeholders: every step a full port (ms / dn
     packages), every element once."""
@@ -176,7 +184,7 @@ def step_costs_batch(
     extent_s = np.asarray(extent_s, np.int64).reshape(-1)
     width = max(1, ms // dn)
     need = multipliers_needed(t, aux_i)
-    out = np.empty((len(t), len(STEP_FIELDS)), np.int64)
+    out = np.empty((len(t), len(PORT_FIELDS)), np.int64)
     laid_out = np.ones(len(t), bool) if max_multipliers is None else need <= max_multipliers
     if not laid_out.all():
         big = ~laid_out
@@ -281,46 +289,53 @@ def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:
     )
 
 
-def psum_round_trip(vn: Any, nv: Any, ms_per_port: Any = 1, xp: Any = None) -> Any:
-    """L: cycles from one fold's partial sum written to the next fold's written (regime B).
+def round_trip_fields(
+    vn: Any, nv: Any, folds: Any, aux: Any, ms: int, dn: int, rn: int
+) -> np.ndarray:
+    """(rt_cycles, rt_count) [U, 2] of tiles of `vn`-multiplier VNs, `nv` of them, folding
+    `folds` times, with an aux multiplier each where `aux` (arrays [U]): the slowest VN's
+    partial-sum round trips in regime B (`maeri_art.round_trips`, docs/stonne-several-vn.md;
+    each distinct (VN, NV, folds) once). Without aux multipliers there is no round trip, and a
+    tile beyond the `ms` multipliers is not laid out: (0, 1).
 
-    The psum is re-sent in the cycle it is written, reaches the aux multiplier one cycle later
-    (`+1` more when the distribution trees have switches, ms/dn >= 2) and crosses h adders of
-    the augmented reduction tree to the one that writes the VN's sum, which takes one more
-    cycle: L = h + 2 + d. For a VN at multiplier 0 (one VN per step), CompilerART's
-    configuration gives h = floor(log2(VN + 2)) (levels and forwarding-link hops; traced, and
-    measured on 15 one-VN STONNE runs: docs/stonne-several-vn.md), i.e.
-    L = 1 + ceil(log2(VN + 3)) + d: 3 for a VN of one multiplier, 4 for 2-5, 5 for 6-13, ...
-    `+δ`, δ = 1 when several VNs of 10 or more multipliers (with the aux) fill more than 32
-    multipliers: still an empirical term for several VNs per step (their own path lengths and
-    the waits at the ports, bus lines and memory writes, docs/stonne-several-vn.md, are not
-    modelled yet)."""
-    xp = xp or default_xp()
-    switches = xp.where(ms_per_port >= 2, 1, 0)
-    delta = xp.where((nv >= 2) & (vn + 1 >= 10) & (nv * (vn + 1) > 32), 1, 0)
-    return 1 + ceil_log2(vn + 3) + switches + delta
+    Alone a VN's round trip is L = h + 2 + d: the psum is re-sent in the cycle it is written,
+    reaches the aux multiplier d cycles later (d = 1 when ms/dn >= 2), crosses the h adders of
+    its path through CompilerART's tree (levels and forwarding-link hops; h = floor(log2(VN+2))
+    for a VN at multiplier 0) and one collection-bus cycle to the write. Several VNs wait for
+    each other at the read ports, the bus lines and SDMemory's write loop."""
+    vn, nv, folds, aux = (np.asarray(x, np.int64).reshape(-1) for x in (vn, nv, folds, aux))
+    out = np.zeros((len(vn), 2), np.int64)
+    out[:, 1] = 1
+    real = (aux != 0) & (nv * (vn + 1) <= ms)  # a tile beyond the multipliers is illegal
+    if not real.any():
+        return out
+    horizon = np.minimum(folds, maeri_art.FOLD_HORIZON)
+    keys = np.stack([vn, nv, horizon], axis=1)[real]
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    values = np.array(
+        [maeri_art.round_trips(ms, dn, rn, int(v) + 1, int(n), int(f)) for v, n, f in distinct],
+        np.int64,
+    ).reshape(-1, 2)
+    out[real] = values[inverse.reshape(-1)]
+    return out
 
 
 def compute_cycles(
-    z: Any,
-    t: Any,
-    steps: Any,
-    rn: Any,
-    accumulation_buffer: Any,
-    xp: Any = None,
-    ms_per_port: Any = 1,
+    z: Any, t: Any, steps: Any, rn: Any, accumulation_buffer: Any, xp: Any = None
 ) -> Any:
     """Cycles of one COMPUTE: extents z and spatial tile t by role, steps = (c_w, c_full, c_col,
-    ...) from the CONFIG row, rn write ports, ms_per_port = ms/dn multipliers per distribution
-    tree; see the module docstring for the formula."""
+    ...) from the CONFIG row (`STEP_FIELDS`), rn write ports; see the module docstring for the
+    formula."""
     xp = xp or default_xp()
     p = tile_counts(z, t, xp)
-    folds, vn, nv = p["folds"], p["vn"], p["nv"]
+    folds, nv = p["folds"], p["nv"]
     c_w, c_full, c_col = steps[0], steps[1], steps[2]
     c_full0, c_col0 = steps[6], steps[7]
     c_rn = cdiv(nv, rn)
     regime_b = (folds > 1) & (accumulation_buffer == 0)
-    lat = psum_round_trip(vn, nv, ms_per_port, xp)
+    # The slowest VN's F-1 psum round trips (regime B; `round_trip_fields`).
+    rt_cycles, rt_count = steps[8], xp.maximum(steps[9], 1)
+    chain = cdiv((folds - 1) * rt_cycles, rt_count)
 
     def window_a(c: Any) -> Any:
         return folds * xp.maximum(c, c_rn)
@@ -330,15 +345,15 @@ def compute_cycles(
         # no psum) or its chain of F-1 psum round trips (+1 for fold 0, whose inputs are already
         # there), whichever is longer.
         ports = xp.maximum(c0, c_rn) + (folds - 1) * xp.maximum(c, c_rn)
-        return xp.maximum(ports, (folds - 1) * lat + 1)
+        return xp.maximum(ports, chain + 1)
 
     def per_window(c: Any, c0: Any) -> Any:
         return xp.where(regime_b, window_b(c, c0), window_a(c))
 
     # Regime B, first window of a K-tile: its chain starts when fold 0's inputs are in.
-    first = xp.maximum(c_full0, c_rn) + (folds - 1) * xp.maximum(xp.maximum(c_full, c_rn), lat)
+    first = xp.maximum(c_full0, c_rn) + xp.maximum((folds - 1) * xp.maximum(c_full, c_rn), chain)
     start = xp.where(regime_b, first - window_b(c_full, c_full0), 0)
-    drain = xp.where(regime_b, lat + 1, DRAIN_CYCLES)
+    drain = xp.where(regime_b, cdiv(rt_cycles, rt_count) + 1, DRAIN_CYCLES)
     row = per_window(c_full, c_full0) + (p["windows_y"] - 1) * per_window(c_col, c_col0)
     per_ktile = folds * c_w + p["windows_x"] * row + start + drain
     return p["ktiles"] * per_ktile
@@ -397,11 +412,12 @@ def layer_cycles(
     and the validation scripts)."""
     folds = math.prod(-(-extents[i] // t[i]) for i in range(3))
     aux = bool(needs_aux(folds, False, accumulation_buffer))
-    steps = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
+    ports = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
+    trips = round_trip_fields(math.prod(t[:3]), math.prod(t[3:]), folds, aux, ms, dn, rn)
+    steps = (*ports, *trips[0].tolist())
     z = np.array(extents, np.int64)
     t_np = np.array(t, np.int64)
-    width = max(1, ms // dn)
-    return int(compute_cycles(z, t_np, steps, rn, int(accumulation_buffer), np, ms_per_port=width))
+    return int(compute_cycles(z, t_np, steps, rn, int(accumulation_buffer), np))
 
 
 def by_role(group: Any, kind: Any, xp: Any) -> list[Any]:
@@ -416,11 +432,14 @@ def by_role(group: Any, kind: Any, xp: Any) -> list[Any]:
     return [xp.where(kind == 0, values[a], values[b]) for a, b in zip(conv, matmul, strict=True)]
 
 
-def derive_steps(rows: np.ndarray, ms: int, dn: int, accumulation_buffer: bool) -> np.ndarray:
+def derive_steps(
+    rows: np.ndarray, ms: int, dn: int, rn: int, accumulation_buffer: bool
+) -> np.ndarray:
     """`rows` (one stream) with the `steps` of every CONFIG row derived from the program: the
-    spatial tile (its `size`), the layer's `stride`, the S-role buffer tile (the layer's first
-    COMPUTE: the first tile is a full one) and whether the VNs carry an aux multiplier (the tile
-    folds, or some COMPUTE of the layer adds to partial sums: the reduction is split)."""
+    spatial tile (its `size`), the layer's `stride`, the buffer tile of the layer's first
+    COMPUTE (a full one: its S-role extent and its folds) and whether the VNs carry an aux
+    multiplier (the tile folds, or some COMPUTE of the layer adds to partial sums: the reduction
+    is split); the port costs (`step_costs`), then the psum round trips (`round_trip_fields`)."""
     from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
 
     r = ROW.view(rows)
@@ -447,9 +466,12 @@ def derive_steps(rows: np.ndarray, ms: int, dn: int, accumulation_buffer: bool) 
     stride = np.where(kinds[:, None] == 0, np.maximum(r.stride[configs], 1), 1)
     rows = np.array(rows, np.int64, copy=True)
     out = ROW.view(rows)
+    trips = round_trip_fields(
+        np.prod(t[:, :3], axis=1), np.prod(t[:, 3:NO_DIM], axis=1), folds, aux, ms, dn, rn
+    )
     for i, at in enumerate(configs.tolist()):
         key = (tuple(t[i].tolist()), tuple(stride[i].tolist()), int(z[i, 1]))
-        out.steps[at] = step_costs(*key, ms, dn, bool(aux[i]))
+        out.steps[at] = (*step_costs(*key, ms, dn, bool(aux[i])), *trips[i].tolist())
     return rows
 
 

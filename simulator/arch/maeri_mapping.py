@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.arch import maeri
-from simulator.arch.base import Family, Fields, SpatialBatch, TileCost
+from simulator.arch.base import Family, Fields, SpatialBatch, TileCost, ceil_log2
 from simulator.program import CONV_DIMS, KIND_CODES, MATMUL_DIMS
 
 if TYPE_CHECKING:
@@ -324,10 +324,21 @@ class Maeri(Family):
             np.concatenate([t, aux[:, None], fwd[:, None]], axis=1)
         )
         ms = target.num_multipliers
-        steps = maeri.step_costs_batch(
-            t[first], aux[first], extent_s[first], stride, ms, target.dn_bw_elems_per_cycle,
+        dn, rn = target.dn_bw_elems_per_cycle, target.rn_bw_elems_per_cycle
+        ports = maeri.step_costs_batch(
+            t[first], aux[first], extent_s[first], stride, ms, dn,
             max_multipliers=ms,  # a larger spatial tile is illegal: placeholders
         )[inverse]  # fmt: skip
+        trips = maeri.round_trip_fields(
+            np.prod(t[:, :3], axis=1),
+            np.prod(t[:, 3 : maeri.NO_DIM], axis=1),
+            folds,
+            aux,
+            ms,
+            dn,
+            rn,
+        )
+        steps = np.concatenate([ports, trips], axis=1)
         per_dim = [factors[:, i] for i in range(len(dims))] + [1] * (maeri.NO_DIM - len(dims))
         config = Fields(
             kind=KIND_CODES[shape.kind],
@@ -346,6 +357,7 @@ class Maeri(Family):
             rows,
             int(params["num_multipliers"]),
             int(params["dn_bw_elems_per_cycle"]),
+            int(params["rn_bw_elems_per_cycle"]),
             bool(params["accumulation_buffer"]),
         )
 
@@ -360,10 +372,7 @@ class Maeri(Family):
         ms, eb = params["num_multipliers"], params["element_bytes"]
         acc_buffer = params["accumulation_buffer"].astype(np.int64)
         macs = c.reps * c.m * c.n * c.k
-        busy = maeri.compute_cycles(
-            z, t, steps, params["rn_bw_elems_per_cycle"], acc_buffer, xp,
-            ms_per_port=ms // params["dn_bw_elems_per_cycle"],
-        )  # fmt: skip
+        busy = maeri.compute_cycles(z, t, steps, params["rn_bw_elems_per_cycle"], acc_buffer, xp)
         traffic = maeri.sram_traffic(z, t, steps, acc_buffer, c.acc, xp)
         counts = maeri.tile_counts(z, t, xp)
         return TileCost(
@@ -373,7 +382,7 @@ class Maeri(Family):
             read_weight=traffic[1] * eb,
             write_output=traffic[2] * eb,
             read_output=traffic[3] * eb,
-            hops=maeri.network_hops(z, t, steps, acc_buffer, c.acc, macs, maeri.ceil_log2(ms), xp),
+            hops=maeri.network_hops(z, t, steps, acc_buffer, c.acc, macs, ceil_log2(ms), xp),
             folds=counts["folds"] * counts["ktiles"],
         )
 

@@ -1,0 +1,206 @@
+"""MAERI's augmented reduction tree (ART) as STONNE configures it, and the partial-sum round trips
+of virtual neurons (VNs) that fold without the accumulation buffer (regime B).
+
+The specification is docs/stonne-several-vn.md (traced from STONNE's source: `CompilerART`,
+`ASNetwork`, `ASwitch`, `CollectionBus`, `SDMemory`; checked on 495 STONNE runs). Without the
+accumulation buffer every VN carries an aux multiplier (its first) through which the partial
+sum of one fold re-enters for the next; VN v occupies multipliers `[v*span, (v+1)*span)`,
+`span = VN + 1`. One fold's round trip, written to memory in cycle W:
+
+* the psum waits in the psum FIFO of the aux's read port (one psum per port per cycle), leaves,
+  and is at the aux multiplier `d` cycles later (`d = 1` when a port feeds a distribution tree
+  of switches, ms/dn >= 2, else 0);
+* it climbs `h_v` adders (`aux_hops`: tree levels and forwarding-link hops, one cycle each) to
+  the adder that sends the VN's sum to the collection bus;
+* that adder's bus line (`bus_lines`) passes one value per cycle, round robin over its inputs
+  (+1 cycle), and SDMemory writes `ceil(q/2)` of the q values waiting in a cycle, in bus-line
+  order (+1 cycle when written at once).
+
+So alone a VN folds every `L_v = h_v + 2 + d` cycles; together, VNs wait at the read ports, the
+bus lines and the write loop, and lock into each other's phase (no closed form: the recurrence
+`psum_writes` steps those three queues cycle by cycle). `round_trips` gives what the closed form
+of `simulator.arch.maeri.compute_cycles` needs: the slowest VN's round trips as a fraction
+(cycles over round trips), its per-fold latency L in regime B.
+
+Everything here is scalar Python at compile time (a few ms per distinct (ms, dn, rn, span, NV,
+folds), cached); the simulator and the cost model read the result from the `steps` of the
+layer's CONFIG row (docs/program.md).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import cache
+
+# Folds per window and windows the recurrence steps to measure the mean round trip. The VNs lock
+# into a periodic schedule within a few folds; a window boundary (the aux injects the next
+# window's zero) shifts their phases, so the mean is taken over several windows. A layer folding
+# more often than this is measured on this many folds (its mean is the steady state's).
+FOLD_HORIZON = 64
+WINDOWS = 3
+
+
+def switch_delay(ms: int, dn: int) -> int:
+    """d: the cycle a package spends in the switches of a distribution tree of ms/dn >= 2
+    multipliers (0 when a read port feeds one multiplier directly)."""
+    return 1 if ms // max(dn, 1) >= 2 else 0
+
+
+def aux_hops(ms: int, first: int, size: int) -> tuple[int, tuple[int, int]]:
+    """(h, (level, index) of the completing adder) for a VN on multipliers [first, first+size):
+    the adders its aux multiplier's psum crosses, tree levels and forwarding-link hops, and the
+    adder that sends the VN's sum to the collection bus. Adders are named as STONNE names them:
+    level 0 the root, level log2(ms) - 1 the adders of multiplier pairs. It depends on the VN's
+    own multipliers only.
+
+    Level by level from the leaves, with [p, q] the VN's active positions of the level below and
+    x = p // 2, y = q // 2 its adders at this level (the psum is in the leftmost one, x):
+    x == y completes the VN; else the psum climbs (h += 1) and, when x is the left adder of a
+    linked pair (odd, not the level's last), with cl = 2x + 2 - p of its children in the VN and
+    cr = q - 2x - 1 to its right: y == x + 1 and cl >= cr merges the pair into x (x completes);
+    cl < cr sends the psum over the link to x + 1 (h += 1), which completes the VN when
+    y == x + 1. A right end y that is the right adder of a linked pair still beyond x sends over
+    its link to y - 1. One VN at multiplier 0 gets h = floor(log2(size + 1))."""
+    levels = ms.bit_length() - 1
+    p, q = first, first + size - 1
+    h = 0
+    for k in range(1, levels + 1):
+        last = (ms >> k) - 1
+        x, y = p // 2, q // 2
+        if x == y:
+            return h + 1, (levels - k, x)
+        h += 1
+        if x % 2 == 1 and x < last:
+            cl, cr = 2 * x + 2 - p, q - 2 * x - 1
+            if y == x + 1 and cl >= cr:
+                return h, (levels - k, x)
+            if cl < cr:
+                h += 1
+                if y == x + 1:
+                    return h, (levels - k, x + 1)
+                x += 1
+        if y % 2 == 0 and y - 1 > x:
+            y -= 1
+        p, q = x, y
+    raise ValueError(f"a VN on multipliers [{first}, {first + size}) exceeds {ms} multipliers")
+
+
+@cache
+def bus_lines(ms: int, rn: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """(collection-bus line, input of the line) of every adder (ASNetwork::setMemoryConnections):
+    the linked pairs in order (levels from the root, left to right) take line p % rn, inputs
+    2*(p // rn) and +1; then the adders without a link (the root, the first and the last of every
+    level) continue the count."""
+    levels = ms.bit_length() - 1
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    singles = [(0, 0)]
+    for level in range(1, levels):
+        n = 1 << level
+        for a in range(n):
+            if a and a % 2 == 0:
+                pairs.append(((level, a - 1), (level, a)))
+            elif a in (0, n - 1):
+                singles.append((level, a))
+    out = {}
+    for p, (left, right) in enumerate(pairs):
+        out[left] = (p % rn, 2 * (p // rn))
+        out[right] = (p % rn, 2 * (p // rn) + 1)
+    base = 2 * len(pairs) // rn + 1
+    for i, node in enumerate(singles):
+        out[node] = ((i + 2 * len(pairs)) % rn, base + i // rn)
+    return out
+
+
+def psum_writes(
+    ms: int,
+    dn: int,
+    rn: int,
+    span: int,
+    nv: int,
+    folds: int,
+    windows: int,
+    first_done: list[int] | None = None,
+) -> list[list[int]]:
+    """The cycles in which each of `nv` VNs of `span` multipliers (aux included) writes its
+    partial sums, `folds` per window for `windows` windows (window-major), stepping the round
+    trips cycle by cycle (module docstring). `first_done[v]`: the cycle VN v's fold 0 of the
+    first window leaves its last adder (default: its aux's zero, injected in cycle 1, climbs its
+    path). Inputs are assumed at the multipliers before the psum (the fold waits for its psum,
+    not for its ports: `compute_cycles` takes the longer of the two)."""
+    d = switch_delay(ms, dn)
+    width = max(1, ms // max(dn, 1))
+    lines = bus_lines(ms, rn)
+    hops, line, port = [], [], []
+    for v in range(nv):
+        h, adder = aux_hops(ms, v * span, span)
+        hops.append(h)
+        line.append(lines[adder])
+        port.append(v * span // width)
+    if first_done is None:
+        first_done = [1 + d + h for h in hops]
+    inputs = ms // rn + 1
+    done_at: dict[int, list[int]] = {}
+    for v, t in enumerate(first_done):
+        done_at.setdefault(t, []).append(v)
+    bus_fifo = {ln: [deque() for _ in range(inputs)] for ln in {ln for ln, _ in line}}
+    pointer = dict.fromkeys(bus_fifo, 0)
+    psum_fifo: dict[int, deque[int]] = {p: deque() for p in set(port)}
+    waiting: deque[int] = deque()
+    to_memory: list[tuple[int, int]] = []
+    to_bus: list[int] = []
+    writes: list[list[int]] = [[] for _ in range(nv)]
+    total, finished, t = folds * windows, 0, 0
+    limit = 1 + max(first_done) + total * (max(hops) + 3 + d) * (nv + 1)
+    while finished < nv:
+        t += 1
+        if t > limit:
+            raise RuntimeError(f"psum round trips of {nv} VNs of {span} did not end")
+        # SDMemory: the values the bus delivered (by line), ceil(q/2) writes, psums sent back.
+        waiting.extend(v for _, v in sorted(to_memory))
+        for _ in range((len(waiting) + 1) // 2):
+            v = waiting.popleft()
+            writes[v].append(t)
+            finished += len(writes[v]) == total
+            if len(writes[v]) % folds:  # not the window's last fold: its psum goes back
+                psum_fifo[port[v]].append(v)
+        for fifo in psum_fifo.values():
+            if fifo:
+                v = fifo.popleft()
+                at_aux = t + d
+                done_at.setdefault(at_aux + hops[v], []).append(v)
+                if len(writes[v]) % folds == folds - 1 and len(writes[v]) < total - 1:
+                    # The aux injects the next window's zero the cycle after the last psum.
+                    done_at.setdefault(at_aux + 1 + hops[v], []).append(v)
+        # Collection bus: one value per line per cycle, round robin over the line's inputs.
+        for v in to_bus:
+            ln, i = line[v]
+            bus_fifo[ln][i].append(v)
+        to_memory = []
+        for ln, queues in bus_fifo.items():
+            for k in range(inputs):
+                i = (pointer[ln] + k) % inputs
+                if queues[i]:
+                    to_memory.append((ln, queues[i].popleft()))
+                    pointer[ln] = (i + 1) % inputs
+                    break
+        to_bus = done_at.pop(t, [])
+    return writes
+
+
+@cache
+def round_trips(ms: int, dn: int, rn: int, span: int, nv: int, folds: int) -> tuple[int, int]:
+    """(cycles, round trips) of the slowest VN's psum round trips within windows, for `nv` VNs
+    of `span` multipliers folding `folds` times per window: its per-fold latency in regime B is
+    cycles / round trips. One VN: (L, 1), L = h + 2 + d of its path. Several: measured by
+    `psum_writes` over `WINDOWS` windows of min(folds, FOLD_HORIZON) folds."""
+    d = switch_delay(ms, dn)
+    if nv <= 1 or folds <= 1:
+        return max(aux_hops(ms, v * span, span)[0] for v in range(max(nv, 1))) + 2 + d, 1
+    f = min(folds, FOLD_HORIZON)
+    best = (0, 1)
+    for w in psum_writes(ms, dn, rn, span, nv, f, WINDOWS):
+        cycles = sum(w[k + f - 1] - w[k] for k in range(0, len(w), f))
+        count = WINDOWS * (f - 1)
+        if cycles * best[1] > best[0] * count:
+            best = (cycles, count)
+    return best
