@@ -333,29 +333,44 @@ def compute_cycles(
     c_full0, c_col0 = steps[6], steps[7]
     c_rn = cdiv(nv, rn)
     regime_b = (folds > 1) & (accumulation_buffer == 0)
-    # The slowest VN's F-1 psum round trips (regime B; `round_trip_fields`).
-    rt_cycles, rt_count = steps[8], xp.maximum(steps[9], 1)
-    chain = cdiv((folds - 1) * rt_cycles, rt_count)
+    wx, wy = p["windows_x"], p["windows_y"]
 
     def window_a(c: Any) -> Any:
         return folds * xp.maximum(c, c_rn)
 
-    def window_b(c: Any, c0: Any) -> Any:
-        # The ports stream ahead (unbounded FIFOs): a window costs its port time (fold 0 sends
-        # no psum) or its chain of F-1 psum round trips (+1 for fold 0, whose inputs are already
-        # there), whichever is longer.
-        ports = xp.maximum(c0, c_rn) + (folds - 1) * xp.maximum(c, c_rn)
-        return xp.maximum(ports, chain + 1)
+    windows_a = wx * (window_a(c_full) + (wy - 1) * window_a(c_col))
 
-    def per_window(c: Any, c0: Any) -> Any:
-        return xp.where(regime_b, window_b(c, c0), window_a(c))
+    # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
+    # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).
+    rt_cycles, rt_count = steps[8], xp.maximum(steps[9], 1)
+    chain = cdiv((folds - 1) * rt_cycles, rt_count)
+    q = chain + 1
 
-    # Regime B, first window of a K-tile: its chain starts when fold 0's inputs are in.
-    first = xp.maximum(c_full0, c_rn) + xp.maximum((folds - 1) * xp.maximum(c_full, c_rn), chain)
-    start = xp.where(regime_b, first - window_b(c_full, c_full0), 0)
+    def ports(c: Any, c0: Any) -> Any:  # a window's port time (fold 0 sends no psum back)
+        return xp.maximum(c0, c_rn) + (folds - 1) * xp.maximum(c, c_rn)
+
+    def own(c: Any, c0: Any) -> Any:  # fold 0's inputs, then its chain or its other folds' ports
+        return xp.maximum(c0, c_rn) + xp.maximum((folds - 1) * xp.maximum(c, c_rn), chain)
+
+    # The ports run ahead of the chains (unbounded FIFOs): window i (row-major; a row is a full
+    # window, then wy - 1 column windows) ends at max(end of window i-1 + q, P(i-1) + own(i)),
+    # P(i) the ports' time through window i. So the windows take N*q + max_i (P(i-1) + own(i)
+    # - i*q), N = wx*wy; along a row the term moves by a constant per column window, and from row
+    # to row by a constant: its max is at the full, first or last column window of the first or
+    # last row.
+    p_full, p_col = ports(c_full, c_full0), ports(c_col, c_col0)
+    w_full, w_col = own(c_full, c_full0), own(c_col, c_col0)
+    row = p_full + (wy - 1) * p_col
+
+    def row_max(j: Any) -> Any:
+        full = j * row + w_full - (j * wy + 1) * q
+        first_col = j * row + p_full + w_col - (j * wy + 2) * q
+        last_col = j * row + p_full + (wy - 2) * p_col + w_col - (j + 1) * wy * q
+        return xp.where(wy >= 2, xp.maximum(full, xp.maximum(first_col, last_col)), full)
+
+    windows_b = wx * wy * q + xp.maximum(row_max(0), row_max(wx - 1))
     drain = xp.where(regime_b, cdiv(rt_cycles, rt_count) + 1, DRAIN_CYCLES)
-    row = per_window(c_full, c_full0) + (p["windows_y"] - 1) * per_window(c_col, c_col0)
-    per_ktile = folds * c_w + p["windows_x"] * row + start + drain
+    per_ktile = folds * c_w + xp.where(regime_b, windows_b, windows_a) + drain
     return p["ktiles"] * per_ktile
 
 

@@ -133,22 +133,18 @@ def _assert_jitted_equals_reference(shape, mapping, target, stride) -> None:
 def _one_bound(
     t: tuple[int, ...], stride: int, extent_s: int, folds: int, ms: int, dn: int
 ) -> bool:
-    """Every window of the layer is bound the same way, either by its chain of psum round trips
-    (c0 + (F-1)*c <= (F-1)*L + 1, fold 0 sending no psum, for the full-window and the
-    newest-column steps), or by its ports with each fold's psum sent while the next fold's
-    inputs are still going out: c >= L + 2 (the psum takes its slot L + 1 cycles after the
-    previous fold's last input; later, the fold waits for it). Elsewhere the closed form's
-    window-by-window max(c0 + (F-1)*c, (F-1)*L + 1) is off by a cycle or more per window: a
-    port-bound window after chain-bound ones starts with part of its inputs in, a chain-bound
-    one after a port-bound one waits for its fold 0's inputs
+    """Each kind of window (full, newest column) is bound one way: by its chain of psum round
+    trips (c0 + (F-1)*c <= (F-1)*L + 1, fold 0 sending no psum), or by its ports with each
+    fold's psum sent while the next fold's inputs are still going out: c >= L + 2 (the psum
+    takes its slot L + 1 cycles after the previous fold's last input; later, the fold waits for
+    it). Windows bound differently may follow each other (the closed form lets the ports run
+    ahead of the chains); in between, c = L + 1, the reference is a cycle faster per K-tile
     (`test_regime_b_reference_where_the_closed_form_approximates`)."""
     _, c_full, c_col, _, _, _, c_full0, c_col0 = maeri.step_costs(t, stride, extent_s, ms, dn, True)
     lat = maeri_art.round_trips(ms, dn, 1, t[0] * t[1] * t[2] + 1, 1, folds)[0]
     chain = (folds - 1) * lat + 1
     steps = [(c_full0, c_full), (c_col0, c_col)]
-    return all(c0 + (folds - 1) * c <= chain for c0, c in steps) or all(
-        c >= lat + 2 for _, c in steps
-    )
+    return all(c0 + (folds - 1) * c <= chain or c >= lat + 2 for c0, c in steps)
 
 
 @st.composite
@@ -217,7 +213,7 @@ def regime_b_cases(draw):
 
 
 @settings(
-    max_examples=220,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -225,7 +221,8 @@ def regime_b_cases(draw):
 def test_regime_b_jitted_compute_cycles_equal_the_reference_model(case):
     # Regime B with one VN per step: the reference steps the aux multiplier, the psum written
     # and sent back with priority on its port, the climb of the VN's tree and ports running
-    # ahead; the closed form's per-window max(F*c, (F-1)*L + 1) must come out of it exactly.
+    # ahead; the closed form (windows bound by their ports or their chains, the ports running
+    # ahead of the chains from window to window) must come out of it exactly.
     _assert_jitted_equals_reference(*case)
 
 
@@ -236,11 +233,12 @@ def test_regime_b_jitted_compute_cycles_equal_the_reference_model(case):
         # latency-bound windows or port-bound ones (the closed form once gave 15 and 34).
         ((1, 2, 1, 1, 1, 1, 1, 1), (1, 1, 1, 1, 1, 1, 1, 1), 64, 1, 12, 12),
         ((1, 8, 1, 1, 1, 1, 2, 1), (1, 4, 1, 1, 1, 1, 1, 1), 8, 1, 32, 32),
-        # Outside `_one_bound`: a port-bound first window leaves a backlog that delays the
-        # chain-bound next one (its fold 0's inputs are not in ahead) ...
-        ((3, 3, 4, 1, 1, 1, 1, 2), (3, 3, 1, 1, 1, 1, 1, 1), 32, 2, 103, 101),
-        # ... and port-bound folds of c = L + 1 (5 inputs + the psum, L = 5): the psum goes out
-        # after the next fold's inputs, one cycle less per K-tile in the reference.
+        # A port-bound first window leaves a backlog that delays the chain-bound next one (its
+        # fold 0's inputs are not in ahead): exact since the closed form lets the ports run
+        # ahead of the chains (it gave 101).
+        ((3, 3, 4, 1, 1, 1, 1, 2), (3, 3, 1, 1, 1, 1, 1, 1), 32, 2, 103, 103),
+        # Outside `_one_bound`: port-bound folds of c = L + 1 (5 inputs + the psum, L = 5): the
+        # psum goes out after the next fold's inputs, one cycle less per K-tile in the reference.
         ((1, 20, 1, 1, 1, 1, 2, 1), (1, 5, 1, 1, 1, 1, 1, 1), 64, 2, 71, 72),
     ],
 )
