@@ -11,7 +11,7 @@ A Program is
 - `target`: the fields of the Target the program was compiled for.
 
 The row schema. `ROW` declares the fields of an instruction row once, in order: scalars (one
-column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[10]`, `sparse[6]`, whose
+column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[11]`, `sparse[6]`, whose
 columns are also named one by one: `off0`, `m`, `c_full0`, `w_nnz`). Every producer builds rows
 with `ROW.encode(count, **named values)` and every consumer reads them with
 `ROW.view(rows).<field>` (numpy or JAX, one row or many); nothing else knows a column number.
@@ -23,7 +23,7 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     off[8] size[8]                   LOAD / COMPUTE / STORE: the tile (MAERI CONFIG: size = the
                                      spatial tile, the virtual neurons)
     stride[2]                        CONFIG: the layer's stride (conv2d)
-    steps[10]                        MAERI CONFIG: the controller's port costs and the psum round
+    steps[11]                        MAERI CONFIG: the controller's port costs and the psum round
                                      trips (maeri.STEP_FIELDS), derived by the simulator before a run
     sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
     vector[4]                        VECTOR: operations, DRAM bytes read, DRAM bytes written,
@@ -55,7 +55,7 @@ matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M,
 
 Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
 any other (`ProgramFormatError`, naming both). Format 9 is the schema's layout (8 had no
-`rt_cycles`, `rt_count` in MAERI's `steps`; 7 had no `vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
+`rt_cycles`, `rt_count`, `rt_drain` in MAERI's `steps`; 7 had no `vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
 by appending columns. Older formats are not read (recompile them).
 """
 
@@ -314,7 +314,7 @@ ROW = RowSchema(
         "steps",
         ("config",),
         "MAERI: the controller's port costs of the spatial tile and its slowest VN's partial-sum "
-        "round trips, derived by the simulator before a run (`simulator.arch.maeri.derive_steps`), "
+        "round trips and last-fold latency, derived by the simulator before a run (`simulator.arch.maeri.derive_steps`), "
         "never written by the compiler",
         members=(
             "c_w",
@@ -327,6 +327,7 @@ ROW = RowSchema(
             "c_col0",
             "rt_cycles",
             "rt_count",
+            "rt_drain",
         ),  # fmt: skip
     ),
     Field(

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.arch.maeri_art import aux_hops, psum_writes
+from simulator.arch.maeri_art import Art, art_configuration, aux_hops, psum_path, psum_writes
 
 CSV_PATH = Path(__file__).with_name("stonne_several_vn.csv")
 RECORDED_CSV = Path(__file__).with_name("stonne.csv")
@@ -266,115 +266,6 @@ def spec_of(rec: dict[str, str]) -> Spec:
 # passes one child up and the other over its forwarding link (even index: left -> link,
 # odd: right -> link), "FW_2_2" passes everything from both children up. An adder's output goes
 # to memory (its collection-bus line) instead of its parent when it is marked `to_memory`.
-
-
-@dataclass
-class Art:
-    ms: int
-    mode: dict[tuple[int, int], str]
-    link: dict[tuple[int, int], str]  # "SEND" | "RECEIVE" for adders whose forwarding link is on
-    to_memory: set[tuple[int, int]]
-
-
-def art_configuration(ms: int, span: int, nv: int) -> Art:
-    """The tree configured for NV VNs of `span` multipliers side by side (STONNE's layout)."""
-    return configure_vns(ms, [(v * span, span) for v in range(nv)])
-
-
-def configure_vns(ms: int, vns: list[tuple[int, int]]) -> Art:
-    """The adder modes CompilerART derives for VNs given as (first multiplier, multipliers).
-
-    VN by VN, level by level from the leaves, with the VN's *active* positions of the level
-    below: an edge adder of a level (first or last, no forwarding link) takes the VN if either
-    child is active. Inner adders come in linked pairs (a, a+1), a odd; `left` is the VN's run
-    of active children ending at the pair's middle (or one child before it), `right` the run
-    starting there (or one child after it). When the VN touches both sides and does not go on
-    past the pair on the side of the smaller run, the pair is merged over the link: the side
-    with the longer run (left on a tie) receives (ADD_3_1) and stays active, the other sends.
-    Otherwise each side with a run is active. An adder that an earlier VN already configured
-    becomes FW_2_2 (or ADD_1_1_PLUS_FW_1_1 when its link is on), a new one ADD_2_1. When a
-    level holds a single active adder, it sends to memory (marked on every such level)."""
-    levels = int(math.log2(ms))
-    mode: dict[tuple[int, int], str] = {}
-    link: dict[tuple[int, int], str] = {}
-    to_memory: set[tuple[int, int]] = set()
-
-    def claim(node: tuple[int, int]) -> None:
-        if node not in mode:
-            mode[node] = "ADD_2_1"
-        else:
-            mode[node] = "ADD_1_1_PLUS_FW_1_1" if node in link else "FW_2_2"
-
-    for first, size in vns:
-        active = [first <= q < first + size for q in range(ms)] + [False] * 8
-        for level in range(levels - 1, -1, -1):
-            n = 2**level
-            up = [False] * (ms + 8)
-            for a in range(n):
-                kids = (2 * a, 2 * a + 1)
-                if a in (0, n - 1):
-                    if active[kids[0]] or active[kids[1]]:
-                        up[a] = True
-                        claim((level, a))
-                    continue
-                if a % 2 == 0:
-                    continue  # the right adder of the pair (a-1, a), done with a-1
-                s = kids[1] if active[kids[1]] else kids[0]
-                left = 0
-                while s >= 0 and active[s]:
-                    left, s = left + 1, s - 1
-                s = kids[1] + 1 if active[kids[1] + 1] else kids[1] + 2
-                right = 0
-                while s < ms and active[s]:
-                    right, s = right + 1, s + 1
-                merged = False
-                if left and right:
-                    to_left = left >= right
-                    beyond = (
-                        active[2 * a + 4] or active[2 * a + 5]
-                        if to_left
-                        else active[2 * a - 1] or active[2 * a - 2]
-                    )
-                    merged = not beyond
-                if merged:
-                    rcv, snd = (a, a + 1) if to_left else (a + 1, a)
-                    link[(level, rcv)], link[(level, snd)] = "RECEIVE", "SEND"
-                    mode[(level, rcv)] = "ADD_3_1"
-                    mode[(level, snd)] = (
-                        "ADD_1_1_PLUS_FW_1_1" if (level, snd) in mode else "ADD_2_1"
-                    )
-                    up[rcv] = True
-                else:
-                    for node, run in ((a, left), (a + 1, right)):
-                        if run:
-                            up[node] = True
-                            claim((level, node))
-            on = [a for a in range(n) if up[a]]
-            if len(on) == 1:
-                to_memory.add((level, on[0]))
-            active = up
-    return Art(ms, mode, link, to_memory)
-
-
-def psum_path(art: Art, multiplier: int) -> list[tuple[int, int]]:
-    """The adders a value entering at `multiplier` crosses, the last one sending it to memory."""
-    levels = int(math.log2(art.ms))
-    level, a, side, via_link = levels - 1, multiplier // 2, multiplier % 2, False
-    path = []
-    for _ in range(4 * levels):
-        node = (level, a)
-        path.append(node)
-        m = art.mode.get(node)
-        if not via_link and (
-            (m == "ADD_2_1" and art.link.get(node) == "SEND")
-            or (m == "ADD_1_1_PLUS_FW_1_1" and side == (0 if a % 2 == 0 else 1))
-        ):
-            a, via_link = (a - 1 if a % 2 == 0 else a + 1), True
-            continue
-        if node in art.to_memory:
-            return path
-        level, a, side, via_link = level - 1, a // 2, a % 2, False
-    raise ValueError(f"no path to memory from multiplier {multiplier}")
 
 
 def first_completions(spec: Spec, art: Art) -> list[int]:

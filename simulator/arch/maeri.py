@@ -51,7 +51,8 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
         P(c, c0) = max(max(c0, c_rn) + (F-1) * max(c, c_rn), chain + 1),
         plus once per K-tile the first window's start,
         max(c_full0, c_rn) + max((F-1) * max(c_full, c_rn), chain) - P(c_full, c_full0)
-        (its chain waits for fold 0's inputs), D = ceil(L) + 1, where
+        (its chain waits for fold 0's inputs), D = rt_drain (the last fold's latency: d + 2 +
+        the slowest VN's longest product or psum path, `maeri_art.drain_cycles`), where
         chain = ceil((F-1) * L) is the slowest VN's F-1 psum round trips and
         L = rt_cycles / rt_count its per-fold latency (`round_trip_fields`,
         simulator/arch/maeri_art.py, docs/stonne-several-vn.md): alone a VN's round trip is
@@ -98,8 +99,9 @@ ROLE_INDEX: dict[str, tuple[int, ...]] = {
 # (simulator.program.ROW), which the simulator derives (`derive_steps`) before a run.
 PORT_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
 # ... then the slowest VN's partial-sum round trips in regime B (`round_trip_fields`): `rt_cycles`
-# cycles for `rt_count` round trips, its per-fold latency L = rt_cycles / rt_count.
-STEP_FIELDS = (*PORT_FIELDS, "rt_cycles", "rt_count")
+# cycles for `rt_count` round trips (its per-fold latency L = rt_cycles / rt_count), and
+# `rt_drain`, the cycles from a K-tile's last fold's inputs to its sum written.
+STEP_FIELDS = (*PORT_FIELDS, "rt_cycles", "rt_count", "rt_drain")
 # Cycles from the last package sent to the last output written, regime A (docs/stonne-timing.md).
 DRAIN_CYCLES = 7
 # Multipliers laid out per vectorised pass of `step_costs_batch` (bounds its temporaries).
@@ -292,11 +294,12 @@ def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:
 def round_trip_fields(
     vn: Any, nv: Any, folds: Any, aux: Any, ms: int, dn: int, rn: int
 ) -> np.ndarray:
-    """(rt_cycles, rt_count) [U, 2] of tiles of `vn`-multiplier VNs, `nv` of them, folding
-    `folds` times, with an aux multiplier each where `aux` (arrays [U]): the slowest VN's
-    partial-sum round trips in regime B (`maeri_art.round_trips`, docs/stonne-several-vn.md;
-    each distinct (VN, NV, folds) once). Without aux multipliers there is no round trip, and a
-    tile beyond the `ms` multipliers is not laid out: (0, 1).
+    """(rt_cycles, rt_count, rt_drain) [U, 3] of tiles of `vn`-multiplier VNs, `nv` of them,
+    folding `folds` times, with an aux multiplier each where `aux` (arrays [U]): the slowest VN's
+    partial-sum round trips in regime B (`maeri_art.round_trips`, docs/stonne-several-vn.md) and
+    the latency of a K-tile's last fold (`maeri_art.drain_cycles`), each distinct (VN, NV,
+    folds) once. Without aux multipliers there is no round trip, and a tile beyond the `ms`
+    multipliers is not laid out: (0, 1, 0).
 
     Alone a VN's round trip is L = h + 2 + d: the psum is re-sent in the cycle it is written,
     reaches the aux multiplier d cycles later (d = 1 when ms/dn >= 2), crosses the h adders of
@@ -304,7 +307,7 @@ def round_trip_fields(
     for a VN at multiplier 0) and one collection-bus cycle to the write. Several VNs wait for
     each other at the read ports, the bus lines and SDMemory's write loop."""
     vn, nv, folds, aux = (np.asarray(x, np.int64).reshape(-1) for x in (vn, nv, folds, aux))
-    out = np.zeros((len(vn), 2), np.int64)
+    out = np.zeros((len(vn), 3), np.int64)
     out[:, 1] = 1
     real = (aux != 0) & (nv * (vn + 1) <= ms)  # a tile beyond the multipliers is illegal
     if not real.any():
@@ -313,9 +316,15 @@ def round_trip_fields(
     keys = np.stack([vn, nv, horizon], axis=1)[real]
     distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
     values = np.array(
-        [maeri_art.round_trips(ms, dn, rn, int(v) + 1, int(n), int(f)) for v, n, f in distinct],
+        [
+            (
+                *maeri_art.round_trips(ms, dn, rn, int(v) + 1, int(n), int(f)),
+                maeri_art.drain_cycles(ms, dn, int(v) + 1, int(n)),
+            )
+            for v, n, f in distinct
+        ],
         np.int64,
-    ).reshape(-1, 2)
+    ).reshape(-1, 3)
     out[real] = values[inverse.reshape(-1)]
     return out
 
@@ -369,7 +378,7 @@ def compute_cycles(
         return xp.where(wy >= 2, xp.maximum(full, xp.maximum(first_col, last_col)), full)
 
     windows_b = wx * wy * q + xp.maximum(row_max(0), row_max(wx - 1))
-    drain = xp.where(regime_b, cdiv(rt_cycles, rt_count) + 1, DRAIN_CYCLES)
+    drain = xp.where(regime_b, steps[10], DRAIN_CYCLES)
     per_ktile = folds * c_w + xp.where(regime_b, windows_b, windows_a) + drain
     return p["ktiles"] * per_ktile
 

@@ -20,7 +20,11 @@ So alone a VN folds every `L_v = h_v + 2 + d` cycles; together, VNs wait at the 
 bus lines and the write loop, and lock into each other's phase (no closed form: the recurrence
 `psum_writes` steps those three queues cycle by cycle). `round_trips` gives what the closed form
 of `simulator.arch.maeri.compute_cycles` needs: the slowest VN's round trips as a fraction
-(cycles over round trips), its per-fold latency L in regime B.
+(cycles over round trips), its per-fold latency L in regime B; `drain_cycles` the latency of
+a K-tile's last fold. `configure_vns` restates CompilerART's configuration of the tree (adder
+modes, forwarding links, the adders that send to memory) and `psum_path` follows a value
+through it; `aux_hops` is the closed form of the aux's path (equal to `psum_path`, checked by
+bench/validation/stonne_several_vn.py --check on every VN of its runs).
 
 Everything here is scalar Python at compile time (a few ms per distinct (ms, dn, rn, span, NV,
 folds), cached); the simulator and the cost model read the result from the `steps` of the
@@ -30,6 +34,7 @@ layer's CONFIG row (docs/program.md).
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from functools import cache
 
 # Folds per window and windows the recurrence steps to measure the mean round trip. The VNs lock
@@ -83,6 +88,118 @@ def aux_hops(ms: int, first: int, size: int) -> tuple[int, tuple[int, int]]:
             y -= 1
         p, q = x, y
     raise ValueError(f"a VN on multipliers [{first}, {first + size}) exceeds {ms} multipliers")
+
+
+@dataclass
+class Art:
+    """The adders CompilerART configures (`configure_vns`): mode, forwarding link (SEND or
+    RECEIVE), and those flagged to send to memory; adders named (level, index)."""
+
+    ms: int
+    mode: dict[tuple[int, int], str]
+    link: dict[tuple[int, int], str]  # "SEND" | "RECEIVE" for adders whose forwarding link is on
+    to_memory: set[tuple[int, int]]
+
+
+def art_configuration(ms: int, span: int, nv: int) -> Art:
+    """The tree configured for NV VNs of `span` multipliers side by side (STONNE's layout)."""
+    return configure_vns(ms, [(v * span, span) for v in range(nv)])
+
+
+def configure_vns(ms: int, vns: list[tuple[int, int]]) -> Art:
+    """The adder modes CompilerART derives for VNs given as (first multiplier, multipliers).
+
+    VN by VN, level by level from the leaves, with the VN's *active* positions of the level
+    below: an edge adder of a level (first or last, no forwarding link) takes the VN if either
+    child is active. Inner adders come in linked pairs (a, a+1), a odd; `left` is the VN's run
+    of active children ending at the pair's middle (or one child before it), `right` the run
+    starting there (or one child after it). When the VN touches both sides and does not go on
+    past the pair on the side of the smaller run, the pair is merged over the link: the side
+    with the longer run (left on a tie) receives (ADD_3_1) and stays active, the other sends.
+    Otherwise each side with a run is active. An adder that an earlier VN already configured
+    becomes FW_2_2 (or ADD_1_1_PLUS_FW_1_1 when its link is on), a new one ADD_2_1. When a
+    level holds a single active adder, it sends to memory (marked on every such level)."""
+    levels = ms.bit_length() - 1
+    mode: dict[tuple[int, int], str] = {}
+    link: dict[tuple[int, int], str] = {}
+    to_memory: set[tuple[int, int]] = set()
+
+    def claim(node: tuple[int, int]) -> None:
+        if node not in mode:
+            mode[node] = "ADD_2_1"
+        else:
+            mode[node] = "ADD_1_1_PLUS_FW_1_1" if node in link else "FW_2_2"
+
+    for first, size in vns:
+        active = [first <= q < first + size for q in range(ms)] + [False] * 8
+        for level in range(levels - 1, -1, -1):
+            n = 2**level
+            up = [False] * (ms + 8)
+            for a in range(n):
+                kids = (2 * a, 2 * a + 1)
+                if a in (0, n - 1):
+                    if active[kids[0]] or active[kids[1]]:
+                        up[a] = True
+                        claim((level, a))
+                    continue
+                if a % 2 == 0:
+                    continue  # the right adder of the pair (a-1, a), done with a-1
+                s = kids[1] if active[kids[1]] else kids[0]
+                left = 0
+                while s >= 0 and active[s]:
+                    left, s = left + 1, s - 1
+                s = kids[1] + 1 if active[kids[1] + 1] else kids[1] + 2
+                right = 0
+                while s < ms and active[s]:
+                    right, s = right + 1, s + 1
+                merged = False
+                if left and right:
+                    to_left = left >= right
+                    beyond = (
+                        active[2 * a + 4] or active[2 * a + 5]
+                        if to_left
+                        else active[2 * a - 1] or active[2 * a - 2]
+                    )
+                    merged = not beyond
+                if merged:
+                    rcv, snd = (a, a + 1) if to_left else (a + 1, a)
+                    link[(level, rcv)], link[(level, snd)] = "RECEIVE", "SEND"
+                    mode[(level, rcv)] = "ADD_3_1"
+                    mode[(level, snd)] = (
+                        "ADD_1_1_PLUS_FW_1_1" if (level, snd) in mode else "ADD_2_1"
+                    )
+                    up[rcv] = True
+                else:
+                    for node, run in ((a, left), (a + 1, right)):
+                        if run:
+                            up[node] = True
+                            claim((level, node))
+            on = [a for a in range(n) if up[a]]
+            if len(on) == 1:
+                to_memory.add((level, on[0]))
+            active = up
+    return Art(ms, mode, link, to_memory)
+
+
+def psum_path(art: Art, multiplier: int) -> list[tuple[int, int]]:
+    """The adders a value entering at `multiplier` crosses, the last one sending it to memory."""
+    levels = art.ms.bit_length() - 1
+    level, a, side, via_link = levels - 1, multiplier // 2, multiplier % 2, False
+    path = []
+    for _ in range(4 * levels):
+        node = (level, a)
+        path.append(node)
+        m = art.mode.get(node)
+        if not via_link and (
+            (m == "ADD_2_1" and art.link.get(node) == "SEND")
+            or (m == "ADD_1_1_PLUS_FW_1_1" and side == (0 if a % 2 == 0 else 1))
+        ):
+            a, via_link = (a - 1 if a % 2 == 0 else a + 1), True
+            continue
+        if node in art.to_memory:
+            return path
+        level, a, side, via_link = level - 1, a // 2, a % 2, False
+    raise ValueError(f"no path to memory from multiplier {multiplier}")
 
 
 @cache
@@ -204,3 +321,23 @@ def round_trips(ms: int, dn: int, rn: int, span: int, nv: int, folds: int) -> tu
         if cycles * best[1] > best[0] * count:
             best = (cycles, count)
     return best
+
+
+@cache
+def product_hops(ms: int, span: int, nv: int) -> tuple[int, ...]:
+    """Per VN of `nv` VNs of `span` multipliers (aux first), the most adders one of its products
+    crosses to the adder that sends the VN's sum to memory (`psum_path` of each of its
+    multipliers but the aux, through the tree CompilerART configures for them). A fold's sum is
+    complete when its last product has climbed: with every input in at once, d + this + 2
+    cycles after (one VN of 14 multipliers on 128: 5 adders where its psum crosses 3; STONNE's
+    first writes follow it, docs/stonne-several-vn.md)."""
+    art = art_configuration(ms, span, nv)
+    return tuple(max(len(psum_path(art, v * span + e)) for e in range(1, span)) for v in range(nv))
+
+
+@cache
+def drain_cycles(ms: int, dn: int, span: int, nv: int) -> int:
+    """Cycles from a fold's last inputs sent to its partial sum written, for the slowest of `nv`
+    VNs of `span` multipliers: d + 2 + its longest product path (`product_hops`; d:
+    `switch_delay`, +2: the bus line and the write). It ends a K-tile in regime B."""
+    return switch_delay(ms, dn) + 2 + max(product_hops(ms, span, nv))

@@ -57,6 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.arch import maeri_art
+
 REDUCE_LATENCY = 3  # last product -> sum out of the augmented reduction tree
 WRITE_LATENCY = 6  # last product -> output written (tree 3, accumulator 1, bus 1, memory 1)
 
@@ -323,9 +325,12 @@ def _simulate_regime_b(
       A product takes one cycle after its activation is in (the multiply); the psum at the aux
       multiplier enters the tree as it arrives. The VN takes its (window, fold)s in order, at
       most one per cycle: a fold enters the tree when its products and (after fold 0) its psum
-      are there; the sum crosses the h = floor(log2(VN + 2)) adders of its path in the augmented
-      tree (levels and forwarding-link hops, CompilerART's configuration) at one per cycle and
-      is written the cycle after it leaves the last.
+      are there; each value crosses the adders of its own path in the augmented tree (levels
+      and forwarding-link hops, CompilerART's configuration: h = floor(log2(VN + 2)) from the
+      aux multiplier, up to `maeri_art.product_hops` from a product's) at one per cycle, and
+      the sum is written the cycle after the last value leaves the last adder. Fold 0 adds a
+      zero the aux multiplier injects: the first in cycle 1, the next in the cycle after it
+      forwarded the previous window's last psum.
 
     So the round trip (write -> psum sent -> at the aux multiplier 1 or 2 cycles later -> climb
     -> write) is not a constant here: it is the sum of the hops above, and it equals section 3's
@@ -337,10 +342,12 @@ def _simulate_regime_b(
     width = ms // dn
     hop = 1 + int(width >= 2)  # port -> multiplier (through the tree's switches)
     vn = tr * ts * tc
-    # The VN's sum crosses h = floor(log2(VN + 2)) adders of the augmented tree from the aux
-    # multiplier (tree levels and forwarding-link hops of CompilerART's configuration for a VN
-    # at multiplier 0, docs/stonne-several-vn.md) and leaves the last one a cycle later.
+    # The psum crosses h = floor(log2(VN + 2)) adders of the augmented tree from the aux
+    # multiplier, a product up to `product_hops` from its multiplier (tree levels and
+    # forwarding-link hops of CompilerART's configuration for a VN at multiplier 0,
+    # docs/stonne-several-vn.md); the sum leaves the last adder a cycle later.
     levels = (vn + 2).bit_length()
+    product_levels = maeri_art.product_hops(ms, vn + 1, 1)[0]
     forwarding = ty == 1 and ts > 1 and stride == 1 and s_ % ts == 0
     aux_port = 0  # multiplier 0 is the aux one
 
@@ -424,7 +431,8 @@ def _simulate_regime_b(
             act[(m, window, fold)] = activation(m + 1, (window[0], window[1] - 1), fold)
         return act[(m, window, fold)]
 
-    last_start = [-1]  # cycle the previous (window, fold)'s products were made
+    last_leaves = [-1]  # cycle the previous (window, fold)'s sum left the tree
+    zero_at = [1]  # cycle the aux has the zero of the next fold 0 (the first: cycle 1)
 
     def try_reduce(key, window, fold) -> bool:
         # The fold's sum leaves the tree `levels` cycles after its last operand is in.
@@ -435,19 +443,27 @@ def _simulate_regime_b(
             return False
         # A product is ready one cycle after its activation (the multiply); the psum at the aux
         # multiplier goes into the tree as it arrives.
-        start = max(start + 1, weight_ready[fold] + 1, last_start[0] + 1)
+        start = max(start + 1, weight_ready[fold] + 1)
         value = 0.0
+        leaves = start + product_levels
         if fold > 0:
             at_aux, value = psum_in.pop((window, fold))
-            start = max(start, at_aux)
-        last_start[0] = start
+            leaves = max(leaves, at_aux + levels)
+            if fold == folds - 1:  # the aux injects the next window's zero the cycle after
+                zero_at[0] = at_aux + 1
+        else:  # fold 0 adds the zero the aux injected
+            leaves = max(leaves, zero_at[0] + levels)
+        # The adders pass the VN's sums in order, one per cycle (values of a later fold wait in
+        # their input FIFOs behind the earlier one's).
+        leaves = max(leaves, last_leaves[0] + 1)
+        last_leaves[0] = leaves
         for c in range(tc):
             for dx in range(tr):
                 for dy in range(ts):
                     m = mult(c, dx, dy)
                     value += weight_reg[(m, fold)] * activation(m, window, fold)
-        assert start + levels > cycle, "a sum left the tree in the past"
-        events.setdefault(start + levels, []).append((key, window, fold, value))
+        assert leaves > cycle, "a sum left the tree in the past"
+        events.setdefault(leaves, []).append((key, window, fold, value))
         return True
 
     while written < total:

@@ -375,7 +375,7 @@ def test_maeri_config_carries_the_spatial_tile_and_the_simulator_derives_the_ste
     stride = tuple(int(v) for v in prepared.stride[at])
     extent_s = int(prepared.size[np.flatnonzero(prepared.opcode == 3)[0]][7])
     expected = maeri.step_costs(t, stride, extent_s, 64, target.dn_bw_elems_per_cycle, False)
-    assert tuple(prepared.steps[at]) == (*expected, 0, 1)  # no aux: no psum round trip
+    assert tuple(prepared.steps[at]) == (*expected, 0, 1, 0)  # no aux: no psum round trip
     # Halve the first layer's virtual neurons along its largest reduction factor in the IR.
     r = max(range(len(first)), key=lambda i: first[i] if i in (3, 6, 7) else 0)
     assert first[r] > 1
