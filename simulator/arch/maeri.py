@@ -314,7 +314,8 @@ def round_trip_fields(
         return out
     horizon = np.minimum(folds, maeri_art.FOLD_HORIZON)
     keys = np.stack([vn, nv, horizon], axis=1)[real]
-    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    first, inverse = distinct_rows(keys)
+    distinct = keys[first]
     values = np.array(
         [
             (
