@@ -27,6 +27,20 @@ BUFFERS = ("input", "weight", "output")
 STALL_CAUSES = ("dram_bandwidth", "dram_latency", "output_drain", "sram_bandwidth")
 
 
+def energy_components(target: Target) -> tuple[str, ...]:
+    """The components energy is reported in for `target`'s energy model."""
+    if target.energy_model == "stonne":
+        from simulator.arch.stonne_energy import GROUPS
+
+        return (*GROUPS, "vector")
+    return ENERGY_COMPONENTS
+
+
+def energy_unit(target: Target) -> str:
+    """The unit of `target`'s energy figures."""
+    return "u (STONNE's table unit)" if target.energy_model == "stonne" else "pJ"
+
+
 def _zero_buffers() -> dict[str, int]:
     return {b: 0 for b in BUFFERS}
 
@@ -87,10 +101,14 @@ class LayerStats:
         vector_ops: int = 0,
         unit: str = "accel",
         fused_into: str = "",
+        energy: dict[str, float] | None = None,
     ) -> LayerStats:
+        """`energy`: the energy by component when the target's energy model is not the table
+        (`energy_model=stonne`), else the table's `energy_pj` of the counts."""
         sram_bytes = sum(sram_read_bytes.values()) + sum(sram_write_bytes.values())
         dram_bytes = dram_read_bytes + dram_write_bytes
-        energy = energy_pj(target, macs, noc_hops, sram_bytes, dram_bytes, vector_ops)
+        if energy is None:
+            energy = energy_pj(target, macs, noc_hops, sram_bytes, dram_bytes, vector_ops)
         return LayerStats(
             name=name,
             kind=kind,
@@ -154,6 +172,8 @@ class ModelStats:
     # Instructions the timing simulated one by one (the fast-forward jumps the rest of a
     # repeating tile loop, simulator/fastforward.py); None when not simulated.
     simulated: int | None = None
+    # The unit of every `energy_pj` figure: "pJ" (the target's table) or STONNE's table unit.
+    energy_unit: str = "pJ"
 
     @staticmethod
     def from_layers(layers: list[LayerStats], target: Target) -> ModelStats:
@@ -175,6 +195,11 @@ class ModelStats:
             instructions=sum(layer.instructions for layer in accel),
             vector_ops=sum(layer.vector_ops for layer in accel),
             unit="",
+            energy=None
+            if target.energy_model == "table"
+            else {
+                c: sum(la.energy_pj.get(c, 0.0) for la in accel) for c in energy_components(target)
+            },
         )
         return ModelStats(
             layers=layers,
@@ -182,6 +207,7 @@ class ModelStats:
             target_name=target.name,
             clock_mhz=float(target.clock_mhz),
             num_pes=int(target.num_pes),
+            energy_unit=energy_unit(target),
         )
 
     @property
@@ -201,6 +227,7 @@ class ModelStats:
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target_name,
+            "energy_unit": self.energy_unit,
             "clock_mhz": float(self.clock_mhz),
             "num_pes": int(self.num_pes),
             "time_us": float(self.time_us),
@@ -254,7 +281,9 @@ class ModelStats:
         for col in columns:
             if col in _TABLE_NUMBERS:  # never wrapped (rich would crop a no_wrap cell)
                 no_wrap = name_width is not None
-                table.add_column(col, justify="right", no_wrap=no_wrap, overflow="fold")
+                stonne = col == "energy nJ" and self.energy_unit != "pJ"
+                header = "energy ku" if stonne else col  # thousands of STONNE's unit
+                table.add_column(header, justify="right", no_wrap=no_wrap, overflow="fold")
             elif col == "layer":  # the same width in every table; long names fold
                 table.add_column(col, justify="left", overflow="fold", width=name_width)
             else:

@@ -15,6 +15,9 @@ is ~0.2 pJ (Horowitz, "Computing's energy problem", ISSCC 2014: 8-bit add 0.03 p
 MAC 1x, a PE-to-PE transfer 2x, a global-buffer access 6x, a DRAM access 200x): so 0.2 pJ per
 MAC, 0.4 pJ per element hop between PEs, 1.2 pJ per global-buffer byte, 40 pJ per DRAM byte.
 Override them per target (`--set dram_energy_pj_per_byte=...`) to match another technology.
+`energy_model=stonne` (maeri targets) reports STONNE's energy instead: its event counters priced
+with its table, static energy included, no DRAM, in STONNE's unit, which it does not state
+(simulator/arch/stonne_energy.py, docs/stonne-energy.md).
 
 Architectures (`arch`): the accelerator families of `simulator.arch` (each one's rules live there;
 families from installed packages add their own `arch` names and target fields, which a target of
@@ -65,6 +68,7 @@ from simulator.errors import AccelflowError
 Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
 HostOps = Literal["vector", "host"]
+EnergyModel = Literal["table", "stonne"]
 # Fields that leave the accelerator layers' mappings and timing unchanged (the vector unit's):
 # left out of the fingerprint, so mapping databases stay valid when they change.
 VECTOR_FIELDS = ("host_ops", "vector_lanes", "vector_fusion", "vector_energy_pj_per_op")
@@ -76,6 +80,7 @@ COST_FIELDS = (
     "noc_energy_pj_per_hop",
     "sram_energy_pj_per_byte",
     "dram_energy_pj_per_byte",
+    "energy_model",
 )
 
 
@@ -135,6 +140,9 @@ class Target:
     sram_energy_pj_per_byte: float = Field(1.2, ge=0)
     dram_energy_pj_per_byte: float = Field(40.0, ge=0)
     vector_energy_pj_per_op: float = Field(0.2, ge=0)
+    # "table": the events above priced in picojoules; "stonne" (a maeri target): STONNE's own
+    # counters and energy table, in its unit (simulator/arch/stonne_energy.py).
+    energy_model: EnergyModel = "table"
     # The family's own fields (a family from a plugin, `simulator.arch.base.Family.fields`),
     # validated by its model; `to_dict` and YAML spell them as ordinary fields.
     family_fields: dict[str, Any] = Field(default_factory=dict)
@@ -151,6 +159,11 @@ class Target:
     @model_validator(mode="after")
     def _check_family(self) -> Target:
         self.family.check_target(self)
+        if self.energy_model == "stonne" and self.arch != "maeri":
+            raise ValueError(
+                f"energy_model=stonne prices STONNE's MAERI counters; a {self.arch} target "
+                "takes energy_model=table"
+            )
         return self
 
     def __hash__(self) -> int:  # family_fields is a dict: hash what identifies the target

@@ -265,9 +265,25 @@ def stats_from_totals(
                 vector_ops=int(sums["vector_ops"][i]),
                 unit="accel" if layer.on_accel else "fused" if layer.fused_into else "vector",
                 fused_into=layer.fused_into,
+                energy=_model_energy(program, layer, target, cycles),
             )
         )
     return ModelStats.from_layers(layers, target)
+
+
+def _model_energy(
+    program: Program, layer: Any, target: Target, cycles: int
+) -> dict[str, float] | None:
+    """A layer's energy by the target's energy model when it is not the table (None: the table,
+    from the counts): `energy_model=stonne`, STONNE's counters of the layer's own rows."""
+    if target.energy_model == "table":
+        return None
+    from simulator.arch import stonne_energy
+
+    if not layer.on_accel:  # a vector-unit operator: STONNE has none
+        return dict.fromkeys((*stonne_energy.GROUPS, "vector"), 0.0)
+    rows = program.instrs[layer.instr_begin : layer.instr_end]
+    return stonne_energy.layer_energy(rows, target, cycles)
 
 
 def prepare(instrs: np.ndarray, params: TargetParams) -> np.ndarray:

@@ -200,8 +200,9 @@ def target_overrides(row: MaeriRow) -> list[str]:
     ]
 
 
-def run_row(row: MaeriRow) -> MaeriRow:
-    """Compile and simulate one row with accelflow; fills `ours` and `ours_wall_s`."""
+def run_row(row: MaeriRow, extra: tuple[str, ...] = ()) -> MaeriRow:
+    """Compile and simulate one row with accelflow; fills `ours` and `ours_wall_s`. `extra`:
+    more target overrides (e.g. `energy_model=stonne`)."""
     import accelflow
 
     passes = (
@@ -212,7 +213,7 @@ def run_row(row: MaeriRow) -> MaeriRow:
     result = accelflow.compile(
         layer_model(row),
         target=f"maeri-{row.num_ms}",
-        overrides=target_overrides(row),
+        overrides=[*target_overrides(row), *extra],
         passes=passes,
     )
     sim = accelflow.simulate(result.program, result.target)

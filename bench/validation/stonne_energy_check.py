@@ -308,6 +308,49 @@ def accelflow_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def model_errors(rows: set[int] | None, path: Path = ENERGY_CSV) -> list[dict[str, Any]]:
+    """accelflow with `energy_model=stonne` (the whole flow, its own cycles) against STONNE's
+    recorded energy, per group and in total, for the MAERI rows: % errors."""
+    from simulator.arch.stonne_energy import GROUPS
+
+    with open(path, newline="") as f:
+        stonne = {int(r["row"]): r for r in csv.DictReader(f)}
+    out = []
+    for entry in recorded():
+        row = entry["row"]
+        if row not in stonne or (rows and row not in rows) or entry["record"]["arch"] != "maeri":
+            continue
+        calls: list[Any] = []
+        with sc.watching("simulate", calls):
+            sc.run_row(entry["run"], extra=("energy_model=stonne",))
+        (((program, _target, *_), _, sim),) = calls
+        (layer,) = program.accel_layers()
+        stats = sim.stats.layer(layer.name)
+        s = stonne[row]
+        errors = {
+            g: 100 * (stats.energy_pj[g] / float(s[f"e_{g}"]) - 1) for g in GROUPS if g != "dram"
+        }
+        errors["total"] = 100 * (stats.total_energy_pj / float(s["total"]) - 1)
+        out.append({"row": row, "regime": s["regime"], "cycles": (int(s["cycles"]), stats.cycles),
+                    "errors": errors})  # fmt: skip
+    return out
+
+
+def print_model(results: list[dict[str, Any]]) -> None:
+    """One line per row (% error per group and in total) and the worst of each."""
+    keys = list(results[0]["errors"])
+    print(f"{'row':>3s} rg {'cycles STONNE/ours':>19s} " + " ".join(f"{k[:7]:>8s}" for k in keys))
+    for r in results:
+        cyc = f"{r['cycles'][0]}/{r['cycles'][1]}"
+        errs = " ".join(f"{r['errors'][k]:+8.2f}" for k in keys)
+        print(f"{r['row']:3d} {r['regime']:>2s} {cyc:>19s} {errs}")
+    worst = {k: max((r["errors"][k] for r in results), key=abs) for k in keys}
+    print(
+        f"{len(results)} MAERI rows; worst: "
+        + ", ".join(f"{k} {v:+.2f} %" for k, v in worst.items())
+    )
+
+
 def compare(rows: set[int] | None, path: Path = ENERGY_CSV) -> list[dict[str, Any]]:
     """STONNE's recorded energy (the CSV) next to accelflow's for the same rows."""
     with open(path, newline="") as f:
@@ -458,8 +501,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=DEFAULT_ROWS, help="stonne.csv data lines, e.g. 1-10,57")
     ap.add_argument("--out", type=Path, default=ENERGY_CSV)
     ap.add_argument("--compare", action="store_true", help="accelflow next to the CSV")
+    ap.add_argument(
+        "--model", action="store_true", help="accelflow's energy_model=stonne against the CSV"
+    )
     args = ap.parse_args(argv)
     rows = sc.parse_rows(args.rows)
+    if args.model:
+        print_model(model_errors(rows, args.out))
+        return 0
     if args.compare:
         results = compare(rows, args.out)
         table = read_table(args.table) if args.table else None

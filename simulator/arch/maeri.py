@@ -158,13 +158,23 @@ def step_costs(
 
     `stride`: one stride, or (along X' = rows, along Y' = cols); STONNE has a single stride and
     no dilation (a dilated conv gets the step costs of its undilated window)."""
+    c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0 = _one_tile(
+        tuple(t), stride, extent_s, ms, dn, aux
+    )[: len(PORT_FIELDS)]
+    return c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0
+
+
+@cache
+def _one_tile(
+    t: tuple[int, ...], stride: int | tuple[int, int], extent_s: int, ms: int, dn: int, aux: bool
+) -> tuple[int, ...]:
+    """`_laid_out` of one spatial tile: its port costs, then its port sends."""
     one = np.array([t], np.int64)
     has_aux = np.array([aux], np.int64)
     width = max(1, ms // dn)
     grid = int(_grid_multipliers(multipliers_needed(one, has_aux), width)[0])
     row = _laid_out(one, has_aux, np.array([extent_s]), _stride_pair(stride), grid, width)[0]
-    c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0 = (int(v) for v in row)
-    return c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0
+    return tuple(int(v) for v in row)
 
 
 def step_costs_batch(
@@ -201,8 +211,21 @@ def step_costs_batch(
         chunk = max(1, GRID_CELLS // int(size))
         for lo in range(0, len(rows), chunk):
             at = rows[lo : lo + chunk]
-            out[at] = _laid_out(t[at], aux_i[at], extent_s[at], stride_xy, int(size), width)
+            laid = _laid_out(t[at], aux_i[at], extent_s[at], stride_xy, int(size), width)
+            out[at] = laid[:, : len(PORT_FIELDS)]
     return out
+
+
+@cache
+def port_sends(
+    t: tuple[int, ...], stride: int | tuple[int, int], extent_s: int, ms: int, dn: int, aux: bool
+) -> tuple[int, int, int]:
+    """(s_w, s_full, s_col): the packages the read ports send for one weight step, one
+    full-window and one newest-column input step of spatial tile `t` (as `step_costs`, summed
+    over the ports instead of their busiest; the partial sums sent back not included). Energy
+    counts them (simulator/arch/stonne_energy.py); timing takes the busiest port."""
+    s_w, s_full, s_col = _one_tile(tuple(t), stride, extent_s, ms, dn, aux)[len(PORT_FIELDS) :]
+    return s_w, s_full, s_col
 
 
 def _grid_multipliers(need: np.ndarray, width: int) -> np.ndarray:
@@ -243,7 +266,8 @@ def _laid_out(
 
     # Copies of a weight sit one VN' apart: a copy is new to its port unless the previous is there.
     first_copy = valid & ((xy < 1) | ((q - span) // width != q // width))
-    c_w = np.maximum(1, first_copy.reshape(shape).sum(axis=-1).max(axis=1))
+    weights_per_port = first_copy.reshape(shape).sum(axis=-1)
+    c_w = np.maximum(1, weights_per_port.max(axis=1))
 
     # The input element of each multiplier: channel c, row x, column y of the step's window.
     x = xy // t_y * stride_x + e % window // t_s
@@ -252,22 +276,27 @@ def _laid_out(
     ids = ((e // window) * (x.max() + 1) + x) * (y_in.max() + 1) + y
     psums = is_aux.reshape(shape).sum(axis=-1)
 
-    def input_step(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def input_step(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         load = _distinct_per_port(ids.reshape(shape), mask.reshape(shape))
-        return np.maximum(1, (load + psums).max(axis=1)), np.maximum(1, load.max(axis=1))
+        busiest = np.maximum(1, (load + psums).max(axis=1))
+        return busiest, np.maximum(1, load.max(axis=1)), load.sum(axis=1)
 
     # Distinct elements: the windows of the VNs overlap along a dim iff its stride <= the window.
     rows = np.minimum(t_r + (t_x - 1) * stride_x, t_r * t_x)[:, 0]
     cols = np.minimum(y_in, t_s * t_y)[:, 0]
     e_full = t_c[:, 0] * rows * cols
-    c_full, c_full0 = input_step(valid)
+    c_full, c_full0, s_full = input_step(valid)
     fwd = forwarding_usable(t.T, extent_s, stride_y)
-    c_col, e_col, c_col0 = c_full, e_full, c_full0
+    c_col, e_col, c_col0, s_col = c_full, e_full, c_full0, s_full
     if fwd.any():  # the newest column only (T_Y' = 1: the last one of the VN's window)
-        col, col0 = input_step(valid & (y == y_in - 1))
+        col, col0, sent = input_step(valid & (y == y_in - 1))
         c_col, c_col0 = np.where(fwd, col, c_full), np.where(fwd, col0, c_full0)
         e_col = np.where(fwd, t_c[:, 0] * rows, e_full)
-    return np.stack([c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0], axis=1)
+        s_col = np.where(fwd, sent, s_full)
+    s_w = weights_per_port.sum(axis=1)
+    return np.stack(
+        [c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0, s_w, s_full, s_col], axis=1
+    )
 
 
 def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:

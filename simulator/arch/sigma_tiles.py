@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from simulator.target import Target
     from simulator.workload import Mapping
 
+# The fewest multipliers a SIGMA array may have: a virtual neuron spans at least 3 (STONNE's
+# bitmap pads shorter rows), and the later chunks of a folded row give one to the partial sum.
+MIN_MULTIPLIERS = 4
+
 
 def weight_tile(
     shape: LayerShape, weights: np.ndarray | None, off: dict[str, int], size: dict[str, int]
@@ -125,6 +129,12 @@ class Sigma(Family):
                 f"activation_density={target.activation_density} needs sparse_activations=True"
             )
         maeri.check_multipliers(target)
+        if target.num_multipliers < MIN_MULTIPLIERS:
+            raise ValueError(
+                f"num_multipliers={target.num_multipliers}: a sigma target needs at least "
+                f"{MIN_MULTIPLIERS} (STONNE pads a virtual neuron to 3 multipliers, and a row "
+                "longer than the array folds behind a partial-sum multiplier)"
+            )
 
     def describe(self, target: Target) -> str:
         return f"{target.num_multipliers} MS"

@@ -1,0 +1,194 @@
+"""STONNE's energy accounting (`energy_model=stonne`): its event counters, closed form per COMPUTE,
+priced with its energy table.
+
+The specification is docs/stonne-energy.md (written from STONNE's source: the counters each
+unit prints, `energy_tables/energy_model.txt` and `calculate_energy.py`; checked on 60 recorded
+runs, bench/validation/stonne_energy.csv). STONNE has no DRAM; its energy is dynamic (events x
+the table's price) plus static (every hardware instance leaks `STATIC` per cycle, used or not).
+The table's unit is not stated by STONNE: accelflow reports these numbers in it, as "u".
+
+Per COMPUTE of a MAERI layer (`maeri_events`; extents z and spatial tile t by role, F folds,
+O outputs, VN multipliers per virtual neuron, NV of them, `aux` without accumulation buffer):
+
+- MULTIPLICATION: every product (the MACs); FORWARD_PSUM: the partial sums sent back (O (F-1)
+  without accumulation buffer), priced as a multiplication;
+- adder events: the binary additions of every reduction (its inputs - 1 per VN) less one per
+  3:1 addition (`maeri_art.configure_vns`: the receiving adder of a merged linked pair adds
+  three values at once); accumulator adds O (F-1) with the accumulation buffer;
+- the distribution: packages the read ports send (`maeri.port_sends` per step, summed over the
+  trees, plus the psums sent back), each routed by the log2(ms/dn) switches of its tree and
+  written on 1 + log2(ms/dn) wires (no package here reaches two multipliers of one tree);
+  activations the multipliers forward to their neighbour (the sliding window);
+- the reduction: per reduction every input to its leaf adder and every adder output that stays
+  in the tree (the nodes on the VN's paths, `maeri_art.psum_path`, but the one that writes),
+  plus one link into the accumulator per fold with the accumulation buffer; the collection bus:
+  two wires per partial sum or output written;
+- the buffer: element reads (weights, inputs re-sent per K-tile and fold, psums) and writes
+  (`maeri.sram_traffic`), array side only.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import Any
+
+from simulator.arch import maeri, maeri_art
+
+# STONNE's energy table (energy_tables/energy_model.txt, docs/stonne-energy.md section 1): per
+# component its static energy per cycle and per instance, and the price of each event, in u.
+STATIC = {
+    "multiplier": 0.001614,
+    "adder": 0.001505,
+    "accumulator": 0.001505,
+    "switch": 0.000157,
+    "buffer": 0.0101,
+}
+PRICE = {
+    "multiplication": 0.00741,  # also FORWARD_PSUM
+    "addition": 0.111,  # ADD_2_1, ADD_3_1, ACCUMULATOR ADD
+    "route": 0.0360,  # ROUTE_UNICAST, ROUTE_BROADCAST
+    "dn_wire": 0.00223226,
+    "wire": 0.001839831,  # MN, RN and CB wires
+    "buffer": 0.044,  # READ, WRITE
+}
+# The groups energy is reported in (issue 12), static folded into its group; STONNE has no DRAM.
+GROUPS = ("multiplier", "adder", "distribution", "reduction", "buffer", "dram")
+EVENTS = (
+    "multiplications", "forward_psums", "additions", "accumulator_adds", "port_sends", "routes",
+    "mn_wires", "rn_wires", "cb_wires", "buffer_reads", "buffer_writes",
+)  # fmt: skip
+
+
+@cache
+def _reduction(ms: int, span: int, nv: int) -> tuple[int, int]:
+    """(3:1 additions, RN wire writes) of one reduction of `nv` VNs of `span` multipliers (the
+    aux one included) laid out side by side: the ADD_3_1 adders CompilerART configures, and per
+    VN its inputs plus the adders on its values' paths but the one that writes its sum."""
+    art = maeri_art.art_configuration(ms, span, nv)
+    three = sum(1 for mode in art.mode.values() if mode == "ADD_3_1")
+    wires = 0
+    for v in range(nv):
+        first = v * span
+        nodes = set()
+        for m in range(first, first + span):
+            nodes.update(maeri_art.psum_path(art, m))
+        wires += span + len(nodes) - 1
+    return three, wires
+
+
+def maeri_events(
+    z: tuple[int, ...],
+    t: tuple[int, ...],
+    stride: int | tuple[int, int],
+    ms: int,
+    dn: int,
+    accumulation_buffer: bool,
+    acc: int = 0,
+) -> dict[str, int]:
+    """STONNE's event counts of one MAERI COMPUTE (module docstring): z, t by role (8 each),
+    `acc` the COMPUTE's partial-sum reload between buffer tiles (0 in a STONNE run)."""
+    counts = maeri.tile_counts(z, t, _Int)
+    folds, ktiles, wx, wy = (
+        counts["folds"],
+        counts["ktiles"],
+        counts["windows_x"],
+        counts["windows_y"],
+    )
+    vn, nv = counts["vn"], counts["nv"]
+    aux = bool(maeri.needs_aux(folds, False, accumulation_buffer))
+    outputs = math.prod(z[3:8])
+    macs = math.prod(z[:3]) * outputs
+    reductions = ktiles * wx * wy * folds
+    regime_b = folds > 1 and not accumulation_buffer
+    forward = outputs * (folds - 1) if regime_b else 0
+    acc_adds = outputs * (folds - 1) if accumulation_buffer else 0
+    three, rn_per_reduction = _reduction(ms, vn + int(aux), nv)
+    binary = reductions * nv * (vn + int(aux) - 1)
+    s_w, s_full, s_col = maeri.port_sends(tuple(t), stride, z[1], ms, dn, aux)
+    sends = ktiles * (folds * s_w + wx * folds * (s_full + (wy - 1) * s_col)) + forward
+    depth = max(ms // dn, 1).bit_length() - 1
+    stride_y = stride if isinstance(stride, int) else stride[1]
+    forwarding = bool(maeri.forwarding_usable(t, z[1], stride_y))
+    mn = ktiles * wx * (wy - 1) * folds * nv * t[0] * t[2] * (t[1] - 1) if forwarding else 0
+    steps = maeri.step_costs(tuple(t), stride, z[1], ms, dn, aux)
+    inputs, weights, writes, reads = maeri.sram_traffic(
+        z, t, steps, int(accumulation_buffer), acc, _Int
+    )
+    return {
+        "multiplications": macs,
+        "forward_psums": forward,
+        "additions": binary - reductions * three,
+        "accumulator_adds": acc_adds,
+        "port_sends": sends,
+        "routes": sends * depth,
+        "mn_wires": mn,
+        "rn_wires": reductions * rn_per_reduction + (outputs * folds if accumulation_buffer else 0),
+        "cb_wires": 2 * writes,
+        "buffer_reads": inputs + weights + reads,
+        "buffer_writes": writes,
+    }
+
+
+def energy(
+    events: dict[str, int], cycles: int, ms: int, dn: int, accumulation_buffer: bool
+) -> dict[str, float]:
+    """Energy by group (`GROUPS`, in STONNE's unit u) of `events` over a run of `cycles`: the
+    events priced, plus every instance's static energy (ms multipliers, ms - 1 adders, as many
+    accumulators with the accumulation buffer, ms - dn distribution switches, one buffer)."""
+    e, p = events, PRICE
+    acc = int(bool(accumulation_buffer))
+    return {
+        "multiplier": p["multiplication"] * (e["multiplications"] + e["forward_psums"])
+        + cycles * ms * STATIC["multiplier"],
+        "adder": p["addition"] * (e["additions"] + e["accumulator_adds"])
+        + cycles * (ms - 1) * (STATIC["adder"] + acc * STATIC["accumulator"]),
+        "distribution": p["route"] * e["routes"]
+        + p["dn_wire"] * (e["port_sends"] + e["routes"])
+        + p["wire"] * e["mn_wires"]
+        + cycles * (ms - dn) * STATIC["switch"],
+        "reduction": p["wire"] * (e["rn_wires"] + e["cb_wires"]),
+        "buffer": p["buffer"] * (e["buffer_reads"] + e["buffer_writes"])
+        + cycles * STATIC["buffer"],
+        "dram": 0.0,
+    }
+
+
+def layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]:
+    """Energy by group (`GROUPS` and `vector`, u) of one MAERI layer: `rows` its instruction
+    rows (a CONFIG, its COMPUTEs), `cycles` the layer's cycles (every instance leaks for all of
+    them). The events of each distinct COMPUTE are counted once. STONNE has no vector unit:
+    `vector` is 0."""
+    import numpy as np
+
+    from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
+
+    r = ROW.view(np.asarray(rows))
+    ms, dn = int(target.num_multipliers), int(target.dn_bw_elems_per_cycle)
+    acc_buffer = bool(target.accumulation_buffer)
+    totals = dict.fromkeys(EVENTS, 0)
+    config = np.flatnonzero(r.opcode == OP_CONFIG)
+    if len(config):
+        at = int(config[0])
+        kind = int(r.kind[at])
+        t = tuple(int(v) for v in maeri.by_role(r.size[at], kind, np))
+        stride = (1, 1) if kind else tuple(max(int(v), 1) for v in r.stride[at])
+        computes = np.flatnonzero(r.opcode == OP_COMPUTE)
+        keys = np.concatenate([r.size[computes], r.acc[computes, None]], axis=1)
+        distinct, counts = np.unique(keys, axis=0, return_counts=True)
+        for key, count in zip(distinct.tolist(), counts.tolist(), strict=True):
+            z = tuple(int(v) for v in maeri.by_role(key[:-1], kind, np))
+            events = maeri_events(z, t, stride, ms, dn, acc_buffer, int(key[-1]))
+            for name in EVENTS:
+                totals[name] += count * events[name]
+    return {**energy(totals, cycles, ms, dn, acc_buffer), "vector": 0.0}
+
+
+class _Int:
+    """The array namespace of Python ints for `maeri`'s array code (`maximum` only)."""
+
+    maximum = staticmethod(max)
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
