@@ -67,7 +67,7 @@ import numpy as np
 
 from simulator.arch import Fields
 from simulator.memory import buffer_need, energy_pj, fits_buffers, sram_cycles
-from simulator.program import DATAFLOWS, MAX_DIMS
+from simulator.program import DATAFLOWS, KIND_CODES, MAX_DIMS
 from simulator.target import Target
 from simulator.workload import (
     MAERI_AXES,
@@ -343,6 +343,45 @@ def _slot_chain(
     return np.ceil(chain).astype(np.int64)
 
 
+def _stonne_energy(
+    shape: LayerShape,
+    target: Target,
+    tiles: TileShapes,
+    config: dict[str, Any],
+    sums: dict[str, Any],
+    cycles: Any,
+) -> dict[str, Any]:
+    """`energy_model=stonne` (a maeri target): STONNE's events of every tile shape
+    (`stonne_energy.tile_events`, the buffer accesses from the tile sums the statistics use),
+    summed over the tiles and priced over `cycles`; the groups as the statistics' components:
+    mac = multiplier + adder, noc = distribution + reduction, sram = buffer, dram = 0."""
+    from simulator.arch import maeri, stonne_energy
+
+    kind = KIND_CODES[shape.kind]
+    sizes = [tiles.sizes[d] for d in shape.dim_names] + [1] * (MAX_DIMS - len(shape.dim_names))
+    ms, dn = target.num_multipliers, target.dn_bw_elems_per_cycle
+    acc_buffer = np.int64(target.accumulation_buffer)
+    events = stonne_energy.tile_events(
+        maeri.by_role(sizes, kind, np), maeri.by_role(config["size"], kind, np), config["steps"],
+        config["energy"], config["stride_y"], ms, dn, acc_buffer, 1, np,
+    )  # fmt: skip
+    totals = {name: tiles.sum(v) for name, v in events.items()}
+    # Buffer accesses as the statistics count them: the first visits read no partial sums.
+    eb = target.element_bytes
+    totals["buffer_reads"] = (
+        sums["in_rd"] + sums["w_rd"] + sums["out_rd"] + sums["out_rd_first"]
+    ) // eb
+    totals["buffer_writes"] = sums["out_wr"] // eb
+    totals["cb_wires"] = 2 * totals["buffer_writes"]
+    e = stonne_energy.energy(totals, cycles, ms, dn, bool(target.accumulation_buffer))
+    return {
+        "mac": e["multiplier"] + e["adder"],
+        "noc": e["distribution"] + e["reduction"],
+        "sram": e["buffer"],
+        "dram": e["dram"],
+    }
+
+
 def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) -> dict[str, Any]:
     """Every statistic of `STATISTICS` for candidates with `ragged` ragged dims each (`c`: the
     per-candidate arrays `_columns` prepares, with their ragged ranks)."""
@@ -423,7 +462,10 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     sram_rd_total = sram_read["input"] + sram_read["weight"] + sram_read["output"]
     sram_wr_total = sram_write["input"] + sram_write["weight"] + sram_write["output"]
     roofline = np.maximum(-(-macs // target.num_pes), np.ceil(dram_bytes / bw).astype(np.int64))
-    energy = energy_pj(target, macs, hops, sram_rd_total + sram_wr_total, dram_bytes)
+    if target.energy_model == "stonne":
+        energy = _stonne_energy(shape, target, tiles, c["config"], sums, latency)
+    else:
+        energy = energy_pj(target, macs, hops, sram_rd_total + sram_wr_total, dram_bytes)
     multipliers = c["multipliers"]
     out = {
         "latency_cycles": latency,

@@ -345,6 +345,16 @@ class Maeri(Family):
             size=per_dim,
             steps=[steps[:, i] for i in range(steps.shape[1])],
         )
+        if target.energy_model == "stonne":  # STONNE's energy: each distinct tile's constants
+            from simulator.arch.stonne_energy import spatial_constants
+
+            constants = np.zeros((len(first), 5), np.int64)
+            for j, u in enumerate(first.tolist()):
+                if legal[u]:
+                    key = (tuple(t[u].tolist()), stride, int(extent_s[u]), ms, dn, bool(aux[u]))
+                    constants[j] = spatial_constants(*key)
+            config.energy = [constants[inverse, i] for i in range(5)]
+            config.stride_y = stride[1]
         return SpatialBatch(used, legal, config)
 
     def config_values(self, shape: LayerShape, mapping: Mapping, target: Target) -> dict[str, Any]:

@@ -77,6 +77,70 @@ def _reduction(ms: int, span: int, nv: int) -> tuple[int, int]:
     return three, wires
 
 
+# Per spatial tile, what the events of its COMPUTEs scale: the packages its read ports send for
+# one weight step, one full-window and one newest-column input step (`maeri.port_sends`), its
+# 3:1 additions and its RN wire writes per reduction (`_reduction`).
+CONSTANTS = ("s_w", "s_full", "s_col", "three", "rn_per_reduction")
+
+
+@cache
+def spatial_constants(
+    t: tuple[int, ...], stride: int | tuple[int, int], extent_s: int, ms: int, dn: int, aux: bool
+) -> tuple[int, int, int, int, int]:
+    """`CONSTANTS` of spatial tile `t` (8 roles) on ms / dn, with aux multipliers or not."""
+    s_w, s_full, s_col = maeri.port_sends(tuple(t), stride, extent_s, ms, dn, aux)
+    vn, nv = math.prod(t[:3]), math.prod(t[3:])
+    three, rn_per_reduction = _reduction(ms, vn + int(aux), nv)
+    return s_w, s_full, s_col, three, rn_per_reduction
+
+
+def tile_events(
+    z: Any,
+    t: Any,
+    steps: Any,
+    constants: Any,
+    stride_y: Any,
+    ms: int,
+    dn: int,
+    accumulation_buffer: Any,
+    acc: Any,
+    xp: Any,
+) -> dict[str, Any]:
+    """STONNE's event counts (`EVENTS`) of MAERI COMPUTEs (module docstring), array code like
+    `maeri.compute_cycles`: z, t by role (8 each), `steps` the CONFIG row's (`maeri.STEP_FIELDS`),
+    `constants` the tile's `CONSTANTS`, `acc` the COMPUTE's partial-sum reload between buffer
+    tiles. Ints (xp = `_Int`) or arrays (numpy)."""
+    counts = maeri.tile_counts(z, t, xp)
+    folds, ktiles, wx, wy = (counts[k] for k in ("folds", "ktiles", "windows_x", "windows_y"))
+    vn, nv = counts["vn"], counts["nv"]
+    s_w, s_full, s_col, three, rn_per_reduction = constants
+    aux = steps[5]  # aux_ms: the VNs carry an aux multiplier
+    outputs = z[3] * z[4] * z[5] * z[6] * z[7]
+    reductions = ktiles * wx * wy * folds
+    regime_b = xp.where(accumulation_buffer, 0, 1) * xp.where(folds > 1, 1, 0)
+    forward = regime_b * outputs * (folds - 1)
+    acc_adds = xp.where(accumulation_buffer, 1, 0) * outputs * (folds - 1)
+    sends = ktiles * (folds * s_w + wx * folds * (s_full + (wy - 1) * s_col)) + forward
+    depth = max(ms // dn, 1).bit_length() - 1
+    forwarding = xp.where(maeri.forwarding_usable(t, z[1], stride_y), 1, 0)
+    mn = forwarding * ktiles * wx * (wy - 1) * folds * nv * t[0] * t[2] * (t[1] - 1)
+    inputs, weights, writes, reads = maeri.sram_traffic(z, t, steps, accumulation_buffer, acc, xp)
+    return {
+        "multiplications": z[0] * z[1] * z[2] * outputs,
+        "forward_psums": forward,
+        "additions": reductions * (nv * (vn + aux - 1) - three),
+        "accumulator_adds": acc_adds,
+        "port_sends": sends,
+        "routes": sends * depth,
+        "mn_wires": mn,
+        "rn_wires": reductions * rn_per_reduction
+        + xp.where(accumulation_buffer, 1, 0) * outputs * folds,
+        "cb_wires": 2 * writes,
+        "buffer_reads": inputs + weights + reads,
+        "buffer_writes": writes,
+    }
+
+
 def maeri_events(
     z: tuple[int, ...],
     t: tuple[int, ...],
@@ -86,48 +150,16 @@ def maeri_events(
     accumulation_buffer: bool,
     acc: int = 0,
 ) -> dict[str, int]:
-    """STONNE's event counts of one MAERI COMPUTE (module docstring): z, t by role (8 each),
-    `acc` the COMPUTE's partial-sum reload between buffer tiles (0 in a STONNE run)."""
-    counts = maeri.tile_counts(z, t, _Int)
-    folds, ktiles, wx, wy = (
-        counts["folds"],
-        counts["ktiles"],
-        counts["windows_x"],
-        counts["windows_y"],
-    )
-    vn, nv = counts["vn"], counts["nv"]
+    """`tile_events` of one MAERI COMPUTE given by its extents z and spatial tile t (by role,
+    8 each, Python ints), the steps and constants derived here."""
+    folds = math.prod(-(-z[i] // t[i]) for i in range(3))
     aux = bool(maeri.needs_aux(folds, False, accumulation_buffer))
-    outputs = math.prod(z[3:8])
-    macs = math.prod(z[:3]) * outputs
-    reductions = ktiles * wx * wy * folds
-    regime_b = folds > 1 and not accumulation_buffer
-    forward = outputs * (folds - 1) if regime_b else 0
-    acc_adds = outputs * (folds - 1) if accumulation_buffer else 0
-    three, rn_per_reduction = _reduction(ms, vn + int(aux), nv)
-    binary = reductions * nv * (vn + int(aux) - 1)
-    s_w, s_full, s_col = maeri.port_sends(tuple(t), stride, z[1], ms, dn, aux)
-    sends = ktiles * (folds * s_w + wx * folds * (s_full + (wy - 1) * s_col)) + forward
-    depth = max(ms // dn, 1).bit_length() - 1
-    stride_y = stride if isinstance(stride, int) else stride[1]
-    forwarding = bool(maeri.forwarding_usable(t, z[1], stride_y))
-    mn = ktiles * wx * (wy - 1) * folds * nv * t[0] * t[2] * (t[1] - 1) if forwarding else 0
     steps = maeri.step_costs(tuple(t), stride, z[1], ms, dn, aux)
-    inputs, weights, writes, reads = maeri.sram_traffic(
-        z, t, steps, int(accumulation_buffer), acc, _Int
+    constants = spatial_constants(tuple(t), stride, z[1], ms, dn, aux)
+    stride_y = stride if isinstance(stride, int) else stride[1]
+    return tile_events(
+        z, t, steps, constants, stride_y, ms, dn, int(accumulation_buffer), acc, _Int
     )
-    return {
-        "multiplications": macs,
-        "forward_psums": forward,
-        "additions": binary - reductions * three,
-        "accumulator_adds": acc_adds,
-        "port_sends": sends,
-        "routes": sends * depth,
-        "mn_wires": mn,
-        "rn_wires": reductions * rn_per_reduction + (outputs * folds if accumulation_buffer else 0),
-        "cb_wires": 2 * writes,
-        "buffer_reads": inputs + weights + reads,
-        "buffer_writes": writes,
-    }
 
 
 def energy(
@@ -157,31 +189,36 @@ def energy(
 def layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]:
     """Energy by group (`GROUPS` and `vector`, u) of one MAERI layer: `rows` its instruction
     rows (a CONFIG, its COMPUTEs), `cycles` the layer's cycles (every instance leaks for all of
-    them). The events of each distinct COMPUTE are counted once. STONNE has no vector unit:
-    `vector` is 0."""
+    them). The CONFIG's steps and the spatial tile's constants are derived as for the timing
+    (`maeri.derive_steps`: from the layer's first COMPUTE). STONNE has no vector unit: `vector`
+    is 0."""
     import numpy as np
 
     from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
 
-    r = ROW.view(np.asarray(rows))
     ms, dn = int(target.num_multipliers), int(target.dn_bw_elems_per_cycle)
-    acc_buffer = bool(target.accumulation_buffer)
-    totals = dict.fromkeys(EVENTS, 0)
-    config = np.flatnonzero(r.opcode == OP_CONFIG)
-    if len(config):
+    acc_buffer = int(bool(target.accumulation_buffer))
+    rows = maeri.derive_steps(
+        np.asarray(rows), ms, dn, int(target.rn_bw_elems_per_cycle), bool(acc_buffer)
+    )
+    r = ROW.view(rows)
+    totals: dict[str, Any] = dict.fromkeys(EVENTS, 0)
+    config, computes = np.flatnonzero(r.opcode == OP_CONFIG), np.flatnonzero(r.opcode == OP_COMPUTE)
+    if len(config) and len(computes):
         at = int(config[0])
         kind = int(r.kind[at])
-        t = tuple(int(v) for v in maeri.by_role(r.size[at], kind, np))
+        t = [int(v) for v in maeri.by_role(r.size[at], kind, np)]
+        steps = [int(v) for v in r.steps[at]]
+        stride_y = 1 if kind else max(int(r.stride[at][1]), 1)
         stride = (1, 1) if kind else tuple(max(int(v), 1) for v in r.stride[at])
-        computes = np.flatnonzero(r.opcode == OP_COMPUTE)
-        keys = np.concatenate([r.size[computes], r.acc[computes, None]], axis=1)
-        distinct, counts = np.unique(keys, axis=0, return_counts=True)
-        for key, count in zip(distinct.tolist(), counts.tolist(), strict=True):
-            z = tuple(int(v) for v in maeri.by_role(key[:-1], kind, np))
-            events = maeri_events(z, t, stride, ms, dn, acc_buffer, int(key[-1]))
-            for name in EVENTS:
-                totals[name] += count * events[name]
-    return {**energy(totals, cycles, ms, dn, acc_buffer), "vector": 0.0}
+        first = [int(v) for v in maeri.by_role(r.size[computes[0]], kind, np)]
+        constants = spatial_constants(tuple(t), stride, first[1], ms, dn, bool(steps[5]))
+        z = maeri.by_role(r.size[computes].T, kind, np)
+        events = tile_events(
+            z, t, steps, constants, stride_y, ms, dn, acc_buffer, r.acc[computes], np
+        )
+        totals = {name: int(np.sum(v)) for name, v in events.items()}
+    return {**energy(totals, cycles, ms, dn, bool(acc_buffer)), "vector": 0.0}
 
 
 class _Int:
