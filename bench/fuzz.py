@@ -6,8 +6,9 @@ Every case draws a graph of 1 to 6 operators over what the accelerators and the 
 (Conv with groups, depthwise, strides, padding and dilation; MaxPool, AveragePool,
 GlobalAveragePool; Gemm with or without transB and bias; MatMul; Add of a constant or of an
 earlier tensor; Relu; Flatten), shapes that include 1 and primes, and a target (tpu-like-small
-with ws/os/is and 2 to 16 rows and columns, maeri-N with the accumulation buffer on or off,
-sigma-N with few read/write ports; global buffers down to 1 KiB so that tiles have edges). It
+with ws/os/is and 2 to 16 rows and columns, maeri-N (4 to 64 multipliers) with the
+accumulation buffer on or off and either energy model, sigma-N (4 to 64) with few read/write
+ports; global buffers down to 1 KiB so that tiles have edges). It
 compiles the graph, simulates it with values and compares every output with onnx.reference
 (|ours - ref| <= 1e-4 x max|ref|). A case fails when the flow raises anything (a crash: a
 user-facing `AccelflowError` on a valid graph counts too), when an output differs (a
@@ -191,12 +192,13 @@ def random_target(d: Draw) -> tuple[str, list[str]]:
         rows, cols = d.choice([2, 3, 4, 8, 16]), d.choice([2, 4, 5, 8, 16])
         dataflow = d.choice(["ws", "os", "is"])
         return "tpu-like-small", [f"rows={rows}", f"cols={cols}", f"dataflow={dataflow}", *buffers]
-    ms = d.choice([8, 16, 32, 64])
+    ms = d.choice([4, 8, 16, 32, 64])
     dn = d.choice([v for v in (1, 2, 4, 8, 16, 64) if v <= ms])
     rn = d.choice([v for v in (1, 2, 4, 8, 16, 64) if v <= ms])
     overrides = [f"dn_bw_elems_per_cycle={dn}", f"rn_bw_elems_per_cycle={rn}", *buffers]
     if family == "maeri":
         overrides.append(f"accumulation_buffer={d.choice(['true', 'false'])}")
+        overrides.append(f"energy_model={d.choice(['table', 'stonne'])}")
     return f"{family}-{ms}", overrides
 
 
