@@ -1,5 +1,7 @@
 """STONNE's energy accounting (`energy_model=stonne`): its event counters, closed form per COMPUTE,
-priced with its energy table.
+priced with its energy table. MAERI is wired into the simulator and the cost model; SIGMA's
+counters (`sigma_events`, from the stationary packing and the streamed non-zeros) are
+reproduced but not wired yet (a sigma target refuses `energy_model=stonne`).
 
 The specification is docs/stonne-energy.md (written from STONNE's source: the counters each
 unit prints, `energy_tables/energy_model.txt` and `calculate_energy.py`; checked on 60 recorded
@@ -60,21 +62,11 @@ EVENTS = (
 )  # fmt: skip
 
 
-@cache
 def _reduction(ms: int, span: int, nv: int) -> tuple[int, int]:
     """(3:1 additions, RN wire writes) of one reduction of `nv` VNs of `span` multipliers (the
     aux one included) laid out side by side: the ADD_3_1 adders CompilerART configures, and per
     VN its inputs plus the adders on its values' paths but the one that writes its sum."""
-    art = maeri_art.art_configuration(ms, span, nv)
-    three = sum(1 for mode in art.mode.values() if mode == "ADD_3_1")
-    wires = 0
-    for v in range(nv):
-        first = v * span
-        nodes = set()
-        for m in range(first, first + span):
-            nodes.update(maeri_art.psum_path(art, m))
-        wires += span + len(nodes) - 1
-    return three, wires
+    return _iteration_reduction(ms, (span,) * nv)
 
 
 # Per spatial tile, what the events of its COMPUTEs scale: the packages its read ports send for
@@ -160,6 +152,80 @@ def maeri_events(
     return tile_events(
         z, t, steps, constants, stride_y, ms, dn, int(accumulation_buffer), acc, _Int
     )
+
+
+def sigma_events(stationary: Any, streamed: Any, ms: int, dn: int) -> dict[str, int]:
+    """STONNE's event counts (`EVENTS`) of a SIGMA GEMM: `stationary` [rows, K] the non-zero
+    mask of the stationary matrix (its rows are packed into VNs, `sigma.pack_vns`), `streamed`
+    [vectors, K] the non-zero mask of the streamed vectors. Per stationary iteration and
+    streamed vector: a product per stationary non-zero mapped, a psum forwarded when a split
+    row's later chunk takes one in (and read back), a write per VN, the VNs' binary additions
+    less CompilerART's 3:1 ones (`maeri_art.configure_vns` on the iteration's VNs, contiguous as
+    on MAERI), their RN wires as on MAERI; the buffer reads the iteration's weights once and, of
+    every streamed vector, its non-zeros in the iteration's K range: all of K, but for a split
+    row's chunks from the previous chunk's last column + 1 (0 for the first) to the chunk's last
+    column (K - 1 for the last chunk). Port sends: every weight, product input and psum."""
+    import numpy as np
+
+    from simulator.arch import sigma
+
+    stationary, streamed = np.asarray(stationary, bool), np.asarray(streamed, bool)
+    k = stationary.shape[1]
+    vectors = streamed.shape[0]
+    # Streamed non-zeros before each column: range counts by difference.
+    before = np.concatenate([[0], np.cumsum(streamed.sum(axis=0))])
+    iterations = sigma.pack_vns(stationary, ms)
+    totals = dict.fromkeys(("mult", "fwd", "weights", "stream", "writes", "three", "rn"), 0)
+    previous = 0
+    for i, (layout, sizes) in enumerate(iterations):
+        real = [c for c in layout if c != sigma.PSUM]
+        psum = sigma.PSUM in layout
+        next_is_chunk = i + 1 < len(iterations) and sigma.PSUM in iterations[i + 1][0]
+        lo = previous + 1 if psum else 0
+        hi = real[-1] if next_is_chunk else k - 1
+        previous = real[-1]
+        three, rn = _iteration_reduction(ms, tuple(sizes))
+        totals["mult"] += len(real) * vectors
+        totals["fwd"] += int(psum) * vectors
+        totals["weights"] += len(real)
+        totals["stream"] += int(before[hi + 1] - before[lo])
+        totals["writes"] += len(sizes) * vectors
+        totals["three"] += three * vectors
+        totals["rn"] += rn * vectors
+    sends = totals["weights"] + totals["mult"] + totals["fwd"]
+    depth = max(ms // dn, 1).bit_length() - 1
+    return {
+        "multiplications": totals["mult"],
+        "forward_psums": totals["fwd"],
+        "additions": totals["mult"] + totals["fwd"] - totals["writes"] - totals["three"],
+        "accumulator_adds": 0,
+        "port_sends": sends,
+        "routes": sends * depth,
+        "mn_wires": 0,
+        "rn_wires": totals["rn"],
+        "cb_wires": 2 * totals["writes"],
+        "buffer_reads": totals["weights"] + totals["stream"] + totals["fwd"],
+        "buffer_writes": totals["writes"],
+    }
+
+
+@cache
+def _iteration_reduction(ms: int, sizes: tuple[int, ...]) -> tuple[int, int]:
+    """(3:1 additions, RN wire writes) of one reduction of VNs of `sizes` multipliers packed
+    from multiplier 0 (a SIGMA iteration), as `_reduction` counts them."""
+    vns, first = [], 0
+    for size in sizes:
+        vns.append((first, size))
+        first += size
+    art = maeri_art.configure_vns(ms, vns)
+    three = sum(1 for mode in art.mode.values() if mode == "ADD_3_1")
+    wires = 0
+    for first, size in vns:
+        nodes: set[tuple[int, int]] = set()
+        for m in range(first, first + size):
+            nodes.update(maeri_art.psum_path(art, m))
+        wires += size + len(nodes) - 1
+    return three, wires
 
 
 def energy(

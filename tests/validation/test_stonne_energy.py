@@ -93,3 +93,62 @@ def test_stonne_energy_model_is_for_maeri_targets_only():
         with pytest.raises(TargetError, match="energy_model=stonne"):
             load_target(preset, ["energy_model=stonne"])
     assert load_target("maeri-64", ["energy_model=stonne"]).energy_model == "stonne"
+
+
+def _sigma_cases() -> list[tuple[dict[str, str], object]]:
+    from bench.validation.stonne_compare import read_sigma_rows
+
+    def key(ms, dn, rn, m, n, k, mk, kn, dataflow):
+        return (int(ms), int(dn), int(rn), int(m), int(n), int(k), int(mk), int(kn), dataflow)
+
+    runs = {}
+    for row in read_sigma_rows():
+        p = row.params
+        runs[key(row.num_ms, row.dn_bw, row.rn_bw, p["M"], p["N"], p["K"], p["MK_sparsity"],
+                 p["KN_sparsity"], row.dataflow)] = row  # fmt: skip
+    cases = []
+    for record in ROWS:
+        if record["arch"] != "sigma":
+            continue
+        p = dict(re.findall(r"-(\w+)=(\S+)", record["command"]))
+        dataflow = p.get("dataflow", "MK_STA_KN_STR")
+        k = key(p["num_ms"], p["dn_bw"], p["rn_bw"], p["M"], p["N"], p["K"], p["MK_sparsity"],
+                p["KN_sparsity"], dataflow)  # fmt: skip
+        cases.append((record, runs[k]))
+    return cases
+
+
+SIGMA = _sigma_cases()
+
+
+@pytest.mark.parametrize(
+    "record, run", SIGMA, ids=lambda c: f"row{c['row']}" if isinstance(c, dict) else ""
+)
+def test_sigma_counters_and_energy_equal_stonne(record, run):
+    # SIGMA's counters from the stationary packing (`sigma.pack_vns`) and the streamed
+    # non-zeros, on STONNE's own matrices (not wired into the simulator yet).
+    from bench.validation.stonne_compare import sigma_matrices
+
+    mk, kn = sigma_matrices(run)
+    stationary, streamed = (kn.T, mk) if run.dataflow == "MK_STR_KN_STA" else (mk, kn.T)
+    events = stonne_energy.sigma_events(stationary != 0, streamed != 0, run.num_ms, run.dn_bw)
+    g = {k: int(v) for k, v in record.items() if k.isupper() or k == "dn_port_sends"}
+    assert events["multiplications"] == g["MULTIPLIER_MULTIPLICATION"]
+    assert events["forward_psums"] == g["MULTIPLIER_FORWARD_PSUM"]
+    assert events["additions"] == g["ADDER_ADD_2_1"] + g["ADDER_ADD_3_1"]
+    assert events["port_sends"] == g["dn_port_sends"]
+    assert events["routes"] == g["SWITCH_ROUTE_UNICAST"] + g["SWITCH_ROUTE_BROADCAST"]
+    assert events["port_sends"] + events["routes"] == g["DN_WIRE_WRITE"]
+    assert events["rn_wires"] == g["RN_WIRE_WRITE"]
+    assert events["cb_wires"] == g["CB_WIRE_WRITE"]
+    assert events["buffer_reads"] == g["GLOBALBUFFER_READ"]
+    assert events["buffer_writes"] == g["GLOBALBUFFER_WRITE"]
+    energy = stonne_energy.energy(events, int(record["cycles"]), run.num_ms, run.dn_bw, False)
+    for group in ("multiplier", "adder", "distribution", "reduction", "buffer"):
+        assert energy[group] == pytest.approx(float(record[f"e_{group}"]), rel=1e-3), group
+    assert sum(energy.values()) == pytest.approx(float(record["total"]), rel=1e-3)
+
+
+def test_sigma_rows_cover_both_dataflows():
+    assert len(SIGMA) == 19
+    assert {run.dataflow for _, run in SIGMA} == {"MK_STA_KN_STR", "MK_STR_KN_STA"}
