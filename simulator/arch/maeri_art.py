@@ -131,34 +131,36 @@ def configure_vns(ms: int, vns: list[tuple[int, int]]) -> Art:
             mode[node] = "ADD_1_1_PLUS_FW_1_1" if node in link else "FW_2_2"
 
     for first, size in vns:
-        active = [first <= q < first + size for q in range(ms)] + [False] * 8
+        active = set(range(first, first + size))  # the VN's positions on the level below
         for level in range(levels - 1, -1, -1):
-            n = 2**level
-            up = [False] * (ms + 8)
-            for a in range(n):
+            n = 1 << level
+            up: set[int] = set()
+            # Only the adders over the VN's positions (and a pair around them) can take it.
+            lo, hi = (min(active), max(active)) if active else (0, -4)
+            for a in range(max(0, lo // 2 - 2), min(n, hi // 2 + 3)):
                 kids = (2 * a, 2 * a + 1)
                 if a in (0, n - 1):
-                    if active[kids[0]] or active[kids[1]]:
-                        up[a] = True
+                    if kids[0] in active or kids[1] in active:
+                        up.add(a)
                         claim((level, a))
                     continue
                 if a % 2 == 0:
                     continue  # the right adder of the pair (a-1, a), done with a-1
-                s = kids[1] if active[kids[1]] else kids[0]
+                s = kids[1] if kids[1] in active else kids[0]
                 left = 0
-                while s >= 0 and active[s]:
+                while s >= 0 and s in active:
                     left, s = left + 1, s - 1
-                s = kids[1] + 1 if active[kids[1] + 1] else kids[1] + 2
+                s = kids[1] + 1 if kids[1] + 1 in active else kids[1] + 2
                 right = 0
-                while s < ms and active[s]:
+                while s < ms and s in active:
                     right, s = right + 1, s + 1
                 merged = False
                 if left and right:
                     to_left = left >= right
                     beyond = (
-                        active[2 * a + 4] or active[2 * a + 5]
+                        2 * a + 4 in active or 2 * a + 5 in active
                         if to_left
-                        else active[2 * a - 1] or active[2 * a - 2]
+                        else 2 * a - 1 in active or 2 * a - 2 in active
                     )
                     merged = not beyond
                 if merged:
@@ -168,15 +170,14 @@ def configure_vns(ms: int, vns: list[tuple[int, int]]) -> Art:
                     mode[(level, snd)] = (
                         "ADD_1_1_PLUS_FW_1_1" if (level, snd) in mode else "ADD_2_1"
                     )
-                    up[rcv] = True
+                    up.add(rcv)
                 else:
                     for node, run in ((a, left), (a + 1, right)):
                         if run:
-                            up[node] = True
+                            up.add(node)
                             claim((level, node))
-            on = [a for a in range(n) if up[a]]
-            if len(on) == 1:
-                to_memory.add((level, on[0]))
+            if len(up) == 1:
+                to_memory.add((level, next(iter(up))))
             active = up
     return Art(ms, mode, link, to_memory)
 
