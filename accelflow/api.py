@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.errors import AccelflowError, existing_file
+from simulator.errors import MAX_SEED, AccelflowError, checked_number, existing_file
 from simulator.program import Program
 from simulator.target import Target, load_target
 
@@ -346,16 +346,16 @@ def compile_ir(
 
     from compiler.assembler import assemble
     from compiler.passes.common import TARGET_ATTR, module_target
-    from compiler.pipeline import compile_module, make_context
+    from compiler.pipeline import compile_module, diagnostic_line, make_context
 
-    path = Path(path)
+    path = existing_file(path, InputError)
     try:
         text = path.read_text(encoding="utf-8")
         module = Parser(make_context(), text, str(path)).parse_module()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot be read as MLIR text ({err})") from None
     except (ParseError, VerifyException) as err:
-        raise InputError(f"{path}: not MLIR accelflow can parse: {_first_line(err)}") from None
+        raise InputError(f"{path}: not MLIR accelflow can parse: {diagnostic_line(err)}") from None
     own = module_target(module) if TARGET_ATTR in module.attributes else None
     if target is not None or overrides or own is None:
         tgt = target if isinstance(target, Target) else None
@@ -455,7 +455,8 @@ def random_inputs(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
     within their embedding, masks all True)."""
     from simulator.inputs import random_inputs as sample
 
-    return sample(program, seed)
+    checked_number(seed, "seed", minimum=0, maximum=MAX_SEED)
+    return sample(program, int(seed))
 
 
 def read_inputs(path: str | Path, program: Program) -> dict[str, np.ndarray]:
@@ -684,6 +685,7 @@ def check(
     `CheckReport.fallback` saying why. `reference="onnx"` or `"onnxruntime"` uses only that one.
     Raises `ReferenceUnavailable` (an AccelflowError, exit code 3) when no reference can run.
     `on_reference`, when given, is called before the reference runs."""
+    checked_number(rtol, "rtol", minimum=0)
     names = list(outputs)
     if on_reference is not None:
         on_reference()

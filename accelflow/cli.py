@@ -46,7 +46,14 @@ from typing import Any
 
 from rich.console import Console
 
-from simulator.errors import AccelflowError, existing_file
+from simulator.errors import (
+    MAX_SEED,
+    AccelflowError,
+    checked_number,
+    checked_output,
+    existing_file,
+    same_file,
+)
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -343,8 +350,30 @@ def _compile_cached(args: argparse.Namespace):
     return result
 
 
+def checked_folder(name: str, option: str, inputs: Sequence[tuple[str, str | None]]) -> Path:
+    """An output folder given as `option`, checked before anything runs: not a file (one of the
+    command's `inputs`, (what, path), or any other), and under a folder, not a file."""
+    out = Path(name)
+    for what, given in inputs:
+        if given and Path(given).exists() and same_file(out, Path(given)):
+            raise AccelflowError(
+                f"{option} {out} is {what}; refusing to write into an input (give a folder)"
+            )
+    if out.exists() and not out.is_dir():
+        raise AccelflowError(f"{option} {out} is a file, not a folder; give a folder name")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise AccelflowError(f"{option} {out}: {parent} is a file, not a folder")
+    return out
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     emit = set(args.emit or ["ir", "asm", "program"])
+    if args.output is not None:
+        given = [("the model", args.model), ("the --mappings file", args.mappings)]
+        checked_folder(args.output, "-o", [*given, ("the --target file", args.target)])
     if args.keep_weights and (args.output is None or "ir" not in emit):
         raise AccelflowError(
             "--keep-weights applies to the IR stages: give -o DIR (with --emit ir)"
@@ -355,14 +384,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
     program = result.program
     out = Path(args.output) if args.output else None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if "ir" in emit:
-            for index, (stage, text) in enumerate(result.stages.items()):
-                (out / f"{index}-{stage}.mlir").write_text(text + "\n")
-        if "asm" in emit:
-            (out / "program.s").write_text(program.to_asm() + "\n")
-        if "program" in emit:
-            program.save(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            if "ir" in emit:
+                for index, (stage, text) in enumerate(result.stages.items()):
+                    (out / f"{index}-{stage}.mlir").write_text(text + "\n")
+            if "asm" in emit:
+                (out / "program.s").write_text(program.to_asm() + "\n")
+            if "program" in emit:
+                program.save(out)
+        except OSError as err:
+            raise AccelflowError(f"-o {out}: cannot be written ({err.strerror or err})") from None
     layers = program.accel_layers()
     print(
         f"compiled {args.model} for {result.target.name}: {len(program.layers)} operations "
@@ -372,31 +404,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"wrote {', '.join(sorted(emit))} to {out}/")
     return 0
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return a.samefile(b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
-def checked_output(name: str, option: str, inputs: Sequence[tuple[str, str | None]]) -> Path:
-    """An output file given as `option`, checked before anything runs: not one of the files the
-    command reads (`inputs`: (what, path)), not a folder, in a folder that exists."""
-    out = Path(name)
-    for what, given in inputs:
-        if given and Path(given).is_file() and _same_file(out, Path(given)):
-            raise AccelflowError(
-                f"{option} {out} is {what}; refusing to overwrite an input (pick another file)"
-            )
-    if out.is_dir():
-        raise AccelflowError(f"{option} {out} is a folder; give a file name")
-    if not out.parent.is_dir():
-        raise AccelflowError(f"{option} {out}: no folder {out.parent}")
-    return out
 
 
 def _output_path(args: argparse.Namespace) -> Path | None:
@@ -423,6 +430,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from accelflow.api import ReferenceUnavailable, check, random_inputs, read_inputs, simulate
     from simulator.stats import table_width
 
+    checked_number(args.seed, "--seed", minimum=0, maximum=MAX_SEED)
+    checked_number(args.rtol, "--rtol", minimum=0)
     save_to = _output_path(args)
     if args.check and input_kind(args.model) != "onnx":
         raise AccelflowError(

@@ -174,7 +174,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from accelflow.cli import checked_output
+    from simulator.errors import checked_output
     from tuner.db import MappingDB
 
     out = checked_output(

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from accelflow.cli import err_console
+from simulator.errors import MAX_SEED, checked_number
 from tuner.log import TuneError
 
 if TYPE_CHECKING:
@@ -166,9 +167,8 @@ def _number(text: str | None, option: str, kind: type = int, minimum: float = 1)
     except ValueError:
         what = "an integer" if kind is int else "a number"
         raise TuneError(f"{option} takes {what}, got '{text}'") from None
-    if value < minimum:
-        raise TuneError(f"{option} must be >= {minimum:g}, got {text}")
-    return value
+    maximum = MAX_SEED if option == "--seed" else None
+    return checked_number(value, option, minimum=minimum, maximum=maximum, error=TuneError)
 
 
 def _tune_config(args: argparse.Namespace) -> TuneConfig:
@@ -245,6 +245,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from tuner.session import make_folders
 
     started = time.perf_counter()
+    _check_outputs(args)
     session = _resumed_session(args) if args.resume is not None else _new_session(args)
     session.overwrite = args.overwrite
     make_folders(args.plot)
@@ -256,6 +257,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
     with err_console.status("verifying: compile --mappings and simulate...", spinner="dots"):
         verification = session.verify(outcome, compile_and_simulate)
     return _tune_report(args, outcome, verification, started)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """-o, --log and --plot are not what the run reads (the model, a --target file, the log
+    resumed) nor folders, before anything runs."""
+    from simulator.errors import checked_output
+
+    inputs = [("the model", args.model), ("the --target file", args.target)]
+    inputs.append(("the tuning log resumed", args.resume))
+    for path, option in ((args.output, "-o"), (args.log, "--log"), (args.plot, "--plot")):
+        if path is not None:
+            checked_output(path, option, inputs, make_parents=True)
 
 
 def _new_session(args: argparse.Namespace) -> TuneSession:
@@ -296,7 +309,12 @@ def _resumed_session(args: argparse.Namespace) -> TuneSession:
             f"--resume continues the logged run with its model, target and settings; "
             f"drop {given[0]}"
         )
-    return TuneSession.resume(args.resume, db=args.output, executor=args.executor)
+    try:
+        return TuneSession.resume(args.resume, db=args.output, executor=args.executor)
+    except KeyError as err:  # a header record without a field every header has
+        raise TuneError(
+            f"{args.resume}: the header record has no {err}; not a log accelflow wrote"
+        ) from None
 
 
 def _interrupted(session: TuneSession) -> int:

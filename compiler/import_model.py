@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -30,6 +31,8 @@ from simulator.errors import AccelflowError, existing_file
 __all__ = [
     "LoadedModel",
     "ModelImportError",
+    "check_graph",
+    "check_tensor_data",
     "load_lean",
     "load_model",
     "parse_input_shape",
@@ -45,7 +48,8 @@ class ModelImportError(AccelflowError):
 # Input shapes from the command line
 # --------------------------------------------------------------------------------------------
 
-_DIMS_RE = re.compile(r"^\d+(x\d+)*$")
+_DIMS_RE = re.compile(r"^[0-9]+(x[0-9]+)*$")
+_INT64_MAX = 2**63 - 1
 
 
 def parse_input_shape(text: str) -> dict[str, tuple[int, ...]]:
@@ -68,6 +72,8 @@ def parse_input_shape(text: str) -> dict[str, tuple[int, ...]]:
         shape = tuple(int(d) for d in dims.split("x"))
         if any(d <= 0 for d in shape):
             raise ModelImportError(f"bad input shape '{text}': dimensions must be positive")
+        if any(d > _INT64_MAX for d in shape):
+            raise ModelImportError(f"bad input shape '{text}': a dimension exceeds int64")
         if not sep and len(parts) > 1:
             raise ModelImportError(
                 f"bad input shape '{text}': name every input when giving several (NAME=1x3x224x224)"
@@ -107,10 +113,258 @@ def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     return _checked(proto, path)
 
 
-def _checked(proto: onnx.ModelProto, path: Path) -> onnx.ModelProto:
+def _checked(
+    proto: onnx.ModelProto, path: Path, weights: dict[str, np.ndarray] | None = None
+) -> onnx.ModelProto:
     if proto.ir_version == 0 or not proto.HasField("graph"):
         raise ModelImportError(f"{path.name}: not an ONNX model (no ir_version or graph)")
+    check_graph(proto, path.name, weights)
     return proto
+
+
+# --------------------------------------------------------------------------------------------
+# Graph invariants, checked once a file is loaded (before anything is allocated for it)
+# --------------------------------------------------------------------------------------------
+
+# The default-domain opsets the importer reads: ONNX's first to the installed onnx's newest.
+MIN_OPSET = 1
+# Initializers above this many elements are given to onnx.checker as typed graph inputs (the
+# checker would otherwise serialise the weights; their sizes are checked here).
+_CHECKER_MAX_CONST_ELEMENTS = 4096
+
+
+def check_graph(
+    proto: onnx.ModelProto, where: str, weights: dict[str, np.ndarray] | None = None
+) -> None:
+    """The invariants the importer relies on, each a ModelImportError naming `where` (the
+    file) and the node or tensor: a supported default-domain opset; unique graph input and
+    initializer names; one producer per tensor; an acyclic graph in topological order; tensor
+    data as long as its dims say; then `onnx.checker.check_model(full_check=True)` (node
+    arities, attribute types, strict shape inference: declared shapes that lie, mismatched
+    operand shapes). `weights`: initializers `load_lean` took out of the proto (their size was
+    checked when they were)."""
+    _check_opsets(proto, where)
+    _check_single_producers(proto.graph, where)
+    _check_order(proto.graph, where)
+    for init in proto.graph.initializer:
+        if not weights or init.name not in weights:
+            check_tensor_data(init, f"{where}: initializer '{init.name}'")
+    for node in proto.graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                check_tensor_data(attr.t, f"{where}: node '{node.name or node.op_type}'")
+    _run_checker(proto, where, weights or {})
+
+
+def _check_opsets(proto: onnx.ModelProto, where: str) -> None:
+    newest = onnx.defs.onnx_opset_version()
+    for opset in proto.opset_import:
+        if opset.domain in ("", "ai.onnx") and not MIN_OPSET <= opset.version <= newest:
+            raise ModelImportError(
+                f"{where}: opset {opset.version} of the default ONNX domain is not supported "
+                f"(this onnx {onnx.__version__} knows {MIN_OPSET} to {newest}); export the "
+                "model with a supported opset"
+            )
+
+
+def _check_single_producers(graph: onnx.GraphProto, where: str) -> None:
+    """Each tensor name has one source: a graph input, an initializer or one node's output."""
+    source: dict[str, str] = {}
+
+    def claim(name: str, what: str) -> None:
+        if name in source and not (
+            what == "an initializer" and source[name] == "a graph input"
+        ):  # an initializer may also be listed as a graph input (IR < 4)
+            raise ModelImportError(
+                f"{where}: tensor '{name}' is produced twice ({source[name]} and {what}); "
+                "every tensor needs a single producer"
+            )
+        source[name] = what
+
+    for vi in graph.input:
+        claim(vi.name, "a graph input")
+    for init in graph.initializer:
+        claim(init.name, "an initializer")
+    for index, node in enumerate(graph.node):
+        for out in node.output:
+            if out:
+                claim(out, f"node '{node.name or f'{node.op_type}_{index}'}'")
+
+
+def _check_order(graph: onnx.GraphProto, where: str) -> None:
+    """Every node input is known before the node (ONNX's topological order); a node that
+    waits on a later one is reported as a cycle when it is part of one."""
+    known = {vi.name for vi in graph.input} | {init.name for init in graph.initializer}
+    producer = {out: i for i, node in enumerate(graph.node) for out in node.output if out}
+    for index, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        for name in node.input:
+            if not name or name in known:
+                continue
+            if name in producer:
+                if _reaches(graph, producer, producer[name], index):
+                    raise ModelImportError(
+                        f"{where}: node '{label}' is on a cycle (its input '{name}' depends on "
+                        "its own output); an ONNX graph must be acyclic"
+                    )
+                raise ModelImportError(
+                    f"{where}: node '{label}' reads '{name}' before the node producing it; "
+                    "ONNX nodes must be in topological order"
+                )
+            raise ModelImportError(
+                f"{where}: node '{label}' (op {node.op_type}): input '{name}' is not produced "
+                "by any node, initializer or graph input"
+            )
+        known.update(out for out in node.output if out)
+    for out in graph.output:
+        if out.name not in known:
+            raise ModelImportError(
+                f"{where}: graph output '{out.name}' is not produced by any node, initializer "
+                "or graph input"
+            )
+
+
+def _reaches(graph: onnx.GraphProto, producer: dict[str, int], start: int, goal: int) -> bool:
+    """Whether node `start` depends, through node inputs, on node `goal`."""
+    seen, stack = set(), [start]
+    while stack:
+        i = stack.pop()
+        if i == goal:
+            return True
+        if i in seen:
+            continue
+        seen.add(i)
+        stack.extend(producer[n] for n in graph.node[i].input if n in producer)
+    return False
+
+
+# The repeated field holding a tensor's values when it has no raw_data, and how many entries
+# one element takes there (ONNX's TensorProto rules).
+_TYPED_FIELDS = {
+    onnx.TensorProto.FLOAT: ("float_data", 1),
+    onnx.TensorProto.DOUBLE: ("double_data", 1),
+    onnx.TensorProto.INT64: ("int64_data", 1),
+    onnx.TensorProto.UINT64: ("uint64_data", 1),
+    onnx.TensorProto.UINT32: ("uint64_data", 1),
+    onnx.TensorProto.COMPLEX64: ("float_data", 2),
+    onnx.TensorProto.COMPLEX128: ("double_data", 2),
+    onnx.TensorProto.STRING: ("string_data", 1),
+}
+
+
+def check_tensor_data(tensor: onnx.TensorProto, where: str) -> None:
+    """A tensor's dims are not negative and its data holds exactly as many elements (checked
+    before numpy reads it: a short buffer would be a ValueError, huge dims an allocation)."""
+    if any(d < 0 for d in tensor.dims):
+        raise ModelImportError(f"{where} has a negative dimension {list(tensor.dims)}")
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return  # not loaded (load_external_data_for_model loads and checks what it reads)
+    count = 1
+    for d in tensor.dims:
+        count *= int(d)
+    if tensor.HasField("raw_data"):
+        if tensor.data_type == onnx.TensorProto.STRING:
+            return
+        try:
+            itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        except Exception:
+            return  # an element type the importer refuses by name later
+        have, want = len(tensor.raw_data), count * itemsize
+        if have != want and not (tensor.data_type in _SUB_BYTE and have * 8 >= want):
+            raise ModelImportError(
+                f"{where}: {have} bytes of data for dims {list(tensor.dims)} ({want} bytes "
+                f"expected); the file is truncated or the dims are wrong"
+            )
+        return
+    name, per_element = _TYPED_FIELDS.get(tensor.data_type, ("int32_data", 1))
+    have = len(getattr(tensor, name))
+    if have == 0 and count == 0:
+        return
+    if have != count * per_element:
+        raise ModelImportError(
+            f"{where}: {have // per_element} values for dims {list(tensor.dims)} ({count} expected)"
+        )
+
+
+_SUB_BYTE = {
+    getattr(onnx.TensorProto, n)
+    for n in ("INT4", "UINT4", "FLOAT4E2M1")
+    if hasattr(onnx.TensorProto, n)
+}
+
+
+def _run_checker(proto: onnx.ModelProto, where: str, weights: dict[str, np.ndarray]) -> None:
+    """onnx.checker's full check on a copy of `proto` whose large initializers are typed graph
+    inputs (their values do not matter to it: serialising them would cost seconds)."""
+    light = onnx.ModelProto()
+    _copy_fields(proto, light, skip="graph")
+    graph, lg = proto.graph, light.graph
+    _copy_fields(graph, lg, skip="initializer")
+    if any(not _has_shape(vi) for vi in graph.input):
+        return  # the importer asks for --input-shape; the checker would refuse the model
+    kept = [vi for vi in graph.output if _has_shape(vi)]  # a shapeless output: inferred
+    del lg.output[:]
+    lg.output.extend(kept)
+    inputs = {vi.name for vi in graph.input}
+    for init in graph.initializer:
+        count = 1
+        for d in init.dims:
+            count *= int(d)
+        if init.name not in weights and count <= _CHECKER_MAX_CONST_ELEMENTS:
+            lg.initializer.append(init)
+        elif init.name not in inputs:
+            lg.input.append(
+                onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims))
+            )
+    try:
+        onnx.checker.check_model(light, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
+        raise ModelImportError(
+            f"{where}: not a valid ONNX model: {_checker_message(err)}"
+        ) from None
+
+
+def _has_shape(value_info: onnx.ValueInfoProto) -> bool:
+    kind = value_info.type.WhichOneof("value")
+    return kind != "tensor_type" or value_info.type.tensor_type.HasField("shape")
+
+
+_BAD_NODE = re.compile(r"Bad node spec for node\. Name: (\S*) OpType: (\S+)")
+_INFERENCE_NODE = re.compile(r"\(op_type:(\S+), node name: ([^)]*)\): ")
+
+
+def _checker_message(err: BaseException) -> str:
+    """onnx.checker's report on one line, with the node it names first (`node 'n' (op T)`)."""
+    text = str(err)
+    line = _first_line(err)
+    for tag in ("[ShapeInferenceError] Inference error(s): ", "[ShapeInferenceError] "):
+        line = line.replace(tag, "")
+    found = _INFERENCE_NODE.search(line)
+    if found:
+        line = line.replace(found.group(0), "")
+        return f"node '{found.group(2)}' (op {found.group(1)}): {line}"
+    found = _BAD_NODE.search(text)
+    if found:
+        return f"node '{found.group(1)}' (op {found.group(2)}): {line}"
+    return line
+
+
+def _copy_fields(src: Any, dst: Any, skip: str) -> None:
+    """The fields set in protobuf message `src`, but `skip`, copied into `dst`."""
+    for descriptor, value in src.ListFields():
+        if descriptor.name == skip:
+            continue
+        if descriptor.is_repeated:
+            getattr(dst, descriptor.name).extend(value)
+        elif descriptor.message_type is not None:
+            getattr(dst, descriptor.name).CopyFrom(value)
+        else:
+            setattr(dst, descriptor.name, value)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
 
 
 LEAN_MIN_BYTES = 1 << 16
@@ -130,6 +384,7 @@ def load_lean(model: str | Path | onnx.ModelProto | LoadedModel) -> LoadedModel:
     if isinstance(model, LoadedModel):
         return model
     if isinstance(model, onnx.ModelProto):
+        check_graph(model, f"model '{model.graph.name}'" if model.graph.name else "the model")
         return LoadedModel(model)
     path = existing_file(model, ModelImportError)
     try:
@@ -150,7 +405,7 @@ def load_lean(model: str | Path | onnx.ModelProto | LoadedModel) -> LoadedModel:
     except Exception as exc:  # protobuf raises several unrelated types
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelImportError(f"{path.name}: not an ONNX model ({reason})") from None
-    return LoadedModel(_checked(proto, path), weights)
+    return LoadedModel(_checked(proto, path, weights), weights)
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

@@ -24,6 +24,8 @@ from compiler.import_model import ModelImportError
 __all__ = [
     "ELEMENT_TYPES",
     "INPUT_TYPES",
+    "MAX_TENSOR_BYTES",
+    "check_tensor_size",
     "SHAPE_INFERENCE_MAX_CONST_ELEMENTS",
     "dims_text",
     "infer_node_types",
@@ -49,6 +51,31 @@ ELEMENT_TYPES: dict[int, Attribute] = {
     _TP.INT8: i8,
     _TP.BOOL: i1,
 }
+
+# The most bytes one tensor of the model may take (a graph input as declared or given with
+# --input-shape, a computed tensor as inferred): the simulator allocates every tensor, so a
+# larger one is refused by name before anything is allocated.
+MAX_TENSOR_BYTES = 4 << 30
+
+
+def check_tensor_size(dims: Sequence[int], elem_type: int, what: str) -> None:
+    """`what` (a tensor, named) holds at most MAX_TENSOR_BYTES, its dims positive; else a
+    ModelImportError (Python integers: a product past int64 is reported, not wrapped)."""
+    if any(int(d) < 0 for d in dims):
+        raise ModelImportError(f"{what} has a negative dimension {dims_text(dims)}")
+    count = 1
+    for d in dims:
+        count *= int(d)
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+    except Exception:
+        itemsize = 4
+    if count * itemsize > MAX_TENSOR_BYTES:
+        raise ModelImportError(
+            f"{what} has shape {dims_text(dims)}: {count * itemsize / 2**30:,.1f} GiB, more "
+            f"than the {MAX_TENSOR_BYTES >> 30} GiB a tensor may take"
+        )
+
 
 # The element types a graph input may have: float32 activations, integer token ids and
 # positions, bool masks.
@@ -136,6 +163,7 @@ def resolve_input_shapes(
                     f"input shape {'x'.join(map(str, shape))} for '{vi.name}' has rank "
                     f"{len(shape)}, but the graph input has shape {dims_text(dims)}"
                 )
+            check_tensor_size(shape, elem, f"graph input '{vi.name}' (--input-shape)")
             shapes[vi.name] = shape
             continue
         if dims is None:
@@ -149,6 +177,7 @@ def resolve_input_shapes(
                 f"graph input '{vi.name}' has a dynamic dimension '{dynamic[0]}' "
                 f"(shape {dims_text(dims)}); give --input-shape {vi.name}={hint}"
             )
+        check_tensor_size(dims, elem, f"graph input '{vi.name}'")  # type: ignore[arg-type]
         shapes[vi.name] = tuple(int(d) for d in dims)
     return shapes
 

@@ -64,6 +64,7 @@ from compiler.import_model import (
 )
 from compiler.import_shapes import (
     ELEMENT_TYPES,
+    check_tensor_size,
     dims_text,
     infer_node_types,
     infer_types,
@@ -81,6 +82,10 @@ __all__ = [
     "parse_input_shape",
     "parse_input_shapes",
 ]
+
+
+# Ops that change a tensor's shape, never its number of elements.
+_RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 
 
 def _node_names(graph: onnx.GraphProto) -> list[str]:
@@ -206,7 +211,23 @@ class _Importer:
             raise ModelImportError(
                 f"{where}: cannot infer a static shape for output '{name}' (shape {shown})"
             )
+        check_tensor_size(static, elem or onnx.TensorProto.FLOAT, f"{where}: output '{name}'")
         return xdsl_tensor_type(elem or onnx.TensorProto.FLOAT, static)
+
+    def _check_element_count(self, node: onnx.NodeProto, where: str, result: Any) -> None:
+        """A node that only reshapes keeps its element count (ONNX shape inference does not
+        check a Reshape whose target shape is a constant it reads: a wrong count would run)."""
+        if node.op_type not in _RESHAPES or not node.input:
+            return
+        before = self._static_shape(node.input[0])
+        after = list(result.get_shape()) if isinstance(result, TensorType) else None
+        if before is None or after is None or int(np.prod(before)) == int(np.prod(after)):
+            return
+        raise ModelImportError(
+            f"{where}: output '{node.output[0]}' has shape {after} "
+            f"({int(np.prod(after))} elements) but input '{node.input[0]}' has shape "
+            f"{before} ({int(np.prod(before))} elements)"
+        )
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -267,6 +288,8 @@ class _Importer:
         result_types: list[Attribute] = [
             self._output_type(out, where, node) if out else NoneType() for out in outputs
         ]
+        if result_types:
+            self._check_element_count(node, where, result_types[0])
         attributes = {a.name: convert_attribute(a, where) for a in node.attribute}
         attributes["onnx_outputs"] = ArrayAttr([StringAttr(out) for out in outputs])
         op = NODE_OPS[op_type](operands, result_types, attributes, onnx_name=name)

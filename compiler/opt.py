@@ -11,8 +11,11 @@ stderr.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
 
 from xdsl.context import Context
 from xdsl.ir import Dialect
@@ -105,7 +108,49 @@ def register_accelflow(ctx: Context) -> None:
             ctx.register_dialect(name, factory)
 
 
+class _HeldOutput(io.StringIO):
+    """The output, held until the run succeeds (then written by `AccelOptMain.commit`): a
+    failed run leaves a file at -o as it was."""
+
+    def close(self) -> None:  # xDSLOptMain closes its output stream; the text is kept
+        pass
+
+
 class AccelOptMain(xDSLOptMain):
+    _held: _HeldOutput | None = None
+
+    def check_paths(self) -> None:
+        """The input is a readable regular file (a FIFO would block, a folder or a missing
+        file would be a traceback) and -o is not the input nor a folder, before anything is
+        opened."""
+        from simulator.errors import checked_output, existing_file
+
+        given = self.args.input_file
+        if given is not None and given != "-":
+            existing_file(given)
+        if self.args.output_file is not None:
+            checked_output(self.args.output_file, "-o", [("the input file", given)])
+
+    def prepare_output(self) -> IO[str]:
+        if self.args.output_file is None:
+            return sys.stdout
+        self._held = _HeldOutput()
+        return self._held
+
+    def commit(self) -> None:
+        """Write the held output to -o atomically (`tuner.db.write_atomic`: a temporary file
+        beside it, renamed over it)."""
+        from simulator.errors import AccelflowError
+        from tuner.db import write_atomic
+
+        if self._held is None:
+            return
+        out = Path(self.args.output_file)
+        try:
+            write_atomic(out, self._held.getvalue())
+        except OSError as err:
+            raise AccelflowError(f"-o {out}: cannot be written ({err.strerror or err})") from None
+
     def register_all_dialects(self) -> None:
         super().register_all_dialects()
         register_accelflow(self.ctx)
@@ -179,7 +224,10 @@ def main(args: Sequence[str] | None = None) -> int:
         warnings.showwarning = _one_line_warning
     try:
         argv = _with_target(argv)
-        AccelOptMain(args=argv).run()
+        tool = AccelOptMain(args=argv)
+        tool.check_paths()
+        tool.run()
+        tool.commit()
     except (
         ParseError,
         VerifyException,
@@ -190,7 +238,9 @@ def main(args: Sequence[str] | None = None) -> int:
     ) as err:
         if debug:
             raise
-        print(f"accelflow-opt: error: {err}", file=sys.stderr)
+        from compiler.pipeline import diagnostic_line  # (it imports this module)
+
+        print(f"accelflow-opt: error: {diagnostic_line(err)}", file=sys.stderr)
         return 2
     return 0
 

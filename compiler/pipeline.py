@@ -16,12 +16,14 @@ uses the entry under a layer's name, else the one under its signature (`tiling.L
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import DictionaryAttr, ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
+from xdsl.utils.exceptions import VerifyException
 
 from compiler import tiling
 from compiler.opt import DIALECTS, PASSES
@@ -89,17 +91,42 @@ def compile_module(
             {str(name): _mapping_entry(str(name), entry) for name, entry in mappings.items()}
         )
 
+    last = ["the input"]
+
     def callback(done: ModulePass | None, mod: ModuleOp, _next: ModulePass | None) -> None:
         if done is None:
             return
+        last[0] = done.name
         if getattr(done, "changes_ir", True):  # a checking pass leaves a verified module
             mod.verify()
         if on_stage is not None:
             on_stage(done.name, mod)
 
     pipeline = parse_pipeline(passes, callback)
-    pipeline.apply(make_context(), module)
+    try:
+        pipeline.apply(make_context(), module)
+    except VerifyException as err:  # xDSL's message goes on with the whole module printed
+        raise IRVerifyError(f"after {last[0]}: {diagnostic_line(err)}") from None
     return module
+
+
+class IRVerifyError(AccelflowError):
+    """An op that does not verify (an xDSL VerifyException), said on one line naming it."""
+
+
+_LOCATION = re.compile(r"^\S+:\d+:\d+$")
+
+
+def diagnostic_line(err: BaseException) -> str:
+    """An xDSL diagnostic on one line: a verifier error's first line (the op's own message, its
+    layer name; xDSL goes on with the whole module printed), a parse error's location and
+    message (`file:4:28: Operation accel.x is not registered`, not the source it quotes)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    if _LOCATION.match(lines[0]) and len(lines) > 1:
+        return f"{lines[0]}: {lines[-1]}"
+    return lines[0]
 
 
 def parse_pipeline(

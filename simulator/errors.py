@@ -3,11 +3,17 @@
 Anything raised as an `AccelflowError` is a user mistake or an unsupported input: the CLI prints
 its message on one line (`error: ...`) and exits with `exit_code` (2), with no traceback unless
 `--debug` is given. Internal bugs are any other exception. `existing_file` is the one check
-that a file the user names exists (light: the CLI runs it before importing the compiler).
+that a file the user names exists and can be read (light: the CLI runs it before importing the
+compiler); `checked_output` the one check of a file a command is to write (not one of its
+inputs, not a folder, FIFO or device, in a folder); `checked_number` the one check of a number
+the user gives (finite, in range).
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -17,10 +23,88 @@ class AccelflowError(Exception):
     exit_code = 2
 
 
-def existing_file(path: str | Path, error: type[AccelflowError] = AccelflowError) -> Path:
-    """`path` as a Path if it names a regular file, else `error` ("<path>: no such file", or
-    "not a regular file" for a directory, a FIFO or a device)."""
+def existing_file(
+    path: str | Path, error: type[AccelflowError] = AccelflowError, max_bytes: int | None = None
+) -> Path:
+    """`path` as a Path if it names a regular file this process may read (and, with
+    `max_bytes`, not larger), else `error`: "<path>: no such file", "not a regular file" (a
+    directory, a FIFO, a device: never opened, so a FIFO cannot block), "cannot be read", or
+    "too large". Checked before a file is opened, so that nothing is read from a wrong one."""
     path = Path(path)
     if not path.is_file():
         raise error(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
+    if not os.access(path, os.R_OK):
+        raise error(f"{path}: cannot be read (permission denied)")
+    if max_bytes is not None and path.stat().st_size > max_bytes:
+        raise error(
+            f"{path}: {path.stat().st_size:,} bytes, more than the {max_bytes:,} such a file "
+            "may have"
+        )
     return path
+
+
+# The largest seed: what an int64 holds (logs and databases store seeds as JSON integers that
+# numpy reads back as int64).
+MAX_SEED = 2**63 - 1
+
+
+def checked_number(
+    value: object,
+    what: str,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    error: type[AccelflowError] = AccelflowError,
+) -> float:
+    """`value` if it is a finite number (not a bool) with `minimum <= value`, `above < value`
+    and `value <= maximum` (each when given), else `error` naming `what` (e.g. "--rtol")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise error(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise error(f"{what} must be a finite number, got {value}")
+    if minimum is not None and value < minimum:
+        raise error(f"{what} must be >= {minimum:g}, got {value:g}")
+    if above is not None and value <= above:
+        raise error(f"{what} must be > {above:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise error(f"{what} must be <= {maximum:g}, got {value:g}")
+    return value
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file (the same inode, or the same path once resolved)."""
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def checked_output(
+    name: str | Path,
+    option: str,
+    inputs: Sequence[tuple[str, str | Path | None]],
+    make_parents: bool = False,
+) -> Path:
+    """An output file given as `option`, checked before anything runs: not one of the files the
+    command reads (`inputs`: (what, path)), not a folder, not a device or FIFO, in a folder that
+    exists (with `make_parents`: under one, the missing folders made later)."""
+    out = Path(name)
+    for what, given in inputs:
+        if given and Path(given).is_file() and same_file(out, Path(given)):
+            raise AccelflowError(
+                f"{option} {out} is {what}; refusing to overwrite an input (pick another file)"
+            )
+    if out.is_dir():
+        raise AccelflowError(f"{option} {out} is a folder; give a file name")
+    if out.exists() and not out.is_file():
+        raise AccelflowError(f"{option} {out} is not a regular file; give a file name")
+    parent = out.parent
+    while make_parents and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        what = "not a folder" if parent.exists() else "no such folder"
+        raise AccelflowError(f"{option} {out}: {parent} is {what}")
+    return out

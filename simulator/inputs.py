@@ -86,6 +86,11 @@ def coerce_inputs(
                 f"the model takes {'x'.join(map(str, shape))}"
             )
         dtype = program.input_dtype(name)
+        if value.dtype.kind not in "biuf":  # strings, bytes, complex, records, objects
+            raise InputError(
+                f"{prefix}input '{name}' has {value.dtype} values; the model takes {dtype} "
+                "(give numbers)"
+            )
         floats = np.issubdtype(dtype, np.integer) and not np.issubdtype(value.dtype, np.integer)
         if floats and (
             value.dtype == np.bool_ or not np.all(np.isfinite(value)) or np.any(value % 1)

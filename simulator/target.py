@@ -54,6 +54,7 @@ that family takes like any other field and keeps in `family_fields`). Built in:
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,7 +64,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 from simulator import arch as families
-from simulator.errors import AccelflowError
+from simulator.errors import AccelflowError, existing_file
 
 Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
@@ -82,6 +83,14 @@ COST_FIELDS = (
     "dram_energy_pj_per_byte",
     "energy_model",
 )
+
+
+# A target file is a few lines: a larger one is refused before it is read.
+MAX_TARGET_FILE_BYTES = 1 << 20
+# The smallest DRAM bandwidth, bytes per cycle, and the largest number of any field
+# (`_check_numbers`).
+MIN_DRAM_BW = 1 / 1024
+MAX_NUMBER = 2**40
 
 
 class TargetError(AccelflowError):
@@ -393,7 +402,7 @@ def make_target(fields: dict[str, Any]) -> Target:
         )
     fields = _family_fields(fields)
     try:
-        return Target(**fields)
+        target = Target(**fields)
     except pydantic.ValidationError as err:
         first = err.errors()[0]
         if not first["loc"]:  # a check across fields (_check_maeri): its message names them
@@ -402,6 +411,8 @@ def make_target(fields: dict[str, Any]) -> Target:
         loc = ".".join(str(p) for p in first["loc"]) or "?"
         value = fields.get(str(first["loc"][0])) if first["loc"] else None
         raise TargetError(f"invalid target field '{loc}' = {value!r}: {first['msg']}") from None
+    _check_numbers(target.to_dict())
+    return target
 
 
 def _parse_override(item: str) -> tuple[str, str]:
@@ -424,10 +435,15 @@ def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain[chain.index(resolved) :], resolved))
         raise TargetError(f"target file {path}: its base chain is a cycle: {cycle}")
+    existing_file(path, TargetError, MAX_TARGET_FILE_BYTES)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise TargetError(f"target file {path} is not valid YAML: {err}") from None
+        raise TargetError(f"target file {path} is not valid YAML: {_one_line(err)}") from None
+    except UnicodeDecodeError:
+        raise TargetError(f"target file {path} is not UTF-8 text") from None
+    except RecursionError:
+        raise TargetError(f"target file {path} is nested too deeply") from None
     except OSError as err:
         raise TargetError(f"target file {path} cannot be read: {err.strerror}") from None
     if not isinstance(data, dict):
@@ -446,7 +462,7 @@ def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     fields = preset_fields(str(base))
     if fields is None:
         base_path = path.parent / Path(str(base)).expanduser()
-        if not base_path.is_file():
+        if not base_path.exists():
             raise TargetError(
                 f"target file {path}: unknown base preset '{base}' ({', '.join(PRESETS)}, "
                 f"maeri-N, sigma-N) and no target file {base_path}"
@@ -476,5 +492,32 @@ def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...
         fields = _yaml_fields(path)
     for item in overrides:
         key, value = _parse_override(item)
-        fields[key] = yaml.safe_load(value) if value else value
+        try:
+            fields[key] = yaml.safe_load(value) if value else value
+        except (yaml.YAMLError, RecursionError):
+            raise TargetError(f"--set {key}: '{value[:40]}' is not a YAML value") from None
     return make_target(fields)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def _check_numbers(fields: dict[str, Any]) -> None:
+    """Numbers a target's validators let through: nan and inf (a finite bound is not checked
+    by pydantic's gt/ge on an infinite value), numbers past 2**40 and a DRAM bandwidth so small
+    that the cycles of moving a tensor would not fit a 64-bit counter."""
+    for key, value in fields.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TargetError(f"invalid target field '{key}' = {value}: must be a finite number")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > MAX_NUMBER:
+            raise TargetError(
+                f"invalid target field '{key}' = {value!r}: must be <= 2**40 (the cycle and "
+                "byte counts it enters are 64-bit integers)"
+            )
+    bw = fields.get("dram_bw_bytes_per_cycle")
+    if isinstance(bw, int | float) and not isinstance(bw, bool) and 0 < bw < MIN_DRAM_BW:
+        raise TargetError(
+            f"invalid target field 'dram_bw_bytes_per_cycle' = {bw!r}: must be >= {MIN_DRAM_BW:g} "
+            "(one byte per 1024 cycles; below it the cycle counts of a model overflow)"
+        )

@@ -55,12 +55,16 @@ from pathlib import Path
 from typing import Any
 
 from compiler.tiling import LayerShape, Mapping, MappingError
-from simulator.errors import AccelflowError
+from simulator.errors import AccelflowError, existing_file
 from simulator.target import Target, make_target
 
 FORMAT = "accelflow-mappings"
 VERSION = 2
 OBJECTIVES = ("latency", "energy", "edp")
+
+
+# A database larger than this is refused before it is read (a large one holds ~1 KiB per entry).
+MAX_DATABASE_BYTES = 1 << 30
 
 
 class DatabaseError(AccelflowError):
@@ -337,12 +341,15 @@ def _read_json(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise DatabaseError(f"{path}: no such mapping database")
+    existing_file(path, DatabaseError, MAX_DATABASE_BYTES)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DatabaseError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
     except UnicodeDecodeError:
         raise DatabaseError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except RecursionError:
+        raise DatabaseError(f"{path}: not a mapping database (JSON nested too deeply)") from None
     except OSError as err:
         raise DatabaseError(f"{path}: cannot be read ({err.strerror})") from None
 

@@ -27,13 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from simulator.errors import AccelflowError
+from simulator.errors import AccelflowError, existing_file
 
 LOG_VERSION = 1
 
 
 class TuneError(AccelflowError):
     """Bad tuning settings, or a log that cannot be resumed."""
+
+
+# The types of what a header record holds (`TuneLog.new_header`), checked on reading a log.
+_HEADER_FIELDS = {"model": str, "model_sha256": str, "target": dict, "config": dict}
 
 
 class TuneLog:
@@ -43,8 +47,11 @@ class TuneLog:
         self.path = Path(path) if path is not None else None
         self._file = None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a")  # noqa: SIM115 (open for the whole run)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a")  # noqa: SIM115 (open for the whole run)
+            except OSError as err:
+                raise TuneError(f"{self.path}: cannot be written ({err.strerror or err})") from None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         if self._file is None:
@@ -68,8 +75,7 @@ class TuneLog:
         path = Path(path)
         if not path.exists():
             raise TuneError(f"{path}: no such tuning log")
-        if not path.is_file():
-            raise TuneError(f"{path}: not a regular file (a tuning log is a JSON-lines file)")
+        existing_file(path, TuneError)
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
         records = []
@@ -87,6 +93,12 @@ class TuneLog:
             raise TuneError(
                 f"{path}: log version {records[0].get('version')!r}, expected {LOG_VERSION}"
             )
+        for key, kind in _HEADER_FIELDS.items():
+            if key in records[0] and not isinstance(records[0][key], kind):
+                raise TuneError(
+                    f'{path}: the header record\'s "{key}" is missing or not a '
+                    f"{kind.__name__}; not a log accelflow wrote"
+                )
         if end < len(data):
             with open(path, "r+b") as f:
                 f.truncate(end)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compiler.tiling import LayerShape, Mapping
+from simulator.errors import MAX_SEED, checked_number
 from simulator.target import Target, load_target, make_target
 from tuner.cost_model import evaluate
 from tuner.db import OBJECTIVES, MappingDB, objective_value
@@ -74,6 +75,9 @@ class TuneConfig:
             )
         if self.budget < 1 or self.top_k < 0 or self.batch < 1 or self.max_tiles < 1:
             raise TuneError("budget, batch and max-tiles must be >= 1, top-k >= 0")
+        checked_number(self.seed, "seed", minimum=0, maximum=MAX_SEED, error=TuneError)
+        if self.time_limit is not None:
+            checked_number(self.time_limit, "time limit", minimum=0, error=TuneError)
         bad = [a for a in self.axes if a not in AXIS_GROUPS]
         if bad:
             raise TuneError(f"unknown axis '{bad[0]}' (one of {', '.join(AXIS_GROUPS)})")
@@ -83,7 +87,12 @@ class TuneConfig:
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> TuneConfig:
-        return TuneConfig(**{**data, "axes": tuple(data.get("axes", AXIS_GROUPS))})
+        try:
+            return TuneConfig(**{**data, "axes": tuple(data.get("axes", AXIS_GROUPS))})
+        except TypeError as err:  # an unknown or missing key: a log written by hand
+            raise TuneError(
+                f"the logged search settings do not fit this accelflow ({err})"
+            ) from None
 
 
 @dataclass

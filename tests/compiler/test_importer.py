@@ -218,7 +218,7 @@ def test_error_missing_initializer(tmp_path: Path):
     onnx.save(model, str(path))
     _raises(
         path,
-        r"^node 'x_conv' \(op Conv\): input 'w' is not produced by any node, "
+        r"^missing\.onnx: node 'x_conv' \(op Conv\): input 'w' is not produced by any node, "
         r"initializer or graph input$",
     )
 

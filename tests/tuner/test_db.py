@@ -276,7 +276,7 @@ def test_missing_and_binary_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DatabaseError, match="not valid JSON"):
         MappingDB.load(binary)
-    with pytest.raises(DatabaseError, match="cannot be read"):
+    with pytest.raises(DatabaseError, match="not a regular file"):
         MappingDB.load(tmp_path)
 
 
