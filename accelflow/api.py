@@ -575,6 +575,10 @@ class CheckReport:
     rtol: float
     reference: str = ONNX_REFERENCE
     fallback: str | None = None
+    # Per output with non-finite values (NaN, inf) on either side: what each side holds. Where
+    # both hold the same ones at the same places, the finite rest is compared; else the output
+    # fails (its error is inf).
+    nonfinite: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -690,18 +694,57 @@ def check(
     if on_reference is not None:
         on_reference()
     ref, used, fallback = run_reference(model, inputs, names, reference)
-    errors = {}
+    errors, nonfinite = {}, {}
     for name in names:
         ours = np.asarray(outputs[name], dtype=np.float64)
         want = np.asarray(ref[name], dtype=np.float64)
         if ours.shape != want.shape:
             errors[name] = (float("inf"), 1.0)
             continue
+        finite = np.isfinite(ours) & np.isfinite(want)
+        if not finite.all():
+            same = np.array_equal(ours[~finite], want[~finite], equal_nan=True)
+            same = same and np.array_equal(np.isfinite(ours), np.isfinite(want))
+            nonfinite[name] = (
+                f"{int((~np.isfinite(ours)).sum())} non-finite value(s) in ours, "
+                f"{int((~np.isfinite(want)).sum())} in the reference"
+                + (", at the same places (the finite rest compared)" if same else "")
+            )
+            if not same:
+                errors[name] = (float("inf"), 1.0)
+                continue
+            ours, want = ours[finite], want[finite]
         errors[name] = (
             float(np.max(np.abs(ours - want), initial=0.0)),
             float(np.max(np.abs(want), initial=0.0)),
         )
-    return CheckReport(errors=errors, rtol=rtol, reference=used, fallback=fallback)
+    return CheckReport(
+        errors=errors, rtol=rtol, reference=used, fallback=fallback, nonfinite=nonfinite
+    )
+
+
+def first_nonfinite(tensors: Mapping[str, np.ndarray]) -> str | None:
+    """The first of `tensors` (floating point) holding NaN or inf, said in a few words (its name,
+    how many, the first index), or None when all are finite."""
+    for name, value in tensors.items():
+        value = np.asarray(value)
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(value)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            return (
+                f"'{name}' holds {int(bad.sum())} non-finite value(s) "
+                f"({value[first]} at index {list(first)})"
+            )
+    return None
+
+
+def model_weights(model: ModelLike) -> dict[str, np.ndarray]:
+    """The model's initializers as arrays (for `first_nonfinite`)."""
+    from onnx import numpy_helper
+
+    return {t.name: numpy_helper.to_array(t) for t in _load_model(model).graph.initializer}
 
 
 def tune(

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -427,7 +428,15 @@ def _save_outputs(path: Path, outputs: dict[str, Any]) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from accelflow.api import ReferenceUnavailable, check, random_inputs, read_inputs, simulate
+    from accelflow.api import (
+        ReferenceUnavailable,
+        check,
+        first_nonfinite,
+        model_weights,
+        random_inputs,
+        read_inputs,
+        simulate,
+    )
     from simulator.stats import table_width
 
     checked_number(args.seed, "--seed", minimum=0, maximum=MAX_SEED)
@@ -446,6 +455,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         inputs = (
             read_inputs(args.inputs, program) if args.inputs else random_inputs(program, args.seed)
         )
+    if args.check:  # non-finite inputs or weights make the comparison meaningless
+        for what, tensors in (("input", inputs or {}), ("weight", model_weights(args.model))):
+            bad = first_nonfinite(tensors)
+            if bad is not None:
+                raise AccelflowError(
+                    f"--check: {what} {bad}; the comparison with the reference needs finite {what}s"
+                )
     t0 = time.perf_counter()
     with err_console.status("simulating...", spinner="dots"):
         sim = simulate(
@@ -516,14 +532,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if report is not None:
         name, rel = report.worst()
         if not report.ok:
+            how = (
+                f": {report.nonfinite[name]}"
+                if name in report.nonfinite and math.isinf(rel)
+                else f" by {rel:.3g} (relative to its largest value; tolerance {report.rtol:g})"
+            )
             err_console.print(
                 f"check FAILED: output '{name}' differs from the ONNX reference "
-                f"({report.reference}) by {rel:.3g} (relative to its largest value; "
-                f"tolerance {report.rtol:g})",
+                f"({report.reference}){how}",
                 markup=False,
                 soft_wrap=True,
             )
             return EXIT_CHECK_FAILED
+        for output, note in report.nonfinite.items():
+            err_console.print(f"notice: output '{output}': {note}", markup=False, soft_wrap=True)
         if not args.json:
             print(
                 f"check passed: {len(report.errors)} output(s) match the ONNX reference "

@@ -277,7 +277,37 @@ def _inputs_cases() -> list[Case]:
         np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
         return _simulate(d, "--inputs", path)
 
+    def nan_weight(d):
+        w = W.copy()
+        w[1, 2] = np.nan
+        model = make_model(
+            [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+            [vi("x", [1, 4])],
+            [vi("y", [1, 3])],
+            [tensor("w", w)],
+        )
+        return ["simulate", save_model(model, d / "nan.onnx"), "--check"]
+
     return [
+        # Non-finite values make --check meaningless: the tensor is named, exit 2 (issue 13).
+        Case(
+            "check-input-inf",
+            lambda d: _simulate(
+                d,
+                "--check",
+                "--inputs",
+                _npy(d, "x.npy", np.array([[1, np.inf, 0, 2]], np.float32)),
+            ),
+            ("input 'x'", "non-finite", "[0, 1]"),
+        ),  # fmt: skip
+        Case(
+            "check-input-nan",
+            lambda d: _simulate(
+                d, "--check", "--inputs", _npy(d, "x.npy", np.full((1, 4), np.nan, np.float32))
+            ),
+            ("input 'x'", "4 non-finite"),
+        ),  # fmt: skip
+        Case("check-weight-nan", nan_weight, ("weight 'w'", "[1, 2]")),
         Case("inputs-npy-strings", npy(np.array([["a", "b", "c", "d"]])), ("x.npy",)),
         Case("inputs-npy-bytes", npy(np.array([[b"a", b"b", b"c", b"d"]])), ("x.npy",)),
         Case("inputs-npy-complex", npy(np.ones((1, 4), np.complex64)), ("x.npy",)),

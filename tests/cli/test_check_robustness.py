@@ -309,3 +309,37 @@ def test_targets_table_fits(capsys, monkeypatch, columns):
     for name in PRESETS:
         assert re.search(rf"│ {re.escape(name)} +│", out), name
     assert "12288/12288/4096" in out and "1024" in out
+
+
+def _log_model():
+    graph = helper.make_graph(
+        [helper.make_node("Log", ["x"], ["y"], name="/log")],
+        "log",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log of -1 and 0, on purpose
+def test_nonfinite_outputs_where_the_reference_has_them_too_compare_the_rest(tmp_path, capsys):
+    # log(-1) is NaN and log(0) is -inf in ours and in the reference: the finite rest compared.
+    path = tmp_path / "log.onnx"
+    onnx.save(_log_model(), path)
+    x = np.array([[1.0, -1.0, 0.0, 2.0]], np.float32)
+    report = check(path, {"x": x}, {"y": np.log(x)})
+    assert (
+        report.ok and "2 non-finite value(s) in ours, 2 in the reference" in report.nonfinite["y"]
+    )
+    # ours NaN where the reference is finite: a failure that says so (not "by nan").
+    ours = np.log(np.abs(x) + 1)
+    ours[0, 3] = np.nan
+    report = check(path, {"x": np.abs(x) + 0.5}, {"y": ours})
+    assert not report.ok and report.nonfinite["y"].startswith("1 non-finite value(s) in ours, 0")
+    np.save(tmp_path / "x.npy", np.array([[1.0, -1.0, 0.5, 2.0]], np.float32))
+    code, _, err = run(capsys, "simulate", path, "--inputs", tmp_path / "x.npy", "--check")
+    assert (
+        code == 0 and "notice: output 'y': 1 non-finite value(s) in ours, 1 in the reference" in err
+    )
