@@ -46,6 +46,7 @@ Version-1 files (keyed by the full fingerprint, no objective) are read as latenc
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -124,12 +125,33 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files `write_atomic` left beside `path` in a process that no longer
+    runs (killed while writing: nothing could clean up then); a live writer's are kept."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
+
+
 def write_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that a reader (or a crash) sees the old file or the new one,
     never a partial one: a temporary file in the same folder, fsync, then rename over."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temporaries(path)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)

@@ -41,6 +41,33 @@ class InProcess:
         pass
 
 
+def die_with_parent(parent: int) -> None:
+    """A pool worker's initializer: the worker ends when the process that started it does, even
+    when that one is killed (SIGKILL leaves no chance to shut the pool down): on Linux the
+    kernel sends it SIGKILL (prctl PR_SET_PDEATHSIG), elsewhere a thread polls the parent."""
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+        if os.getppid() != parent:  # it died before the call
+            os._exit(1)
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class ProcessPool:
     """A pool of `workers` processes (spawned); one payload per task."""
 
@@ -52,7 +79,10 @@ class ProcessPool:
         self.workers = workers or os.cpu_count() or 1
         self.name = f"pool:{self.workers}"
         self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
         )
 
     def map(self, fn: Callable[[Any], Any], payloads: Sequence[Any]) -> list[Any]:
