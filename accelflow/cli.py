@@ -43,7 +43,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -114,8 +114,21 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, its errors said as every other error: one `error:` line, exit 2
+    (argparse prints the usage and a `PROG: error:` line). Subcommands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        err_console.print(
+            f"error: {self.prog}: {message} (see '{self.prog} --help')",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="accelflow", description="ONNX -> accelerator mapping -> cycle-level simulation"
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")

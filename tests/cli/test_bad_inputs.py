@@ -404,6 +404,12 @@ def _number_cases() -> list[Case]:
         tune("--hw", "--buffer-budget", "inf", says=("--buffer-budget",)),
         tune("--strategy", "nope", says=("nope",)),
         tune("--axes", "nope", says=("nope",)),
+        # argparse's own errors: one line too, naming the subcommand and where to look.
+        sim("--seed", "abc", says=("accelflow simulate", "--seed", "'abc'")),
+        sim("--target", says=("--target", "expected one argument")),
+        Case("argparse-unknown-command", lambda d: ["simulat", model_file(d)], ("'simulat'",)),
+        Case("argparse-no-command", lambda d: [], ("COMMAND",)),
+        Case("argparse-db-no-action", lambda d: ["db"], ("accelflow db", "ACTION")),
     ]
 
 
