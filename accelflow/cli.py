@@ -431,11 +431,18 @@ def _output_path(args: argparse.Namespace) -> Path | None:
 
 
 def _save_outputs(path: Path, outputs: dict[str, Any]) -> None:
+    """The outputs as an .npz at exactly `path` (np.savez would append .npz), written whole or
+    not at all (`write_atomic`)."""
+    import io
+
     import numpy as np
 
+    from tuner.db import write_atomic
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **outputs)
     try:
-        with open(path, "wb") as f:  # exactly this name (np.savez would append .npz)
-            np.savez(f, **outputs)
+        write_atomic(path, buffer.getvalue())
     except OSError as err:
         raise AccelflowError(f"--save-outputs {path}: {err.strerror or err}") from None
 

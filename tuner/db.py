@@ -144,16 +144,17 @@ def _running(pid: int) -> bool:
     return True
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so that a reader (or a crash) sees the old file or the new one,
-    never a partial one: a temporary file in the same folder, fsync, then rename over."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write `text` (str or bytes) to `path` so that a reader (or a crash) sees the old file or
+    the new one, never a partial one: a temporary file in the same folder, fsync, then rename
+    over."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
     prefix = f".{path.name}.{os.getpid()}."
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
