@@ -309,12 +309,7 @@ def _resumed_session(args: argparse.Namespace) -> TuneSession:
             f"--resume continues the logged run with its model, target and settings; "
             f"drop {given[0]}"
         )
-    try:
-        return TuneSession.resume(args.resume, db=args.output, executor=args.executor)
-    except KeyError as err:  # a header record without a field every header has
-        raise TuneError(
-            f"{args.resume}: the header record has no {err}; not a log accelflow wrote"
-        ) from None
+    return TuneSession.resume(args.resume, db=args.output, executor=args.executor)
 
 
 def _interrupted(session: TuneSession) -> int:

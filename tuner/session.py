@@ -300,6 +300,11 @@ class TuneSession:
         make_folders(db)
         first = hw_header if hw_header is not None else header
         assert first is not None
+        for key in ("model", "config"):  # every header has them: else not a log we wrote
+            if key not in first:
+                raise TuneError(
+                    f"{log}: the header record has no '{key}'; not a log accelflow wrote"
+                )
         return TuneSession(
             first["model"], db, log, TuneConfig.from_json(first["config"]), executor,
             input_shapes=_shapes_of(first) or _shapes_of(header or {}),
