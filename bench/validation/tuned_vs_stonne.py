@@ -48,6 +48,7 @@ OUT = Path(__file__).with_name("tuned_vs_stonne.csv")
 HARDWARE = {"num_ms": 64, "dn_bw": 8, "rn_bw": 8}
 # STONNE's dims of the scaled AlexNet layers (bench/validation/stonne.csv).
 LAYERS = {
+    "conv1": ("alexnet_conv1_k16_out27", dict(R=11, S=11, C=3, K=16, X=115, Y=115, stride=4)),
     "conv2": ("alexnet_conv2_c16k16", dict(R=5, S=5, C=16, K=16, X=31, Y=31, stride=1)),
     "conv3": ("alexnet_conv3_c32k32", dict(R=3, S=3, C=32, K=32, X=15, Y=15, stride=1)),
     "conv5": ("alexnet_conv5_c48k32", dict(R=3, S=3, C=48, K=32, X=15, Y=15, stride=1)),
@@ -192,13 +193,19 @@ def summary(path: Path) -> list[str]:
     key = lambda r: (r["layer"], r["accumulation_buffer"])  # noqa: E731
     for (layer, acc), group in itertools.groupby(sorted(records, key=key), key=key):
         group = list(group)
-        refused = [r for r in group if not r["stonne"]]
+        refused = [r for r in group if not r["stonne"] and r["rank_ours"] != "0"]
         tiles = [r for r in group if r["rank_ours"] != "0" and r["stonne"]]
         mrna = [r for r in group if r["rank_ours"] == "0" and r["stonne"]]
+        mrna_failed = [r for r in group if r["rank_ours"] == "0" and not r["stonne"]]
         rho = spearman([int(r["ours"]) for r in tiles], [int(r["stonne"]) for r in tiles])
         pick = min(tiles, key=lambda r: int(r["rank_ours"]))
         best = min(tiles, key=lambda r: int(r["stonne"]))
-        m_tile = mrna[0]["tile"].removeprefix("mRNA: ") if mrna else "(aborts: no aux room)"
+        if mrna:
+            m_tile = mrna[0]["tile"].removeprefix("mRNA: ")
+        elif mrna_failed:  # STONNE's mapper itself failed
+            m_tile = f"(mRNA fails: {mrna_failed[0]['note'].removeprefix('STONNE aborts: ')})"
+        else:  # not run: its tile would leave no room for the aux multipliers
+            m_tile = "(not run: no aux room)"
         m_cyc = int(mrna[0]["stonne"]) if mrna else math.nan
         ratio = f"{int(pick['stonne']) / m_cyc:.3f}" if mrna else "-"
         lines.append(

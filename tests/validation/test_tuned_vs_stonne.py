@@ -40,7 +40,7 @@ def test_the_recorded_plan_covers_each_layer_both_ways():
     assert len(GROUPS) >= 4
     for (_, acc), group in GROUPS.items():
         tiles = [r for r in group if r["rank_ours"] != "0"]
-        assert len(tiles) >= 19
+        assert len(tiles) >= 18  # the top 20, or every legal tile (conv1 on 64 MS: 18)
         assert any(r["rank_ours"] == "0" for r in group) == (acc == "1")  # mRNA: buffer on
 
 
