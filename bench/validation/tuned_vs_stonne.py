@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from accelflow.export.stonne import command as stonne_command  # noqa: E402
 from bench.validation import stonne_compare as sc  # noqa: E402
 from simulator.arch import maeri  # noqa: E402
 
@@ -89,18 +90,16 @@ def ours(dims: dict[str, int], tile: tuple[int, ...], acc: bool) -> int:
 
 
 def command(name: str, dims: dict[str, int], tile: tuple[int, ...] | None, acc: bool) -> str:
-    layer = " ".join(f"-{k}={dims[k]}" for k in ("R", "S", "C", "K")) + " -G=1 -N=1"
-    layer += f" -X={dims['X']} -Y={dims['Y']} -strides={dims['stride']}"
-    spatial = (
-        " ".join(f"-{r}={v}" for r, v in zip(ROLES, tile, strict=True))
-        if tile
-        else "-generate_tile=performance"
-    )
-    hw = " ".join(f"-{k}={v}" for k, v in HARDWARE.items())
-    return (
-        f"./stonne -CONV -layer_name={name} {layer} {spatial} {hw} "
-        f"-accumulation_buffer={int(acc)} -print_stats=0"
-    )
+    """STONNE's command line for the layer with spatial tile `tile` (None: mRNA's)."""
+    params: dict[str, int | str] = {"layer_name": name}
+    params.update({k: dims[k] for k in ("R", "S", "C", "K")}, G=1, N=1)
+    params.update(X=dims["X"], Y=dims["Y"], strides=dims["stride"])
+    if tile:
+        params.update(zip(ROLES, tile, strict=True))
+    else:
+        params["generate_tile"] = "performance"
+    params.update(HARDWARE, accumulation_buffer=int(acc), print_stats=0)
+    return stonne_command("CONV", params)
 
 
 def run_stonne(stonne: Path, line: str) -> tuple[int | None, float, str]:

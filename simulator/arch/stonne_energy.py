@@ -35,6 +35,8 @@ import math
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from simulator.arch import maeri, maeri_art
 
 # STONNE's energy table (energy_tables/energy_model.txt, docs/stonne-energy.md section 1): per
@@ -101,7 +103,7 @@ def tile_events(
     """STONNE's event counts (`EVENTS`) of MAERI COMPUTEs (module docstring), array code like
     `maeri.compute_cycles`: z, t by role (8 each), `steps` the CONFIG row's (`maeri.STEP_FIELDS`),
     `constants` the tile's `CONSTANTS`, `acc` the COMPUTE's partial-sum reload between buffer
-    tiles. Ints (xp = `_Int`) or arrays (numpy)."""
+    tiles. Scalars or arrays (xp = numpy)."""
     counts = maeri.tile_counts(z, t, xp)
     folds, ktiles, wx, wy = (counts[k] for k in ("folds", "ktiles", "windows_x", "windows_y"))
     vn, nv = counts["vn"], counts["nv"]
@@ -149,9 +151,10 @@ def maeri_events(
     steps = maeri.step_costs(tuple(t), stride, z[1], ms, dn, aux)
     constants = spatial_constants(tuple(t), stride, z[1], ms, dn, aux)
     stride_y = stride if isinstance(stride, int) else stride[1]
-    return tile_events(
-        z, t, steps, constants, stride_y, ms, dn, int(accumulation_buffer), acc, _Int
+    events = tile_events(
+        z, t, steps, constants, stride_y, ms, dn, int(accumulation_buffer), acc, np
     )
+    return {name: int(v) for name, v in events.items()}
 
 
 def sigma_events(stationary: Any, streamed: Any, ms: int, dn: int) -> dict[str, int]:
@@ -165,8 +168,6 @@ def sigma_events(stationary: Any, streamed: Any, ms: int, dn: int) -> dict[str, 
     every streamed vector, its non-zeros in the iteration's K range: all of K, but for a split
     row's chunks from the previous chunk's last column + 1 (0 for the first) to the chunk's last
     column (K - 1 for the last chunk). Port sends: every weight, product input and psum."""
-    import numpy as np
-
     from simulator.arch import sigma
 
     stationary, streamed = np.asarray(stationary, bool), np.asarray(streamed, bool)
@@ -258,8 +259,6 @@ def layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]:
     them). The CONFIG's steps and the spatial tile's constants are derived as for the timing
     (`maeri.derive_steps`: from the layer's first COMPUTE). STONNE has no vector unit: `vector`
     is 0."""
-    import numpy as np
-
     from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
 
     ms, dn = int(target.num_multipliers), int(target.dn_bw_elems_per_cycle)
@@ -275,23 +274,12 @@ def layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]:
         kind = int(r.kind[at])
         t = [int(v) for v in maeri.by_role(r.size[at], kind, np)]
         steps = [int(v) for v in r.steps[at]]
-        stride_y = 1 if kind else max(int(r.stride[at][1]), 1)
         stride = (1, 1) if kind else tuple(max(int(v), 1) for v in r.stride[at])
         first = [int(v) for v in maeri.by_role(r.size[computes[0]], kind, np)]
         constants = spatial_constants(tuple(t), stride, first[1], ms, dn, bool(steps[5]))
         z = maeri.by_role(r.size[computes].T, kind, np)
         events = tile_events(
-            z, t, steps, constants, stride_y, ms, dn, acc_buffer, r.acc[computes], np
+            z, t, steps, constants, stride[1], ms, dn, acc_buffer, r.acc[computes], np
         )
         totals = {name: int(np.sum(v)) for name, v in events.items()}
     return {**energy(totals, cycles, ms, dn, bool(acc_buffer)), "vector": 0.0}
-
-
-class _Int:
-    """The array namespace of Python ints for `maeri`'s array code (`maximum` only)."""
-
-    maximum = staticmethod(max)
-
-    @staticmethod
-    def where(cond: Any, a: Any, b: Any) -> Any:
-        return a if cond else b
