@@ -1,14 +1,14 @@
 """Fuzz the whole flow: random small ONNX graphs on random targets, outputs against onnx.reference.
 
-    python bench/fuzz.py --cases 10000 [--seed 0] [--json fuzz.json] [--stop-on-failure]
+    python bench/fuzz.py --cases 10000 [--seed 0] [--jobs 2] [--json fuzz.json] [--stop-on-failure]
 
 Every case draws a graph of 1 to 6 operators over what the accelerators and the vector unit run
 (Conv with groups, depthwise, strides, padding and dilation; MaxPool, AveragePool,
 GlobalAveragePool; Gemm with or without transB and bias; MatMul; Add of a constant or of an
 earlier tensor; Relu; Flatten), shapes that include 1 and primes, and a target (tpu-like-small
 with ws/os/is and 2 to 16 rows and columns, maeri-N (4 to 64 multipliers) with the
-accumulation buffer on or off and either energy model, sigma-N (4 to 64) with few read/write
-ports; global buffers down to 1 KiB so that tiles have edges). It
+accumulation buffer on or off, sigma-N (4 to 64) with few read/write ports, either energy
+model on both; global buffers down to 1 KiB so that tiles have edges). It
 compiles the graph, simulates it with values and compares every output with onnx.reference
 (|ours - ref| <= 1e-4 x max|ref|). A case fails when the flow raises anything (a crash: a
 user-facing `AccelflowError` on a valid graph counts too), when an output differs (a
@@ -198,7 +198,7 @@ def random_target(d: Draw) -> tuple[str, list[str]]:
     overrides = [f"dn_bw_elems_per_cycle={dn}", f"rn_bw_elems_per_cycle={rn}", *buffers]
     if family == "maeri":
         overrides.append(f"accumulation_buffer={d.choice(['true', 'false'])}")
-        overrides.append(f"energy_model={d.choice(['table', 'stonne'])}")
+    overrides.append(f"energy_model={d.choice(['table', 'stonne'])}")
     return f"{family}-{ms}", overrides
 
 
@@ -237,32 +237,52 @@ def describe(model: onnx.ModelProto, ops: list[str], preset: str, overrides: lis
     return f"{preset} {' '.join(overrides)} | input {inputs[0]} | {' -> '.join(ops)}"
 
 
+def one_case(seed: int) -> tuple[int, str, str, str, str]:
+    """Draw and run the case of `seed`: (seed, target family, outcome kind, text, detail).
+    A module-level function so that worker processes can run it."""
+    d = NumpyDraw(np.random.default_rng(seed))
+    model, ops = random_model(d, seed)
+    preset, overrides = random_target(d)
+    outcome = run_case(model, preset, overrides, seed)
+    text = "" if outcome.kind == "pass" else describe(model, ops, preset, overrides)
+    return seed, preset.split("-")[0], outcome.kind, text, outcome.detail
+
+
+def _outcomes(seeds: range, jobs: int):
+    """Each case's result in seed order, from `jobs` worker processes (spawned: no JAX state
+    is shared) or from this one."""
+    if jobs == 1:
+        yield from map(one_case, seeds)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    # A fresh worker now and then bounds the growth of JAX's compilation caches.
+    with ctx.Pool(jobs, maxtasksperchild=1000) as pool:
+        yield from pool.imap(one_case, seeds, chunksize=4)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0, help="seed of the first case (case i: seed+i)")
     ap.add_argument("--json", type=Path, help="write the counts and every failure here")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--stop-on-failure", action="store_true")
     args = ap.parse_args(argv)
-    if args.cases < 1 or args.seed < 0:
-        ap.error("--cases must be >= 1 and --seed >= 0")
+    if args.cases < 1 or args.seed < 0 or args.jobs < 1:
+        ap.error("--cases and --jobs must be >= 1 and --seed >= 0")
     counts = {"pass": 0, "crash": 0, "mismatch": 0}
     by_family = {"tpu": 0, "maeri": 0, "sigma": 0}
     failures = []
     start = time.perf_counter()
-    for i in range(args.cases):
-        seed = args.seed + i
-        d = NumpyDraw(np.random.default_rng(seed))
-        model, ops = random_model(d, seed)
-        preset, overrides = random_target(d)
-        outcome = run_case(model, preset, overrides, seed)
-        counts[outcome.kind] += 1
-        by_family[preset.split("-")[0]] += 1
-        if outcome.kind != "pass":
-            text = describe(model, ops, preset, overrides)
-            failures.append({"seed": seed, "kind": outcome.kind, "case": text,
-                             "detail": outcome.detail})  # fmt: skip
-            print(f"seed {seed}: {outcome.kind}: {text}\n  {outcome.detail.splitlines()[0]}")
+    seeds = range(args.seed, args.seed + args.cases)
+    for i, (seed, family, kind, text, detail) in enumerate(_outcomes(seeds, args.jobs)):
+        counts[kind] += 1
+        by_family[family] += 1
+        if kind != "pass":
+            failures.append({"seed": seed, "kind": kind, "case": text, "detail": detail})
+            print(f"seed {seed}: {kind}: {text}\n  {detail.splitlines()[0]}", flush=True)
             if args.stop_on_failure:
                 break
         if (i + 1) % 50 == 0 or i + 1 == args.cases:
@@ -275,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "cases": sum(counts.values()), **counts, "targets": by_family,
         "seconds": round(time.perf_counter() - start, 1), "first_seed": args.seed,
+        "jobs": args.jobs,
         "failures": failures,
     }  # fmt: skip
     if args.json:
