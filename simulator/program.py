@@ -11,7 +11,7 @@ A Program is
 - `target`: the fields of the Target the program was compiled for.
 
 The row schema. `ROW` declares the fields of an instruction row once, in order: scalars (one
-column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[11]`, `sparse[6]`, whose
+column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[11]`, `sparse[10]`, whose
 columns are also named one by one: `off0`, `m`, `c_full0`, `w_nnz`). Every producer builds rows
 with `ROW.encode(count, **named values)` and every consumer reads them with
 `ROW.view(rows).<field>` (numpy or JAX, one row or many); nothing else knows a column number.
@@ -25,7 +25,8 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     stride[2]                        CONFIG: the layer's stride (conv2d)
     steps[11]                        MAERI CONFIG: the controller's port costs and the psum round
                                      trips (maeri.STEP_FIELDS), derived by the simulator before a run
-    sparse[6]                        SIGMA COMPUTE: the tile's bitmap statistics (sigma.SPARSE_FIELDS)
+    sparse[10]                       SIGMA COMPUTE: the tile's bitmap statistics and energy events
+                                     (sigma.SPARSE_FIELDS)
     vector[4]                        VECTOR: operations, DRAM bytes read, DRAM bytes written,
                                      fused (1: in the output stage of the layer before it)
 
@@ -71,7 +72,7 @@ import numpy as np
 
 from simulator.errors import AccelflowError
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 
 # Opcodes.
 OP_NOP = 0
@@ -261,7 +262,7 @@ class RowSchema:
         return "\n".join(lines)
 
 
-# The instruction row, format 9 (docs/program.md "Instructions"). The members of `steps` and
+# The instruction row, format 10 (docs/program.md "Instructions"). The members of `steps` and
 # `sparse` are the values simulator.arch.maeri.STEP_FIELDS and simulator.arch.sigma.SPARSE_FIELDS order
 # (a test holds them equal; this module imports no architecture).
 ROW = RowSchema(
@@ -333,8 +334,20 @@ ROW = RowSchema(
     Field(
         "sparse",
         ("compute",),
-        "SIGMA: the bitmap statistics of the tile's weights (simulator/arch/sigma.py)",
-        members=("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits"),
+        "SIGMA: the bitmap statistics of the tile's weights (simulator/arch/sigma.py): its "
+        "timing and traffic, then STONNE's energy events per streamed column",
+        members=(
+            "sg_iters",
+            "sg_fill",
+            "sg_col",
+            "sg_kreads",
+            "w_nnz",
+            "w_bitmap_bits",
+            "sg_fwd",
+            "sg_vns",
+            "sg_three",
+            "sg_rn",
+        ),  # fmt: skip
     ),
     Field(
         "vector",

@@ -15,7 +15,7 @@ is ~0.2 pJ (Horowitz, "Computing's energy problem", ISSCC 2014: 8-bit add 0.03 p
 MAC 1x, a PE-to-PE transfer 2x, a global-buffer access 6x, a DRAM access 200x): so 0.2 pJ per
 MAC, 0.4 pJ per element hop between PEs, 1.2 pJ per global-buffer byte, 40 pJ per DRAM byte.
 Override them per target (`--set dram_energy_pj_per_byte=...`) to match another technology.
-`energy_model=stonne` (maeri targets) reports STONNE's energy instead: its event counters priced
+`energy_model=stonne` (maeri and sigma targets) reports STONNE's energy instead: its event counters priced
 with its table, static energy included, no DRAM, in STONNE's unit, which it does not state
 (simulator/arch/stonne_energy.py, docs/stonne-energy.md).
 
@@ -70,6 +70,8 @@ Dataflow = Literal["ws", "os", "is"]
 BufferOrganisation = Literal["split", "shared"]
 HostOps = Literal["vector", "host"]
 EnergyModel = Literal["table", "stonne"]
+# The families whose energy STONNE models (simulator/arch/stonne_energy.py).
+STONNE_ENERGY_ARCHS = ("maeri", "sigma")
 # Fields that leave the accelerator layers' mappings and timing unchanged (the vector unit's):
 # left out of the fingerprint, so mapping databases stay valid when they change.
 VECTOR_FIELDS = ("host_ops", "vector_lanes", "vector_fusion", "vector_energy_pj_per_op")
@@ -168,10 +170,10 @@ class Target:
     @model_validator(mode="after")
     def _check_family(self) -> Target:
         self.family.check_target(self)
-        if self.energy_model == "stonne" and self.arch != "maeri":
+        if self.energy_model == "stonne" and self.arch not in STONNE_ENERGY_ARCHS:
             raise ValueError(
-                f"energy_model=stonne prices STONNE's MAERI counters; a {self.arch} target "
-                "takes energy_model=table"
+                f"energy_model=stonne prices STONNE's MAERI and SIGMA counters; a {self.arch} "
+                "target takes energy_model=table"
             )
         return self
 

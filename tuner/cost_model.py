@@ -351,29 +351,40 @@ def _stonne_energy(
     sums: dict[str, Any],
     cycles: Any,
 ) -> dict[str, Any]:
-    """`energy_model=stonne` (a maeri target): STONNE's events of every tile shape
-    (`stonne_energy.tile_events`, the buffer accesses from the tile sums the statistics use),
-    summed over the tiles and priced over `cycles`; the groups as the statistics' components:
-    mac = multiplier + adder, noc = distribution + reduction, sram = buffer, dram = 0."""
+    """`energy_model=stonne` (a maeri or sigma target): STONNE's events of every tile shape
+    (`stonne_energy.tile_events`, MAERI's buffer accesses from the tile sums the statistics
+    use; `stonne_energy.sigma_tile_events` of the dense sparse fields), summed over the tiles
+    and priced over `cycles`; the groups as the statistics' components: mac = multiplier +
+    adder, noc = distribution + reduction, sram = buffer, dram = 0."""
     from simulator.arch import maeri, stonne_energy
 
-    kind = KIND_CODES[shape.kind]
-    sizes = [tiles.sizes[d] for d in shape.dim_names] + [1] * (MAX_DIMS - len(shape.dim_names))
     ms, dn = target.num_multipliers, target.dn_bw_elems_per_cycle
-    acc_buffer = np.int64(target.accumulation_buffer)
-    events = stonne_energy.tile_events(
-        maeri.by_role(sizes, kind, np), maeri.by_role(config["size"], kind, np), config["steps"],
-        config["energy"], config["stride_y"], ms, dn, acc_buffer, 1, np,
-    )  # fmt: skip
-    totals = {name: tiles.sum(v) for name, v in events.items()}
-    # Buffer accesses as the statistics count them: the first visits read no partial sums.
     eb = target.element_bytes
-    totals["buffer_reads"] = (
-        sums["in_rd"] + sums["w_rd"] + sums["out_rd"] + sums["out_rd_first"]
-    ) // eb
-    totals["buffer_writes"] = sums["out_wr"] // eb
-    totals["cb_wires"] = 2 * totals["buffer_writes"]
-    e = stonne_energy.energy(totals, cycles, ms, dn, bool(target.accumulation_buffer))
+    # The partial sums read back, as the statistics count them: none on first visits.
+    psum_reads = (sums["out_rd"] + sums["out_rd_first"]) // eb
+    if target.arch == "sigma":
+        _, m, _, k = gemm_view(shape, tiles.sizes)
+        sparse = target.family.tile_fields(shape, target, tiles.sizes).sparse
+        density = target.activation_density if target.sparse_activations else 1.0
+        per_pass = np.ceil(m * k * density).astype(np.int64)
+        events = stonne_energy.sigma_tile_events(m, sparse, per_pass, 0, ms, dn, np)
+        totals = {name: tiles.sum(v) for name, v in events.items()}
+        totals["buffer_reads"] = totals["buffer_reads"] + psum_reads
+    else:
+        kind = KIND_CODES[shape.kind]
+        dims = shape.dim_names
+        sizes = [tiles.sizes[d] for d in dims] + [1] * (MAX_DIMS - len(dims))
+        acc_buffer = np.int64(target.accumulation_buffer)
+        events = stonne_energy.tile_events(
+            maeri.by_role(sizes, kind, np), maeri.by_role(config["size"], kind, np),
+            config["steps"], config["energy"], config["stride_y"], ms, dn, acc_buffer, 1, np,
+        )  # fmt: skip
+        totals = {name: tiles.sum(v) for name, v in events.items()}
+        totals["buffer_reads"] = (sums["in_rd"] + sums["w_rd"]) // eb + psum_reads
+        totals["buffer_writes"] = sums["out_wr"] // eb
+        totals["cb_wires"] = 2 * totals["buffer_writes"]
+    accumulation_buffer = target.arch == "maeri" and bool(target.accumulation_buffer)
+    e = stonne_energy.energy(totals, cycles, ms, dn, accumulation_buffer)
     return {
         "mac": e["multiplier"] + e["adder"],
         "noc": e["distribution"] + e["reduction"],

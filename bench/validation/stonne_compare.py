@@ -398,8 +398,9 @@ def sigma_layer_model(row: SigmaRow) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def run_sigma_row(row: SigmaRow) -> SigmaRow:
-    """Compile and simulate one SIGMA row with accelflow; fills `ours` and `ours_wall_s`."""
+def run_sigma_row(row: SigmaRow, extra: tuple[str, ...] = ()) -> SigmaRow:
+    """Compile and simulate one SIGMA row with accelflow; fills `ours` and `ours_wall_s`.
+    `extra`: more target overrides (e.g. `energy_model=stonne`)."""
     import accelflow
 
     p = row.params
@@ -414,6 +415,7 @@ def run_sigma_row(row: SigmaRow) -> SigmaRow:
         "dram_bw_bytes_per_cycle=1048576",
         "dram_latency_cycles=0",
         "sram_banks=65536",
+        *extra,
     ]
     start = time.perf_counter()
     result = accelflow.compile(

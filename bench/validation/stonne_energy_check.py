@@ -308,9 +308,18 @@ def accelflow_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def streamed_density(run: Any) -> float:
+    """The non-zero fraction STONNE draws for a SIGMA run's streamed matrix (KN when MK is
+    stationary, else MK)."""
+    p = run.params
+    sparsity = p["MK_sparsity"] if run.dataflow == "MK_STR_KN_STA" else p["KN_sparsity"]
+    return 1 - int(sparsity) / 100
+
+
 def model_errors(rows: set[int] | None, path: Path = ENERGY_CSV) -> list[dict[str, Any]]:
     """accelflow with `energy_model=stonne` (the whole flow, its own cycles) against STONNE's
-    recorded energy, per group and in total, for the MAERI rows: % errors."""
+    recorded energy, per group and in total, for the MAERI and SIGMA rows: % errors. A SIGMA
+    run's streamed sparsity is declared to accelflow as its activation density."""
     from simulator.arch.stonne_energy import GROUPS
 
     with open(path, newline="") as f:
@@ -318,11 +327,18 @@ def model_errors(rows: set[int] | None, path: Path = ENERGY_CSV) -> list[dict[st
     out = []
     for entry in recorded():
         row = entry["row"]
-        if row not in stonne or (rows and row not in rows) or entry["record"]["arch"] != "maeri":
+        if row not in stonne or (rows and row not in rows):
             continue
         calls: list[Any] = []
         with sc.watching("simulate", calls):
-            sc.run_row(entry["run"], extra=("energy_model=stonne",))
+            if entry["record"]["arch"] == "maeri":
+                sc.run_row(entry["run"], extra=("energy_model=stonne",))
+            else:
+                density = streamed_density(entry["run"])
+                extra = ("energy_model=stonne",)
+                if density < 1:
+                    extra += ("sparse_activations=true", f"activation_density={density}")
+                sc.run_sigma_row(entry["run"], extra=extra)
         (((program, _target, *_), _, sim),) = calls
         (layer,) = program.accel_layers()
         stats = sim.stats.layer(layer.name)
@@ -331,8 +347,8 @@ def model_errors(rows: set[int] | None, path: Path = ENERGY_CSV) -> list[dict[st
             g: 100 * (stats.energy_pj[g] / float(s[f"e_{g}"]) - 1) for g in GROUPS if g != "dram"
         }
         errors["total"] = 100 * (stats.total_energy_pj / float(s["total"]) - 1)
-        out.append({"row": row, "regime": s["regime"], "cycles": (int(s["cycles"]), stats.cycles),
-                    "errors": errors})  # fmt: skip
+        out.append({"row": row, "arch": entry["record"]["arch"], "regime": s["regime"],
+                    "cycles": (int(s["cycles"]), stats.cycles), "errors": errors})  # fmt: skip
     return out
 
 
@@ -345,10 +361,7 @@ def print_model(results: list[dict[str, Any]]) -> None:
         errs = " ".join(f"{r['errors'][k]:+8.2f}" for k in keys)
         print(f"{r['row']:3d} {r['regime']:>2s} {cyc:>19s} {errs}")
     worst = {k: max((r["errors"][k] for r in results), key=abs) for k in keys}
-    print(
-        f"{len(results)} MAERI rows; worst: "
-        + ", ".join(f"{k} {v:+.2f} %" for k, v in worst.items())
-    )
+    print(f"{len(results)} rows; worst: " + ", ".join(f"{k} {v:+.2f} %" for k, v in worst.items()))
 
 
 def compare(rows: set[int] | None, path: Path = ENERGY_CSV) -> list[dict[str, Any]]:

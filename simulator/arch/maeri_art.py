@@ -204,6 +204,28 @@ def psum_path(art: Art, multiplier: int) -> list[tuple[int, int]]:
 
 
 @cache
+def vn_reduction(ms: int, sizes: tuple[int, ...]) -> tuple[int, int]:
+    """(3:1 additions, reduction-network links written) of one reduction of VNs of `sizes`
+    multipliers laid side by side from multiplier 0: the ADD_3_1 adders `configure_vns` sets,
+    and per VN its values entering (one link each) plus every adder on their paths
+    (`psum_path`) but the one that sends the sum to memory. STONNE counts both per reduction
+    (docs/stonne-energy.md); MAERI's and SIGMA's energy read them from here."""
+    vns, first = [], 0
+    for size in sizes:
+        vns.append((first, size))
+        first += size
+    art = configure_vns(ms, vns)
+    three = sum(1 for mode in art.mode.values() if mode == "ADD_3_1")
+    links = 0
+    for first, size in vns:
+        nodes: set[tuple[int, int]] = set()
+        for m in range(first, first + size):
+            nodes.update(psum_path(art, m))
+        links += size + len(nodes) - 1
+    return three, links
+
+
+@cache
 def bus_lines(ms: int, rn: int) -> dict[tuple[int, int], tuple[int, int]]:
     """(collection-bus line, input of the line) of every adder (ASNetwork::setMemoryConnections):
     the linked pairs in order (levels from the root, left to right) take line p % rn, inputs

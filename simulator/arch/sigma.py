@@ -30,7 +30,10 @@ simulator/arch/maeri.py:
 
       sg_iters = number of iterations, sg_fill = sum (W + s + b), sg_col = sum max(s, b),
       sg_kreads = sum kr, w_nnz = non-zeros, w_bitmap_bits = elements of the tile (1 bit each),
-      all summed over the reps (groups) of the tile.
+      and STONNE's energy events per streamed column (`iteration_events`, priced by
+      simulator/arch/stonne_energy.py): sg_fwd = later chunks (a psum forwarded in), sg_vns =
+      VN results written, sg_three / sg_rn = the VNs' 3:1 additions and reduction links, all
+      summed over the reps (groups) of the tile.
 
   `dense_tile_stats` gives the same of all-non-zero tiles (the weights `loop_nest.lower(...,
   weights=None)` emits, and what the cost model scores) for arrays of tile shapes at once: a
@@ -72,10 +75,17 @@ from typing import Any
 
 import numpy as np
 
+from simulator.arch import maeri_art
 from simulator.arch.base import ceil_log2, default_xp
 
 # Values of the sparse fields of a SIGMA COMPUTE row, in order (simulator.program.F_SPARSE ...).
-SPARSE_FIELDS = ("sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits")
+SPARSE_FIELDS = (
+    "sg_iters", "sg_fill", "sg_col", "sg_kreads", "w_nnz", "w_bitmap_bits",
+    "sg_fwd", "sg_vns", "sg_three", "sg_rn",
+)  # fmt: skip
+# The first six time the tile and size its traffic; the last four count STONNE's energy events
+# per streamed column (`energy_model=stonne`, simulator/arch/stonne_energy.py).
+ENERGY_FIELDS = SPARSE_FIELDS[6:]
 # Cycles of an iteration besides W, the streamed columns, the adder tree and the bus: the
 # configuration cycle, port -> multiplier, bus -> memory write (docs/stonne-timing.md's fitted +3).
 ITERATION_OVERHEAD = 3
@@ -124,23 +134,38 @@ def dense_iteration_multipliers(rows: Any, k: Any, ms: int) -> Any:
     return np.where(k <= ms, k * np.minimum(rows, ms // np.maximum(k, 1)), ms)
 
 
+def iteration_events(layout: list[int], sizes: list[int], ms: int) -> tuple[int, int, int, int]:
+    """(sg_fwd, sg_vns, sg_three, sg_rn) of one stationary iteration, per streamed column: a
+    partial sum forwarded in (a split row's later chunk), the VNs' results written, and the 3:1
+    additions and reduction links of its VNs (`maeri_art.vn_reduction`: SIGMA's adder tree is
+    configured as MAERI's, from multiplier 0)."""
+    three, links = maeri_art.vn_reduction(ms, tuple(sizes))
+    return int(PSUM in layout), len(sizes), three, links
+
+
+# Per-iteration values `_dense_iteration_costs` tabulates: W + s + b, max(s, b), kr, then the
+# `ENERGY_FIELDS`.
+_ITERATION_VALUES = 7
+
+
 @functools.cache
 def _dense_iteration_costs(ms: int, dn: int, rn: int) -> tuple[np.ndarray, np.ndarray]:
-    """(W + s + b, max(s, b), kr) of the stationary iterations of dense weight matrices, from
-    `pack_vns`: packed [ms + 1, ms + 1, 3], index [k, count] the iteration of `count` rows of k
-    (zeros where count = 0); split [ms + 1, 3], index 0 the first chunk of a split row, index
-    r (1 <= r < ms) a later chunk of r non-zeros."""
+    """(W + s + b, max(s, b), kr, sg_fwd, sg_vns, sg_three, sg_rn) of the stationary
+    iterations of dense weight matrices, from `pack_vns`: packed [ms + 1, ms + 1, 7], index
+    [k, count] the iteration of `count` rows of k (zeros where count = 0); split [ms + 1, 7],
+    index 0 the first chunk of a split row, index r (1 <= r < ms) a later chunk of r
+    non-zeros."""
 
-    def costs(iteration: tuple[list[int], list[int]]) -> tuple[int, int, int]:
+    def costs(iteration: tuple[list[int], list[int]]) -> tuple[int, ...]:
         w, s, b, kreads = iteration_costs(*iteration, ms, dn, rn)
-        return w + s + b, max(s, b), kreads
+        return w + s + b, max(s, b), kreads, *iteration_events(*iteration, ms)
 
-    packed = np.zeros((ms + 1, ms + 1, 3), np.int64)
+    packed = np.zeros((ms + 1, ms + 1, _ITERATION_VALUES), np.int64)
     for k in range(1, ms + 1):
         for count in range(1, ms // k + 1):
             (iteration,) = pack_vns(np.ones((count, k), bool), ms)
             packed[k, count] = costs(iteration)
-    split = np.zeros((ms + 1, 3), np.int64)
+    split = np.zeros((ms + 1, _ITERATION_VALUES), np.int64)
     for r in range(1, ms):  # a row of ms + r non-zeros: the first chunk, then a later one of r
         first, later = pack_vns(np.ones((1, ms + r), bool), ms)
         split[0], split[r] = costs(first), costs(later)
@@ -151,7 +176,7 @@ def dense_tile_stats(
     reps: Any, rows: Any, k: Any, ms: int, dn: int, rn: int
 ) -> tuple[np.ndarray, ...]:
     """`tile_stats` of all-non-zero weight tiles [reps, rows, k] on ms / dn / rn, for arrays of
-    tile shapes (broadcast together): the six sparse fields (`SPARSE_FIELDS`), arrays like k.
+    tile shapes (broadcast together): the sparse fields (`SPARSE_FIELDS`), arrays like k.
 
     `pack_vns` on dense rows: when a row fits (k <= ms) every iteration but the last packs
     `ms // k` whole rows; else every row is split into a first chunk of ms non-zeros and later
@@ -163,7 +188,7 @@ def dense_tile_stats(
     full, rest = rows // per, rows % per
     one, last = packed[kk, per], packed[kk, rest]
     packed_iters = full + (rest > 0)
-    packed_sums = [full * one[..., f] + last[..., f] for f in range(3)]
+    packed_sums = [full * one[..., f] + last[..., f] for f in range(_ITERATION_VALUES)]
     # Split rows: the first chunk, `middle` full later chunks, one later chunk of `tail`.
     later = np.maximum(k - ms, 0)
     chunk = max(ms - 1, 1)
@@ -171,12 +196,17 @@ def dense_tile_stats(
     tail_costs = np.where((tail > 0)[..., None], split[tail], 0)
     split_iters = rows * (1 + middle + (tail > 0))
     split_sums = [
-        rows * (split[0, f] + middle * split[chunk, f] + tail_costs[..., f]) for f in range(3)
+        rows * (split[0, f] + middle * split[chunk, f] + tail_costs[..., f])
+        for f in range(_ITERATION_VALUES)
     ]
     iters = np.where(fits, packed_iters, split_iters)
     sums = [np.where(fits, a, b) for a, b in zip(packed_sums, split_sums, strict=True)]
     elements = rows * k
-    return (reps * iters, *(reps * s for s in sums), reps * elements, reps * elements)
+    timing, events = sums[:3], sums[3:]
+    return (
+        reps * iters, *(reps * s for s in timing), reps * elements, reps * elements,
+        *(reps * e for e in events),
+    )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -320,9 +350,9 @@ def iterations_costs(
     return out
 
 
-def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, int, int, int, int]:
-    """(sg_iters, sg_fill, sg_col, sg_kreads, w_nnz, w_bitmap_bits) of a weight tile `mask`
-    [reps, rows, K] or [rows, K] (non-zero where True): the COMPUTE row's sparse fields."""
+def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, ...]:
+    """The COMPUTE row's sparse fields (`SPARSE_FIELDS`) of a weight tile `mask` [reps, rows,
+    K] or [rows, K] (non-zero where True)."""
     mask = np.asarray(mask, bool)
     if mask.ndim == 2:
         mask = mask[None]
@@ -347,19 +377,14 @@ def tile_stats(mask: np.ndarray, ms: int, dn: int, rn: int) -> tuple[int, int, i
     costs = iterations_costs(iterations, ms, dn, rn)
     w, s, b, kr = costs.T
     fill, col, kreads = int((w + s + b).sum()), int(np.maximum(s, b).sum()), int(kr.sum())
-    count = len(iterations)
+    events = np.array([iteration_events(*it, ms) for it in iterations], np.int64).reshape(-1, 4)
+    fields = [len(iterations), fill, col, kreads, int(mask.sum()), int(mask.size)]
+    fields += [int(v) for v in events.sum(axis=0)]
     if splits.any():
-        split_rows = lengths[splits]
-        iters, split_fill, split_col, split_kr = dense_tile_stats(
-            np.int64(1), np.int64(1), split_rows, ms, dn, rn
-        )[:4]
-        count += int(iters.sum())
-        fill, col, kreads = (
-            fill + int(split_fill.sum()),
-            col + int(split_col.sum()),
-            kreads + int(split_kr.sum()),
-        )
-    return count, fill, col, kreads, int(mask.sum()), int(mask.size)
+        split = dense_tile_stats(np.int64(1), np.int64(1), lengths[splits], ms, dn, rn)
+        for f in (0, 1, 2, 3, 6, 7, 8, 9):  # the chunks' iterations (non-zeros counted above)
+            fields[f] += int(split[f].sum())
+    return tuple(fields)
 
 
 def compute_cycles(m: Any, sparse: Any, ms: Any, xp: Any = None) -> Any:

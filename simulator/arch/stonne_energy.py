@@ -1,7 +1,6 @@
 """STONNE's energy accounting (`energy_model=stonne`): its event counters, closed form per COMPUTE,
-priced with its energy table. MAERI is wired into the simulator and the cost model; SIGMA's
-counters (`sigma_events`, from the stationary packing and the streamed non-zeros) are
-reproduced but not wired yet (a sigma target refuses `energy_model=stonne`).
+priced with its energy table, for MAERI (`tile_events`) and SIGMA (`sigma_tile_events`, from
+the COMPUTE row's sparse fields), in the simulator and the cost model alike.
 
 The specification is docs/stonne-energy.md (written from STONNE's source: the counters each
 unit prints, `energy_tables/energy_model.txt` and `calculate_energy.py`; checked on 60 recorded
@@ -68,7 +67,7 @@ def _reduction(ms: int, span: int, nv: int) -> tuple[int, int]:
     """(3:1 additions, RN wire writes) of one reduction of `nv` VNs of `span` multipliers (the
     aux one included) laid out side by side: the ADD_3_1 adders CompilerART configures, and per
     VN its inputs plus the adders on its values' paths but the one that writes its sum."""
-    return _iteration_reduction(ms, (span,) * nv)
+    return maeri_art.vn_reduction(ms, (span,) * nv)
 
 
 # Per spatial tile, what the events of its COMPUTEs scale: the packages its read ports send for
@@ -157,76 +156,54 @@ def maeri_events(
     return {name: int(v) for name, v in events.items()}
 
 
-def sigma_events(stationary: Any, streamed: Any, ms: int, dn: int) -> dict[str, int]:
-    """STONNE's event counts (`EVENTS`) of a SIGMA GEMM: `stationary` [rows, K] the non-zero
-    mask of the stationary matrix (its rows are packed into VNs, `sigma.pack_vns`), `streamed`
-    [vectors, K] the non-zero mask of the streamed vectors. Per stationary iteration and
-    streamed vector: a product per stationary non-zero mapped, a psum forwarded when a split
-    row's later chunk takes one in (and read back), a write per VN, the VNs' binary additions
-    less CompilerART's 3:1 ones (`maeri_art.configure_vns` on the iteration's VNs, contiguous as
-    on MAERI), their RN wires as on MAERI; the buffer reads the iteration's weights once and, of
-    every streamed vector, its non-zeros in the iteration's K range: all of K, but for a split
-    row's chunks from the previous chunk's last column + 1 (0 for the first) to the chunk's last
-    column (K - 1 for the last chunk). Port sends: every weight, product input and psum."""
-    from simulator.arch import sigma
+def sigma_tile_events(
+    m: Any, sparse: Any, per_pass: Any, psum_reads: Any, ms: int, dn: int, xp: Any
+) -> dict[str, Any]:
+    """STONNE's event counts (`EVENTS`) of SIGMA COMPUTEs, array code: `m` streamed columns,
+    `sparse` the row's fields (`sigma.SPARSE_FIELDS`), `per_pass` the streamed non-zeros of
+    one pass over the streamed matrix, `psum_reads` the partial sums read back (a tile that
+    accumulates onto an earlier K-tile's; STONNE's single GEMM has none).
 
-    stationary, streamed = np.asarray(stationary, bool), np.asarray(streamed, bool)
-    k = stationary.shape[1]
-    vectors = streamed.shape[0]
-    # Streamed non-zeros before each column: range counts by difference.
-    before = np.concatenate([[0], np.cumsum(streamed.sum(axis=0))])
-    iterations = sigma.pack_vns(stationary, ms)
-    totals = dict.fromkeys(("mult", "fwd", "weights", "stream", "writes", "three", "rn"), 0)
-    previous = 0
-    for i, (layout, sizes) in enumerate(iterations):
-        real = [c for c in layout if c != sigma.PSUM]
-        psum = sigma.PSUM in layout
-        next_is_chunk = i + 1 < len(iterations) and sigma.PSUM in iterations[i + 1][0]
-        lo = previous + 1 if psum else 0
-        hi = real[-1] if next_is_chunk else k - 1
-        previous = real[-1]
-        three, rn = _iteration_reduction(ms, tuple(sizes))
-        totals["mult"] += len(real) * vectors
-        totals["fwd"] += int(psum) * vectors
-        totals["weights"] += len(real)
-        totals["stream"] += int(before[hi + 1] - before[lo])
-        totals["writes"] += len(sizes) * vectors
-        totals["three"] += three * vectors
-        totals["rn"] += rn * vectors
-    sends = totals["weights"] + totals["mult"] + totals["fwd"]
+    Per stationary iteration and streamed column: a product per weight non-zero mapped, a psum
+    forwarded in by a split row's later chunk (and read back from the buffer), a result written
+    per VN, the VNs' binary additions less CompilerART's 3:1 ones, their RN links (`sg_fwd`,
+    `sg_vns`, `sg_three`, `sg_rn`, summed over the tile's iterations). The buffer reads the
+    weights once and, per iteration, the streamed non-zeros of its K range: all of K, but a
+    split row's chunks from the previous chunk's last column + 1 to their own last column, so
+    that every iteration but a later chunk reads the streamed matrix once (`sg_iters -
+    sg_fwd` passes). Port sends: every weight, product input and psum."""
+    iters, nnz = sparse[0], sparse[4]
+    fwd, writes, three, links = (m * sparse[6 + i] for i in range(4))
+    mult = m * nnz
+    sends = nnz + mult + fwd
     depth = max(ms // dn, 1).bit_length() - 1
     return {
-        "multiplications": totals["mult"],
-        "forward_psums": totals["fwd"],
-        "additions": totals["mult"] + totals["fwd"] - totals["writes"] - totals["three"],
-        "accumulator_adds": 0,
+        "multiplications": mult,
+        "forward_psums": fwd,
+        "additions": mult + fwd - writes - three,
+        "accumulator_adds": xp.zeros_like(mult),
         "port_sends": sends,
         "routes": sends * depth,
-        "mn_wires": 0,
-        "rn_wires": totals["rn"],
-        "cb_wires": 2 * totals["writes"],
-        "buffer_reads": totals["weights"] + totals["stream"] + totals["fwd"],
-        "buffer_writes": totals["writes"],
+        "mn_wires": xp.zeros_like(mult),
+        "rn_wires": links,
+        "cb_wires": 2 * writes,
+        "buffer_reads": nnz + (iters - sparse[6]) * per_pass + fwd + psum_reads,
+        "buffer_writes": writes,
     }
 
 
-@cache
-def _iteration_reduction(ms: int, sizes: tuple[int, ...]) -> tuple[int, int]:
-    """(3:1 additions, RN wire writes) of one reduction of VNs of `sizes` multipliers packed
-    from multiplier 0 (a SIGMA iteration), as `_reduction` counts them."""
-    vns, first = [], 0
-    for size in sizes:
-        vns.append((first, size))
-        first += size
-    art = maeri_art.configure_vns(ms, vns)
-    three = sum(1 for mode in art.mode.values() if mode == "ADD_3_1")
-    wires = 0
-    for first, size in vns:
-        nodes: set[tuple[int, int]] = set()
-        for m in range(first, first + size):
-            nodes.update(maeri_art.psum_path(art, m))
-        wires += size + len(nodes) - 1
-    return three, wires
+def sigma_events(stationary: Any, streamed: Any, ms: int, dn: int) -> dict[str, int]:
+    """`sigma_tile_events` of one SIGMA GEMM given by its non-zero masks: `stationary` [rows, K]
+    (its rows packed into VNs, `sigma.tile_stats`), `streamed` [vectors, K] (every pass reads
+    its non-zeros)."""
+    from simulator.arch import sigma
+
+    stationary, streamed = np.asarray(stationary, bool), np.asarray(streamed, bool)
+    sparse = [np.int64(v) for v in sigma.tile_stats(stationary, ms, dn, 1)]
+    events = sigma_tile_events(
+        np.int64(streamed.shape[0]), sparse, np.int64(streamed.sum()), 0, ms, dn, np
+    )
+    return {name: int(v) for name, v in events.items()}
 
 
 def energy(
@@ -254,11 +231,28 @@ def energy(
 
 
 def layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]:
-    """Energy by group (`GROUPS` and `vector`, u) of one MAERI layer: `rows` its instruction
-    rows (a CONFIG, its COMPUTEs), `cycles` the layer's cycles (every instance leaks for all of
-    them). The CONFIG's steps and the spatial tile's constants are derived as for the timing
-    (`maeri.derive_steps`: from the layer's first COMPUTE). STONNE has no vector unit: `vector`
-    is 0."""
+    """Energy by group (`GROUPS` and `vector`, u) of one MAERI or SIGMA layer: `rows` its
+    instruction rows (a CONFIG, its COMPUTEs), `cycles` the layer's cycles (every instance leaks
+    for all of them). STONNE has no vector unit: `vector` is 0."""
+    from simulator.program import OP_COMPUTE, ROW
+
+    ms, dn = int(target.num_multipliers), int(target.dn_bw_elems_per_cycle)
+    if target.arch == "sigma":
+        r = ROW.view(np.asarray(rows))
+        at = r.opcode == OP_COMPUTE
+        m, k = r.m[at], r.k[at]
+        density = target.activation_density if target.sparse_activations else 1.0
+        per_pass = np.ceil(m * k * density).astype(np.int64)
+        psum_reads = r.reps[at] * m * r.n[at] * r.acc[at]
+        events = sigma_tile_events(m, r.sparse[at].T, per_pass, psum_reads, ms, dn, np)
+        totals = {name: int(np.sum(v)) for name, v in events.items()}
+        return {**energy(totals, cycles, ms, dn, False), "vector": 0.0}
+    return _maeri_layer_energy(rows, target, cycles)
+
+
+def _maeri_layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]:
+    """`layer_energy` of a MAERI layer. The CONFIG's steps and the spatial tile's constants
+    are derived as for the timing (`maeri.derive_steps`: from the layer's first COMPUTE)."""
     from simulator.program import OP_COMPUTE, OP_CONFIG, ROW
 
     ms, dn = int(target.num_multipliers), int(target.dn_bw_elems_per_cycle)

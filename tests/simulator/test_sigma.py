@@ -109,9 +109,12 @@ def test_tile_stats_of_a_split_row_and_packing():
     mask = np.zeros((4, 8), bool)
     for row, ks in enumerate([(0, 1), (), (0, 2, 4), (1, 2, 3, 5, 7)]):
         mask[row, list(ks)] = True
-    assert sigma.tile_stats(mask, 4, 4, 4) == (4, 12, 4, 10, 10, 32)
+    assert sigma.tile_stats(mask, 4, 4, 4)[:6] == (4, 12, 4, 10, 10, 32)
+    # Energy events per streamed column: one psum forwarded in (the split row's later chunk),
+    # four results written (r0, r2, and each chunk of r3).
+    assert sigma.tile_stats(mask, 4, 4, 4)[6:8] == (1, 4)
     # One port for all 4 multipliers: W = mapped non-zeros, s = distinct k per iteration.
-    assert sigma.tile_stats(mask, 4, 1, 4) == (
+    assert sigma.tile_stats(mask, 4, 1, 4)[:6] == (
         4,
         2 + 2 + 1 + 3 + 3 + 1 + 4 + 4 + 1 + 1 + 1 + 1,
         2 + 3 + 4 + 1,
@@ -123,9 +126,9 @@ def test_tile_stats_of_a_split_row_and_packing():
     # from the 4 level-2 adders; adders 1 and 2 are a forwarding-linked pair sharing one bus line,
     # so b = 2 even with 16 lines, and b = 3 with 2 lines (STONNE: 135 and 199 cycles, the
     # gemm_4x64x4 rows of bench/validation/stonne.csv).
-    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 16) == (1, 1 + 1 + 2, 2, 4, 16, 16)
-    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 2) == (1, 1 + 1 + 3, 3, 4, 16, 16)
-    assert sigma.tile_stats(np.zeros((3, 5), bool), 16, 16, 16) == (0, 0, 0, 0, 0, 15)
+    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 16)[:6] == (1, 1 + 1 + 2, 2, 4, 16, 16)
+    assert sigma.tile_stats(np.ones((4, 4), bool), 16, 16, 2)[:6] == (1, 1 + 1 + 3, 3, 4, 16, 16)
+    assert sigma.tile_stats(np.zeros((3, 5), bool), 16, 16, 16) == (0, 0, 0, 0, 0, 15, 0, 0, 0, 0)
 
 
 @pytest.mark.parametrize("ms, dn, rn", [(8, 8, 8), (16, 4, 2), (64, 8, 16), (128, 128, 128)])
@@ -137,7 +140,9 @@ def test_dense_tile_stats_equal_those_of_dense_masks(ms, dn, rn):
     first = sigma.dense_iteration_multipliers(rows, k, ms)
     for i in range(len(k)):
         mask = np.ones((reps[i], rows[i], k[i]), bool)
-        assert tuple(got[i]) == sigma.tile_stats(mask, ms, dn, rn), (reps[i], rows[i], k[i])
+        spec = reps[i] * packing_every_row(mask[0], ms, dn, rn)
+        assert tuple(got[i]) == tuple(spec), (reps[i], rows[i], k[i])
+        assert sigma.tile_stats(mask, ms, dn, rn) == tuple(spec)
         layout, _ = sigma.pack_rows(mask[0], ms)[0]
         assert first[i] == len(layout), (rows[i], k[i])
 
@@ -288,14 +293,24 @@ def test_tile_stats_shortcuts_are_exact(density):
     rng = np.random.default_rng(3)
     one = rng.random((7, 19)) < density
     broadcast = np.broadcast_to(one, (5, 7, 19))
-    packed = np.zeros((6,), np.int64)
+    packed = np.zeros((10,), np.int64)
     for rep in np.array(broadcast):  # a copy: no stride-0 view, every rep packed
-        iterations = sigma.pack_vns(rep, 8)
-        costs = np.array([sigma.iteration_costs(a, b, 8, 2, 4) for a, b in iterations])
-        w, s, b, kr = costs.T
-        packed += [len(iterations), (w + s + b).sum(), np.maximum(s, b).sum(), kr.sum(), 0, 0]
-    packed[4:] = broadcast.sum(), broadcast.size
+        packed += packing_every_row(rep, 8, 2, 4)
     assert sigma.tile_stats(broadcast, 8, 2, 4) == tuple(int(v) for v in packed)
+
+
+def packing_every_row(mask: np.ndarray, ms: int, dn: int, rn: int) -> np.ndarray:
+    """The sparse fields of one rep's weights [rows, K] by the specification: every row packed
+    (`pack_vns`), every iteration costed (`iteration_costs`, `iteration_events`)."""
+    iterations = sigma.pack_vns(mask, ms)
+    fields = np.zeros((10,), np.int64)
+    fields[4:6] = mask.sum(), mask.size
+    if iterations:
+        costs = np.array([sigma.iteration_costs(a, b, ms, dn, rn) for a, b in iterations])
+        w, s, b, kr = costs.T
+        fields[:4] = len(iterations), (w + s + b).sum(), np.maximum(s, b).sum(), kr.sum()
+        fields[6:] = np.sum([sigma.iteration_events(a, b, ms) for a, b in iterations], axis=0)
+    return fields
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -313,12 +328,5 @@ def test_split_rows_by_their_lengths_equal_packing(rows, k, ms, dn, rn, density,
     split rows by their lengths (the dense table) and packs the runs between them; the same as
     packing every row and costing every iteration (`iteration_costs`, the specification)."""
     mask = np.random.default_rng(seed).random((2, rows, k)) < density
-    packed = np.zeros((6,), np.int64)
-    for rep in mask:
-        iterations = sigma.pack_vns(rep, ms)
-        if iterations:
-            costs = np.array([sigma.iteration_costs(a, b, ms, dn, rn) for a, b in iterations])
-            w, s, b, kr = costs.T
-            packed[:4] += [len(iterations), (w + s + b).sum(), np.maximum(s, b).sum(), kr.sum()]
-    packed[4:] = mask.sum(), mask.size
+    packed = sum(packing_every_row(rep, ms, dn, rn) for rep in mask)
     assert sigma.tile_stats(mask, ms, dn, rn) == tuple(int(v) for v in packed)

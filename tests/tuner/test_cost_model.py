@@ -177,6 +177,7 @@ def test_sigma_model_matches_the_simulator(data):
         f"num_multipliers={ms}",
         f"dn_bw_elems_per_cycle={data.draw(st.sampled_from([d for d in (1, 4, 64) if d <= ms]))}",
         f"rn_bw_elems_per_cycle={data.draw(st.sampled_from([1, 4, 64]))}",
+        f"energy_model={data.draw(st.sampled_from(['table', 'stonne']))}",
         *memory_overrides(data),
     ]
     if data.draw(st.booleans()):

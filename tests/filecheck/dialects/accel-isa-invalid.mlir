@@ -41,7 +41,7 @@ accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 0, 1, 1] at [0] size [1]
 // -----
 
 accel_isa.compute in[0] w[0] out[0] acc false gemm [1, 1, 1, 1] at [0] size [1] sparse [1, 3, 1]
-// CHECK: Operation does not verify: accel_isa.compute: sparse must be 6 values >= 0 [sg_iters, sg_fill, sg_col, sg_kreads, w_nnz, w_bitmap_bits], got [1, 3, 1]
+// CHECK: Operation does not verify: accel_isa.compute: sparse must be 10 values >= 0 [sg_iters, sg_fill, sg_col, sg_kreads, w_nnz, w_bitmap_bits, sg_fwd, sg_vns, sg_three, sg_rn], got [1, 3, 1]
 
 // -----
 
