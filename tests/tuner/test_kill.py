@@ -101,3 +101,64 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     write_atomic(tmp_path / "maps.json", "{}\n")
     assert not stale.exists() and live.exists()
     assert (tmp_path / "maps.json").read_text() == "{}\n"
+
+
+# A writer of ever newer databases: generation g holds `copies` entries marked g; prints g once
+# saved. Killed at random moments, and (every other round) while its temporary file is written.
+_WRITER = """
+import json, sys
+from tuner.db import MappingDB
+path, start, copies = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seed = json.loads(open(sys.argv[4]).read())
+(entry,) = seed["entries"].values()
+print("ready", flush=True)
+for g in range(start, start + 1000):
+    entries = {f"{g:06d}-{i}": {**entry, "generation": g} for i in range(copies)}
+    MappingDB.from_json({**seed, "entries": entries}, "seed").save(path)
+    print(g, flush=True)
+"""
+
+
+def test_sigkill_during_database_writes_never_tears_the_database(tmp_path):
+    import random
+
+    from simulator.target import load_target
+    from simulator.workload import LayerShape, Mapping
+
+    shape = LayerShape("matmul", {"g": 1, "m": 4, "n": 8, "k": 16})
+    target = load_target("tpu-like-small")
+    mapping = Mapping("ws", {"g": 1, "m": 4, "n": 8, "k": 16}, ("g", "m", "n", "k"))
+    seed_db = MappingDB()
+    seed_db.put(shape, target, mapping, cycles=1)
+    seed = tmp_path / "seed.json"
+    seed_db.save(seed)
+    db = tmp_path / "maps.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(13)
+    last, torn_writes, rounds = -1, 0, 0
+    while rounds < 40 and (torn_writes < 4 or rounds < 10):
+        rounds += 1
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(db), str(last + 1), "20000", str(seed)],
+            env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert writer.stdout.readline().strip() == "ready"
+        if rounds % 2:  # at a random moment
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:  # as soon as the temporary file appears, or a few ms later: during the write
+            deadline = time.monotonic() + 10
+            while not list(tmp_path.glob(".maps.json.*.tmp")) and time.monotonic() < deadline:
+                time.sleep(0.0002)
+            time.sleep(rng.uniform(0.0, 0.003))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        torn_writes += bool(list(tmp_path.glob(".maps.json.*.tmp")))  # killed mid-write
+        if db.exists():
+            entries = MappingDB.load(db).entries  # parses: the old file or the new one
+            (generation,) = {e["generation"] for e in entries.values()}
+            assert len(entries) == 20000 and generation >= last
+            last = generation
+    assert torn_writes >= 4, f"only {torn_writes} of {rounds} kills landed during a write"
+    print(f"{rounds} kills, {torn_writes} during a write, last generation {last}")
+    MappingDB.load(seed).save(db)  # the next write removes the dead writers' temporaries
+    assert not list(tmp_path.glob(".*.tmp"))
