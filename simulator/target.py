@@ -15,9 +15,9 @@ is ~0.2 pJ (Horowitz, "Computing's energy problem", ISSCC 2014: 8-bit add 0.03 p
 MAC 1x, a PE-to-PE transfer 2x, a global-buffer access 6x, a DRAM access 200x): so 0.2 pJ per
 MAC, 0.4 pJ per element hop between PEs, 1.2 pJ per global-buffer byte, 40 pJ per DRAM byte.
 Override them per target (`--set dram_energy_pj_per_byte=...`) to match another technology.
-`energy_model=stonne` (maeri and sigma targets) reports STONNE's energy instead: its event counters priced
-with its table, static energy included, no DRAM, in STONNE's unit, which it does not state
-(simulator/arch/stonne_energy.py, docs/stonne-energy.md).
+`energy_model=stonne` (maeri and sigma targets) reports STONNE's energy instead: its event
+counters priced with its table, static energy included, no DRAM, in STONNE's unit, which it does
+not state (simulator/arch/stonne_energy.py, docs/stonne-energy.md).
 
 Architectures (`arch`): the accelerator families of `simulator.arch` (each one's rules live there;
 families from installed packages add their own `arch` names and target fields, which a target of
