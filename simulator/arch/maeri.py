@@ -46,7 +46,11 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
     VN      = tR*tS*tC,  NV = tK*tG*tN*tX'*tY',  c_rn = ceil(NV / rn)
     T       = ktiles * (F*c_w + ceil(zX'/tX') * [P(c_full, c_full0)
                                              + (ceil(zY'/tY') - 1) * P(c_col, c_col0)] + D)
-    regime A (accumulation buffer, or F = 1):  P(c, c0) = F * max(c, c_rn),  D = 7
+    regime A (accumulation buffer, or F = 1): P(c, c0) = max(c_prev + (F-1) * c, c_rn), D = 7,
+        c_prev the previous window's c (the first window: (F-1) * c_full, and the last adds
+        max(c, c_rn)): the collection bus carries a window's NV outputs once, from its last
+        fold's step on (the accumulators hold the other folds' partial sums), so only that step
+        waits for the previous window's bus slot
     regime B (F > 1 without the buffer):
         P(c, c0) = max(max(c0, c_rn) + (F-1) * max(c, c_rn), chain + 1),
         plus once per K-tile the first window's start,
@@ -374,10 +378,21 @@ def compute_cycles(
     regime_b = (folds > 1) & (accumulation_buffer == 0)
     wx, wy = p["windows_x"], p["windows_y"]
 
-    def window_a(c: Any) -> Any:
-        return folds * xp.maximum(c, c_rn)
+    # Regime A. A step issues when the ports are empty; the bus takes a window's NV outputs
+    # once, from the issue of its last fold's step for c_rn cycles, so that step also waits for
+    # the previous window's slot: from one window's last fold to the next window's, its first
+    # fold's ports c_prev and its F-1 other folds', or the bus slot; the last window ends when
+    # its ports or its slot do. Windows run row by row: a full window, then wy - 1 column ones.
+    def after(prev: Any, c: Any) -> Any:
+        return xp.maximum(prev + (folds - 1) * c, c_rn)
 
-    windows_a = wx * (window_a(c_full) + (wy - 1) * window_a(c_col))
+    rows_of_columns = wy >= 2
+    within = xp.where(rows_of_columns, after(c_full, c_col) + (wy - 2) * after(c_col, c_col), 0)
+    boundary = xp.where(rows_of_columns, after(c_col, c_full), after(c_full, c_full))
+    last = xp.where(rows_of_columns, c_col, c_full)
+    windows_a = (
+        (folds - 1) * c_full + wx * within + (wx - 1) * boundary + xp.maximum(last, c_rn)
+    )
 
     # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
     # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).

@@ -289,12 +289,20 @@ class Maeri(Family):
         """Per dim of extent z, up to the multipliers: the divisors of z, the powers of two,
         and for every count n of steps (folds of a reduction dim, windows of an output dim)
         the least factor that takes n, ceil(z / n) (MAERI's steps are ceil(z / factor), the
-        last one partial: 5 channels of 64 in 13 folds, mRNA's tile of AlexNet conv2)."""
+        last one partial: 5 channels of 64 in 13 folds, mRNA's tile of AlexNet conv2). A
+        conv's output rows and columns (STONNE's T_X', T_Y'): only divisors, and only at
+        stride 1. STONNE's controller computes the others wrong (its output check fails at
+        stride > 1, and on partial windows with the accumulation buffer), and on partial
+        windows without it runs 4-6 % faster than we time them
+        (bench/validation/tuned_vs_stonne.csv)."""
         options = {}
         for d in shape.dim_names:
             z = shape.dims[d]
             limit = min(z, target.num_multipliers)
             values = {f for f in range(1, limit + 1) if z % f == 0}
+            if shape.kind == "conv2d" and d in ("x", "y"):
+                options[d] = sorted(values) if shape.stride == (1, 1) else [1]
+                continue
             values |= {1 << i for i in range(limit.bit_length()) if 1 << i <= limit}
             values |= {-(-z // n) for n in range(1, z + 1) if -(-z // n) <= limit}
             options[d] = sorted(values)

@@ -13,11 +13,12 @@ models, per cycle, in STONNE's order (docs/stonne-timing.md sections 1-2):
   neighbour. A package is copied into the FIFO of every distribution tree (read port) holding one
   of its destinations. A new step is generated only when every port FIFO is empty (the step's
   packages are out), a step of K-tile j only once every output of the K-tiles before it has been
-  written (the K-tile barrier), and an input step only once the collection bus has taken the
-  previous input step's NV results: each input step owns the bus (`rn` lines, one value per line
-  per cycle) for a slot of ceil(NV/rn) cycles from its issue. (`rn` never bound in STONNE's
-  measured rows, so this part is our choice, not a fit: a step's outputs are written no earlier
-  than its slot's end + the pipeline latency.)
+  written (the K-tile barrier), and an input step of a window's last fold only once the
+  collection bus has taken the previous window's NV results: such a step owns the bus (`rn`
+  lines, one value per line per cycle) for a slot of ceil(NV/rn) cycles from its issue, and its
+  outputs are written no earlier than the slot's end + the pipeline latency. The bus carries
+  outputs only: the other folds' partial sums stay in the accumulators (STONNE, runs of
+  bench/validation/tuned_vs_stonne.csv: 32 VNs on rn = 8 fold no slower than 16).
 * **Ports / distribution trees.** `dn` trees of `ms/dn` multipliers; each port sends one package
   per cycle; a package sent in cycle t is at its multipliers in cycle t+1 (multicast inside a
   tree is free).
@@ -270,15 +271,17 @@ def simulate_layer(
         if pending is not None and not any(queues):
             index = ktile_order.index(pending.ktile)
             barrier_ok = all(key in done_ktiles_before for key in ktile_order[:index])
-            bus_ok = pending.kind == "weight" or cycle >= bus_free_at
+            takes_bus = pending.kind == "input" and pending.fold == folds - 1
+            bus_ok = not takes_bus or cycle >= bus_free_at
             if barrier_ok and bus_ok:
                 count = sum(len(p) for p in pending.packages)
                 pending.issued = cycle
                 awaiting[id(pending)] = count
                 for p, packages in enumerate(pending.packages):
                     queues[p].extend((pending, pkg) for pkg in packages)
-                if pending.kind == "input":
+                if takes_bus:
                     bus_free_at = cycle + math.ceil(nv / rn)
+                if pending.kind == "input":
                     shift_forwarded(pending)
                 pending = next(step_iter, None)
         # Ports: one package each.
