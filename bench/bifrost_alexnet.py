@@ -173,6 +173,7 @@ class Exhaustive:
     cost_rank_of_optimum: int  # 1: the cost model's best is also the simulator's best
     seconds: float
     evals_to_within: int | None = None  # distinct points the tuner scored, see module docstring
+    optimum_mapping: Mapping | None = None  # the optimum tile's mapping
 
 
 def exhaustive(task: LayerTask, target: Target, limit: int, top: int) -> Exhaustive | None:
@@ -207,6 +208,7 @@ def exhaustive(task: LayerTask, target: Target, limit: int, top: int) -> Exhaust
         optimum_tile=stonne_tile(task, mappings[pick]),
         cost_rank_of_optimum=pick + 1,
         seconds=time.perf_counter() - t0,
+        optimum_mapping=mappings[pick],
     )
 
 

@@ -1,25 +1,27 @@
 """Tuned MAERI spatial tiles checked in STONNE (issue 12, part 3), on a scaled plan.
 
-    python -m bench.validation.tuned_vs_stonne --stonne /path/to/stonne [--layers conv3,conv5]
+    python -m bench.validation.tuned_vs_stonne --stonne /path/to/stonne [--layers conv3,fc7]
         [--top 20] [--jobs 2] [--out bench/validation/tuned_vs_stonne.csv]
     python -m bench.validation.tuned_vs_stonne --summary      # the CSV's figures, no STONNE
 
-For each layer and accumulation buffer off and on, every spatial tile STONNE accepts (T_R, T_S,
-T_C, T_K among the divisors of R, S, C, K; T_G = T_N = T_X' = T_Y' = 1; VN x NV multipliers,
-plus one aux multiplier per VN when the tile folds without the accumulation buffer, at most
-num_ms) is ranked by accelflow's MAERI timing (`simulator.arch.maeri.layer_cycles`: the
-simulator's COMPUTE cost of the whole layer in one buffer tile, which is also what the tuner's
-cost model scores for it: the tuner's spatial-only search space). The `--top` best are run in
-STONNE with their exact command, and for each layer this reports the Spearman correlation of the
-two rankings, the tile accelflow picks and its STONNE cycles against STONNE's best of the top
-and against mRNA's tile (`-generate_tile=performance`, STONNE's own mapper; run with the
+For each layer and accumulation buffer off and on, the tuner's spatial-only space (every factor
+among `Maeri.spatial_options`, the tuner's own values: divisors, powers of two and the least
+factor of each step count; conv: T_R, T_S, T_C, T_K, T_X', T_Y' with T_G = T_N = 1; FC: T_K
+inputs per VN, T_N outputs, T_M = 1; VN x NV multipliers, plus one aux multiplier per VN when
+the tile folds without the accumulation buffer, at most num_ms) is ranked by accelflow's MAERI
+timing (`simulator.arch.maeri.layer_cycles`: the simulator's COMPUTE cost of the whole layer in
+one buffer tile, which is also what the tuner's cost model scores for it). The `--top` best are
+run in STONNE with their exact command, and for each layer this reports the Spearman correlation
+of the two rankings, the tile accelflow picks and its STONNE cycles against STONNE's best of the
+top and against mRNA's tile (`-generate_tile=performance`, STONNE's own mapper; run with the
 accumulation buffer on only: without it mRNA's tile leaves no room for the aux multipliers and
 STONNE aborts).
 
-The scaled plan: the AlexNet-shaped layers of bench/validation/stonne.csv (fewer channels, so
-each STONNE run takes seconds, not the 25-760 s of full layers) on num_ms = 64, dn = rn = 8.
-Every run is one CSV row (`layer, accumulation_buffer, tile, ours, stonne, stonne_wall_s,
-command`); `--summary` recomputes the figures from it.
+The scaled plan: AlexNet's and ResNet-18's conv and FC layers with fewer channels (AlexNet's
+conv layers are those of bench/validation/stonne.csv), so that each STONNE run takes seconds,
+not the 25-760 s of full layers, on num_ms = 64, dn = rn = 8. Every run is one CSV row (`layer,
+accumulation_buffer, tile, ours, stonne, stonne_wall_s, command`); `--summary` recomputes the
+figures from it. A run whose exact command the CSV already holds is not run again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,44 +50,105 @@ from simulator.arch import maeri  # noqa: E402
 
 OUT = Path(__file__).with_name("tuned_vs_stonne.csv")
 HARDWARE = {"num_ms": 64, "dn_bw": 8, "rn_bw": 8}
-# STONNE's dims of the scaled AlexNet layers (bench/validation/stonne.csv).
+# STONNE's dims of the scaled layers: conv (X, Y padded as STONNE takes them) and FC (M batch,
+# N outputs, K inputs). AlexNet's conv layers are those of bench/validation/stonne.csv; its FC
+# layers have 1/8 of the inputs and outputs; ResNet-18's layers 1/8 of the channels and about
+# 1/4 of the rows and columns.
 LAYERS = {
     "conv1": ("alexnet_conv1_k16_out27", dict(R=11, S=11, C=3, K=16, X=115, Y=115, stride=4)),
     "conv2": ("alexnet_conv2_c16k16", dict(R=5, S=5, C=16, K=16, X=31, Y=31, stride=1)),
     "conv3": ("alexnet_conv3_c32k32", dict(R=3, S=3, C=32, K=32, X=15, Y=15, stride=1)),
     "conv5": ("alexnet_conv5_c48k32", dict(R=3, S=3, C=48, K=32, X=15, Y=15, stride=1)),
+    "fc6": ("alexnet_fc6_1152x512", dict(M=1, N=512, K=1152)),
+    "fc7": ("alexnet_fc7_512x512", dict(M=1, N=512, K=512)),
+    "fc8": ("alexnet_fc8_512x125", dict(M=1, N=125, K=512)),
+    "r18_conv1": ("resnet18_conv1_k8_out28", dict(R=7, S=7, C=3, K=8, X=61, Y=61, stride=2)),
+    "r18_layer1": ("resnet18_layer1_c8k8_out14", dict(R=3, S=3, C=8, K=8, X=16, Y=16, stride=1)),
+    "r18_layer2": ("resnet18_layer2_c8k16_s2", dict(R=3, S=3, C=8, K=16, X=15, Y=15, stride=2)),
+    "r18_down2": ("resnet18_down2_c8k16_1x1_s2", dict(R=1, S=1, C=8, K=16, X=13, Y=13, stride=2)),
+    "r18_layer3": ("resnet18_layer3_c32k32_out7", dict(R=3, S=3, C=32, K=32, X=9, Y=9, stride=1)),
+    "r18_layer4": ("resnet18_layer4_c64k64_out4", dict(R=3, S=3, C=64, K=64, X=6, Y=6, stride=1)),
+    "r18_fc": ("resnet18_fc_64x125", dict(M=1, N=125, K=64)),
 }
 ROLES = ("T_R", "T_S", "T_C", "T_K", "T_G", "T_N", "T_X_", "T_Y_")
+# An FC tile by role (layer_cycles' order), in STONNE's -FC names: T_K inputs per VN (the
+# reduction, role 1), T_N outputs (role 3), T_M batch rows (role 6).
+FC_ROLES = {1: "T_K", 3: "T_N", 6: "T_M"}
 FIELDS = ("layer", "accumulation_buffer", "tile", "rank_ours", "ours", "stonne", "stonne_wall_s",
           "note", "command")  # fmt: skip
 
 
+def is_fc(dims: dict[str, int]) -> bool:
+    return "M" in dims
+
+
 def extents(dims: dict[str, int]) -> tuple[int, ...]:
+    """The layer's extents by role (`maeri.layer_cycles`' order)."""
+    if is_fc(dims):
+        return (1, dims["K"], 1, dims["N"], 1, 1, dims["M"], 1)
     xo = (dims["X"] - dims["R"]) // dims["stride"] + 1
     yo = (dims["Y"] - dims["S"]) // dims["stride"] + 1
     return (dims["R"], dims["S"], dims["C"], dims["K"], 1, 1, xo, yo)
 
 
+def _options(dims: dict[str, int], acc: bool) -> list[list[int]]:
+    """The tuner's spatial factors of each role (`Maeri.spatial_options` of the layer)."""
+    from simulator.arch.maeri_mapping import Maeri
+    from simulator.target import load_target
+    from simulator.workload import LayerShape
+
+    z = extents(dims)
+    target = load_target(f"maeri-{HARDWARE['num_ms']}", [f"accumulation_buffer={acc}"])
+    if is_fc(dims):
+        shape = LayerShape("matmul", {"g": 1, "m": z[6], "n": z[3], "k": z[1]})
+        opt = Maeri().spatial_options(shape, target)
+        return [[1], opt["k"], [1], opt["n"], [1], [1], opt["m"], [1]]
+    r, s, c, k = z[:4]
+    shape = LayerShape(
+        "conv2d", {"n": 1, "g": 1, "k": k, "c": c, "y": z[7], "x": z[6], "r": r, "s": s},
+        stride=(dims["stride"],) * 2, in_hw=(dims["X"], dims["Y"]),
+    )  # fmt: skip
+    opt = Maeri().spatial_options(shape, target)
+    return [opt["r"], opt["s"], opt["c"], opt["k"], [1], [1], opt["x"], opt["y"]]
+
+
 def legal_tiles(dims: dict[str, int], ms: int, acc: bool) -> list[tuple[int, ...]]:
     """Every spatial tile of the module docstring that fits `ms` multipliers."""
-
-    def divisors(n: int) -> list[int]:
-        return [d for d in range(1, n + 1) if n % d == 0]
-
+    z = extents(dims)
     out = []
-    for t_r, t_s, t_c, t_k in itertools.product(
-        divisors(dims["R"]), divisors(dims["S"]), divisors(dims["C"]), divisors(dims["K"])
-    ):
-        folds = (dims["R"] // t_r) * (dims["S"] // t_s) * (dims["C"] // t_c)
+    for t in itertools.product(*_options(dims, acc)):
+        folds = math.prod(-(-z[i] // t[i]) for i in range(3))
         aux = folds > 1 and not acc
-        if t_k * (t_r * t_s * t_c + aux) <= ms:
-            out.append((t_r, t_s, t_c, t_k, 1, 1, 1, 1))
+        if math.prod(t[3:]) * (math.prod(t[:3]) + aux) <= ms:
+            out.append(t)
     return out
+
+
+def tile_of(dims: dict[str, int], line: str) -> tuple[int, ...]:
+    """The spatial tile by role of a STONNE command line of the layer (`command`'s inverse)."""
+    import re
+
+    values = {k: int(v) for k, v in re.findall(r"-(T_\w+?)=(\d+)", line)}
+    if is_fc(dims):
+        tile = [1] * 8
+        for i, name in FC_ROLES.items():
+            tile[i] = values.get(name, 1)
+        return tuple(tile)
+    return tuple(values[r] for r in ROLES)
+
+
+def label(dims: dict[str, int], tile: tuple[int, ...]) -> str:
+    """The tile in STONNE's names, factors of 1 left out."""
+    if is_fc(dims):
+        named = [(FC_ROLES[i], tile[i]) for i in (6, 3, 1)]
+    else:
+        named = list(zip(ROLES, tile, strict=True))
+    return " ".join(f"{r}={v}" for r, v in named if v > 1) or "all ones"
 
 
 def ours(dims: dict[str, int], tile: tuple[int, ...], acc: bool) -> int:
     return maeri.layer_cycles(
-        extents(dims), tile, dims["stride"], HARDWARE["num_ms"], HARDWARE["dn_bw"],
+        extents(dims), tile, dims.get("stride", 1), HARDWARE["num_ms"], HARDWARE["dn_bw"],
         HARDWARE["rn_bw"], acc,
     )  # fmt: skip
 
@@ -92,14 +156,19 @@ def ours(dims: dict[str, int], tile: tuple[int, ...], acc: bool) -> int:
 def command(name: str, dims: dict[str, int], tile: tuple[int, ...] | None, acc: bool) -> str:
     """STONNE's command line for the layer with spatial tile `tile` (None: mRNA's)."""
     params: dict[str, int | str] = {"layer_name": name}
-    params.update({k: dims[k] for k in ("R", "S", "C", "K")}, G=1, N=1)
-    params.update(X=dims["X"], Y=dims["Y"], strides=dims["stride"])
-    if tile:
-        params.update(zip(ROLES, tile, strict=True))
+    if is_fc(dims):
+        params.update({k: dims[k] for k in ("M", "N", "K")})
+        if tile:
+            params.update({FC_ROLES[i]: tile[i] for i in (6, 3, 1)})
     else:
+        params.update({k: dims[k] for k in ("R", "S", "C", "K")}, G=1, N=1)
+        params.update(X=dims["X"], Y=dims["Y"], strides=dims["stride"])
+        if tile:
+            params.update(zip(ROLES, tile, strict=True))
+    if not tile:
         params["generate_tile"] = "performance"
     params.update(HARDWARE, accumulation_buffer=int(acc), print_stats=0)
-    return stonne_command("CONV", params)
+    return stonne_command("FC" if is_fc(dims) else "CONV", params)
 
 
 def run_stonne(stonne: Path, line: str) -> tuple[int | None, float, str]:
@@ -143,7 +212,20 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 
 def measure(stonne: Path, layers: list[str], top: int, jobs: int, out: Path) -> None:
-    rows: list[dict[str, Any]] = []
+    """Run the top tiles of `layers` (and mRNA's) in STONNE; `out` keeps its rows of other
+    layers, and a command it holds already is not run again."""
+    # The runs of an interrupted measurement are in `<out>.runs` (one row each as it ended).
+    partial = out.with_name(out.name + ".runs")
+    lock = threading.Lock()
+    recorded: dict[str, dict[str, Any]] = {}
+    if out.exists():
+        with open(out, newline="") as f:
+            recorded = {r["command"]: r for r in csv.DictReader(f)}
+    if partial.exists():
+        with open(partial, newline="") as f:
+            recorded.update({r["command"]: r for r in csv.DictReader(f, FIELDS)})
+    names = {LAYERS[k][0] for k in layers}
+    kept = [r for r in recorded.values() if r["layer"] not in names]
     work = []
     for key in layers:
         name, dims = LAYERS[key]
@@ -159,26 +241,34 @@ def measure(stonne: Path, layers: list[str], top: int, jobs: int, out: Path) -> 
     def one(item: tuple) -> dict[str, Any]:
         name, dims, acc, tile, rank = item
         line = command(name, dims, tile, acc)
+        if line in recorded:  # run before: its STONNE figures, today's rank and cycles
+            row = dict(recorded[line], rank_ours=rank)
+            if tile:
+                row["ours"] = ours(dims, tile, acc)
+            return row
         cycles, wall, said = run_stonne(stonne, line)
-        label = (
-            " ".join(f"{r}={v}" for r, v in zip(ROLES, tile, strict=True) if v > 1) or "all ones"
-            if tile
-            else f"mRNA: {said}"
-        )
-        row = {"layer": name, "accumulation_buffer": int(acc), "tile": label,
+        row = {"layer": name, "accumulation_buffer": int(acc),
+               "tile": label(dims, tile) if tile else f"mRNA: {said}",
                "rank_ours": rank, "ours": ours(dims, tile, acc) if tile else "",
                "stonne": "" if cycles is None else cycles, "stonne_wall_s": f"{wall:.2f}",
                "note": said if cycles is None else "", "command": line}  # fmt: skip
-        print(f"{name} acc={int(acc)} #{rank} {label}: ours {row['ours']} STONNE {cycles} "
+        print(f"{name} acc={int(acc)} #{rank} {row['tile']}: ours {row['ours']} STONNE {cycles} "
               f"({wall:.1f} s)", flush=True)  # fmt: skip
         return row
 
+    def keep(item: tuple) -> dict[str, Any]:  # each run saved as it ends
+        row = one(item)
+        with lock, open(partial, "a", newline="") as f:
+            csv.DictWriter(f, FIELDS).writerow(row)
+        return row
+
     with ThreadPoolExecutor(jobs) as pool:
-        rows = list(pool.map(one, work))
+        rows = kept + list(pool.map(keep, work))
     with open(out, "w", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    partial.unlink(missing_ok=True)
     print(f"wrote {len(rows)} rows to {out}")
 
 

@@ -390,9 +390,7 @@ def compute_cycles(
     within = xp.where(rows_of_columns, after(c_full, c_col) + (wy - 2) * after(c_col, c_col), 0)
     boundary = xp.where(rows_of_columns, after(c_col, c_full), after(c_full, c_full))
     last = xp.where(rows_of_columns, c_col, c_full)
-    windows_a = (
-        (folds - 1) * c_full + wx * within + (wx - 1) * boundary + xp.maximum(last, c_rn)
-    )
+    windows_a = (folds - 1) * c_full + wx * within + (wx - 1) * boundary + xp.maximum(last, c_rn)
 
     # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
     # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).

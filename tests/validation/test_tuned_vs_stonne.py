@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import re
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.validation.tuned_vs_stonne import LAYERS, OUT, ROLES, ours, spearman  # noqa: E402
+from bench.validation.tuned_vs_stonne import LAYERS, OUT, ours, spearman, tile_of  # noqa: E402
 
 with open(OUT, newline="") as _f:
     RECORDS = list(csv.DictReader(_f))
@@ -32,19 +31,34 @@ GROUPS = _groups()
 
 
 def _tile(record: dict[str, str]) -> tuple[int, ...]:
-    values = dict(re.findall(r"-(T_\w+?)=(\d+)", record["command"]))
-    return tuple(int(values[r]) for r in ROLES)
+    return tile_of(DIMS[record["layer"]], record["command"])
 
 
 def test_the_recorded_plan_covers_each_layer_both_ways():
-    assert len(GROUPS) >= 4
+    assert {layer for layer, _ in GROUPS} == set(DIMS)  # AlexNet's and ResNet-18's layers
     for (_, acc), group in GROUPS.items():
         tiles = [r for r in group if r["rank_ours"] != "0"]
-        assert len(tiles) >= 18  # the top 20, or every legal tile (conv1 on 64 MS: 18)
+        assert len(tiles) == 20  # the top 20
         assert any(r["rank_ours"] == "0" for r in group) == (acc == "1")  # mRNA: buffer on
 
 
-@pytest.mark.parametrize("key", list(GROUPS), ids=lambda k: f"{k[0]}-acc{k[1]}")
+# Known gap: on one port, STONNE sends a fold's weights and inputs back to back (max over ports
+# of their sum) where we charge the slowest port's weights, then the slowest port's inputs; with
+# VNs of 6 + 1 multipliers across ports of 8 that is 15 cycles per fold instead of STONNE's 14
+# (+6.9 % on every T_K=6 tile), which reorders fc7's close top 20 (Spearman 0.876).
+KNOWN_GAPS = {("alexnet_fc7_512x512", "0"): "FC VNs of span 7: weights + inputs per port"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[k]))
+        if k in KNOWN_GAPS
+        else k
+        for k in GROUPS
+    ],
+    ids=lambda k: f"{k[0]}-acc{k[1]}",
+)
 def test_todays_timing_ranks_the_tiles_as_stonne(key):
     layer, acc = key
     runs = [r for r in GROUPS[key] if r["rank_ours"] != "0" and r["stonne"]]
@@ -58,6 +72,63 @@ def test_todays_timing_ranks_the_tiles_as_stonne(key):
     mrna = [r for r in GROUPS[key] if r["rank_ours"] == "0" and r["stonne"]]
     if mrna:  # no slower than STONNE's own mapper's tile
         assert int(pick["stonne"]) <= int(mrna[0]["stonne"]), (layer, acc)
+
+
+# Full-size AlexNet on `-num_ms=128 -dn_bw=64 -rn_bw=64 -accumulation_buffer=0` (Bifrost's MAERI,
+# bench/bifrost_alexnet.py): per layer, its extents by role and stride; the spatial tile our cost
+# model finds best in the tuner's spatial-only space (`bench.bifrost_alexnet.exhaustive`) with
+# its STONNE cycles (run in scratch space with the bench's command; docs/bifrost.md); and
+# STONNE's cycles of mRNA's tile (Bifrost's maeri_cycles_conv.csv / maeri_cycles_fc.csv).
+ALEXNET = {
+    "conv1": ((11, 11, 3, 64, 1, 1, 55, 55), 4),
+    "conv2": ((5, 5, 64, 192, 1, 1, 27, 27), 1),
+    "conv3": ((3, 3, 192, 384, 1, 1, 13, 13), 1),
+    "conv4": ((3, 3, 384, 256, 1, 1, 13, 13), 1),
+    "conv5": ((3, 3, 256, 256, 1, 1, 13, 13), 1),
+    "fc6": ((1, 9216, 1, 4096, 1, 1, 1, 1), 1),
+    "fc7": ((1, 4096, 1, 4096, 1, 1, 1, 1), 1),
+    "fc8": ((1, 4096, 1, 1000, 1, 1, 1, 1), 1),
+}
+STONNE_PICKS = {
+    "conv1": ((11, 11, 1, 1, 1, 1, 1, 1), 3679680),  # mRNA's own tile
+    "conv2": ((1, 1, 3, 32, 1, 1, 1, 1), 14419002),
+    "conv3": ((1, 3, 1, 32, 1, 1, 1, 1), 7012596),
+    "conv4": ((1, 1, 7, 16, 1, 1, 1, 1), 9369152),
+    "conv5": ((1, 3, 1, 32, 1, 1, 1, 1), 6235640),
+    "fc6": ((1, 7, 1, 16, 1, 1, 1, 1), 3035648),
+    "fc7": ((1, 7, 1, 16, 1, 1, 1, 1), 1351424),
+    "fc8": ((1, 8, 1, 14, 1, 1, 1, 1), 338400),
+}
+
+
+def test_the_picks_of_todays_cost_model_were_run_in_stonne_and_beat_mrna(tmp_path):
+    """Our chosen tile of every AlexNet layer (the cost model's best of the tuner's spatial-only
+    space, as `bench.bifrost_alexnet` finds it) is the one recorded above, and in STONNE it is no
+    slower than mRNA's tile (issue 12). A model or space change that moves a pick fails here
+    until the new tile is run in STONNE."""
+    from accelflow.models import alexnet
+    from bench.bifrost_alexnet import (
+        BIFROST_CYCLES,
+        BIFROST_OVERRIDES,
+        BIFROST_PRESET,
+        LAYER_NAMES,
+        exhaustive,
+        write_model,
+    )  # fmt: skip
+    from compiler.tiling import maeri_factors
+    from simulator.arch import maeri
+    from simulator.target import load_target
+    from tuner.tune import model_layers
+
+    target = load_target(BIFROST_PRESET, list(BIFROST_OVERRIDES))
+    tasks = model_layers(write_model(alexnet(), tmp_path, "alexnet"), target)
+    for task, name, (_, _, mrna) in zip(tasks, LAYER_NAMES, BIFROST_CYCLES, strict=True):
+        best = exhaustive(task, target, limit=10**7, top=1)
+        factors = maeri_factors(task.shape, best.optimum_mapping)
+        tile = maeri.roles_of(task.shape.kind, factors, task.shape.dim_names)
+        recorded, stonne = STONNE_PICKS[name]
+        assert tuple(tile) == recorded, (name, best.optimum_tile)
+        assert stonne <= mrna, (name, stonne, mrna)
 
 
 # Full-size AlexNet layers on `-num_ms=128 -dn_bw=64 -rn_bw=64 -accumulation_buffer=0`, the tuned
@@ -76,10 +147,18 @@ HELD_OUT = [
     ((1, 4096, 1, 4096, 1, 1, 1, 1), 1, (1, 1, 1, 64, 1, 1, 1, 1), 1573312),
     ((1, 4096, 1, 1000, 1, 1, 1, 1), 1, (1, 4, 1, 25, 1, 1, 1, 1), 368839),
     ((1, 9216, 1, 4096, 1, 1, 1, 1), 1, (1, 24, 1, 4, 1, 1, 1, 1), 4438016),
-    # ... and the tiles today's tuner picks for conv3-5, run in STONNE after this model.
+    # ... and tiles the tuner picks, run in STONNE after this model: conv3-5 before its spatial
+    # options grew (non-divisor factors), conv2, conv4 and the FC layers after.
     ((3, 3, 192, 384, 1, 1, 13, 13), 1, (3, 1, 1, 32, 1, 1, 1, 1), 7012596),
     ((3, 3, 384, 256, 1, 1, 13, 13), 1, (1, 3, 1, 32, 1, 1, 1, 1), 9356792),
     ((3, 3, 256, 256, 1, 1, 13, 13), 1, (3, 1, 1, 32, 1, 1, 1, 1), 6235640),
+    *(
+        (extents, stride, tile, cycles)
+        for extents, stride, (tile, cycles) in (
+            (ALEXNET[name][0], ALEXNET[name][1], pick) for name, pick in STONNE_PICKS.items()
+        )
+    ),
+    ((5, 5, 64, 192, 1, 1, 27, 27), 1, (1, 1, 8, 2, 1, 1, 1, 7), 14800135),
 ]
 
 
