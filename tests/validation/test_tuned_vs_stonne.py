@@ -79,25 +79,15 @@ def test_todays_timing_ranks_the_tiles_as_stonne(key):
 # model finds best in the tuner's spatial-only space (`bench.bifrost_alexnet.exhaustive`) with
 # its STONNE cycles (run in scratch space with the bench's command; docs/bifrost.md); and
 # STONNE's cycles of mRNA's tile (Bifrost's maeri_cycles_conv.csv / maeri_cycles_fc.csv).
-ALEXNET = {
-    "conv1": ((11, 11, 3, 64, 1, 1, 55, 55), 4),
-    "conv2": ((5, 5, 64, 192, 1, 1, 27, 27), 1),
-    "conv3": ((3, 3, 192, 384, 1, 1, 13, 13), 1),
-    "conv4": ((3, 3, 384, 256, 1, 1, 13, 13), 1),
-    "conv5": ((3, 3, 256, 256, 1, 1, 13, 13), 1),
-    "fc6": ((1, 9216, 1, 4096, 1, 1, 1, 1), 1),
-    "fc7": ((1, 4096, 1, 4096, 1, 1, 1, 1), 1),
-    "fc8": ((1, 4096, 1, 1000, 1, 1, 1, 1), 1),
-}
-STONNE_PICKS = {
-    "conv1": ((11, 11, 1, 1, 1, 1, 1, 1), 3679680),  # mRNA's own tile
-    "conv2": ((1, 1, 3, 32, 1, 1, 1, 1), 14419002),
-    "conv3": ((1, 3, 1, 32, 1, 1, 1, 1), 7012596),
-    "conv4": ((1, 1, 7, 16, 1, 1, 1, 1), 9369152),
-    "conv5": ((1, 3, 1, 32, 1, 1, 1, 1), 6235640),
-    "fc6": ((1, 7, 1, 16, 1, 1, 1, 1), 3035648),
-    "fc7": ((1, 7, 1, 16, 1, 1, 1, 1), 1351424),
-    "fc8": ((1, 8, 1, 14, 1, 1, 1, 1), 338400),
+ALEXNET = {  # layer: (extents, stride, our pick, its STONNE cycles)
+    "conv1": ((11, 11, 3, 64, 1, 1, 55, 55), 4, (11, 11, 1, 1, 1, 1, 1, 1), 3679680),  # mRNA's
+    "conv2": ((5, 5, 64, 192, 1, 1, 27, 27), 1, (1, 1, 3, 32, 1, 1, 1, 1), 14419002),
+    "conv3": ((3, 3, 192, 384, 1, 1, 13, 13), 1, (1, 3, 1, 32, 1, 1, 1, 1), 7012596),
+    "conv4": ((3, 3, 384, 256, 1, 1, 13, 13), 1, (1, 1, 7, 16, 1, 1, 1, 1), 9369152),
+    "conv5": ((3, 3, 256, 256, 1, 1, 13, 13), 1, (1, 3, 1, 32, 1, 1, 1, 1), 6235640),
+    "fc6": ((1, 9216, 1, 4096, 1, 1, 1, 1), 1, (1, 7, 1, 16, 1, 1, 1, 1), 3035648),
+    "fc7": ((1, 4096, 1, 4096, 1, 1, 1, 1), 1, (1, 7, 1, 16, 1, 1, 1, 1), 1351424),
+    "fc8": ((1, 4096, 1, 1000, 1, 1, 1, 1), 1, (1, 8, 1, 14, 1, 1, 1, 1), 338400),
 }
 
 
@@ -126,7 +116,7 @@ def test_the_picks_of_todays_cost_model_were_run_in_stonne_and_beat_mrna(tmp_pat
         best = exhaustive(task, target, limit=10**7, top=1)
         factors = maeri_factors(task.shape, best.optimum_mapping)
         tile = maeri.roles_of(task.shape.kind, factors, task.shape.dim_names)
-        recorded, stonne = STONNE_PICKS[name]
+        *_, recorded, stonne = ALEXNET[name]
         assert tuple(tile) == recorded, (name, best.optimum_tile)
         assert stonne <= mrna, (name, stonne, mrna)
 
@@ -152,12 +142,7 @@ HELD_OUT = [
     ((3, 3, 192, 384, 1, 1, 13, 13), 1, (3, 1, 1, 32, 1, 1, 1, 1), 7012596),
     ((3, 3, 384, 256, 1, 1, 13, 13), 1, (1, 3, 1, 32, 1, 1, 1, 1), 9356792),
     ((3, 3, 256, 256, 1, 1, 13, 13), 1, (3, 1, 1, 32, 1, 1, 1, 1), 6235640),
-    *(
-        (extents, stride, tile, cycles)
-        for extents, stride, (tile, cycles) in (
-            (ALEXNET[name][0], ALEXNET[name][1], pick) for name, pick in STONNE_PICKS.items()
-        )
-    ),
+    *ALEXNET.values(),
     ((5, 5, 64, 192, 1, 1, 27, 27), 1, (1, 1, 8, 2, 1, 1, 1, 7), 14800135),
 ]
 
