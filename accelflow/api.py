@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.errors import MAX_SEED, AccelflowError, checked_number, existing_file
+from simulator.errors import MAX_SEED, AccelflowError, checked_number, existing_file, first_line
 from simulator.program import Program
 from simulator.target import Target, load_target
 
@@ -308,11 +308,6 @@ _AFTER = {
 }
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def ir_stage(module: Any) -> str:
     """Which stage a module is at: "onnx" (onnx ops left), "accel" (layers not mapped),
     "mapped" (layers mapped, not tiled), "tiled" (tile nests not emitted) or "isa" (emitted)."""
@@ -391,7 +386,7 @@ def compile_ir(
         # IR edited by hand into something the passes cannot read: the user's file, not ours
         raise InputError(
             f"{path}: the {stage} stage does not hold what the passes after it need "
-            f"({type(err).__name__}: {_first_line(err)}); fix the IR or compile the model again"
+            f"({type(err).__name__}: {first_line(err)}); fix the IR or compile the model again"
         ) from err
     seconds["passes"] = time.perf_counter() - t0
     if program.elided_constants:
@@ -433,7 +428,7 @@ def load_program(folder: str | Path, target: str | Path | Target | None = None,
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(
             f"{folder}: not a program `accelflow compile -o` wrote ({type(err).__name__}: "
-            f"{_first_line(err)})"
+            f"{first_line(err)})"
         ) from None
     own = make_target(program.target) if program.target else None
     if target is not None or overrides or own is None:

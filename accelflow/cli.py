@@ -50,10 +50,10 @@ from rich.console import Console
 from simulator.errors import (
     MAX_SEED,
     AccelflowError,
+    checked_folder,
     checked_number,
     checked_output,
     existing_file,
-    same_file,
 )
 
 EXIT_OK = 0
@@ -362,25 +362,6 @@ def _compile_cached(args: argparse.Namespace):
     )
     _print_mapping_notice(result, args.mappings)
     return result
-
-
-def checked_folder(name: str, option: str, inputs: Sequence[tuple[str, str | None]]) -> Path:
-    """An output folder given as `option`, checked before anything runs: not a file (one of the
-    command's `inputs`, (what, path), or any other), and under a folder, not a file."""
-    out = Path(name)
-    for what, given in inputs:
-        if given and Path(given).exists() and same_file(out, Path(given)):
-            raise AccelflowError(
-                f"{option} {out} is {what}; refusing to write into an input (give a folder)"
-            )
-    if out.exists() and not out.is_dir():
-        raise AccelflowError(f"{option} {out} is a file, not a folder; give a folder name")
-    parent = out
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise AccelflowError(f"{option} {out}: {parent} is a file, not a folder")
-    return out
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

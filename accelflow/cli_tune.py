@@ -158,7 +158,13 @@ NEW_RUN_OPTIONS = {
 }
 
 
-def _number(text: str | None, option: str, kind: type = int, minimum: float = 1) -> Any:
+def _number(
+    text: str | None,
+    option: str,
+    kind: type = int,
+    minimum: float = 1,
+    maximum: float | None = None,
+) -> Any:
     """The value of a numeric option (None when not given); a bad one is one `error:` line."""
     if text is None:
         return None
@@ -167,7 +173,6 @@ def _number(text: str | None, option: str, kind: type = int, minimum: float = 1)
     except ValueError:
         what = "an integer" if kind is int else "a number"
         raise TuneError(f"{option} takes {what}, got '{text}'") from None
-    maximum = MAX_SEED if option == "--seed" else None
     return checked_number(value, option, minimum=minimum, maximum=maximum, error=TuneError)
 
 
@@ -190,7 +195,7 @@ def _tune_config(args: argparse.Namespace) -> TuneConfig:
         strategy=args.strategy or defaults.strategy,
         budget=budget,
         time_limit=time_limit,
-        seed=_pick(_number(args.seed, "--seed", minimum=0), defaults.seed),
+        seed=_pick(_number(args.seed, "--seed", minimum=0, maximum=MAX_SEED), defaults.seed),
         top_k=_pick(_number(args.top_k, "--top-k", minimum=0), defaults.top_k),
         batch=_pick(_number(args.batch, "--batch"), defaults.batch),
         max_tiles=_pick(_number(args.max_tiles, "--max-tiles"), defaults.max_tiles),

@@ -220,7 +220,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from accelflow.cli import _input_shapes, _load_mappings, checked_output
+    from accelflow.cli import _input_shapes, _load_mappings
+    from simulator.errors import checked_output
     from simulator.stats import table_width
 
     grid = parse_grid(args.grid)

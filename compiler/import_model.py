@@ -17,6 +17,7 @@ parsing the whole file.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from simulator.errors import AccelflowError, existing_file
+from simulator.errors import AccelflowError, existing_file, first_line
 
 __all__ = [
     "LoadedModel",
@@ -259,9 +260,7 @@ def check_tensor_data(tensor: onnx.TensorProto, where: str) -> None:
         raise ModelImportError(f"{where} has a negative dimension {list(tensor.dims)}")
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         return  # not loaded (load_external_data_for_model loads and checks what it reads)
-    count = 1
-    for d in tensor.dims:
-        count *= int(d)
+    count = math.prod(int(d) for d in tensor.dims)
     if tensor.HasField("raw_data"):
         if tensor.data_type == onnx.TensorProto.STRING:
             return
@@ -307,9 +306,7 @@ def _run_checker(proto: onnx.ModelProto, where: str, weights: dict[str, np.ndarr
     lg.output.extend(kept)
     inputs = {vi.name for vi in graph.input}
     for init in graph.initializer:
-        count = 1
-        for d in init.dims:
-            count *= int(d)
+        count = math.prod(int(d) for d in init.dims)
         if init.name not in weights and count <= _CHECKER_MAX_CONST_ELEMENTS:
             lg.initializer.append(init)
         elif init.name not in inputs:
@@ -336,7 +333,7 @@ _INFERENCE_NODE = re.compile(r"\(op_type:(\S+), node name: ([^)]*)\): ")
 def _checker_message(err: BaseException) -> str:
     """onnx.checker's report on one line, with the node it names first (`node 'n' (op T)`)."""
     text = str(err)
-    line = _first_line(err)
+    line = first_line(err)
     for tag in ("[ShapeInferenceError] Inference error(s): ", "[ShapeInferenceError] "):
         line = line.replace(tag, "")
     found = _INFERENCE_NODE.search(line)
@@ -360,11 +357,6 @@ def _copy_fields(src: Any, dst: Any, skip: str) -> None:
             getattr(dst, descriptor.name).CopyFrom(value)
         else:
             setattr(dst, descriptor.name, value)
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
 
 
 LEAN_MIN_BYTES = 1 << 16

@@ -10,6 +10,7 @@ convert the dims it returns (`ELEMENT_TYPES`: ONNX element type -> xDSL element 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,9 +64,7 @@ def check_tensor_size(dims: Sequence[int], elem_type: int, what: str) -> None:
     ModelImportError (Python integers: a product past int64 is reported, not wrapped)."""
     if any(int(d) < 0 for d in dims):
         raise ModelImportError(f"{what} has a negative dimension {dims_text(dims)}")
-    count = 1
-    for d in dims:
-        count *= int(d)
+    count = math.prod(int(d) for d in dims)
     try:
         itemsize = onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
     except Exception:

@@ -5,8 +5,9 @@ its message on one line (`error: ...`) and exits with `exit_code` (2), with no t
 `--debug` is given. Internal bugs are any other exception. `existing_file` is the one check
 that a file the user names exists and can be read (light: the CLI runs it before importing the
 compiler); `checked_output` the one check of a file a command is to write (not one of its
-inputs, not a folder, FIFO or device, in a folder); `checked_number` the one check of a number
-the user gives (finite, in range).
+inputs, not a folder, FIFO or device, in a folder), `checked_folder` of a folder it writes into;
+`checked_number` the one check of a number the user gives (finite, in range); `first_line` the
+one way an exception from a library is said on one line.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ def existing_file(
         raise error(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     if not os.access(path, os.R_OK):
         raise error(f"{path}: cannot be read (permission denied)")
-    if max_bytes is not None and path.stat().st_size > max_bytes:
-        raise error(
-            f"{path}: {path.stat().st_size:,} bytes, more than the {max_bytes:,} such a file "
-            "may have"
-        )
+    size = path.stat().st_size if max_bytes is not None else 0
+    if max_bytes is not None and size > max_bytes:
+        raise error(f"{path}: {size:,} bytes, more than the {max_bytes:,} such a file may have")
     return path
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an exception's message (its type's name if it has none)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
 
 
 # The largest seed: what an int64 holds (logs and databases store seeds as JSON integers that
@@ -82,6 +87,23 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def _refuse_inputs(
+    out: Path, option: str, inputs: Sequence[tuple[str, str | Path | None]], refusal: str
+) -> None:
+    """`out` is none of the command's `inputs` ((what, path)), else an AccelflowError ending
+    in `refusal`."""
+    for what, given in inputs:
+        if given and Path(given).exists() and same_file(out, Path(given)):
+            raise AccelflowError(f"{option} {out} is {what}; {refusal}")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest of `path`'s parents that exists (the folders a write would make below it)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def checked_output(
     name: str | Path,
     option: str,
@@ -92,19 +114,30 @@ def checked_output(
     command reads (`inputs`: (what, path)), not a folder, not a device or FIFO, in a folder that
     exists (with `make_parents`: under one, the missing folders made later)."""
     out = Path(name)
-    for what, given in inputs:
-        if given and Path(given).is_file() and same_file(out, Path(given)):
-            raise AccelflowError(
-                f"{option} {out} is {what}; refusing to overwrite an input (pick another file)"
-            )
+    files = [(what, given) for what, given in inputs if given and Path(given).is_file()]
+    _refuse_inputs(out, option, files, "refusing to overwrite an input (pick another file)")
     if out.is_dir():
         raise AccelflowError(f"{option} {out} is a folder; give a file name")
     if out.exists() and not out.is_file():
         raise AccelflowError(f"{option} {out} is not a regular file; give a file name")
-    parent = out.parent
-    while make_parents and not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = _existing_ancestor(out.parent) if make_parents else out.parent
     if not parent.is_dir():
         what = "not a folder" if parent.exists() else "no such folder"
         raise AccelflowError(f"{option} {out}: {parent} is {what}")
+    return out
+
+
+def checked_folder(
+    name: str | Path, option: str, inputs: Sequence[tuple[str, str | Path | None]]
+) -> Path:
+    """An output folder given as `option`, checked before anything runs: not one of the
+    command's `inputs` ((what, path)) nor any other file, and under a folder, not a file (the
+    missing folders made later)."""
+    out = Path(name)
+    _refuse_inputs(out, option, inputs, "refusing to write into an input (give a folder)")
+    if out.exists() and not out.is_dir():
+        raise AccelflowError(f"{option} {out} is a file, not a folder; give a folder name")
+    parent = _existing_ancestor(out)
+    if not parent.is_dir():
+        raise AccelflowError(f"{option} {out}: {parent} is a file, not a folder")
     return out

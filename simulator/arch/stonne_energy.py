@@ -63,6 +63,12 @@ EVENTS = (
 )  # fmt: skip
 
 
+def switch_levels(ms: int, dn: int) -> int:
+    """The distribution switches a package crosses: log2(ms/dn), the depth of a read port's
+    tree (every package is routed by each)."""
+    return max(ms // dn, 1).bit_length() - 1
+
+
 def _reduction(ms: int, span: int, nv: int) -> tuple[int, int]:
     """(3:1 additions, RN wire writes) of one reduction of `nv` VNs of `span` multipliers (the
     aux one included) laid out side by side: the ADD_3_1 adders CompilerART configures, and per
@@ -114,7 +120,7 @@ def tile_events(
     forward = regime_b * outputs * (folds - 1)
     acc_adds = xp.where(accumulation_buffer, 1, 0) * outputs * (folds - 1)
     sends = ktiles * (folds * s_w + wx * folds * (s_full + (wy - 1) * s_col)) + forward
-    depth = max(ms // dn, 1).bit_length() - 1
+    depth = switch_levels(ms, dn)
     forwarding = xp.where(maeri.forwarding_usable(t, z[1], stride_y), 1, 0)
     mn = forwarding * ktiles * wx * (wy - 1) * folds * nv * t[0] * t[2] * (t[1] - 1)
     inputs, weights, writes, reads = maeri.sram_traffic(z, t, steps, accumulation_buffer, acc, xp)
@@ -176,7 +182,7 @@ def sigma_tile_events(
     fwd, writes, three, links = (m * sparse[6 + i] for i in range(4))
     mult = m * nnz
     sends = nnz + mult + fwd
-    depth = max(ms // dn, 1).bit_length() - 1
+    depth = switch_levels(ms, dn)
     return {
         "multiplications": mult,
         "forward_psums": fwd,
