@@ -13,6 +13,7 @@ one way an exception from a library is said on one line.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,9 +63,9 @@ def checked_number(
     maximum: float | None = None,
     error: type[AccelflowError] = AccelflowError,
 ) -> float:
-    """`value` if it is a finite number (not a bool) with `minimum <= value`, `above < value`
+    """`value` if it is a finite real number (Python's or numpy's, not a bool) with `minimum <= value`, `above < value`
     and `value <= maximum` (each when given), else `error` naming `what` (e.g. "--rtol")."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's bool is not Real
         raise error(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise error(f"{what} must be a finite number, got {value}")
