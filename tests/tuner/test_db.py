@@ -161,15 +161,17 @@ def test_a_version_1_file_reads_as_latency_entries(tmp_path):
 def test_save_replaces_an_existing_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "maps.json"
     path.write_text("old contents")
-    small_db().save(path)
-    assert MappingDB.load(path) == small_db()
+    db = small_db()  # once: its entries carry their creation time (seconds)
+    db.save(path)
+    assert MappingDB.load(path) == db
     assert sorted(p.name for p in tmp_path.iterdir()) == ["maps.json"]
 
 
 def test_save_creates_missing_folders(tmp_path):
     path = tmp_path / "a" / "b" / "maps.json"
-    small_db().save(path)
-    assert MappingDB.load(path) == small_db()
+    db = small_db()
+    db.save(path)
+    assert MappingDB.load(path) == db
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
@@ -285,8 +287,9 @@ def test_missing_and_binary_files(tmp_path):
 
 def test_read_mappings_database_and_plain(tmp_path):
     path = tmp_path / "maps.json"
-    small_db().save(path)
-    assert read_mappings(path) == small_db()
+    db = small_db()
+    db.save(path)
+    assert read_mappings(path) == db
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps({"/conv2/Conv": GOOD_MAPPING}))
     assert read_mappings(plain) == {"/conv2/Conv": GOOD_MAPPING}
