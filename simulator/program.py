@@ -11,7 +11,7 @@ A Program is
 - `target`: the fields of the Target the program was compiled for.
 
 The row schema. `ROW` declares the fields of an instruction row once, in order: scalars (one
-column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[11]`, `sparse[10]`, whose
+column) and fixed-width groups (`off[8]`, `size[8]`, `gemm[4]`, `steps[13]`, `sparse[10]`, whose
 columns are also named one by one: `off0`, `m`, `c_full0`, `w_nnz`). Every producer builds rows
 with `ROW.encode(count, **named values)` and every consumer reads them with
 `ROW.view(rows).<field>` (numpy or JAX, one row or many); nothing else knows a column number.
@@ -23,7 +23,7 @@ The layout (`ROW.describe()` prints it; docs/program.md has the table):
     off[8] size[8]                   LOAD / COMPUTE / STORE: the tile (MAERI CONFIG: size = the
                                      spatial tile, the virtual neurons)
     stride[2]                        CONFIG: the layer's stride (conv2d)
-    steps[11]                        MAERI CONFIG: the controller's port costs and the psum round
+    steps[13]                        MAERI CONFIG: the controller's port costs and the psum round
                                      trips (maeri.STEP_FIELDS), derived by the simulator before a run
     sparse[10]                       SIGMA COMPUTE: the tile's bitmap statistics and energy events
                                      (sigma.SPARSE_FIELDS)
@@ -55,9 +55,11 @@ Tensor layouts: conv2d input NCHW, weight [G*K, C, R, S], bias [G*K], output NCH
 matmul a [G, M, K] (or [M, K]), b [G, K, N] (or [K, N]), bias [N], output [G, M, N] (or [M, N]).
 
 Format versions: `FORMAT_VERSION` is written with every saved program and `Program.load` refuses
-any other (`ProgramFormatError`, naming both). Format 9 is the schema's layout (8 had no
-`rt_cycles`, `rt_count`, `rt_drain` in MAERI's `steps`; 7 had no `vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no stride); formats 1 to 4 grew
-by appending columns. Older formats are not read (recompile them).
+any other (`ProgramFormatError`, naming both). Format 11 is the schema's layout (10 had no
+`c_wi`, `c_wi0` in MAERI's `steps`; 9 had no SIGMA energy events `sg_fwd` to `sg_rn` in
+`sparse`; 8 had no `rt_cycles`, `rt_count`, `rt_drain` in MAERI's `steps`; 7 had no
+`vec_fused`; 6 had no VECTOR instruction; 5 carried MAERI's step costs from the compiler and no
+stride); formats 1 to 4 grew by appending columns. Older formats are not read (recompile them).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ import numpy as np
 
 from simulator.errors import AccelflowError
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 
 # Opcodes.
 OP_NOP = 0
@@ -262,7 +264,7 @@ class RowSchema:
         return "\n".join(lines)
 
 
-# The instruction row, format 10 (docs/program.md "Instructions"). The members of `steps` and
+# The instruction row, format 11 (docs/program.md "Instructions"). The members of `steps` and
 # `sparse` are the values simulator.arch.maeri.STEP_FIELDS and simulator.arch.sigma.SPARSE_FIELDS order
 # (a test holds them equal; this module imports no architecture).
 ROW = RowSchema(
@@ -326,6 +328,8 @@ ROW = RowSchema(
             "aux_ms",
             "c_full0",
             "c_col0",
+            "c_wi",
+            "c_wi0",
             "rt_cycles",
             "rt_count",
             "rt_drain",

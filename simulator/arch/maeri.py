@@ -64,9 +64,15 @@ Per COMPUTE (one buffer tile, extents z, spatial tile t, both by role):
         floor(log2(VN+2)) + 2 + d for one VN), and several VNs wait for each other at the read
         ports, the collection-bus lines and SDMemory's write loop (stepped at compile time).
     In regime B the step costs c_full, c_col include the partial sums sent back: one package per
-    VN on the port of its aux multiplier (`step_costs`); fold 0 sends none (c_full0, c_col0). The ports run ahead of the multipliers
-    (unbounded FIFOs), so a window costs its port time or its chain of F-1 round trips, whichever
-    is longer.
+    VN on the port of its aux multiplier (`step_costs`); fold 0 sends none (c_full0, c_col0).
+    The ports run ahead of the multipliers (unbounded FIFOs), so a window costs its port time or
+    its chain of F-1 round trips, whichever is longer. A K-tile of one window (an FC layer's)
+    queues its F weight steps and F input steps at once, so each port sends its own weights and
+    inputs back to back: its windows and weights cost at most
+    max(c_wi0 + (F-1) * c_wi, F*c_w + max(c_full0, c_rn) + max((F-1) * c_rn, chain)), c_wi
+    (c_wi0) the most packages one port sends for one fold, weights, inputs and psums (fold 0:
+    none), where F*c_w + P(c_full, c_full0) adds the busiest port's weights to the busiest
+    port's inputs (9 VNs of 6 + 1 on ports of 8: 14 cycles per fold, not 7 + 8).
 
 Global-buffer traffic (elements) per COMPUTE: weights once (every K-tile has its own), inputs
 `ktiles * F * ceil(zX'/tX') * (e_full + (ceil(zY'/tY')-1) * e_col)` (e_*: distinct elements of a
@@ -101,7 +107,9 @@ ROLE_INDEX: dict[str, tuple[int, ...]] = {
 }
 # The step costs, in order: the members of the `steps` field of a CONFIG row
 # (simulator.program.ROW), which the simulator derives (`derive_steps`) before a run.
-PORT_FIELDS = ("c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0")
+PORT_FIELDS = (
+    "c_w", "c_full", "c_col", "e_full", "e_col", "aux_ms", "c_full0", "c_col0", "c_wi", "c_wi0"
+)  # fmt: skip
 # ... then the slowest VN's partial-sum round trips in regime B (`round_trip_fields`): `rt_cycles`
 # cycles for `rt_count` round trips (its per-fold latency L = rt_cycles / rt_count), and
 # `rt_drain`, the cycles from a K-tile's last fold's inputs to its sum written.
@@ -155,17 +163,16 @@ def _stride_pair(stride: int | tuple[int, int]) -> tuple[int, int]:
 @cache
 def step_costs(
     t: tuple[int, ...], stride: int | tuple[int, int], extent_s: int, ms: int, dn: int, aux: bool
-) -> tuple[int, int, int, int, int, int, int, int]:
-    """The port costs (`PORT_FIELDS`: c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0) of spatial tile `t` (8 roles)
-    on ms/dn; c_full0, c_col0: the input steps of fold 0, which send no partial sum back (equal
-    to c_full, c_col without aux multipliers). `step_costs_batch` of one tile (module docstring).
+) -> tuple[int, ...]:
+    """The port costs (`PORT_FIELDS`) of spatial tile `t` (8 roles) on ms/dn: c_w, c_full,
+    c_col, e_full, e_col, aux, c_full0, c_col0 (the input steps of fold 0, which send no partial
+    sum back: equal to c_full, c_col without aux multipliers), c_wi, c_wi0 (one fold of a
+    single window, weights and inputs on the busiest port, with and without its partial sums).
+    `step_costs_batch` of one tile (module docstring).
 
     `stride`: one stride, or (along X' = rows, along Y' = cols); STONNE has a single stride and
     no dilation (a dilated conv gets the step costs of its undilated window)."""
-    c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0 = _one_tile(
-        tuple(t), stride, extent_s, ms, dn, aux
-    )[: len(PORT_FIELDS)]
-    return c_w, c_full, c_col, e_full, e_col, aux_ms, c_full0, c_col0
+    return _one_tile(tuple(t), stride, extent_s, ms, dn, aux)[: len(PORT_FIELDS)]
 
 
 @cache
@@ -190,8 +197,8 @@ def step_costs_batch(
     dn: int,
     max_multipliers: int | None = None,
 ) -> np.ndarray:
-    """`step_costs(t[u], stride, extent_s[u], ms, dn, aux[u])` of every spatial tile u: [U, 8]
-    int64 (`PORT_FIELDS`). t [U, 8] spatial tiles by role, aux [U] bool, extent_s [U] the S-role
+    """`step_costs(t[u], stride, extent_s[u], ms, dn, aux[u])` of every spatial tile u:
+    [U, len(PORT_FIELDS)] int64. t [U, 8] spatial tiles by role, aux [U] bool, extent_s [U] the S-role
     buffer tiles. A tile needing more than `max_multipliers` multipliers (if given: one beyond
     ms is illegal) is not laid out but gets placeholders: every step a full port (ms / dn
     packages), every element once."""
@@ -206,6 +213,7 @@ def step_costs_batch(
         big = ~laid_out
         steps = np.full(int(big.sum()), width, np.int64)
         fields = [steps, steps, steps, need[big], need[big], aux_i[big], steps, steps]
+        fields += [2 * steps, 2 * steps]
         out[big] = np.stack(fields, axis=1)
     grid = _grid_multipliers(need, width)
     stride_xy = _stride_pair(stride)
@@ -253,7 +261,7 @@ def _laid_out(
     grid: int,
     width: int,
 ) -> np.ndarray:
-    """The step costs [U, 8] of tiles t [U, 8] laid out on `grid` multipliers (module docstring)."""
+    """The port costs then the port sends [U, 13] of tiles t [U, 8] laid out on `grid` multipliers (module docstring)."""
     stride_x, stride_y = stride
     t_r, t_s, t_c, t_k, t_g, t_n, t_x, t_y = (t[:, i, None] for i in range(len(ROLES)))
     has_aux = aux[:, None]
@@ -285,6 +293,11 @@ def _laid_out(
         busiest = np.maximum(1, (load + psums).max(axis=1))
         return busiest, np.maximum(1, load.max(axis=1)), load.sum(axis=1)
 
+    # One fold of a single window on its own port: weights, inputs (+ the psum sent back).
+    full_load = _distinct_per_port(ids.reshape(shape), valid.reshape(shape)) + weights_per_port
+    c_wi = np.maximum(1, (full_load + psums).max(axis=1))
+    c_wi0 = np.maximum(1, full_load.max(axis=1))
+
     # Distinct elements: the windows of the VNs overlap along a dim iff its stride <= the window.
     rows = np.minimum(t_r + (t_x - 1) * stride_x, t_r * t_x)[:, 0]
     cols = np.minimum(y_in, t_s * t_y)[:, 0]
@@ -299,7 +312,8 @@ def _laid_out(
         s_col = np.where(fwd, sent, s_full)
     s_w = weights_per_port.sum(axis=1)
     return np.stack(
-        [c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0, s_w, s_full, s_col], axis=1
+        [c_w, c_full, c_col, e_full, e_col, aux, c_full0, c_col0, c_wi, c_wi0, s_w, s_full, s_col],
+        axis=1,
     )
 
 
@@ -325,13 +339,14 @@ def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:
 
 
 def round_trip_fields(
-    vn: Any, nv: Any, folds: Any, aux: Any, ms: int, dn: int, rn: int
+    vn: Any, nv: Any, folds: Any, aux: Any, ms: int, dn: int, rn: int, windows: Any = 2
 ) -> np.ndarray:
     """(rt_cycles, rt_count, rt_drain) [U, 3] of tiles of `vn`-multiplier VNs, `nv` of them,
-    folding `folds` times, with an aux multiplier each where `aux` (arrays [U]): the slowest VN's
-    partial-sum round trips in regime B (`maeri_art.round_trips`, docs/stonne-several-vn.md) and
-    the latency of a K-tile's last fold (`maeri_art.drain_cycles`), each distinct (VN, NV,
-    folds) once. Without aux multipliers there is no round trip, and a tile beyond the `ms`
+    folding `folds` times in `windows` windows per K-tile, with an aux multiplier each where
+    `aux` (arrays [U]): the slowest VN's partial-sum round trips in regime B
+    (`maeri_art.round_trips`, measured over one window where a K-tile has one and folds at
+    least `maeri_art.FOLD_HORIZON` times, docs/stonne-several-vn.md) and the latency of a K-tile's last fold
+    (`maeri_art.drain_cycles`), each distinct (VN, NV, folds, one window) once. Without aux multipliers there is no round trip, and a tile beyond the `ms`
     multipliers is not laid out: (0, 1, 0).
 
     Alone a VN's round trip is L = h + 2 + d: the psum is re-sent in the cycle it is written,
@@ -340,22 +355,24 @@ def round_trip_fields(
     for a VN at multiplier 0) and one collection-bus cycle to the write. Several VNs wait for
     each other at the read ports, the bus lines and SDMemory's write loop."""
     vn, nv, folds, aux = (np.asarray(x, np.int64).reshape(-1) for x in (vn, nv, folds, aux))
+    one_window = np.broadcast_to(np.asarray(windows, np.int64).reshape(-1) <= 1, vn.shape)
     out = np.zeros((len(vn), 3), np.int64)
     out[:, 1] = 1
     real = (aux != 0) & (nv * (vn + 1) <= ms)  # a tile beyond the multipliers is illegal
     if not real.any():
         return out
     horizon = np.minimum(folds, maeri_art.FOLD_HORIZON)
-    keys = np.stack([vn, nv, horizon], axis=1)[real]
+    one_window = one_window & (folds >= maeri_art.FOLD_HORIZON)  # what round_trips measures
+    keys = np.stack([vn, nv, horizon, one_window], axis=1)[real]
     first, inverse = distinct_rows(keys)
     distinct = keys[first]
     values = np.array(
         [
             (
-                *maeri_art.round_trips(ms, dn, rn, int(v) + 1, int(n), int(f)),
+                *maeri_art.round_trips(ms, dn, rn, int(v) + 1, int(n), int(f), bool(one)),
                 maeri_art.drain_cycles(ms, dn, int(v) + 1, int(n)),
             )
-            for v, n, f in distinct
+            for v, n, f, one in distinct
         ],
         np.int64,
     ).reshape(-1, 3)
@@ -394,7 +411,7 @@ def compute_cycles(
 
     # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
     # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).
-    rt_cycles, rt_count = steps[8], xp.maximum(steps[9], 1)
+    rt_cycles, rt_count = steps[10], xp.maximum(steps[11], 1)
     chain = cdiv((folds - 1) * rt_cycles, rt_count)
     q = chain + 1
 
@@ -420,9 +437,19 @@ def compute_cycles(
         last_col = j * row + p_full + (wy - 2) * p_col + w_col - (j + 1) * wy * q
         return xp.where(wy >= 2, xp.maximum(full, xp.maximum(first_col, last_col)), full)
 
-    windows_b = wx * wy * q + xp.maximum(row_max(0), row_max(wx - 1))
-    drain = xp.where(regime_b, steps[10], DRAIN_CYCLES)
-    per_ktile = folds * c_w + xp.where(regime_b, windows_b, windows_a) + drain
+    windows_b = folds * c_w + wx * wy * q + xp.maximum(row_max(0), row_max(wx - 1))
+    # A K-tile of one window (an FC layer): each port's FIFO holds the K-tile's F weight steps
+    # and F input steps at once, so a port is busy for its own weights and inputs (c_wi per
+    # fold, c_wi0 for fold 0), not the busiest port's weights then the busiest port's inputs;
+    # the chain starts once fold 0's inputs are in, and the bus takes c_rn per fold.
+    c_wi, c_wi0 = steps[8], steps[9]
+    one_window = xp.maximum(
+        c_wi0 + (folds - 1) * c_wi,
+        folds * c_w + xp.maximum(c_full0, c_rn) + xp.maximum((folds - 1) * c_rn, chain),
+    )
+    windows_b = xp.where(wx * wy == 1, xp.minimum(one_window, windows_b), windows_b)
+    drain = xp.where(regime_b, steps[12], DRAIN_CYCLES)
+    per_ktile = xp.where(regime_b, windows_b, folds * c_w + windows_a) + drain
     return p["ktiles"] * per_ktile
 
 
@@ -480,7 +507,8 @@ def layer_cycles(
     folds = math.prod(-(-extents[i] // t[i]) for i in range(3))
     aux = bool(needs_aux(folds, False, accumulation_buffer))
     ports = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
-    trips = round_trip_fields(math.prod(t[:3]), math.prod(t[3:]), folds, aux, ms, dn, rn)
+    windows = -(-extents[6] // t[6]) * -(-extents[7] // t[7])
+    trips = round_trip_fields(math.prod(t[:3]), math.prod(t[3:]), folds, aux, ms, dn, rn, windows)
     steps = (*ports, *trips[0].tolist())
     z = np.array(extents, np.int64)
     t_np = np.array(t, np.int64)
@@ -533,9 +561,11 @@ def derive_steps(
     stride = np.where(kinds[:, None] == 0, np.maximum(r.stride[configs], 1), 1)
     rows = np.array(rows, np.int64, copy=True)
     out = ROW.view(rows)
+    windows = np.prod(-(-z[:, 6:NO_DIM] // t[:, 6:NO_DIM]), axis=1)
     trips = round_trip_fields(
-        np.prod(t[:, :3], axis=1), np.prod(t[:, 3:NO_DIM], axis=1), folds, aux, ms, dn, rn
-    )
+        np.prod(t[:, :3], axis=1), np.prod(t[:, 3:NO_DIM], axis=1), folds, aux, ms, dn, rn,
+        windows,
+    )  # fmt: skip
     for i, at in enumerate(configs.tolist()):
         key = (tuple(t[i].tolist()), tuple(stride[i].tolist()), int(z[i, 1]))
         out.steps[at] = (*step_costs(*key, ms, dn, bool(aux[i])), *trips[i].tolist())

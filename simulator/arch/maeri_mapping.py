@@ -341,6 +341,8 @@ class Maeri(Family):
             t[first], aux[first], extent_s[first], stride, ms, dn,
             max_multipliers=ms,  # a larger spatial tile is illegal: placeholders
         )[inverse]  # fmt: skip
+        z = np.concatenate([tiles, pad], axis=1)[:, list(maeri.ROLE_INDEX[shape.kind])]
+        windows = np.prod(-(-z[:, 6 : maeri.NO_DIM] // t[:, 6 : maeri.NO_DIM]), axis=1)
         trips = maeri.round_trip_fields(
             np.prod(t[:, :3], axis=1),
             np.prod(t[:, 3 : maeri.NO_DIM], axis=1),
@@ -349,6 +351,7 @@ class Maeri(Family):
             ms,
             dn,
             rn,
+            windows,
         )
         steps = np.concatenate([ports, trips], axis=1)
         per_dim = [factors[:, i] for i in range(len(dims))] + [1] * (maeri.NO_DIM - len(dims))

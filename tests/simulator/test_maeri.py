@@ -141,13 +141,17 @@ def _one_bound(
     each other (the closed form lets the ports run ahead of the chains); in between, the
     reference is a cycle faster per K-tile
     (`test_regime_b_reference_where_the_closed_form_approximates`)."""
-    _, c_full, c_col, _, _, _, c_full0, c_col0 = maeri.step_costs(t, stride, extent_s, ms, dn, True)
+    ports = maeri.step_costs(t, stride, extent_s, ms, dn, True)
+    c_full, c_col, c_full0, c_col0 = (ports[maeri.PORT_FIELDS.index(f)] for f in FIELDS_B)
     span = t[0] * t[1] * t[2] + 1
     lat = maeri_art.round_trips(ms, dn, 1, span, 1, folds)[0]
     drain = maeri_art.drain_cycles(ms, dn, span, 1)
     chain = (folds - 1) * lat + 1
     steps = [(c_full0, c_full), (c_col0, c_col)]
     return all(c0 + (folds - 1) * c <= chain or c >= drain + 1 for c0, c in steps)
+
+
+FIELDS_B = ("c_full", "c_col", "c_full0", "c_col0")
 
 
 @st.composite
@@ -311,16 +315,24 @@ def test_step_costs_of_the_conv3_mapping():
     # 2 VNs of 18 on trees of 8: 8 weights / 8 window elements per port per step; the
     # sliding window sends 3 rows x 2 channels = 6 elements over 3 ports' worth of cycles.
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 8, False) == (
-        8, 8, 3, 18, 6, 0, 8, 3
+        8, 8, 3, 18, 6, 0, 8, 3, 16, 16
     )  # fmt: skip
     # With aux multipliers (folding, no accumulation buffer) the layout shifts by one.
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 8, True)[5] == 1
     # ... and the input steps count each VN's partial sum sent back on its aux multiplier's port:
     # FC, 4 VNs of 8 (+ aux) on trees of 8: 7 distinct inputs + 1 psum on the busiest port,
-    # and fold 0, which sends no psum, 7 (c_full0) and 1 (c_col0).
+    # and fold 0, which sends no psum, 7 (c_full0) and 1 (c_col0). One fold of the single window
+    # on its busiest port (c_wi): 7 weights, 7 inputs and 1 psum on each of the first four ports,
+    # 15; 14 without the psum (c_wi0).
     assert maeri.step_costs((1, 8, 1, 4, 1, 1, 1, 1), 1, 4096, 64, 8, True) == (
-        7, 8, 2, 8, 1, 1, 7, 1
+        7, 8, 2, 8, 1, 1, 7, 1, 15, 14
     )  # fmt: skip
+    # 9 VNs of 6 (+ aux): port 0 holds 6 weights, 6 inputs and 2 aux multipliers, port 1 7
+    # weights, 6 inputs and 1 aux: 14 per fold on either, where the busiest weights (7) and the
+    # busiest inputs and psums (8) add up to 15 (STONNE: 14.08 cycles per fold, fc7 scaled in
+    # bench/validation/tuned_vs_stonne.csv).
+    ports = maeri.step_costs((1, 6, 1, 9, 1, 1, 1, 1), 1, 512, 64, 8, True)
+    assert (ports[0], ports[1], ports[8], ports[9]) == (7, 8, 14, 13)
     assert maeri.step_costs((1, 8, 1, 4, 1, 1, 1, 1), 1, 4096, 64, 8, False)[:2] == (8, 8)
     # dn = ms: every tree is one multiplier, every step one cycle.
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 64, False)[:3] == (1, 1, 1)
@@ -349,7 +361,8 @@ def test_step_costs_of_a_batch_equal_one_tile_at_a_time(monkeypatch):
                     assert tuple(capped[i]) == tuple(got[i]), one
                 else:
                     w = ms // dn
-                    assert tuple(capped[i]) == (w, w, w, need[i], need[i], aux[i], w, w), one
+                    placeholder = (w, w, w, need[i], need[i], aux[i], w, w, 2 * w, 2 * w)
+                    assert tuple(capped[i]) == placeholder, one
 
 
 def test_vmap_mixes_systolic_and_maeri_programs():

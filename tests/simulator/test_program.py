@@ -24,7 +24,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "program.md"
 
 
 def test_layout_is_named_and_contiguous():
-    assert ROW.num_columns == len(ROW.column_names) == 58
+    assert ROW.num_columns == len(ROW.column_names) == 60
     assert ROW.column("opcode") == 0  # the opcode stays first
     assert len(set(ROW.column_names)) == ROW.num_columns
     start = 0
