@@ -41,12 +41,21 @@ def sram_cycles(
     return xp.ceil(needed / bytes_per_cycle).astype(xp.int64)
 
 
-def buffer_need(shape: LayerShape, sizes: dict[str, Any], target: Target, double: Any) -> list:
+def buffer_need(
+    shape: LayerShape,
+    sizes: dict[str, Any],
+    target: Target,
+    double: Any,
+    dense_bytes: list[Any] | None = None,
+) -> list:
     """Bytes of the input, weight and output tiles of `sizes` in their buffers (x2 where
-    `double`): ints, or arrays like the sizes."""
+    `double`): ints, or arrays like the sizes. `dense_bytes`: the tiles' footprints times the
+    element bytes, if the caller has them."""
     mult = np.where(double, 2, 1)
-    eb = target.element_bytes
-    return [np.asarray(fp, np.int64) * eb * mult for fp in footprint_elements(shape, sizes)]
+    if dense_bytes is None:
+        eb = target.element_bytes
+        dense_bytes = [np.asarray(fp, np.int64) * eb for fp in footprint_elements(shape, sizes)]
+    return [b * mult for b in dense_bytes]
 
 
 def fits_buffers(need: list, target: Target) -> Any:

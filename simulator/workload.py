@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -352,15 +353,39 @@ def footprint_elements(shape: LayerShape, size: dict[str, Any]) -> tuple[Any, ..
     return size["g"] * size["m"] * size["k"], weight, size["g"] * size["m"] * size["n"]
 
 
-def visits(trips: np.ndarray, deps: np.ndarray) -> np.ndarray:
-    """How many times an operand's tile changes along the loop nest (= its loads / stores), for B
-    candidates at once [B]: `trips` [B, D] in loop order (outermost first), `deps` [B, D] whether
-    each loop is a dim of the operand. The count is the product of the trips down to the
-    innermost loop over a dim of the operand with more than one trip (1 if there is none)."""
-    changes = deps & (trips > 1)
-    innermost = trips.shape[1] - 1 - np.argmax(changes[:, ::-1], axis=1)
-    prefix = np.cumprod(trips, axis=1)
-    return np.where(changes.any(axis=1), prefix[np.arange(len(trips)), innermost], 1)
+def visits(
+    loop_trips: np.ndarray, order: np.ndarray, operands: list[tuple[int, ...]]
+) -> list[np.ndarray]:
+    """How many times each operand's tile changes along the loop nest (= its loads / stores),
+    for B candidates at once ([B] each), dim-major: `loop_trips` [D, B] the trips of each loop
+    and `order` [D, B] its dim (loop j, outermost first, runs dim order[j]), `operands` the
+    indices of each operand's dims. The count is the product of the trips down to the innermost
+    loop over a dim of the operand with more than one trip (1 if there is none)."""
+    nd, b = loop_trips.shape
+    prefix = np.cumprod(loop_trips, axis=0)
+    looping = loop_trips > 1
+    cols = np.arange(b)
+    out = []
+    for deps in operands:
+        mine = np.zeros(nd, bool)
+        mine[list(deps)] = True
+        innermost = last_true(mine[order] & looping)
+        out.append(np.where(innermost >= 0, prefix[np.maximum(innermost, 0), cols], 1))
+    return out
+
+
+@cache
+def _highest_bit(nd: int) -> np.ndarray:
+    """The highest set bit of every nd-bit mask (-1 for 0)."""
+    return np.array([m.bit_length() - 1 for m in range(1 << nd)], np.int64)
+
+
+def last_true(flags: np.ndarray) -> np.ndarray:
+    """Per column of `flags` [D, B] (bool), the index of its last True row (-1: none)."""
+    mask = np.zeros(flags.shape[1], np.int64)
+    for j in range(len(flags)):
+        mask |= flags[j].astype(np.int64) << j
+    return _highest_bit(len(flags))[mask]
 
 
 def visit_counts(
@@ -368,9 +393,12 @@ def visit_counts(
 ) -> tuple[int, int, int, int]:
     """How many times the input, weight, output tile changes along the loop nest (= loads /
     stores), and how many distinct output tiles there are (`visits` for one mapping)."""
-    trips = np.array([[-(-shape.dims[d] // tiles[d]) for d in order]], np.int64)
+    dims = shape.dim_names
+    loop_trips = np.array([[-(-shape.dims[d] // tiles[d])] for d in order], np.int64)
+    loop = np.array([[dims.index(d)] for d in order], np.int64)
     rel = operand_dims(shape)
-    counts = [int(visits(trips, np.array([[d in rel[op] for d in order]]))[0]) for op in OPERANDS]
+    deps = [tuple(i for i, d in enumerate(dims) if d in rel[op]) for op in OPERANDS]
+    counts = [int(v[0]) for v in visits(loop_trips, loop, deps)]
     distinct = math.prod(-(-shape.dims[d] // tiles[d]) for d in rel["output"])
     return counts[0], counts[1], counts[2], distinct
 

@@ -61,6 +61,7 @@ double-buffered; dense, also on SIGMA) fit the global buffers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ from simulator.workload import (
     Mapping,
     footprint_elements,
     gemm_view,
+    last_true,
     operand_dims,
     visits,
 )
@@ -252,13 +254,18 @@ def _per_tile(
     return fam.tile_cost(cfg, compute, params, np)._asdict()
 
 
-def _load_bytes(shape: LayerShape, target: Target, sizes: dict[str, Any]) -> list[Any]:
-    """Bytes of the LOADs of input, weight and output tiles of `sizes`, as the lowering
-    (compiler/loop_nest.py) emits them with dense weights: footprints, then the family's
-    `load_bytes` (SIGMA: bitmap-compressed weights and, if declared, activations)."""
+def _load_bytes(
+    shape: LayerShape, target: Target, tiles: TileShapes
+) -> tuple[list[Any], list[Any]]:
+    """The dense bytes (footprints x element bytes) of the input, weight and output tiles of
+    each tile shape, and the bytes their LOADs move as the lowering (compiler/loop_nest.py) emits
+    them with dense weights: the family's `load_bytes` (SIGMA: bitmap-compressed weights and, if
+    declared, activations); [2^a, B] each."""
     eb = target.element_bytes
-    nbytes = [np.asarray(v, np.int64) * eb for v in footprint_elements(shape, sizes)]
-    return target.family.load_bytes(shape, target, nbytes, sizes)
+    full = tiles.count.shape
+    dense = [np.broadcast_to(v * eb, full) for v in footprint_elements(shape, tiles.sizes)]
+    loads = target.family.load_bytes(shape, target, dense, tiles.sizes)
+    return dense, [np.broadcast_to(v, full) for v in loads]
 
 
 # What `_tile_sum` adds up per candidate: over every tile (output reads and stall as if acc = 1),
@@ -274,8 +281,9 @@ _INNER_EDGE = ("array_edge", "dma_input_edge", "dma_weight_edge", "dma_output_ed
 
 def _tile_sum(
     shape: LayerShape, target: Target, tiles: TileShapes, config: dict, dataflow: Any
-) -> dict[str, Any]:
-    """Per candidate, the sums named by `_SUMS`, `_FIRST` and `_INNER_EDGE` ([B] each)."""
+) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """Per candidate, the sums named by `_SUMS`, `_FIRST` and `_INNER_EDGE` ([B] each); and
+    per tile shape the dense and the loaded bytes of each operand (`_load_bytes`)."""
     per_tile = _per_tile(shape, target, tiles, config, dataflow)
 
     def acc_free(v: Any) -> Any:  # a cost that does not depend on the partial-sum flag
@@ -288,7 +296,7 @@ def _tile_sum(
     out_rd0, out_rd1 = np.broadcast_to(per_tile["read_output"], (2, *tiles.count.shape))
     stall0 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd0)
     stall1 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd1)
-    loads = _load_bytes(shape, target, tiles.sizes)
+    dense, loads = _load_bytes(shape, target, tiles)
     bw = float(target.dram_bw_bytes_per_cycle)
     transfers = [np.ceil(v / bw).astype(np.int64) for v in loads]
     every = (busy, folds, hops, macs, in_rd, w_rd, out_wr, out_rd1, stall1, *loads, *transfers)
@@ -297,7 +305,7 @@ def _tile_sum(
     sums["stall_first"] = tiles.sum(stall0 - stall1, tiles.first)
     for name, v in zip(_INNER_EDGE, (busy + stall1, *transfers), strict=True):
         sums[name] = tiles.sum(v, tiles.inner_edge)
-    return sums
+    return sums, dense, loads
 
 
 def _slot_chain(
@@ -306,6 +314,7 @@ def _slot_chain(
     inner: Any,
     trips: Any,
     tile: Any,
+    num_tiles: Any,
     repeat_out: Any,
     array_cycles: Any,
     middle_dma: Any,
@@ -317,13 +326,12 @@ def _slot_chain(
     at least the longer of the two chains. Along the innermost loop (t trips) the tiles are full
     but the last; with t even every edge tile falls in one parity, so that chain holds
     (t/2 - 1) / (t - 1) of the full tiles' steps and all the edge steps, the other t/2 / (t - 1);
-    otherwise the two chains are even, half of everything each."""
+    otherwise the two chains are even, half of everything each. trips, tile [D, B]."""
     dims = shape.dim_names
     extent = np.array([shape.dims[d] for d in dims] + [1], np.int64)
-    at = np.maximum(inner, 0)[:, None]
-    t = np.take_along_axis(trips, at, axis=1)[:, 0]
-    ragged = (inner >= 0) & (extent[inner] % np.take_along_axis(tile, at, 1)[:, 0] != 0)
-    num_tiles = np.prod(trips, axis=1)
+    at, cols = np.maximum(inner, 0), np.arange(len(inner))
+    t = trips[at, cols]
+    ragged = (inner >= 0) & (extent[inner] % tile[at, cols] != 0)
     steps = array_cycles + middle_dma + (num_tiles - 1) * lat
     # Per edge tile of the innermost loop: its compute, the loads of the operands that change
     # with the innermost dim (the output: its store and, when revisited, its partial sums).
@@ -399,18 +407,17 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     dims = shape.dim_names
     bw = float(target.dram_bw_bytes_per_cycle)
     lat = int(target.dram_latency_cycles)
-    tile, trips, order, df, double = (
-        c[k] for k in ("tile", "trips", "order", "dataflow", "double")
+    tile, trips, order, df, double, num_tiles = (
+        c[k] for k in ("tile", "trips", "order", "dataflow", "double", "num_tiles")
     )
-    b = tile.shape[0]
-    num_tiles = np.prod(trips, axis=1)
+    b = tile.shape[1]
     rel = operand_dims(shape)
 
     # -- the array and the loads: per-tile formulas summed over every tile ----------------------
     tiles = TileShapes.build(
         dims, rel["output"], ragged, tile, c["edge"], trips, c["rank"], c["inner"]
     )
-    sums = _tile_sum(shape, target, tiles, c["config"], df)
+    sums, dense, loads = _tile_sum(shape, target, tiles, c["config"], df)
     busy, folds, hops, macs = sums["busy"], sums["folds"], sums["hops"], sums["macs"]
     in_rd, w_rd, out_wr = sums["in_rd"], sums["w_rd"], sums["out_wr"]
     # First visits of output tiles: no partial sums read (acc = 0).
@@ -421,16 +428,15 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     traffic_bytes: dict[str, Any] = {}
     dma: dict[str, Any] = {}
     repeat: dict[str, Any] = {}
-    trips_in_order = np.take_along_axis(trips, order, axis=1)
-    for op in OPERANDS:
-        deps = np.array([d in rel[op] for d in dims])
+    deps = [tuple(i for i, d in enumerate(dims) if d in rel[op]) for op in OPERANDS]
+    for op, dep, changes in zip(OPERANDS, deps, visits(c["loop_trips"], order, deps), strict=True):
         # Sums over all tiles hold every distinct tile of the operand once per combination of
         # the independent dims' tiles.
-        distinct = np.prod(trips[:, np.flatnonzero(deps)], axis=1)
+        distinct = np.prod(trips[list(dep)], axis=0)
         copies = num_tiles // distinct
         traffic_bytes[op] = sums[f"load_{op}"] // copies
         dma[op] = sums[f"dma_{op}"] // copies
-        repeat[op] = visits(trips_in_order, deps[order]) // distinct
+        repeat[op] = changes // distinct
     read_in = repeat["input"] * traffic_bytes["input"]
     read_w = repeat["weight"] * traffic_bytes["weight"]
     write_out = repeat["output"] * traffic_bytes["output"]
@@ -440,44 +446,32 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
         + repeat["weight"] * dma["weight"]
         + (2 * repeat["output"] - 1) * dma["output"]
     )
-    dram_read = read_in + read_w + read_psum
-    dram_bytes = dram_read + write_out
 
     # -- buffers (dense footprints: a SIGMA tile must fit with dense weights) -------------------
-    full = {d: tile[:, i] for i, d in enumerate(dims)}
-    need = buffer_need(shape, full, target, double)
-    fits = fits_buffers(need, target)
+    # Tile shape 0 is the full tile (no dim at its edge), the last one the last tile (every
+    # ragged dim at its edge; a plain dim's edge is its tile).
+    full = {d: tile[i] for i, d in enumerate(dims)}
+    need = buffer_need(shape, full, target, double, [v[0] for v in dense])
 
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall
-    first_loads = _load_bytes(shape, target, full)  # the first iteration's tiles are all full
-    first_load = np.ceil(first_loads[0] / bw).astype(np.int64)
-    first_load = first_load + np.ceil(first_loads[1] / bw).astype(np.int64)
-    extent = np.array([shape.dims[d] for d in dims], np.int64)
-    last = {d: extent[i] - (trips[:, i] - 1) * tile[:, i] for i, d in enumerate(dims)}
-    last_store = np.ceil(_load_bytes(shape, target, last)[2] / bw).astype(np.int64)
+    # The first iteration's tiles are all full.
+    first_load = np.ceil(loads[0][0] / bw).astype(np.int64)
+    first_load = first_load + np.ceil(loads[1][0] / bw).astype(np.int64)
+    last_store = np.ceil(loads[2][-1] / bw).astype(np.int64)
     middle_dma = dma_cycles - first_load - last_store
     overlap = np.maximum(array_cycles, middle_dma)
     chain = _slot_chain(
-        shape, sums, c["inner"], trips, tile, repeat["output"], array_cycles, middle_dma, lat
-    )
+        shape, sums, c["inner"], trips, tile, num_tiles, repeat["output"], array_cycles,
+        middle_dma, lat,
+    )  # fmt: skip
     hidden_lat = np.maximum(0, chain - overlap)
     latency_double = first_load + lat + overlap + last_store + hidden_lat
     latency_single = dma_cycles + array_cycles + num_tiles * lat
     latency = np.where(double, latency_double, latency_single)
     exposed_lat = np.where(double, lat + hidden_lat, num_tiles * lat)
 
-    # -- derived --------------------------------------------------------------------------------
-    sram_read = {"input": in_rd, "weight": w_rd, "output": out_rd + write_out}
-    sram_write = {"input": read_in, "weight": read_w, "output": out_wr + read_psum}
-    sram_rd_total = sram_read["input"] + sram_read["weight"] + sram_read["output"]
-    sram_wr_total = sram_write["input"] + sram_write["weight"] + sram_write["output"]
-    roofline = np.maximum(-(-macs // target.num_pes), np.ceil(dram_bytes / bw).astype(np.int64))
-    if target.energy_model == "stonne":
-        energy = _stonne_energy(shape, target, tiles, c["config"], sums, latency)
-    else:
-        energy = energy_pj(target, macs, hops, sram_rd_total + sram_wr_total, dram_bytes)
-    multipliers = c["multipliers"]
+    # -- the rest follows from these per candidate (`_derived`) -------------------------------
     out = {
         "latency_cycles": latency,
         "compute_cycles": busy,
@@ -488,44 +482,73 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
         "macs": macs,
         "folds": folds,
         "num_tiles": num_tiles,
-        "utilisation": macs / (latency * target.num_pes),
-        "multipliers_used": multipliers,
-        "spatial_fits": c["legal"] & (multipliers <= target.num_pes),
+        "multipliers_used": c["multipliers"],
+        "spatial_legal": c["legal"],
         "dram_read_input": read_in,
         "dram_read_weight": read_w,
         "dram_read_psum": read_psum,
         "dram_write_output": write_out,
-        "dram_read_bytes": dram_read,
-        "dram_write_bytes": write_out,
-        "dram_bytes": dram_bytes,
         "buffer_bytes_input": need[0],
         "buffer_bytes_weight": need[1],
         "buffer_bytes_output": need[2],
-        "fits": fits,
-        **{f"sram_read_{op}": sram_read[op] for op in OPERANDS},
-        **{f"sram_write_{op}": sram_write[op] for op in OPERANDS},
-        "sram_read_bytes": sram_rd_total,
-        "sram_write_bytes": sram_wr_total,
+        "sram_read_input": in_rd,
+        "sram_read_weight": w_rd,
+        "sram_read_output": out_rd + write_out,
+        "sram_write_input": read_in,
+        "sram_write_weight": read_w,
+        "sram_write_output": out_wr + read_psum,
         "noc_hops": hops,
-        "reuse_input": macs / np.maximum(read_in, 1),
-        "reuse_weight": macs / np.maximum(read_w, 1),
-        "reuse_output": macs / np.maximum(write_out + read_psum, 1),
-        "energy_mac_pj": energy["mac"],
-        "energy_noc_pj": energy["noc"],
-        "energy_sram_pj": energy["sram"],
-        "energy_dram_pj": energy["dram"],
+    }
+    if target.energy_model == "stonne":
+        energy = _stonne_energy(shape, target, tiles, c["config"], sums, latency)
+        out.update({f"energy_{k}_pj": energy[k] for k in ("mac", "noc", "sram", "dram")})
+    return {name: np.broadcast_to(np.asarray(v), (b,)) for name, v in out.items()}
+
+
+def _derived(target: Target, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The statistics that follow from `_group`'s per candidate, in `STATISTICS` order."""
+    bw = float(target.dram_bw_bytes_per_cycle)
+    macs, latency = s["macs"], s["latency_cycles"]
+    dram_read = s["dram_read_input"] + s["dram_read_weight"] + s["dram_read_psum"]
+    write_out = s["dram_write_output"]
+    dram_bytes = dram_read + write_out
+    sram_rd = s["sram_read_input"] + s["sram_read_weight"] + s["sram_read_output"]
+    sram_wr = s["sram_write_input"] + s["sram_write_weight"] + s["sram_write_output"]
+    roofline = np.maximum(-(-macs // target.num_pes), np.ceil(dram_bytes / bw).astype(np.int64))
+    if target.energy_model == "stonne":
+        energy = {k: s[f"energy_{k}_pj"] for k in ("mac", "noc", "sram", "dram")}
+    else:
+        energy = energy_pj(target, macs, s["noc_hops"], sram_rd + sram_wr, dram_bytes)
+    need = [s[f"buffer_bytes_{op}"] for op in OPERANDS]
+    derived = {
+        "utilisation": macs / (latency * target.num_pes),
+        "spatial_fits": s["spatial_legal"] & (s["multipliers_used"] <= target.num_pes),
+        "dram_read_bytes": dram_read,
+        "dram_write_bytes": write_out,
+        "dram_bytes": dram_bytes,
+        "fits": fits_buffers(need, target),
+        "sram_read_bytes": sram_rd,
+        "sram_write_bytes": sram_wr,
+        "reuse_input": macs / np.maximum(s["dram_read_input"], 1),
+        "reuse_weight": macs / np.maximum(s["dram_read_weight"], 1),
+        "reuse_output": macs / np.maximum(write_out + s["dram_read_psum"], 1),
+        **{f"energy_{k}_pj": energy[k] for k in ("mac", "noc", "sram", "dram")},
         "energy_pj": energy["mac"] + energy["noc"] + energy["sram"] + energy["dram"],
         "roofline_cycles": roofline,
         "roofline_fraction": roofline / latency,
     }
-    assert set(out) == set(STATISTICS)
-    return {name: np.broadcast_to(np.asarray(out[name]), (b,)) for name in STATISTICS}
+    every = {**s, **derived}
+    assert set(every) - {"spatial_legal"} == set(STATISTICS)
+    b = len(latency)
+    return {name: np.broadcast_to(np.asarray(every[name]), (b,)) for name in STATISTICS}
 
 
 # -- the batch: candidates grouped by their number of ragged dims ------------------------------
 
 # Tile shapes (candidates x 2^ragged) per numpy pass: bounds the per-tile temporaries.
 PIECE_SHAPES = 1 << 15
+# Candidates scored at once (bounds the memory of a large batch).
+BLOCK = 1 << 16
 # A numpy pass costs a few hundred numpy calls, about as much as this many tile shapes: a small
 # group is handled with the next larger number of ragged dims when that adds fewer shapes.
 MERGE_SHAPES = 1024
@@ -550,54 +573,76 @@ def _grouped(count: np.ndarray) -> list[tuple[int, np.ndarray]]:
 
 
 def _take(tree: Any, index: Any) -> Any:
-    """The candidates at `index` of a tree of per-candidate arrays (other leaves unchanged)."""
+    """The candidates at `index` (along the last axis) of a tree of per-candidate arrays ([B],
+    or dim-major [D, B]; other leaves unchanged)."""
     if isinstance(tree, dict):
         return {k: _take(v, index) for k, v in tree.items()}
     if isinstance(tree, list | tuple):
         return [_take(v, index) for v in tree]
-    return tree[index] if isinstance(tree, np.ndarray) and tree.ndim >= 1 else tree
+    return tree[..., index] if isinstance(tree, np.ndarray) and tree.ndim >= 1 else tree
 
 
 def _columns(
-    shape: LayerShape, target: Target, candidates: CandidateBatch
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The per-candidate arrays `_group` reads (numpy), and each candidate's ragged dims."""
-    dims = shape.dim_names
-    nd = len(dims)
-    df = np.asarray(candidates.dataflow, np.int64)
-    extent = np.array([shape.dims[d] for d in dims], np.int64)
-    tile = np.clip(np.asarray(candidates.tiles, np.int64).reshape(-1, nd), 1, extent)
-    order = np.asarray(candidates.order, np.int64).reshape(-1, nd)
-    b = tile.shape[0]
+    shape: LayerShape,
+    target: Target,
+    candidates: CandidateBatch,
+    index: np.ndarray,
+    tile: np.ndarray,
+    mask: np.ndarray,
+) -> dict[str, Any]:
+    """The per-candidate arrays `_group` reads (numpy; per dim ones dim-major, [D, B]) of the
+    candidates at `index`: `tile` their clipped tiles [D, B], `mask` their ragged dims."""  # fmt: skip
+    nd, b = tile.shape
+    extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
+    df = np.asarray(candidates.dataflow, np.int64)[index]
+    order = np.asarray(candidates.order, np.int64).reshape(-1, nd)[index].T
+    double = np.broadcast_to(np.asarray(candidates.double_buffer, bool), (len(candidates),))
     trips = -(-extent // tile)
     edge = extent - (trips - 1) * tile
-    ragged = edge != tile
-    spatial = target.family.spatial_batch(
-        shape, target, tile, candidates.spatial_factors().reshape(-1, nd), df
-    )
+    if candidates.spatial is None:
+        factors: np.ndarray = np.broadcast_to(np.int64(1), (b, nd))
+    else:
+        factors = np.asarray(candidates.spatial, np.int64).reshape(-1, nd)[index]
+    spatial = target.family.spatial_batch(shape, target, tile.T, factors, df)
     # The innermost loop dim of more than one trip (-1: a single tile).
-    looping = np.take_along_axis(trips, order, axis=1) > 1
-    innermost = nd - 1 - np.argmax(looping[:, ::-1], axis=1)
-    inner = np.where(looping.any(axis=1), order[np.arange(b), innermost], -1)
-    columns = {
-        "tile": tile, "trips": trips, "edge": edge, "ragged": ragged, "inner": inner,
-        "order": order, "dataflow": df,
-        "double": np.broadcast_to(np.asarray(candidates.double_buffer, bool), (b,)),
+    cols = np.arange(b)
+    order = np.ascontiguousarray(order)
+    loop_trips = trips[order, cols]
+    innermost = last_true(loop_trips > 1)
+    inner = np.where(innermost >= 0, order[np.maximum(innermost, 0), cols], -1)
+    return {
+        "tile": tile, "trips": trips, "edge": edge, "mask": mask, "inner": inner,
+        "order": order, "loop_trips": loop_trips, "dataflow": df,
+        "num_tiles": np.prod(trips, axis=0),
+        "double": double[index],
         "multipliers": np.broadcast_to(np.asarray(spatial.multipliers, np.int64), (b,)),
         "legal": np.broadcast_to(np.asarray(spatial.legal, bool), (b,)),
         "config": dict(vars(spatial.config)),
     }  # fmt: skip
-    return columns, ragged.sum(axis=1)
+
+
+@cache
+def _rank_tables(nd: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For `nd` dims, by ragged-dims mask: its number of ragged dims ([2^nd]), its ragged ranks
+    ([nd, 2^nd], `ragged_rank`) and the mask promoted to a ragged dims ([nd + 1, 2^nd]: the
+    first plain dims made ragged too)."""
+    masks = np.arange(1 << nd, dtype=np.int64)
+    bits = (masks[:, None] >> np.arange(nd)) & 1 == 1
+    promoted = np.empty((nd + 1, 1 << nd), np.int64)
+    plain_rank = np.cumsum(~bits, axis=1)
+    weights = 1 << np.arange(nd, dtype=np.int64)
+    for a in range(nd + 1):
+        missing = a - bits.sum(axis=1)
+        promoted[a] = (bits | (~bits & (plain_rank <= missing[:, None]))) @ weights
+    return bits.sum(axis=1), np.ascontiguousarray(ragged_rank(bits).T), promoted
 
 
 def _with_rank(c: dict[str, Any], a: int) -> dict[str, Any]:
     """`c` with each candidate's ragged rank (`tile_shapes.ragged_rank`) for `a` ragged dims:
     a candidate with fewer handles its first plain dims as ragged too."""
-    ragged = c["ragged"]
-    plain = ~ragged
-    missing = a - ragged.sum(axis=1)
-    promoted = ragged | (plain & (np.cumsum(plain, axis=1) <= missing[:, None]))
-    return {**{k: v for k, v in c.items() if k != "ragged"}, "rank": ragged_rank(promoted)}
+    _, ranks, promoted = _rank_tables(c["tile"].shape[0])
+    rank = ranks[:, promoted[a][c["mask"]]]  # [D, B]
+    return {**{k: v for k, v in c.items() if k != "mask"}, "rank": rank}
 
 
 def evaluate(
@@ -613,13 +658,61 @@ def evaluate(
             np.zeros(1, bool),
         )
         return {name: v[:0] for name, v in evaluate(shape, target, whole).items()}
-    columns, count = _columns(shape, target, candidates)
-    parts, index = [], []
+    if len(candidates) <= BLOCK:
+        return _evaluate_block(shape, target, candidates)
+    out: dict[str, np.ndarray] = {}
+    for lo in range(0, len(candidates), BLOCK):
+        part = _evaluate_block(shape, target, candidates.take(slice(lo, lo + BLOCK)))
+        for name, value in part.items():
+            if name not in out:
+                out[name] = np.empty(len(candidates), value.dtype)
+            elif value.dtype != out[name].dtype:  # as concatenating the blocks would
+                out[name] = out[name].astype(np.result_type(out[name], value))
+            out[name][lo : lo + len(value)] = value
+    return out
+
+
+def _evaluate_block(
+    shape: LayerShape, target: Target, candidates: CandidateBatch
+) -> dict[str, np.ndarray]:
+    """`evaluate` of a block of candidates (at least one)."""
+    # Candidates sorted by their number of ragged dims (tiles not dividing the extent, as a mask
+    # bit i for dim i): each group a slice.
+    nd = len(shape.dim_names)
+    extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
+    tile = np.ascontiguousarray(np.asarray(candidates.tiles, np.int64).reshape(-1, nd).T)
+    tile = np.clip(tile, 1, extent, out=tile)
+    mask = np.zeros(tile.shape[1], np.int64)
+    for i in range(nd):
+        mask |= (extent[i] % tile[i] != 0).astype(np.int64) << i
+    count = _rank_tables(nd)[0][mask]
+    by_count = np.concatenate([np.flatnonzero(count == a) for a in range(nd + 1)])
+    columns = _columns(shape, target, candidates, by_count, tile[:, by_count], mask[by_count])
+    count = count[by_count]
+    parts = []
+    start = 0
     for a, members in _grouped(count):
-        group = _with_rank(_take(columns, members), a)
+        stop = start + len(members)  # members are start..stop (sorted)
         step = max(1, PIECE_SHAPES >> a)
-        for lo in range(0, len(members), step):
-            parts.append(_group(shape, target, a, _take(group, slice(lo, lo + step))))
-            index.append(members[lo : lo + step])
-    back = np.argsort(np.concatenate(index))  # the parts hold the candidates grouped
-    return {name: np.concatenate([p[name] for p in parts])[back] for name in STATISTICS}
+        for lo in range(start, stop, step):
+            hi = min(lo + step, stop)
+            parts.append(_group(shape, target, a, _with_rank(_take(columns, slice(lo, hi)), a)))
+        start = stop
+    back = np.empty_like(by_count)
+    back[by_count] = np.arange(len(by_count))
+    # Back to the candidates' order: the statistics of one dtype as the rows of one matrix, one
+    # gather for all (42 gathers of one row each take four times as long).
+    dtypes = {n: np.result_type(*(p[n] for p in parts)) for n in parts[0]}
+    out: dict[str, np.ndarray] = {}
+    for dtype in set(dtypes.values()):
+        names = [n for n in parts[0] if dtypes[n] == dtype]
+        rows = np.empty((len(names), len(back)), dtype)
+        at = 0
+        for p in parts:
+            size = len(p[names[0]])
+            for i, n in enumerate(names):
+                rows[i, at : at + size] = p[n]
+            at += size
+        rows = np.take(rows, back, axis=1)
+        out.update(zip(names, rows, strict=True))
+    return _derived(target, out)

@@ -52,8 +52,20 @@ class TileShapes:
         rank: Any,
         inner: Any,
     ) -> TileShapes:
-        """tile, edge, trips, rank [B, D] (rank: `ragged_rank`); inner [B] the innermost loop
-        dim of more than one trip (-1: none), whose edge tiles `inner_edge` counts."""
+        """tile, edge, trips, rank [D, B], dim-major (rank: `ragged_rank`); inner [B] the
+        innermost loop dim of more than one trip (-1: none), whose edge tiles `inner_edge`
+        counts."""
+        b = tile.shape[1]
+        out = np.array([d in out_dims for d in dims])
+        if ragged == 0:  # one shape: every tile full
+            count = np.prod(trips, axis=0, keepdims=True)
+            return TileShapes(
+                0,
+                {d: tile[i][None] for i, d in enumerate(dims)},
+                count,
+                np.prod(trips[out], axis=0)[None],
+                np.zeros((1, b), np.int64),
+            )
         s = np.arange(1 << ragged, dtype=np.int64)[:, None]
 
         def takes_edge(r: Any) -> Any:  # r [B]: a ragged rank or -1
@@ -63,28 +75,19 @@ class TileShapes:
         count: Any = 1
         first: Any = 1
         for i, d in enumerate(dims):
-            at_edge = takes_edge(rank[:, i])
-            sizes[d] = np.where(at_edge, edge[:, i], tile[:, i])
+            at_edge = takes_edge(rank[i])
+            sizes[d] = np.where(at_edge, edge[i], tile[i])
             # Plain dim: all its trips; ragged: trips - 1 full tiles, one edge tile.
-            dim_count = np.where(rank[:, i] < 0, trips[:, i], np.where(at_edge, 1, trips[:, i] - 1))
+            dim_count = np.where(rank[i] < 0, trips[i], np.where(at_edge, 1, trips[i] - 1))
             count = count * dim_count
             # First visits: every output tile, the other dims at their first (full) tile.
-            first = first * (dim_count if d in out_dims else np.where(at_edge, 0, 1))
-        inner_rank = np.where(
-            inner >= 0, np.take_along_axis(rank, np.maximum(inner, 0)[:, None], 1)[:, 0], -1
-        )
+            first = first * (dim_count if out[i] else ~at_edge)
+        inner_rank = np.where(inner >= 0, rank[np.maximum(inner, 0), np.arange(b)], -1)
         inner_edge = count * takes_edge(inner_rank)
-        full = ((1 << ragged), tile.shape[0])
-        return TileShapes(
-            ragged,
-            {d: np.broadcast_to(v, full) for d, v in sizes.items()},
-            np.broadcast_to(count, full),
-            np.broadcast_to(first, full),
-            inner_edge,
-        )
+        return TileShapes(ragged, sizes, count, first, inner_edge)
 
     def sum(self, values: Any, weight: Any = None) -> Any:
         """Per candidate, the sum over its tiles of a per-shape quantity ([..., 2^a, B] or
         broadcastable); `weight` defaults to the tile counts (pass `first` for first visits)."""
         x = values * (self.count if weight is None else weight)
-        return np.sum(x, axis=-2)
+        return x[..., 0, :] if x.shape[-2] == 1 else np.sum(x, axis=-2)

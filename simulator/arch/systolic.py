@@ -47,12 +47,22 @@ DF_IS = 2
 ARRAY_AXES: dict[str, tuple[str, str]] = {"os": ("m", "n"), "ws": ("k", "n"), "is": ("k", "m")}
 
 
+def _spans(m: Any, n: Any, k: Any, rows: Any, cols: Any) -> tuple[Any, Any, Any, Any]:
+    """How many array heights or widths each GEMM axis takes: ceil(k/rows), ceil(n/cols),
+    ceil(m/rows), ceil(m/cols) (`fold_count` and `sram_traffic` share them)."""
+    return cdiv(k, rows), cdiv(n, cols), cdiv(m, rows), cdiv(m, cols)
+
+
 def fold_count(m: Any, n: Any, k: Any, dataflow: Any, rows: Any, cols: Any, xp: Any = None) -> Any:
     """Number of folds of one (m x k) @ (k x n) GEMM on the array."""
-    xp = xp or default_xp()
-    ws = cdiv(k, rows) * cdiv(n, cols)
-    os = cdiv(m, rows) * cdiv(n, cols)
-    is_ = cdiv(k, rows) * cdiv(m, cols)
+    return _folds(_spans(m, n, k, rows, cols), dataflow, xp or default_xp())
+
+
+def _folds(spans: tuple[Any, ...], dataflow: Any, xp: Any) -> Any:
+    k_rows, n_cols, m_rows, m_cols = spans
+    ws = k_rows * n_cols
+    os = m_rows * n_cols
+    is_ = k_rows * m_cols
     return xp.where(dataflow == DF_OS, os, xp.where(dataflow == DF_IS, is_, ws))
 
 
@@ -89,14 +99,18 @@ def sram_traffic(
         ws: m*k*ceil(n/cols), k*n,              m*n*ceil(k/rows), m*n*(ceil(k/rows) - 1 + acc)
         is: m*k,              k*n*ceil(m/cols), m*n*ceil(k/rows), m*n*(ceil(k/rows) - 1 + acc)
     """
-    xp = xp or default_xp()
+    spans = _spans(m, n, k, rows, cols)
+    return _traffic(reps, m, n, k, acc, dataflow, spans, xp or default_xp())
+
+
+def _traffic(
+    reps: Any, m: Any, n: Any, k: Any, acc: Any, dataflow: Any, spans: tuple[Any, ...], xp: Any
+) -> tuple[Any, Any, Any, Any]:
+    k_folds, n_cols, m_rows, m_cols = spans
     is_os = dataflow == DF_OS
     is_is = dataflow == DF_IS
-    k_folds = cdiv(k, rows)
-    input_reads = xp.where(is_is, m * k, m * k * cdiv(n, cols))
-    weight_reads = xp.where(
-        is_os, k * n * cdiv(m, rows), xp.where(is_is, k * n * cdiv(m, cols), k * n)
-    )
+    input_reads = xp.where(is_is, m * k, m * k * n_cols)
+    weight_reads = xp.where(is_os, k * n * m_rows, xp.where(is_is, k * n * m_cols, k * n))
     output_writes = xp.where(is_os, m * n, m * n * k_folds)
     output_reads = xp.where(is_os, m * n * acc, m * n * (k_folds - 1 + acc))
     return (
@@ -120,8 +134,13 @@ def network_hops(
         ws: input reads * cols + weight reads * rows (preload) + output writes * rows
         is: input reads * rows (preload) + weight reads * cols + output writes * rows
     """
-    xp = xp or default_xp()
-    in_rd, w_rd, out_wr, _ = sram_traffic(reps, m, n, k, acc, dataflow, rows, cols, xp)
+    traffic = sram_traffic(reps, m, n, k, acc, dataflow, rows, cols, xp)
+    return _hops(traffic, dataflow, rows, cols, xp or default_xp())
+
+
+def _hops(traffic: tuple[Any, ...], dataflow: Any, rows: Any, cols: Any, xp: Any) -> Any:
+    """`network_hops` from the COMPUTE's `sram_traffic`."""
+    in_rd, w_rd, out_wr, _ = traffic
     is_os = dataflow == DF_OS
     is_is = dataflow == DF_IS
     operands = xp.where(is_is, in_rd * rows + w_rd * cols, in_rd * cols + w_rd * rows)
@@ -238,16 +257,18 @@ class Systolic(Family):
         c = compute
         rows, cols, eb = params["rows"], params["cols"], params["element_bytes"]
         reps, m, n, k, df = c.reps, c.m, c.n, c.k, c.dataflow
-        traffic = sram_traffic(reps, m, n, k, c.acc, df, rows, cols, xp)
+        spans = _spans(m, n, k, rows, cols)
+        traffic = _traffic(reps, m, n, k, c.acc, df, spans, xp)
+        folds = reps * _folds(spans, df, xp)  # compute_cycles, its parts
         return TileCost(
-            busy=compute_cycles(reps, m, n, k, df, rows, cols, xp),
+            busy=folds * cycles_per_fold(m, n, k, df, rows, cols, xp),
             macs=reps * m * n * k,
             read_input=traffic[0] * eb,
             read_weight=traffic[1] * eb,
             write_output=traffic[2] * eb,
             read_output=traffic[3] * eb,
-            hops=network_hops(reps, m, n, k, c.acc, df, rows, cols, xp),
-            folds=reps * fold_count(m, n, k, df, rows, cols, xp),
+            hops=_hops(traffic, df, rows, cols, xp),
+            folds=folds,
         )
 
 
