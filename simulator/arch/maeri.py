@@ -217,15 +217,36 @@ def step_costs_batch(
         out[big] = np.stack(fields, axis=1)
     grid = _grid_multipliers(need, width)
     stride_xy = _stride_pair(stride)
-    # Tiles with grids of one size together, a bounded number of multipliers per pass.
-    for size in np.unique(grid[laid_out]):
-        rows = np.flatnonzero(laid_out & (grid == size))
+    # A tile laid out before (any call: the tuner scores the same tiles batch after batch) is
+    # looked up; the others are laid out, grids of one size together, a bounded number of
+    # multipliers per pass.
+    known = _LAYOUTS.setdefault((stride_xy, ms, dn), {})
+    if len(known) > LAYOUT_CACHE:
+        known.clear()
+    keys = np.concatenate([t, aux_i[:, None], extent_s[:, None]], axis=1)
+    todo = np.zeros(len(t), bool)
+    for u in np.flatnonzero(laid_out).tolist():
+        row = known.get(keys[u].tobytes())
+        if row is None:
+            todo[u] = True
+        else:
+            out[u] = row
+    for size in np.unique(grid[todo]):
+        rows = np.flatnonzero(todo & (grid == size))
         chunk = max(1, GRID_CELLS // int(size))
         for lo in range(0, len(rows), chunk):
             at = rows[lo : lo + chunk]
             laid = _laid_out(t[at], aux_i[at], extent_s[at], stride_xy, int(size), width)
             out[at] = laid[:, : len(PORT_FIELDS)]
+    for u in np.flatnonzero(todo).tolist():
+        known[keys[u].tobytes()] = out[u].copy()
     return out
+
+
+# Port costs of the tiles `step_costs_batch` laid out, by (stride, ms, dn) and tile; cleared when
+# it holds more than LAYOUT_CACHE tiles.
+_LAYOUTS: dict[tuple[Any, ...], dict[bytes, np.ndarray]] = {}
+LAYOUT_CACHE = 1 << 18
 
 
 @cache
@@ -381,13 +402,19 @@ def round_trip_fields(
 
 
 def compute_cycles(
-    z: Any, t: Any, steps: Any, rn: Any, accumulation_buffer: Any, xp: Any = None
+    z: Any,
+    t: Any,
+    steps: Any,
+    rn: Any,
+    accumulation_buffer: Any,
+    xp: Any = None,
+    counts: dict[str, Any] | None = None,
 ) -> Any:
     """Cycles of one COMPUTE: extents z and spatial tile t by role, steps = (c_w, c_full, c_col,
     ...) from the CONFIG row (`STEP_FIELDS`), rn write ports; see the module docstring for the
-    formula."""
+    formula. `counts`: `tile_counts(z, t)`, if the caller has them."""  # fmt: skip
     xp = xp or default_xp()
-    p = tile_counts(z, t, xp)
+    p = counts or tile_counts(z, t, xp)
     folds, nv = p["folds"], p["nv"]
     c_w, c_full, c_col = steps[0], steps[1], steps[2]
     c_full0, c_col0 = steps[6], steps[7]
@@ -408,6 +435,8 @@ def compute_cycles(
     boundary = xp.where(rows_of_columns, after(c_col, c_full), after(c_full, c_full))
     last = xp.where(rows_of_columns, c_col, c_full)
     windows_a = (folds - 1) * c_full + wx * within + (wx - 1) * boundary + xp.maximum(last, c_rn)
+    if xp is np and np.ndim(accumulation_buffer) == 0 and accumulation_buffer != 0:
+        return p["ktiles"] * (folds * c_w + windows_a + DRAIN_CYCLES)  # no regime B (numpy)
 
     # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
     # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).
@@ -454,11 +483,18 @@ def compute_cycles(
 
 
 def sram_traffic(
-    z: Any, t: Any, steps: Any, accumulation_buffer: Any, acc: Any, xp: Any = None
+    z: Any,
+    t: Any,
+    steps: Any,
+    accumulation_buffer: Any,
+    acc: Any,
+    xp: Any = None,
+    counts: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any, Any]:
-    """(input reads, weight reads, output writes, output reads) of one COMPUTE, in elements."""
+    """(input reads, weight reads, output writes, output reads) of one COMPUTE, in elements.
+    `counts`: `tile_counts(z, t)`, if the caller has them."""  # fmt: skip
     xp = xp or default_xp()
-    p = tile_counts(z, t, xp)
+    p = counts or tile_counts(z, t, xp)
     zz = [xp.maximum(z[i], 1) for i in range(8)]
     zr, zs, zc, zk, zg, zn, zx, zy = zz
     e_full, e_col = steps[3], steps[4]
@@ -481,11 +517,14 @@ def network_hops(
     macs: Any,
     levels: Any,
     xp: Any = None,
+    traffic: tuple[Any, ...] | None = None,
 ) -> Any:
     """Element hops of one COMPUTE: `levels` = log2(ms) distribution-switch levels per element
-    sent (inputs, weights, psums sent back) plus 2 reduction-tree links per MAC."""
+    sent (inputs, weights, psums sent back) plus 2 reduction-tree links per MAC. `traffic`:
+    `sram_traffic` of the COMPUTE, if the caller has it."""
     xp = xp or default_xp()
-    inputs, weights, writes, _ = sram_traffic(z, t, steps, accumulation_buffer, acc, xp)
+    traffic = traffic or sram_traffic(z, t, steps, accumulation_buffer, acc, xp)
+    inputs, weights, writes, _ = traffic
     outputs = xp.maximum(z[3], 1) * xp.maximum(z[4], 1) * xp.maximum(z[5], 1)
     outputs = outputs * xp.maximum(z[6], 1) * xp.maximum(z[7], 1)
     psums_back = writes - outputs  # (F-1) per output without the accumulation buffer, else 0

@@ -397,9 +397,11 @@ class Maeri(Family):
         ms, eb = params["num_multipliers"], params["element_bytes"]
         acc_buffer = params["accumulation_buffer"].astype(np.int64)
         macs = c.reps * c.m * c.n * c.k
-        busy = maeri.compute_cycles(z, t, steps, params["rn_bw_elems_per_cycle"], acc_buffer, xp)
-        traffic = maeri.sram_traffic(z, t, steps, acc_buffer, c.acc, xp)
         counts = maeri.tile_counts(z, t, xp)
+        rn = params["rn_bw_elems_per_cycle"]
+        busy = maeri.compute_cycles(z, t, steps, rn, acc_buffer, xp, counts)
+        traffic = maeri.sram_traffic(z, t, steps, acc_buffer, c.acc, xp, counts)
+        levels = ceil_log2(ms)
         return TileCost(
             busy=busy,
             macs=macs,
@@ -407,7 +409,7 @@ class Maeri(Family):
             read_weight=traffic[1] * eb,
             write_output=traffic[2] * eb,
             read_output=traffic[3] * eb,
-            hops=maeri.network_hops(z, t, steps, acc_buffer, c.acc, macs, ceil_log2(ms), xp),
+            hops=maeri.network_hops(z, t, steps, acc_buffer, c.acc, macs, levels, xp, traffic),
             folds=counts["folds"] * counts["ktiles"],
         )
 
