@@ -283,7 +283,7 @@ def _tile_sum(
     shape: LayerShape, target: Target, tiles: TileShapes, config: dict, dataflow: Any
 ) -> tuple[dict[str, Any], list[Any], list[Any]]:
     """Per candidate, the sums named by `_SUMS`, `_FIRST` and `_INNER_EDGE` ([B] each); and
-    per tile shape the dense and the loaded bytes of each operand (`_load_bytes`)."""
+    per tile shape the dense bytes of each operand (`_load_bytes`) and its LOAD's DMA cycles."""
     per_tile = _per_tile(shape, target, tiles, config, dataflow)
 
     def acc_free(v: Any) -> Any:  # a cost that does not depend on the partial-sum flag
@@ -305,7 +305,7 @@ def _tile_sum(
     sums["stall_first"] = tiles.sum(stall0 - stall1, tiles.first)
     for name, v in zip(_INNER_EDGE, (busy + stall1, *transfers), strict=True):
         sums[name] = tiles.sum(v, tiles.inner_edge)
-    return sums, dense, loads
+    return sums, dense, transfers
 
 
 def _slot_chain(
@@ -405,7 +405,6 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     """Every statistic of `STATISTICS` for candidates with `ragged` ragged dims each (`c`: the
     per-candidate arrays `_columns` prepares, with their ragged ranks)."""
     dims = shape.dim_names
-    bw = float(target.dram_bw_bytes_per_cycle)
     lat = int(target.dram_latency_cycles)
     tile, trips, order, df, double, num_tiles = (
         c[k] for k in ("tile", "trips", "order", "dataflow", "double", "num_tiles")
@@ -417,7 +416,7 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     tiles = TileShapes.build(
         dims, rel["output"], ragged, tile, c["edge"], trips, c["rank"], c["inner"]
     )
-    sums, dense, loads = _tile_sum(shape, target, tiles, c["config"], df)
+    sums, dense, transfers = _tile_sum(shape, target, tiles, c["config"], df)
     busy, folds, hops, macs = sums["busy"], sums["folds"], sums["hops"], sums["macs"]
     in_rd, w_rd, out_wr = sums["in_rd"], sums["w_rd"], sums["out_wr"]
     # First visits of output tiles: no partial sums read (acc = 0).
@@ -456,9 +455,8 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall
     # The first iteration's tiles are all full.
-    first_load = np.ceil(loads[0][0] / bw).astype(np.int64)
-    first_load = first_load + np.ceil(loads[1][0] / bw).astype(np.int64)
-    last_store = np.ceil(loads[2][-1] / bw).astype(np.int64)
+    first_load = transfers[0][0] + transfers[1][0]
+    last_store = transfers[2][-1]
     middle_dma = dma_cycles - first_load - last_store
     overlap = np.maximum(array_cycles, middle_dma)
     chain = _slot_chain(
@@ -502,7 +500,7 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     if target.energy_model == "stonne":
         energy = _stonne_energy(shape, target, tiles, c["config"], sums, latency)
         out.update({f"energy_{k}_pj": energy[k] for k in ("mac", "noc", "sram", "dram")})
-    return {name: np.broadcast_to(np.asarray(v), (b,)) for name, v in out.items()}
+    return {name: _per_candidate(v, b) for name, v in out.items()}
 
 
 def _derived(target: Target, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -540,7 +538,14 @@ def _derived(target: Target, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     every = {**s, **derived}
     assert set(every) - {"spatial_legal"} == set(STATISTICS)
     b = len(latency)
-    return {name: np.broadcast_to(np.asarray(every[name]), (b,)) for name in STATISTICS}
+    return {name: _per_candidate(every[name], b) for name in STATISTICS}
+
+
+def _per_candidate(value: Any, b: int) -> np.ndarray:
+    """`value` as an array [b] (a scalar or a smaller broadcast repeated)."""
+    if isinstance(value, np.ndarray) and value.shape == (b,):
+        return value
+    return np.broadcast_to(np.asarray(value), (b,))
 
 
 # -- the batch: candidates grouped by their number of ragged dims ------------------------------
