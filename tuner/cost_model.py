@@ -596,7 +596,7 @@ def _columns(
     mask: np.ndarray,
 ) -> dict[str, Any]:
     """The per-candidate arrays `_group` reads (numpy; per dim ones dim-major, [D, B]) of the
-    candidates at `index`: `tile` their clipped tiles [D, B], `mask` their ragged dims."""  # fmt: skip
+    candidates at `index`: `tile` their clipped tiles [D, B], `mask` their ragged dims."""
     nd, b = tile.shape
     extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
     df = np.asarray(candidates.dataflow, np.int64)[index]

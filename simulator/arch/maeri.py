@@ -412,7 +412,7 @@ def compute_cycles(
 ) -> Any:
     """Cycles of one COMPUTE: extents z and spatial tile t by role, steps = (c_w, c_full, c_col,
     ...) from the CONFIG row (`STEP_FIELDS`), rn write ports; see the module docstring for the
-    formula. `counts`: `tile_counts(z, t)`, if the caller has them."""  # fmt: skip
+    formula. `counts`: `tile_counts(z, t)`, if the caller has them."""
     xp = xp or default_xp()
     p = counts or tile_counts(z, t, xp)
     folds, nv = p["folds"], p["nv"]
@@ -492,7 +492,7 @@ def sram_traffic(
     counts: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any, Any]:
     """(input reads, weight reads, output writes, output reads) of one COMPUTE, in elements.
-    `counts`: `tile_counts(z, t)`, if the caller has them."""  # fmt: skip
+    `counts`: `tile_counts(z, t)`, if the caller has them."""
     xp = xp or default_xp()
     p = counts or tile_counts(z, t, xp)
     zz = [xp.maximum(z[i], 1) for i in range(8)]

@@ -338,6 +338,24 @@ def test_step_costs_of_the_conv3_mapping():
     assert maeri.step_costs((3, 3, 2, 2, 1, 1, 1, 1), 1, 3, 64, 64, False)[:3] == (1, 1, 1)
 
 
+def test_laid_out_tiles_are_kept(monkeypatch):
+    # A tile laid out once is looked up the next time; a full cache starts again.
+    monkeypatch.setattr(maeri, "_LAYOUTS", {})
+    t = np.array([[3, 3, 2, 2, 1, 1, 1, 1], [1, 8, 1, 4, 1, 1, 1, 1]], np.int64)
+    aux, extent_s = np.array([False, True]), np.array([3, 4096])
+    first = maeri.step_costs_batch(t, aux, extent_s, 1, 64, 8)
+    assert len(maeri._LAYOUTS[((1, 1), 64, 8)]) == 2
+    monkeypatch.setattr(maeri, "_laid_out", None)  # nothing is laid out again
+    np.testing.assert_array_equal(maeri.step_costs_batch(t, aux, extent_s, 1, 64, 8), first)
+    monkeypatch.undo()
+    monkeypatch.setattr(maeri, "_LAYOUTS", {})
+    monkeypatch.setattr(maeri, "LAYOUT_CACHE", 1)
+    maeri.step_costs_batch(t, aux, extent_s, 1, 64, 8)
+    again = maeri.step_costs_batch(t[:1], aux[:1], extent_s[:1], 1, 64, 8)
+    np.testing.assert_array_equal(again, first[:1])
+    assert len(maeri._LAYOUTS[((1, 1), 64, 8)]) <= 2
+
+
 def test_step_costs_of_a_batch_equal_one_tile_at_a_time(monkeypatch):
     # Grids of several sizes, split into passes of a few tiles (GRID_CELLS made small), with
     # and without aux multipliers, strides, forwarding; tiles beyond `max_multipliers` get

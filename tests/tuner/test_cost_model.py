@@ -228,6 +228,7 @@ def test_chunked_batch_equals_unchunked(monkeypatch, target_name):
     whole = evaluate(shape, target, candidates)
     monkeypatch.setattr(cm, "PIECE_SHAPES", 4)  # pieces of 4 >> a candidates (at least 1)
     monkeypatch.setattr(cm, "MERGE_SHAPES", 0)  # every number of ragged dims on its own
+    monkeypatch.setattr(cm, "BLOCK", 7)  # blocks of 7 candidates, each sorted on its own
     chunked = evaluate(shape, target, candidates)
     for name in STATISTICS:
         np.testing.assert_array_equal(whole[name], chunked[name], err_msg=name)
