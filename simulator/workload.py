@@ -363,13 +363,20 @@ def visits(
     loop over a dim of the operand with more than one trip (1 if there is none)."""
     nd, b = loop_trips.shape
     prefix = np.cumprod(loop_trips, axis=0)
-    looping = loop_trips > 1
     cols = np.arange(b)
+    # Per candidate, one mask holding per operand (nd bits each) the loops over one of its dims
+    # with more than one trip: bit j of field k set iff loop j changes operand k's tile (3
+    # operands of at most 8 dims: 24 bits).
+    assert nd * len(operands) < 63, "the operands' fields must fit an int64"
+    fields = np.zeros(nd, np.int64)
+    for k, deps in enumerate(operands):
+        fields[list(deps)] |= 1 << (nd * k)
+    at_loop = (fields[order] * (loop_trips > 1)) << np.arange(nd)[:, None]
+    changing = np.sum(at_loop, axis=0)  # the bits are disjoint
+    highest = _highest_bit(nd)
     out = []
-    for deps in operands:
-        mine = np.zeros(nd, bool)
-        mine[list(deps)] = True
-        innermost = last_true(mine[order] & looping)
+    for k in range(len(operands)):
+        innermost = highest[(changing >> (nd * k)) & ((1 << nd) - 1)]
         out.append(np.where(innermost >= 0, prefix[np.maximum(innermost, 0), cols], 1))
     return out
 
