@@ -35,10 +35,16 @@ def sram_cycles(
     in_bytes: Any, w_bytes: Any, out_bytes: Any, bytes_per_cycle: Any, shared: Any, xp: Any
 ) -> Any:
     """Cycles the global buffer(s) need for a tile's array-side bytes (module docstring)."""
-    split = xp.maximum(xp.maximum(in_bytes, w_bytes), out_bytes)
-    together = in_bytes + w_bytes + out_bytes
-    needed = xp.where(shared, together, split).astype(xp.float64)
-    return xp.ceil(needed / bytes_per_cycle).astype(xp.int64)
+    if isinstance(shared, bool | np.bool_):  # one kind of buffer: only its sum
+        needed = xp.asarray(
+            in_bytes + w_bytes + out_bytes
+            if shared
+            else xp.maximum(xp.maximum(in_bytes, w_bytes), out_bytes)
+        )
+    else:
+        split = xp.maximum(xp.maximum(in_bytes, w_bytes), out_bytes)
+        needed = xp.where(shared, in_bytes + w_bytes + out_bytes, split)
+    return xp.ceil(needed.astype(xp.float64) / bytes_per_cycle).astype(xp.int64)
 
 
 def buffer_need(

@@ -303,8 +303,11 @@ def _tile_sum(
     sums = {name: tiles.sum(v) for name, v in zip(_SUMS, every, strict=True)}
     sums["out_rd_first"] = tiles.sum(out_rd0 - out_rd1, tiles.first)
     sums["stall_first"] = tiles.sum(stall0 - stall1, tiles.first)
-    for name, v in zip(_INNER_EDGE, (busy + stall1, *transfers), strict=True):
-        sums[name] = tiles.sum(v, tiles.inner_edge)
+    if tiles.ragged == 0:  # no edge tiles
+        sums.update(dict.fromkeys(_INNER_EDGE, np.zeros(tiles.count.shape[-1], np.int64)))
+    else:
+        for name, v in zip(_INNER_EDGE, (busy + stall1, *transfers), strict=True):
+            sums[name] = tiles.sum(v, tiles.inner_edge)
     return sums, dense, transfers
 
 
