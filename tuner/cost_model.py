@@ -244,6 +244,8 @@ def _per_tile(
     fam = target.family
     dims = shape.dim_names
     reps, m, n, k = gemm_view(shape, tiles.sizes)
+    if fam.one_dataflow_cheaper and len(dataflow) and np.all(dataflow == dataflow[0]):
+        dataflow = int(dataflow[0])  # the candidates' one dataflow
     sizes = [tiles.sizes[d] for d in dims] + [1] * (MAX_DIMS - len(dims))
     compute = Fields(
         reps=reps, m=m, n=n, k=k, dataflow=dataflow, acc=_ACC,
@@ -694,18 +696,24 @@ def _evaluate_block(
     for i in range(nd):
         mask |= (extent[i] % tile[i] != 0).astype(np.int64) << i
     count = _rank_tables(nd)[0][mask]
-    by_count = np.concatenate([np.flatnonzero(count == a) for a in range(nd + 1)])
+    # A family whose tile costs are cheaper for one dataflow scores each dataflow's apart.
+    key = count
+    if target.family.one_dataflow_cheaper:
+        dataflow = np.broadcast_to(np.asarray(candidates.dataflow, np.int64), count.shape)
+        key = dataflow * (nd + 1) + count
+    by_count = np.concatenate([np.flatnonzero(key == v) for v in np.unique(key)])
     columns = _columns(shape, target, candidates, by_count, tile[:, by_count], mask[by_count])
-    count = count[by_count]
+    count, key = count[by_count], key[by_count] // (nd + 1)
     parts = []
     start = 0
-    for a, members in _grouped(count):
-        stop = start + len(members)  # members are start..stop (sorted)
-        step = max(1, PIECE_SHAPES >> a)
-        for lo in range(start, stop, step):
-            hi = min(lo + step, stop)
-            parts.append(_group(shape, target, a, _with_rank(_take(columns, slice(lo, hi)), a)))
-        start = stop
+    for segment in np.split(np.arange(len(key)), np.flatnonzero(np.diff(key)) + 1):
+        for a, members in _grouped(count[segment]):
+            stop = start + len(members)  # members are start..stop (sorted)
+            step = max(1, PIECE_SHAPES >> a)
+            for lo in range(start, stop, step):
+                piece = _with_rank(_take(columns, slice(lo, min(lo + step, stop))), a)
+                parts.append(_group(shape, target, a, piece))
+            start = stop
     back = np.empty_like(by_count)
     back[by_count] = np.arange(len(by_count))
     # Back to the candidates' order: the statistics of one dtype as the rows of one matrix, one

@@ -123,6 +123,9 @@ class Family:
     prepare_rows_on_distinct: ClassVar[bool] = True
     # The lowering hands the layer's weights to `compute_values` (SIGMA's bitmap statistics).
     uses_weights: ClassVar[bool] = False
+    # `tile_cost` computes only the given dataflow's formulas when the COMPUTE fields' dataflow
+    # is one number (the cost model then scores each dataflow's candidates apart).
+    one_dataflow_cheaper: ClassVar[bool] = False
 
     # -- target ---------------------------------------------------------------------------------
 

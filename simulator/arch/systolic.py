@@ -58,12 +58,20 @@ def fold_count(m: Any, n: Any, k: Any, dataflow: Any, rows: Any, cols: Any, xp: 
     return _folds(_spans(m, n, k, rows, cols), dataflow, xp or default_xp())
 
 
+def _by_dataflow(dataflow: Any, xp: Any, ws: Any, os: Any, is_: Any) -> Any:
+    """The dataflow's formula (`ws`, `os`, `is_`: thunks): only that one when `dataflow` is one
+    number (a candidate group of one dataflow), else all three under `where`."""
+    if isinstance(dataflow, int | np.integer):
+        return {DF_OS: os, DF_IS: is_}.get(int(dataflow), ws)()
+    return xp.where(dataflow == DF_OS, os(), xp.where(dataflow == DF_IS, is_(), ws()))
+
+
 def _folds(spans: tuple[Any, ...], dataflow: Any, xp: Any) -> Any:
     k_rows, n_cols, m_rows, m_cols = spans
-    ws = k_rows * n_cols
-    os = m_rows * n_cols
-    is_ = k_rows * m_cols
-    return xp.where(dataflow == DF_OS, os, xp.where(dataflow == DF_IS, is_, ws))
+    return _by_dataflow(
+        dataflow, xp,
+        ws=lambda: k_rows * n_cols, os=lambda: m_rows * n_cols, is_=lambda: k_rows * m_cols,
+    )  # fmt: skip
 
 
 def cycles_per_fold(
@@ -71,9 +79,11 @@ def cycles_per_fold(
 ) -> Any:
     """Cycles of one fold: the streamed length T plus the array's fill/drain (and preload)."""
     xp = xp or default_xp()
-    streamed = xp.where(dataflow == DF_OS, k, xp.where(dataflow == DF_IS, n, m))
-    preload = xp.where(dataflow == DF_OS, 0, rows)
-    return preload + streamed + rows + cols - 2
+    fill = rows + cols - 2
+    return _by_dataflow(
+        dataflow, xp,
+        ws=lambda: rows + m + fill, os=lambda: k + fill, is_=lambda: rows + n + fill,
+    )  # fmt: skip
 
 
 def compute_cycles(
@@ -107,12 +117,16 @@ def _traffic(
     reps: Any, m: Any, n: Any, k: Any, acc: Any, dataflow: Any, spans: tuple[Any, ...], xp: Any
 ) -> tuple[Any, Any, Any, Any]:
     k_folds, n_cols, m_rows, m_cols = spans
-    is_os = dataflow == DF_OS
-    is_is = dataflow == DF_IS
-    input_reads = xp.where(is_is, m * k, m * k * n_cols)
-    weight_reads = xp.where(is_os, k * n * m_rows, xp.where(is_is, k * n * m_cols, k * n))
-    output_writes = xp.where(is_os, m * n, m * n * k_folds)
-    output_reads = xp.where(is_os, m * n * acc, m * n * (k_folds - 1 + acc))
+    streamed_in = lambda: m * k * n_cols  # noqa: E731
+    psums = lambda: m * n * k_folds  # noqa: E731
+    psum_reads = lambda: m * n * (k_folds - 1 + acc)  # noqa: E731
+    df = dataflow
+    input_reads = _by_dataflow(df, xp, ws=streamed_in, os=streamed_in, is_=lambda: m * k)
+    weight_reads = _by_dataflow(
+        df, xp, ws=lambda: k * n, os=lambda: k * n * m_rows, is_=lambda: k * n * m_cols
+    )
+    output_writes = _by_dataflow(df, xp, ws=psums, os=lambda: m * n, is_=psums)
+    output_reads = _by_dataflow(df, xp, ws=psum_reads, os=lambda: m * n * acc, is_=psum_reads)
     return (
         reps * input_reads,
         reps * weight_reads,
@@ -141,10 +155,12 @@ def network_hops(
 def _hops(traffic: tuple[Any, ...], dataflow: Any, rows: Any, cols: Any, xp: Any) -> Any:
     """`network_hops` from the COMPUTE's `sram_traffic`."""
     in_rd, w_rd, out_wr, _ = traffic
-    is_os = dataflow == DF_OS
-    is_is = dataflow == DF_IS
-    operands = xp.where(is_is, in_rd * rows + w_rd * cols, in_rd * cols + w_rd * rows)
-    return operands + xp.where(is_os, 0, out_wr * rows)
+    return _by_dataflow(
+        dataflow, xp,
+        ws=lambda: in_rd * cols + w_rd * rows + out_wr * rows,
+        os=lambda: in_rd * cols + w_rd * rows,
+        is_=lambda: in_rd * rows + w_rd * cols + out_wr * rows,
+    )  # fmt: skip
 
 
 def spatial_unroll(shape: LayerShape, dataflow: str, target: Target) -> dict[str, tuple[str, int]]:
@@ -203,6 +219,7 @@ class Systolic(Family):
     description = "rows x cols systolic array (SCALE-Sim style), dataflow ws / os / is"
     tunable_hardware = {"rows": (4, 512), "cols": (4, 512)}
     spatial_axes = ("rows", "cols")
+    one_dataflow_cheaper = True
 
     def num_pes(self, target: Target) -> int:
         return int(target.rows * target.cols)
