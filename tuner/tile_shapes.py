@@ -75,6 +75,12 @@ class TileShapes:
         count: Any = 1
         first: Any = 1
         for i, d in enumerate(dims):
+            if not (rank[i] >= 0).any():  # plain for every candidate: all its trips, full
+                sizes[d] = tile[i][None]
+                count = count * trips[i]
+                if out[i]:
+                    first = first * trips[i]
+                continue
             at_edge = takes_edge(rank[i])
             sizes[d] = np.where(at_edge, edge[i], tile[i])
             # Plain dim: all its trips; ragged: trips - 1 full tiles, one edge tile.
