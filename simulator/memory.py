@@ -35,32 +35,31 @@ def sram_cycles(
     in_bytes: Any, w_bytes: Any, out_bytes: Any, bytes_per_cycle: Any, shared: Any, xp: Any
 ) -> Any:
     """Cycles the global buffer(s) need for a tile's array-side bytes (module docstring)."""
-    if isinstance(shared, bool | np.bool_):  # one kind of buffer: only its sum
-        needed = xp.asarray(
-            in_bytes + w_bytes + out_bytes
-            if shared
-            else xp.maximum(xp.maximum(in_bytes, w_bytes), out_bytes)
-        )
+
+    def together() -> Any:
+        return in_bytes + w_bytes + out_bytes
+
+    def split() -> Any:
+        return xp.maximum(xp.maximum(in_bytes, w_bytes), out_bytes)
+
+    if isinstance(shared, bool | np.bool_):  # one kind of buffer: only its need
+        needed = xp.asarray(together() if shared else split())
     else:
-        split = xp.maximum(xp.maximum(in_bytes, w_bytes), out_bytes)
-        needed = xp.where(shared, in_bytes + w_bytes + out_bytes, split)
+        needed = xp.where(shared, together(), split())
     return xp.ceil(needed.astype(xp.float64) / bytes_per_cycle).astype(xp.int64)
 
 
-def buffer_need(
-    shape: LayerShape,
-    sizes: dict[str, Any],
-    target: Target,
-    double: Any,
-    dense_bytes: list[Any] | None = None,
-) -> list:
+def buffer_need(shape: LayerShape, sizes: dict[str, Any], target: Target, double: Any) -> list:
     """Bytes of the input, weight and output tiles of `sizes` in their buffers (x2 where
-    `double`): ints, or arrays like the sizes. `dense_bytes`: the tiles' footprints times the
-    element bytes, if the caller has them."""
+    `double`): ints, or arrays like the sizes."""
+    eb = target.element_bytes
+    dense = [np.asarray(fp, np.int64) * eb for fp in footprint_elements(shape, sizes)]
+    return buffered(dense, double)
+
+
+def buffered(dense_bytes: list[Any], double: Any) -> list:
+    """`buffer_need` of tiles whose footprints times the element bytes are `dense_bytes`."""
     mult = np.where(double, 2, 1)
-    if dense_bytes is None:
-        eb = target.element_bytes
-        dense_bytes = [np.asarray(fp, np.int64) * eb for fp in footprint_elements(shape, sizes)]
     return [b * mult for b in dense_bytes]
 
 

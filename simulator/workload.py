@@ -315,6 +315,12 @@ def operand_dims(shape: LayerShape) -> dict[str, tuple[str, ...]]:
     }
 
 
+def operand_indices(shape: LayerShape) -> list[tuple[int, ...]]:
+    """`operand_dims` as indices into `shape.dim_names`, in `OPERANDS` order."""
+    rel = operand_dims(shape)
+    return [tuple(i for i, d in enumerate(shape.dim_names) if d in rel[op]) for op in OPERANDS]
+
+
 def reduction_dims(shape: LayerShape) -> tuple[str, ...]:
     """The loop dims summed over (not in the output)."""
     return ("c", "r", "s") if shape.kind == "conv2d" else ("k",)
@@ -404,8 +410,7 @@ def visit_counts(
     loop_trips = np.array([[-(-shape.dims[d] // tiles[d])] for d in order], np.int64)
     loop = np.array([[dims.index(d)] for d in order], np.int64)
     rel = operand_dims(shape)
-    deps = [tuple(i for i, d in enumerate(dims) if d in rel[op]) for op in OPERANDS]
-    counts = [int(v[0]) for v in visits(loop_trips, loop, deps)]
+    counts = [int(v[0]) for v in visits(loop_trips, loop, operand_indices(shape))]
     distinct = math.prod(-(-shape.dims[d] // tiles[d]) for d in rel["output"])
     return counts[0], counts[1], counts[2], distinct
 

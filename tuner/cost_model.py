@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from simulator.arch import Fields
-from simulator.memory import buffer_need, energy_pj, fits_buffers, sram_cycles
+from simulator.memory import buffered, energy_pj, fits_buffers, sram_cycles
 from simulator.program import DATAFLOWS, KIND_CODES, MAX_DIMS
 from simulator.target import Target
 from simulator.workload import (
@@ -79,6 +79,7 @@ from simulator.workload import (
     gemm_view,
     last_true,
     operand_dims,
+    operand_indices,
     visits,
 )
 from tuner.tile_shapes import TileShapes, ragged_rank
@@ -432,7 +433,7 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     traffic_bytes: dict[str, Any] = {}
     dma: dict[str, Any] = {}
     repeat: dict[str, Any] = {}
-    deps = [tuple(i for i, d in enumerate(dims) if d in rel[op]) for op in OPERANDS]
+    deps = operand_indices(shape)
     for op, dep, changes in zip(OPERANDS, deps, visits(c["loop_trips"], order, deps), strict=True):
         # Sums over all tiles hold every distinct tile of the operand once per combination of
         # the independent dims' tiles.
@@ -454,8 +455,7 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     # -- buffers (dense footprints: a SIGMA tile must fit with dense weights) -------------------
     # Tile shape 0 is the full tile (no dim at its edge), the last one the last tile (every
     # ragged dim at its edge; a plain dim's edge is its tile).
-    full = {d: tile[i] for i, d in enumerate(dims)}
-    need = buffer_need(shape, full, target, double, [v[0] for v in dense])
+    need = buffered([v[0] for v in dense], double)
 
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall

@@ -211,6 +211,16 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def read_runs(path: Path, header: bool = True) -> list[dict[str, str]]:
+    """The rows of a CSV of runs this script wrote (`header`: its first line names the columns,
+    else they are `FIELDS`); ValueError when it is not one."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f) if header else csv.DictReader(f, FIELDS))
+    if header and rows and not set(FIELDS) <= set(rows[0]):
+        raise ValueError(f"{path}: not a CSV of tuned_vs_stonne runs (columns {', '.join(FIELDS)})")
+    return rows
+
+
 def measure(stonne: Path, layers: list[str], top: int, jobs: int, out: Path) -> None:
     """Run the top tiles of `layers` (and mRNA's) in STONNE; `out` keeps its rows of other
     layers, and a command it holds already is not run again."""
@@ -219,11 +229,9 @@ def measure(stonne: Path, layers: list[str], top: int, jobs: int, out: Path) -> 
     lock = threading.Lock()
     recorded: dict[str, dict[str, Any]] = {}
     if out.exists():
-        with open(out, newline="") as f:
-            recorded = {r["command"]: r for r in csv.DictReader(f)}
+        recorded = {r["command"]: r for r in read_runs(out)}
     if partial.exists():
-        with open(partial, newline="") as f:
-            recorded.update({r["command"]: r for r in csv.DictReader(f, FIELDS)})
+        recorded.update({r["command"]: r for r in read_runs(partial, header=False)})
     names = {LAYERS[k][0] for k in layers}
     kept = [r for r in recorded.values() if r["layer"] not in names]
     work = []
@@ -275,8 +283,7 @@ def measure(stonne: Path, layers: list[str], top: int, jobs: int, out: Path) -> 
 def summary(path: Path) -> list[str]:
     """Per layer and accumulation buffer: Spearman of the top, our pick in STONNE against the
     top's best and against mRNA's tile."""
-    with open(path, newline="") as f:
-        records = list(csv.DictReader(f))
+    records = read_runs(path)
     lines = ["| layer | acc. buffer | tiles | Spearman | our pick | its STONNE cycles | best of the top in STONNE | mRNA's tile | mRNA's STONNE cycles | ours / mRNA |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     key = lambda r: (r["layer"], r["accumulation_buffer"])  # noqa: E731
@@ -315,15 +322,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--summary", action="store_true", help="the CSV's figures (no STONNE)")
     args = ap.parse_args(argv)
-    if not args.summary:
-        if args.stonne is None:
-            ap.error("--stonne is required (or --summary)")
-        layers = [k.strip() for k in args.layers.split(",") if k.strip()]
-        unknown = [k for k in layers if k not in LAYERS]
-        if unknown or args.top < 2:
-            ap.error(f"--layers among {', '.join(LAYERS)}; --top >= 2")
-        measure(args.stonne, layers, args.top, args.jobs, args.out)
-    print("\n".join(summary(args.out)))
+    try:
+        if not args.summary:
+            if args.stonne is None:
+                ap.error("--stonne is required (or --summary)")
+            if not args.stonne.is_file():
+                ap.error(f"--stonne {args.stonne}: no such file")
+            layers = [k.strip() for k in args.layers.split(",") if k.strip()]
+            unknown = [k for k in layers if k not in LAYERS]
+            if unknown or args.top < 2 or args.jobs < 1:
+                ap.error(f"--layers among {', '.join(LAYERS)}; --top >= 2; --jobs >= 1")
+            measure(args.stonne, layers, args.top, args.jobs, args.out)
+        print("\n".join(summary(args.out)))
+    except (OSError, ValueError) as err:
+        ap.error(str(err))
     return 0
 
 

@@ -86,7 +86,6 @@ uses 2V-1 adder-input links, counted as 2 per MAC.
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +113,8 @@ PORT_FIELDS = (
 # cycles for `rt_count` round trips (its per-fold latency L = rt_cycles / rt_count), and
 # `rt_drain`, the cycles from a K-tile's last fold's inputs to its sum written.
 STEP_FIELDS = (*PORT_FIELDS, "rt_cycles", "rt_count", "rt_drain")
+# Each step field's index in a CONFIG row's `steps` (and in `step_costs`' tuple).
+STEP = {name: i for i, name in enumerate(STEP_FIELDS)}
 # Cycles from the last package sent to the last output written, regime A (docs/stonne-timing.md).
 DRAIN_CYCLES = 7
 # Multipliers laid out per vectorised pass of `step_costs_batch` (bounds its temporaries).
@@ -359,14 +360,12 @@ def tile_counts(z: Any, t: Any, xp: Any = None) -> dict[str, Any]:
     )
 
 
-def round_trip_fields(
-    vn: Any, nv: Any, folds: Any, aux: Any, ms: int, dn: int, rn: int, windows: Any = 2
-) -> np.ndarray:
-    """(rt_cycles, rt_count, rt_drain) [U, 3] of tiles of `vn`-multiplier VNs, `nv` of them,
-    folding `folds` times in `windows` windows per K-tile, with an aux multiplier each where
-    `aux` (arrays [U]): the slowest VN's partial-sum round trips in regime B
-    (`maeri_art.round_trips`, measured over one window where a K-tile has one and folds at
-    least `maeri_art.FOLD_HORIZON` times, docs/stonne-several-vn.md) and the latency of a K-tile's last fold
+def round_trip_fields(z: Any, t: Any, aux: Any, ms: int, dn: int, rn: int) -> np.ndarray:
+    """(rt_cycles, rt_count, rt_drain) [U, 3] of the COMPUTEs of extents `z` and spatial tiles
+    `t` (by role, [U, 8] or more columns) whose VNs carry an aux multiplier each where `aux`
+    ([U]): the slowest VN's partial-sum round trips in regime B (`maeri_art.round_trips` of the
+    VN size, the number of VNs and the folds, `tile_counts`; measured over one window where a
+    K-tile has one, docs/stonne-several-vn.md) and the latency of a K-tile's last fold
     (`maeri_art.drain_cycles`), each distinct (VN, NV, folds, one window) once. Without aux multipliers there is no round trip, and a tile beyond the `ms`
     multipliers is not laid out: (0, 1, 0).
 
@@ -375,15 +374,17 @@ def round_trip_fields(
     its path through CompilerART's tree (levels and forwarding-link hops; h = floor(log2(VN+2))
     for a VN at multiplier 0) and one collection-bus cycle to the write. Several VNs wait for
     each other at the read ports, the bus lines and SDMemory's write loop."""
-    vn, nv, folds, aux = (np.asarray(x, np.int64).reshape(-1) for x in (vn, nv, folds, aux))
-    one_window = np.broadcast_to(np.asarray(windows, np.int64).reshape(-1) <= 1, vn.shape)
+    z, t = (np.asarray(x, np.int64).reshape(-1, np.shape(x)[-1]).T for x in (z, t))
+    p = tile_counts(z, t, np)
+    vn, nv, folds = p["vn"], p["nv"], p["folds"]
+    one_window = p["windows_x"] * p["windows_y"] == 1
+    aux = np.broadcast_to(np.asarray(aux, np.int64).reshape(-1), vn.shape)
     out = np.zeros((len(vn), 3), np.int64)
     out[:, 1] = 1
     real = (aux != 0) & (nv * (vn + 1) <= ms)  # a tile beyond the multipliers is illegal
     if not real.any():
         return out
     horizon = np.minimum(folds, maeri_art.FOLD_HORIZON)
-    one_window = one_window & (folds >= maeri_art.FOLD_HORIZON)  # what round_trips measures
     keys = np.stack([vn, nv, horizon, one_window], axis=1)[real]
     first, inverse = distinct_rows(keys)
     distinct = keys[first]
@@ -416,8 +417,8 @@ def compute_cycles(
     xp = xp or default_xp()
     p = counts or tile_counts(z, t, xp)
     folds, nv = p["folds"], p["nv"]
-    c_w, c_full, c_col = steps[0], steps[1], steps[2]
-    c_full0, c_col0 = steps[6], steps[7]
+    c_w, c_full, c_col = (steps[STEP[f]] for f in ("c_w", "c_full", "c_col"))
+    c_full0, c_col0 = steps[STEP["c_full0"]], steps[STEP["c_col0"]]
     c_rn = cdiv(nv, rn)
     regime_b = (folds > 1) & (accumulation_buffer == 0)
     wx, wy = p["windows_x"], p["windows_y"]
@@ -440,7 +441,7 @@ def compute_cycles(
 
     # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
     # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).
-    rt_cycles, rt_count = steps[10], xp.maximum(steps[11], 1)
+    rt_cycles, rt_count = steps[STEP["rt_cycles"]], xp.maximum(steps[STEP["rt_count"]], 1)
     chain = cdiv((folds - 1) * rt_cycles, rt_count)
     q = chain + 1
 
@@ -471,13 +472,13 @@ def compute_cycles(
     # and F input steps at once, so a port is busy for its own weights and inputs (c_wi per
     # fold, c_wi0 for fold 0), not the busiest port's weights then the busiest port's inputs;
     # the chain starts once fold 0's inputs are in, and the bus takes c_rn per fold.
-    c_wi, c_wi0 = steps[8], steps[9]
+    c_wi, c_wi0 = steps[STEP["c_wi"]], steps[STEP["c_wi0"]]
     one_window = xp.maximum(
         c_wi0 + (folds - 1) * c_wi,
         folds * c_w + xp.maximum(c_full0, c_rn) + xp.maximum((folds - 1) * c_rn, chain),
     )
     windows_b = xp.where(wx * wy == 1, xp.minimum(one_window, windows_b), windows_b)
-    drain = xp.where(regime_b, steps[12], DRAIN_CYCLES)
+    drain = xp.where(regime_b, steps[STEP["rt_drain"]], DRAIN_CYCLES)
     per_ktile = xp.where(regime_b, windows_b, folds * c_w + windows_a) + drain
     return p["ktiles"] * per_ktile
 
@@ -497,7 +498,7 @@ def sram_traffic(
     p = counts or tile_counts(z, t, xp)
     zz = [xp.maximum(z[i], 1) for i in range(8)]
     zr, zs, zc, zk, zg, zn, zx, zy = zz
-    e_full, e_col = steps[3], steps[4]
+    e_full, e_col = steps[STEP["e_full"]], steps[STEP["e_col"]]
     folds = p["folds"]
     inputs = p["ktiles"] * folds * p["windows_x"] * (e_full + (p["windows_y"] - 1) * e_col)
     weights = zr * zs * zc * zk * zg
@@ -543,14 +544,13 @@ def layer_cycles(
     """Closed-form cycles of a whole layer (extents and spatial tile by role) in one tile, as
     the simulator computes them for one COMPUTE covering the layer (numpy; for the heuristic
     and the validation scripts)."""
-    folds = math.prod(-(-extents[i] // t[i]) for i in range(3))
-    aux = bool(needs_aux(folds, False, accumulation_buffer))
-    ports = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
-    windows = -(-extents[6] // t[6]) * -(-extents[7] // t[7])
-    trips = round_trip_fields(math.prod(t[:3]), math.prod(t[3:]), folds, aux, ms, dn, rn, windows)
-    steps = (*ports, *trips[0].tolist())
     z = np.array(extents, np.int64)
     t_np = np.array(t, np.int64)
+    folds = tile_counts(z, t_np, np)["folds"]
+    aux = bool(needs_aux(folds, False, accumulation_buffer))
+    ports = step_costs(tuple(t), stride, extents[1], ms, dn, aux)
+    trips = round_trip_fields(z, t_np, aux, ms, dn, rn)
+    steps = (*ports, *trips[0].tolist())
     return int(compute_cycles(z, t_np, steps, rn, int(accumulation_buffer), np))
 
 
@@ -595,16 +595,11 @@ def derive_steps(
     z = np.take_along_axis(
         np.concatenate([np.maximum(r.size[tile_rows], 1), pad], 1), role_index, 1
     )
-    folds = np.prod(-(-z[:, :3] // t[:, :3]), axis=1)
-    aux = needs_aux(folds, split, accumulation_buffer)
+    aux = needs_aux(tile_counts(z.T, t.T, np)["folds"], split, accumulation_buffer)
     stride = np.where(kinds[:, None] == 0, np.maximum(r.stride[configs], 1), 1)
     rows = np.array(rows, np.int64, copy=True)
     out = ROW.view(rows)
-    windows = np.prod(-(-z[:, 6:NO_DIM] // t[:, 6:NO_DIM]), axis=1)
-    trips = round_trip_fields(
-        np.prod(t[:, :3], axis=1), np.prod(t[:, 3:NO_DIM], axis=1), folds, aux, ms, dn, rn,
-        windows,
-    )  # fmt: skip
+    trips = round_trip_fields(z, t, aux, ms, dn, rn)
     for i, at in enumerate(configs.tolist()):
         key = (tuple(t[i].tolist()), tuple(stride[i].tolist()), int(z[i, 1]))
         out.steps[at] = (*step_costs(*key, ms, dn, bool(aux[i])), *trips[i].tolist())

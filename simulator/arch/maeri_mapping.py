@@ -342,17 +342,7 @@ class Maeri(Family):
             max_multipliers=ms,  # a larger spatial tile is illegal: placeholders
         )[inverse]  # fmt: skip
         z = np.concatenate([tiles, pad], axis=1)[:, list(maeri.ROLE_INDEX[shape.kind])]
-        windows = np.prod(-(-z[:, 6 : maeri.NO_DIM] // t[:, 6 : maeri.NO_DIM]), axis=1)
-        trips = maeri.round_trip_fields(
-            np.prod(t[:, :3], axis=1),
-            np.prod(t[:, 3 : maeri.NO_DIM], axis=1),
-            folds,
-            aux,
-            ms,
-            dn,
-            rn,
-            windows,
-        )
+        trips = maeri.round_trip_fields(z, t, aux, ms, dn, rn)
         steps = np.concatenate([ports, trips], axis=1)
         per_dim = [factors[:, i] for i in range(len(dims))] + [1] * (maeri.NO_DIM - len(dims))
         config = Fields(

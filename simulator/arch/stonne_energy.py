@@ -113,7 +113,7 @@ def tile_events(
     folds, ktiles, wx, wy = (counts[k] for k in ("folds", "ktiles", "windows_x", "windows_y"))
     vn, nv = counts["vn"], counts["nv"]
     s_w, s_full, s_col, three, rn_per_reduction = constants
-    aux = steps[5]  # aux_ms: the VNs carry an aux multiplier
+    aux = steps[maeri.STEP["aux_ms"]]  # the VNs carry an aux multiplier
     outputs = z[3] * z[4] * z[5] * z[6] * z[7]
     reductions = ktiles * wx * wy * folds
     regime_b = xp.where(accumulation_buffer, 0, 1) * xp.where(folds > 1, 1, 0)
@@ -276,7 +276,9 @@ def _maeri_layer_energy(rows: Any, target: Any, cycles: int) -> dict[str, float]
         steps = [int(v) for v in r.steps[at]]
         stride = (1, 1) if kind else tuple(max(int(v), 1) for v in r.stride[at])
         first = [int(v) for v in maeri.by_role(r.size[computes[0]], kind, np)]
-        constants = spatial_constants(tuple(t), stride, first[1], ms, dn, bool(steps[5]))
+        constants = spatial_constants(
+            tuple(t), stride, first[1], ms, dn, bool(steps[maeri.STEP["aux_ms"]])
+        )
         z = maeri.by_role(r.size[computes].T, kind, np)
         events = tile_events(
             z, t, steps, constants, stride[1], ms, dn, acc_buffer, r.acc[computes], np

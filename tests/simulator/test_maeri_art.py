@@ -74,9 +74,12 @@ def test_product_paths_and_drain():
 
 
 def test_round_trip_fields_batch():
-    fields = maeri.round_trip_fields(
-        [9, 9, 9, 200], [4, 4, 1, 1], [16, 16, 16, 2], [True, False, True, True], 64, 8, 8
-    )
+    # VNs of 9, 9, 9 and 200 multipliers, 4, 4, 1 and 1 of them, folding 16, 16, 16 and 2 times
+    # in two windows per K-tile (FC layers of two rows).
+    vn_nv_folds = [(9, 4, 16), (9, 4, 16), (9, 1, 16), (200, 1, 2)]
+    z = [(1, vn * f, 1, nv, 1, 1, 2, 1) for vn, nv, f in vn_nv_folds]
+    t = [(1, vn, 1, nv, 1, 1, 1, 1) for vn, nv, _ in vn_nv_folds]
+    fields = maeri.round_trip_fields(z, t, [True, False, True, True], 64, 8, 8)
     assert fields.shape == (4, 3)
     assert tuple(fields[1]) == (0, 1, 0)  # no aux: no round trip
     assert tuple(fields[3]) == (0, 1, 0)  # beyond the multipliers: not laid out
@@ -97,7 +100,8 @@ def test_one_long_window_is_measured_on_one_window():
     assert maeri_art.round_trips(64, 8, 8, 2, 32, 12, True) == maeri_art.round_trips(
         64, 8, 8, 2, 32, 12
     )
-    fields = maeri.round_trip_fields([1, 1], [32, 32], [512, 512], [True, True], 64, 8, 8, [1, 2])
+    z = [(1, 512, 1, 32, 1, 1, rows, 1) for rows in (1, 2)]  # one window per K-tile, two
+    fields = maeri.round_trip_fields(z, [(1, 1, 1, 32, 1, 1, 1, 1)] * 2, [True, True], 64, 8, 8)
     assert tuple(fields[0][:2]) == one and tuple(fields[1][:2]) == three
 
 
