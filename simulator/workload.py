@@ -368,8 +368,12 @@ def visits(
     indices of each operand's dims. The count is the product of the trips down to the innermost
     loop over a dim of the operand with more than one trip (1 if there is none)."""
     nd, b = loop_trips.shape
-    prefix = np.cumprod(loop_trips, axis=0)
-    cols = np.arange(b)
+    # prefix[j]: the trips of loops 0..j; row nd: 1, for an operand no loop changes.
+    prefix = np.empty((nd + 1, b), np.int64)
+    prefix[0] = loop_trips[0]
+    for j in range(1, nd):  # (np.cumprod along axis 0 is several times slower)
+        np.multiply(prefix[j - 1], loop_trips[j], out=prefix[j])
+    prefix[nd] = 1
     # Per candidate, one mask holding per operand (nd bits each) the loops over one of its dims
     # with more than one trip: bit j of field k set iff loop j changes operand k's tile (3
     # operands of at most 8 dims: 24 bits).
@@ -377,14 +381,14 @@ def visits(
     fields = np.zeros(nd, np.int64)
     for k, deps in enumerate(operands):
         fields[list(deps)] |= 1 << (nd * k)
-    at_loop = (fields[order] * (loop_trips > 1)) << np.arange(nd)[:, None]
-    changing = np.sum(at_loop, axis=0)  # the bits are disjoint
-    highest = _highest_bit(nd)
-    out = []
-    for k in range(len(operands)):
-        innermost = highest[(changing >> (nd * k)) & ((1 << nd) - 1)]
-        out.append(np.where(innermost >= 0, prefix[np.maximum(innermost, 0), cols], 1))
-    return out
+    at_loop = (fields[:, None] << np.arange(nd)).T  # [loop j, dim]: the dim's bits at loop j
+    changing = np.zeros(b, np.int64)
+    for j in range(nd):  # the bits are disjoint
+        changing += at_loop[j][order[j]] * (loop_trips[j] > 1)
+    innermost = np.where(_highest_bit(nd) < 0, nd, _highest_bit(nd))  # none: row nd
+    flat, cols = prefix.ravel(), np.arange(b)
+    fields_of = [(changing >> (nd * k)) & ((1 << nd) - 1) for k in range(len(operands))]
+    return [np.take(flat, innermost[f] * b + cols) for f in fields_of]
 
 
 @cache

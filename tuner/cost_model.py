@@ -82,7 +82,7 @@ from simulator.workload import (
     operand_indices,
     visits,
 )
-from tuner.tile_shapes import TileShapes, ragged_rank
+from tuner.tile_shapes import TileShapes
 
 # The statistics `evaluate` returns (every one an array [B]).
 STATISTICS = (
@@ -234,7 +234,7 @@ def _sram_stall(target: Target, busy: Any, in_b: Any, w_b: Any, out_b: Any) -> A
 
 
 # The partial-sum flag of a COMPUTE as a leading axis: per-tile traffic for acc = 0 and acc = 1.
-_ACC = np.arange(2).reshape(2, 1, 1)
+_ACC = np.arange(2)
 
 
 def _per_tile(
@@ -248,8 +248,9 @@ def _per_tile(
     if fam.one_dataflow_cheaper and len(dataflow) and np.all(dataflow == dataflow[0]):
         dataflow = int(dataflow[0])  # the candidates' one dataflow
     sizes = [tiles.sizes[d] for d in dims] + [1] * (MAX_DIMS - len(dims))
+    acc = _ACC.reshape((2,) + (1,) * (tiles.ragged + 1))
     compute = Fields(
-        reps=reps, m=m, n=n, k=k, dataflow=dataflow, acc=_ACC,
+        reps=reps, m=m, n=n, k=k, dataflow=dataflow, acc=acc,
         size=sizes, **vars(fam.tile_fields(shape, target, tiles.sizes)),
     )  # fmt: skip
     cfg = Fields(**config)  # [B] arrays broadcast against the tile shapes [2^a, B]
@@ -263,12 +264,10 @@ def _load_bytes(
     """The dense bytes (footprints x element bytes) of the input, weight and output tiles of
     each tile shape, and the bytes their LOADs move as the lowering (compiler/loop_nest.py) emits
     them with dense weights: the family's `load_bytes` (SIGMA: bitmap-compressed weights and, if
-    declared, activations); [2^a, B] each."""
+    declared, activations); per-shape arrays (`TileShapes`) each."""
     eb = target.element_bytes
-    full = tiles.count.shape
-    dense = [np.broadcast_to(v * eb, full) for v in footprint_elements(shape, tiles.sizes)]
-    loads = target.family.load_bytes(shape, target, dense, tiles.sizes)
-    return dense, [np.broadcast_to(v, full) for v in loads]
+    dense = [v * eb for v in footprint_elements(shape, tiles.sizes)]
+    return dense, list(target.family.load_bytes(shape, target, dense, tiles.sizes))
 
 
 # What `_tile_sum` adds up per candidate: over every tile (output reads and stall as if acc = 1),
@@ -290,13 +289,15 @@ def _tile_sum(
     per_tile = _per_tile(shape, target, tiles, config, dataflow)
 
     def acc_free(v: Any) -> Any:  # a cost that does not depend on the partial-sum flag
-        return v[1] if np.ndim(v) == 3 else v
+        return v[1] if np.ndim(v) == tiles.ragged + 2 else v
 
     busy, folds, hops, macs, in_rd, w_rd, out_wr = (
         acc_free(per_tile[f])
         for f in ("busy", "folds", "hops", "macs", "read_input", "read_weight", "write_output")
     )
-    out_rd0, out_rd1 = np.broadcast_to(per_tile["read_output"], (2, *tiles.count.shape))
+    out_rd = per_tile["read_output"]
+    acc_axis = np.ndim(out_rd) == tiles.ragged + 2
+    out_rd0, out_rd1 = (out_rd[0], out_rd[1]) if acc_axis else (out_rd, out_rd)
     stall0 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd0)
     stall1 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd1)
     dense, loads = _load_bytes(shape, target, tiles)
@@ -307,7 +308,7 @@ def _tile_sum(
     sums["out_rd_first"] = tiles.sum(out_rd0 - out_rd1, tiles.first)
     sums["stall_first"] = tiles.sum(stall0 - stall1, tiles.first)
     if tiles.ragged == 0:  # no edge tiles
-        sums.update(dict.fromkeys(_INNER_EDGE, np.zeros(tiles.count.shape[-1], np.int64)))
+        sums.update(dict.fromkeys(_INNER_EDGE, np.zeros_like(tiles.count.plain)))
     else:
         for name, v in zip(_INNER_EDGE, (busy + stall1, *transfers), strict=True):
             sums[name] = tiles.sum(v, tiles.inner_edge)
@@ -407,9 +408,11 @@ def _stonne_energy(
     }
 
 
-def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) -> dict[str, Any]:
-    """Every statistic of `STATISTICS` for candidates with `ragged` ragged dims each (`c`: the
-    per-candidate arrays `_columns` prepares, with their ragged ranks)."""
+def _group(
+    shape: LayerShape, target: Target, ragged: tuple[int, ...], c: dict[str, Any]
+) -> dict[str, Any]:
+    """Every statistic of `STATISTICS` for candidates whose ragged dims are among the dims
+    `ragged` (indices; `c`: the per-candidate arrays `_columns` prepares)."""
     dims = shape.dim_names
     lat = int(target.dram_latency_cycles)
     tile, trips, order, df, double, num_tiles = (
@@ -419,9 +422,7 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     rel = operand_dims(shape)
 
     # -- the array and the loads: per-tile formulas summed over every tile ----------------------
-    tiles = TileShapes.build(
-        dims, rel["output"], ragged, tile, c["edge"], trips, c["rank"], c["inner"]
-    )
+    tiles = TileShapes.build(dims, rel["output"], ragged, tile, c["edge"], trips, c["inner"])
     sums, dense, transfers = _tile_sum(shape, target, tiles, c["config"], df)
     busy, folds, hops, macs = sums["busy"], sums["folds"], sums["hops"], sums["macs"]
     in_rd, w_rd, out_wr = sums["in_rd"], sums["w_rd"], sums["out_wr"]
@@ -455,13 +456,13 @@ def _group(shape: LayerShape, target: Target, ragged: int, c: dict[str, Any]) ->
     # -- buffers (dense footprints: a SIGMA tile must fit with dense weights) -------------------
     # Tile shape 0 is the full tile (no dim at its edge), the last one the last tile (every
     # ragged dim at its edge; a plain dim's edge is its tile).
-    need = buffered([v[0] for v in dense], double)
+    need = buffered([tiles.full(v) for v in dense], double)
 
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall
     # The first iteration's tiles are all full.
-    first_load = transfers[0][0] + transfers[1][0]
-    last_store = transfers[2][-1]
+    first_load = tiles.full(transfers[0]) + tiles.full(transfers[1])
+    last_store = tiles.last(transfers[2])
     middle_dma = dma_cycles - first_load - last_store
     overlap = np.maximum(array_cycles, middle_dma)
     chain = _slot_chain(
@@ -553,33 +554,61 @@ def _per_candidate(value: Any, b: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(value), (b,))
 
 
-# -- the batch: candidates grouped by their number of ragged dims ------------------------------
+# -- the batch: candidates grouped by their ragged dims ----------------------------------------
 
 # Tile shapes (candidates x 2^ragged) per numpy pass: bounds the per-tile temporaries.
-PIECE_SHAPES = 1 << 15
+PIECE_SHAPES = 1 << 18
 # Candidates scored at once (bounds the memory of a large batch).
-BLOCK = 1 << 16
+BLOCK = 1 << 18
 # A numpy pass costs a few hundred numpy calls, about as much as this many tile shapes: a small
-# group is handled with the next larger number of ragged dims when that adds fewer shapes.
-MERGE_SHAPES = 1024
+# group joins a group of more ragged dims when that adds fewer shapes.
+MERGE_SHAPES = 2048
 
 
-def _grouped(count: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(ragged dims a, the candidates handled with a) for candidates with `count` ragged dims:
-    a small group joins the next larger a (`_with_rank`)."""
-    levels = np.unique(count)
-    groups: list[tuple[int, np.ndarray]] = []
-    pending = np.zeros(0, np.int64)
-    for i, a in enumerate(levels):
-        index = np.concatenate([pending, np.flatnonzero(count == a)])
-        if i + 1 < len(levels):
-            extra = len(index) * ((1 << int(levels[i + 1])) - (1 << int(a)))
-            if extra <= MERGE_SHAPES:
-                pending = index
-                continue
-        groups.append((int(a), index))
-        pending = np.zeros(0, np.int64)
-    return groups
+def _groups(keys: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
+    """Candidates grouped by `keys` (a ragged-dims mask of `nd` bits, above it anything else
+    that must be equal within a group): per candidate its group's number, and per group its
+    key. Groups are merged, the least work first, each into the group of the same high bits
+    where it adds the fewest tile shapes, as long as that is at most `MERGE_SHAPES`; a merged
+    group is ragged along the union of the dims (a candidate takes an edge tile equal to its
+    full tile along a dim it does not have ragged)."""
+    counts = np.bincount(keys)
+    values = np.flatnonzero(counts)
+    n, mask, high = counts[values], values & ((1 << nd) - 1), values >> nd
+    popcount = _popcounts(nd)
+    owner = np.arange(len(values))
+    alive = np.ones(len(values), bool)
+    for v in np.argsort(n << popcount[mask], kind="stable").tolist():
+        hosts = np.flatnonzero(alive & (high == high[v]))
+        hosts = hosts[hosts != v]
+        if not len(hosts):
+            continue
+        union = mask[hosts] | mask[v]
+        added = (n[hosts] + n[v]) << popcount[union]
+        added -= (n[hosts] << popcount[mask[hosts]]) + (n[v] << popcount[mask[v]])
+        best = int(np.argmin(added))
+        if added[best] > MERGE_SHAPES:
+            continue
+        host = hosts[best]
+        mask[host], n[host] = union[best], n[host] + n[v]
+        alive[v], owner[v] = False, host
+    while True:  # a group merged into one that merged on: the last host
+        last = owner[owner]
+        if np.array_equal(last, owner):
+            break
+        owner = last
+    final = np.flatnonzero(alive)
+    number = np.zeros(len(values), np.int16)
+    number[final] = np.arange(len(final))
+    table = np.zeros(len(counts), np.int16)
+    table[values] = number[owner]
+    return table[keys], [int(high[g] << nd | mask[g]) for g in final]
+
+
+@cache
+def _popcounts(nd: int) -> np.ndarray:
+    """The number of set bits of every `nd`-bit mask."""
+    return np.array([m.bit_count() for m in range(1 << nd)], np.int64)
 
 
 def _take(tree: Any, index: Any) -> Any:
@@ -598,10 +627,9 @@ def _columns(
     candidates: CandidateBatch,
     index: np.ndarray,
     tile: np.ndarray,
-    mask: np.ndarray,
 ) -> dict[str, Any]:
     """The per-candidate arrays `_group` reads (numpy; per dim ones dim-major, [D, B]) of the
-    candidates at `index`: `tile` their clipped tiles [D, B], `mask` their ragged dims."""
+    candidates at `index`: `tile` their clipped tiles [D, B]."""
     nd, b = tile.shape
     extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
     df = np.asarray(candidates.dataflow, np.int64)[index]
@@ -621,7 +649,7 @@ def _columns(
     innermost = last_true(loop_trips > 1)
     inner = np.where(innermost >= 0, order[np.maximum(innermost, 0), cols], -1)
     return {
-        "tile": tile, "trips": trips, "edge": edge, "mask": mask, "inner": inner,
+        "tile": tile, "trips": trips, "edge": edge, "inner": inner,
         "order": order, "loop_trips": loop_trips, "dataflow": df,
         "num_tiles": np.prod(trips, axis=0),
         "double": double[index],
@@ -629,30 +657,6 @@ def _columns(
         "legal": np.broadcast_to(np.asarray(spatial.legal, bool), (b,)),
         "config": dict(vars(spatial.config)),
     }  # fmt: skip
-
-
-@cache
-def _rank_tables(nd: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For `nd` dims, by ragged-dims mask: its number of ragged dims ([2^nd]), its ragged ranks
-    ([nd, 2^nd], `ragged_rank`) and the mask promoted to a ragged dims ([nd + 1, 2^nd]: the
-    first plain dims made ragged too)."""
-    masks = np.arange(1 << nd, dtype=np.int64)
-    bits = (masks[:, None] >> np.arange(nd)) & 1 == 1
-    promoted = np.empty((nd + 1, 1 << nd), np.int64)
-    plain_rank = np.cumsum(~bits, axis=1)
-    weights = 1 << np.arange(nd, dtype=np.int64)
-    for a in range(nd + 1):
-        missing = a - bits.sum(axis=1)
-        promoted[a] = (bits | (~bits & (plain_rank <= missing[:, None]))) @ weights
-    return bits.sum(axis=1), np.ascontiguousarray(ragged_rank(bits).T), promoted
-
-
-def _with_rank(c: dict[str, Any], a: int) -> dict[str, Any]:
-    """`c` with each candidate's ragged rank (`tile_shapes.ragged_rank`) for `a` ragged dims:
-    a candidate with fewer handles its first plain dims as ragged too."""
-    _, ranks, promoted = _rank_tables(c["tile"].shape[0])
-    rank = ranks[:, promoted[a][c["mask"]]]  # [D, B]
-    return {**{k: v for k, v in c.items() if k != "mask"}, "rank": rank}
 
 
 def evaluate(
@@ -686,49 +690,35 @@ def _evaluate_block(
     shape: LayerShape, target: Target, candidates: CandidateBatch
 ) -> dict[str, np.ndarray]:
     """`evaluate` of a block of candidates (at least one)."""
-    # Candidates sorted by their number of ragged dims (tiles not dividing the extent, as a mask
-    # bit i for dim i): each group a slice.
+    # Candidates grouped by their ragged dims (tiles not dividing the extent, as a mask bit i for
+    # dim i): sorted by group, each group a slice.
     nd = len(shape.dim_names)
     extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
     tile = np.ascontiguousarray(np.asarray(candidates.tiles, np.int64).reshape(-1, nd).T)
     tile = np.clip(tile, 1, extent, out=tile)
-    mask = np.zeros(tile.shape[1], np.int64)
+    key = np.zeros(tile.shape[1], np.int64)
     for i in range(nd):
-        mask |= (extent[i] % tile[i] != 0).astype(np.int64) << i
-    count = _rank_tables(nd)[0][mask]
+        key |= (extent[i] % tile[i] != 0).astype(np.int64) << i
     # A family whose tile costs are cheaper for one dataflow scores each dataflow's apart.
-    key = count
     if target.family.one_dataflow_cheaper:
-        dataflow = np.broadcast_to(np.asarray(candidates.dataflow, np.int64), count.shape)
-        key = dataflow * (nd + 1) + count
-    by_count = np.concatenate([np.flatnonzero(key == v) for v in np.unique(key)])
-    columns = _columns(shape, target, candidates, by_count, tile[:, by_count], mask[by_count])
-    count, key = count[by_count], key[by_count] // (nd + 1)
+        key |= np.broadcast_to(np.asarray(candidates.dataflow, np.int64), key.shape) << nd
+    group, keys = _groups(key, nd)
+    by_group = np.argsort(group, kind="stable")
+    columns = _columns(shape, target, candidates, by_group, tile[:, by_group])
     parts = []
     start = 0
-    for segment in np.split(np.arange(len(key)), np.flatnonzero(np.diff(key)) + 1):
-        for a, members in _grouped(count[segment]):
-            stop = start + len(members)  # members are start..stop (sorted)
-            step = max(1, PIECE_SHAPES >> a)
-            for lo in range(start, stop, step):
-                piece = _with_rank(_take(columns, slice(lo, min(lo + step, stop))), a)
-                parts.append(_group(shape, target, a, piece))
-            start = stop
-    back = np.empty_like(by_count)
-    back[by_count] = np.arange(len(by_count))
-    # Back to the candidates' order: the statistics of one dtype as the rows of one matrix, one
-    # gather for all (42 gathers of one row each take four times as long).
-    dtypes = {n: np.result_type(*(p[n] for p in parts)) for n in parts[0]}
-    out: dict[str, np.ndarray] = {}
-    for dtype in set(dtypes.values()):
-        names = [n for n in parts[0] if dtypes[n] == dtype]
-        rows = np.empty((len(names), len(back)), dtype)
-        at = 0
-        for p in parts:
-            size = len(p[names[0]])
-            for i, n in enumerate(names):
-                rows[i, at : at + size] = p[n]
-            at += size
-        rows = np.take(rows, back, axis=1)
-        out.update(zip(names, rows, strict=True))
+    for key, size in zip(keys, np.bincount(group, minlength=len(keys)).tolist(), strict=True):
+        ragged = tuple(i for i in range(nd) if key >> i & 1)
+        stop = start + size
+        step = max(1, PIECE_SHAPES >> len(ragged))
+        for lo in range(start, stop, step):
+            at = slice(lo, min(lo + step, stop))
+            parts.append((by_group[at], _group(shape, target, ragged, _take(columns, at))))
+        start = stop
+    # Back to the candidates' order: each part's statistics written where its candidates are.
+    dtypes = {n: np.result_type(*(p[n] for _, p in parts)) for n in parts[0][1]}
+    out = {n: np.empty(len(by_group), dtype) for n, dtype in dtypes.items()}
+    for index, p in parts:
+        for n, value in p.items():
+            out[n][index] = value
     return _derived(target, out)

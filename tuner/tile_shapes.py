@@ -5,95 +5,141 @@ Along every loop dim a tile is either full (`trips - 1` of them) or the edge til
 of a candidate therefore come in at most 2^a distinct shapes (a: its "ragged" dims, whose tile
 does not divide the extent), each with a count.
 
-`TileShapes` holds them for candidates that have the same NUMBER of ragged dims, whichever dims
-those are, as arrays [2^a, B]: shape s of a candidate takes the edge tile along its r-th ragged
-dim iff bit r of s is set (`ragged_rank` says which dim is the r-th, per candidate, as data). One
-layout per a, so the cost model (tuner/cost_model.py) runs one vectorised numpy pass per a.
-`TileShapes.sum` adds any per-shape quantity times the counts; `first` counts the first visits
-of output tiles (full tiles on the non-output dims) and `inner_edge` the edge tiles of the
-innermost loop.
+`TileShapes` holds them for candidates that have the same ragged dims (a candidate whose own
+ragged dims are fewer takes the others' edge tile equal to its full tile: trips - 1 full tiles
+and one more of the same size). Shapes are not listed one by one: ragged dim r (r-th in dim
+order) is its own axis of length 2 (0: full tile, 1: edge tile), so arrays are [2, ..., 2, B]
+with a shape axes, and a per-dim size varies along its own axis only (length 1 on the others).
+numpy's broadcasting then computes a per-tile formula on just the combinations of the dims it
+reads: a GEMM view axis of two ragged dims has 4 values, not 2^a.
+
+The weights of a sum are products of one factor per ragged dim (the counts: trips - 1 full
+tiles, one edge tile) and one for the plain dims, so `TileShapes.sum` contracts the shape axes
+one by one, and an axis a quantity does not vary along costs one product by the factors' sum.
+Weights: `count` (every tile), `first` (first visits of output tiles: full tiles on the
+non-output dims) and `inner_edge` (the last tile of the innermost loop, where its dim is one of
+the ragged dims: the edge tile, as big as a full one for a candidate that does not have it
+ragged; none where it is plain).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 
-def ragged_rank(ragged: np.ndarray) -> np.ndarray:
-    """Per candidate and dim, the dim's rank among the candidate's ragged dims (-1: not ragged):
-    `ragged` [B, D] bool."""
-    return np.where(ragged, np.cumsum(ragged, axis=1) - 1, -1)
+@dataclass(frozen=True)
+class Weight:
+    """Per candidate, a weight over the tile shapes that is a product: `plain` [B] times, per
+    ragged dim r, `factor[r]` [2, B] (full tile, edge tile)."""
+
+    plain: Any
+    factor: list[Any]
+    _along: dict[tuple[int, ...], Any] = field(default_factory=dict, compare=False)
+
+    def along(self, axes: tuple[int, ...]) -> Any:
+        """The weight summed over the shape axes of length 1 in `axes` (one length per ragged
+        dim: 2, or 1 for a quantity that does not vary along it), [*axes, B]."""
+        if axes not in self._along:
+            w = self.plain
+            a = len(axes)
+            for r, f in enumerate(self.factor):
+                f = f if axes[r] == 2 else f[0] + f[1]
+                w = w * f.reshape((1,) * r + (axes[r],) + (1,) * (a - r - 1) + f.shape[-1:])
+            self._along[axes] = w
+        return self._along[axes]
 
 
 @dataclass(frozen=True)
 class TileShapes:
-    """The 2^ragged tile shapes of B candidates with `ragged` ragged dims each (module
-    docstring), arrays [2^ragged, B]. sizes: per dim the tile size; count: how many tiles have
-    each shape; first: how many of those are the first visit of their output tile (acc = 0);
-    inner_edge: how many are the edge tile of the innermost loop (0 where it is not ragged)."""
+    """The tile shapes of B candidates with the same ragged dims (module docstring).
+    sizes: per dim its tile sizes, [2 or 1, ..., 2 or 1, B]; count, first, inner_edge: the
+    weights (`Weight`) of every tile, of first visits of output tiles (acc = 0), of the edge
+    tiles of the innermost loop (0 where it is not ragged)."""
 
     ragged: int
     sizes: dict[str, Any]
-    count: Any
-    first: Any
-    inner_edge: Any
+    count: Weight
+    first: Weight
+    inner_edge: Weight
 
     @staticmethod
     def build(
         dims: tuple[str, ...],
         out_dims: tuple[str, ...],
-        ragged: int,
+        ragged_dims: tuple[int, ...],
         tile: Any,
         edge: Any,
         trips: Any,
-        rank: Any,
         inner: Any,
     ) -> TileShapes:
-        """tile, edge, trips, rank [D, B], dim-major (rank: `ragged_rank`); inner [B] the
-        innermost loop dim of more than one trip (-1: none), whose edge tiles `inner_edge`
-        counts."""
-        b = tile.shape[1]
-        out = np.array([d in out_dims for d in dims])
-        if ragged == 0:  # one shape: every tile full
-            count = np.prod(trips, axis=0, keepdims=True)
-            return TileShapes(
-                0,
-                {d: tile[i][None] for i, d in enumerate(dims)},
-                count,
-                np.prod(trips[out], axis=0)[None],
-                np.zeros((1, b), np.int64),
-            )
-        s = np.arange(1 << ragged, dtype=np.int64)[:, None]
-
-        def takes_edge(r: Any) -> Any:  # r [B]: a ragged rank or -1
-            return (r >= 0) & (((s >> np.maximum(r, 0)) & 1) == 1)
-
+        """tile, edge, trips [D, B], dim-major; ragged_dims the indices of the ragged dims (the
+        shape axes, in order); inner [B] the innermost loop dim of more than one trip (-1:
+        none), whose edge tiles `inner_edge` counts."""
+        a, b = len(ragged_dims), tile.shape[1]
+        out = [d in out_dims for d in dims]
         sizes: dict[str, Any] = {}
-        count: Any = 1
-        first: Any = 1
+        plain_count: Any = np.ones(b, np.int64)
+        plain_first: Any = np.ones(b, np.int64)
+        count, first, inner_factor = [], [], []
         for i, d in enumerate(dims):
-            if not (rank[i] >= 0).any():  # plain for every candidate: all its trips, full
-                sizes[d] = tile[i][None]
-                count = count * trips[i]
+            if i not in ragged_dims:  # all its trips, full
+                sizes[d] = tile[i].reshape((1,) * a + (b,))
+                plain_count = plain_count * trips[i]
                 if out[i]:
-                    first = first * trips[i]
+                    plain_first = plain_first * trips[i]
                 continue
-            at_edge = takes_edge(rank[i])
-            sizes[d] = np.where(at_edge, edge[i], tile[i])
-            # Plain dim: all its trips; ragged: trips - 1 full tiles, one edge tile.
-            dim_count = np.where(rank[i] < 0, trips[i], np.where(at_edge, 1, trips[i] - 1))
-            count = count * dim_count
-            # First visits: every output tile, the other dims at their first (full) tile.
-            first = first * (dim_count if out[i] else ~at_edge)
-        inner_rank = np.where(inner >= 0, rank[np.maximum(inner, 0), np.arange(b)], -1)
-        inner_edge = count * takes_edge(inner_rank)
-        return TileShapes(ragged, sizes, count, first, inner_edge)
+            r = ragged_dims.index(i)
+            sizes[d] = np.stack([tile[i], edge[i]]).reshape(
+                (1,) * r + (2,) + (1,) * (a - r - 1) + (b,)
+            )
+            full = trips[i] - 1
+            one = np.ones(b, np.int64)
+            count.append(np.stack([full, one]))
+            # First visits: every output tile, the other dims' first (full) tile.
+            first.append(np.stack([full, one]) if out[i] else np.stack([one, 0 * one]))
+            # The innermost loop's edge tiles: only the edge tile along its dim.
+            inner_factor.append(np.stack([np.where(inner == i, 0, full), one]))
+        inner_ragged = np.isin(inner, ragged_dims) if a else np.zeros(b, bool)
+        return TileShapes(
+            a,
+            sizes,
+            _weight(plain_count, count),
+            _weight(plain_first, first),
+            _weight(np.where(inner_ragged, plain_count, 0), inner_factor),
+        )
 
-    def sum(self, values: Any, weight: Any = None) -> Any:
-        """Per candidate, the sum over its tiles of a per-shape quantity ([..., 2^a, B] or
-        broadcastable); `weight` defaults to the tile counts (pass `first` for first visits)."""
-        x = values * (self.count if weight is None else weight)
-        return x[..., 0, :] if x.shape[-2] == 1 else np.sum(x, axis=-2)
+    def full(self, values: Any) -> Any:
+        """Per candidate, a per-shape quantity at the full tile (no dim at its edge)."""
+        return _at(values, self.ragged, 0)
+
+    def last(self, values: Any) -> Any:
+        """... at the last tile (every ragged dim at its edge)."""
+        return _at(values, self.ragged, -1)
+
+    def sum(self, values: Any, weight: Weight | None = None) -> Any:
+        """Per candidate ([..., B]), the sum over its tiles of a per-shape quantity ([..., 2 or
+        1 per ragged dim, B], or broadcastable); `weight` defaults to the tile counts (pass
+        `first` or `inner_edge`)."""
+        w = self.count if weight is None else weight
+        v = _shaped(values, self.ragged)
+        x = v * w.along(v.shape[len(v.shape) - self.ragged - 1 : -1])
+        if self.ragged == 0:
+            return x
+        return x.reshape(x.shape[: -self.ragged - 1] + (-1, x.shape[-1])).sum(axis=-2)
+
+
+def _weight(plain: Any, factor: list[Any]) -> Weight:
+    return Weight(plain, factor)
+
+
+def _shaped(values: Any, a: int) -> Any:
+    """`values` with at least the a shape axes and the candidates' axis."""
+    v = np.asarray(values)
+    return v.reshape((1,) * (a + 1 - v.ndim) + v.shape) if v.ndim < a + 1 else v
+
+
+def _at(values: Any, a: int, index: int) -> Any:
+    return _shaped(values, a)[(..., *(index,) * a, slice(None))]

@@ -219,7 +219,8 @@ def test_batch_equals_one_at_a_time(target_name):
 
 
 @pytest.mark.parametrize("target_name", ["tpu-like", "maeri-64", "sigma-64"])
-def test_chunked_batch_equals_unchunked(monkeypatch, target_name):
+@pytest.mark.parametrize("merge", [0, 1 << 40])
+def test_chunked_batch_equals_unchunked(monkeypatch, target_name, merge):
     import tuner.cost_model as cm
 
     shape = matmul_shape((37, 50), (50, 23))
@@ -227,7 +228,9 @@ def test_chunked_batch_equals_unchunked(monkeypatch, target_name):
     candidates = random_batch(shape, target, 50, np.random.default_rng(2))
     whole = evaluate(shape, target, candidates)
     monkeypatch.setattr(cm, "PIECE_SHAPES", 4)  # pieces of 4 >> a candidates (at least 1)
-    monkeypatch.setattr(cm, "MERGE_SHAPES", 0)  # every number of ragged dims on its own
+    # 0: every set of ragged dims on its own; 2^40: one group (per dataflow on systolic), ragged
+    # along every dim any of its candidates has ragged.
+    monkeypatch.setattr(cm, "MERGE_SHAPES", merge)
     monkeypatch.setattr(cm, "BLOCK", 7)  # blocks of 7 candidates, each sorted on its own
     chunked = evaluate(shape, target, candidates)
     for name in STATISTICS:
