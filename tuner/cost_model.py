@@ -562,7 +562,7 @@ PIECE_SHAPES = 1 << 18
 BLOCK = 1 << 18
 # A numpy pass costs a few hundred numpy calls, about as much as this many tile shapes: a small
 # group joins a group of more ragged dims when that adds fewer shapes.
-MERGE_SHAPES = 2048
+MERGE_SHAPES = 8192
 
 
 def _groups(keys: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
@@ -621,42 +621,56 @@ def _take(tree: Any, index: Any) -> Any:
     return tree[..., index] if isinstance(tree, np.ndarray) and tree.ndim >= 1 else tree
 
 
-def _columns(
+def _sorted_inputs(
     shape: LayerShape,
     target: Target,
     candidates: CandidateBatch,
     index: np.ndarray,
     tile: np.ndarray,
 ) -> dict[str, Any]:
-    """The per-candidate arrays `_group` reads (numpy; per dim ones dim-major, [D, B]) of the
-    candidates at `index`: `tile` their clipped tiles [D, B]."""
+    """The candidates at `index`, as `_columns` reads them: `tile` their clipped tiles [D, B],
+    their loop orders [D, B], dataflows, buffering and spatial part (`Family.spatial_batch`:
+    MAERI lays out each distinct spatial tile once)."""
     nd, b = tile.shape
-    extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
-    df = np.asarray(candidates.dataflow, np.int64)[index]
-    order = np.asarray(candidates.order, np.int64).reshape(-1, nd)[index].T
-    double = np.broadcast_to(np.asarray(candidates.double_buffer, bool), (len(candidates),))
-    trips = -(-extent // tile)
-    edge = extent - (trips - 1) * tile
+    n = len(candidates)
+    df = np.broadcast_to(np.asarray(candidates.dataflow, np.int64), (n,))[index]
     if candidates.spatial is None:
         factors: np.ndarray = np.broadcast_to(np.int64(1), (b, nd))
     else:
         factors = np.asarray(candidates.spatial, np.int64).reshape(-1, nd)[index]
     spatial = target.family.spatial_batch(shape, target, tile.T, factors, df)
-    # The innermost loop dim of more than one trip (-1: a single tile).
-    cols = np.arange(b)
-    order = np.ascontiguousarray(order)
-    loop_trips = trips[order, cols]
-    innermost = last_true(loop_trips > 1)
-    inner = np.where(innermost >= 0, order[np.maximum(innermost, 0), cols], -1)
     return {
-        "tile": tile, "trips": trips, "edge": edge, "inner": inner,
-        "order": order, "loop_trips": loop_trips, "dataflow": df,
-        "num_tiles": np.prod(trips, axis=0),
-        "double": double[index],
+        "tile": tile,
+        "order": np.ascontiguousarray(
+            np.asarray(candidates.order, np.int64).reshape(-1, nd)[index].T
+        ),
+        "dataflow": df,
+        "double": np.broadcast_to(np.asarray(candidates.double_buffer, bool), (n,))[index],
         "multipliers": np.broadcast_to(np.asarray(spatial.multipliers, np.int64), (b,)),
         "legal": np.broadcast_to(np.asarray(spatial.legal, bool), (b,)),
         "config": dict(vars(spatial.config)),
-    }  # fmt: skip
+    }
+
+
+def _columns(shape: LayerShape, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The per-candidate arrays `_group` reads (numpy; per dim ones dim-major, [D, B]), from
+    `_sorted_inputs` (of a piece)."""
+    tile, order = inputs["tile"], inputs["order"]
+    nd, b = tile.shape
+    extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
+    trips = -(-extent // tile)
+    # The innermost loop dim of more than one trip (-1: a single tile).
+    cols = np.arange(b)
+    loop_trips = trips[order, cols]
+    innermost = last_true(loop_trips > 1)
+    return {
+        **inputs,
+        "trips": trips,
+        "edge": extent - (trips - 1) * tile,
+        "inner": np.where(innermost >= 0, order[np.maximum(innermost, 0), cols], -1),
+        "loop_trips": loop_trips,
+        "num_tiles": np.prod(trips, axis=0),
+    }
 
 
 def evaluate(
@@ -704,21 +718,41 @@ def _evaluate_block(
         key |= np.broadcast_to(np.asarray(candidates.dataflow, np.int64), key.shape) << nd
     group, keys = _groups(key, nd)
     by_group = np.argsort(group, kind="stable")
-    columns = _columns(shape, target, candidates, by_group, tile[:, by_group])
-    parts = []
+    inputs = _sorted_inputs(shape, target, candidates, by_group, tile[:, by_group])
+    # Piece by piece (small arrays), in the sorted order; then back to the candidates' order.
+    ordered: dict[str, np.ndarray] = {}
     start = 0
     for key, size in zip(keys, np.bincount(group, minlength=len(keys)).tolist(), strict=True):
         ragged = tuple(i for i in range(nd) if key >> i & 1)
         stop = start + size
         step = max(1, PIECE_SHAPES >> len(ragged))
         for lo in range(start, stop, step):
-            at = slice(lo, min(lo + step, stop))
-            parts.append((by_group[at], _group(shape, target, ragged, _take(columns, at))))
+            hi = min(lo + step, stop)
+            c = _columns(shape, _take(inputs, slice(lo, hi)))
+            part = _derived(target, _group(shape, target, ragged, c))
+            if not ordered:
+                ordered = _allocate(part, len(by_group))
+            for name, value in part.items():
+                if value.dtype != ordered[name].dtype:  # as concatenating the parts would
+                    ordered[name] = ordered[name].astype(np.result_type(ordered[name], value))
+                ordered[name][lo:hi] = value
         start = stop
-    # Back to the candidates' order: each part's statistics written where its candidates are.
-    dtypes = {n: np.result_type(*(p[n] for _, p in parts)) for n in parts[0][1]}
-    out = {n: np.empty(len(by_group), dtype) for n, dtype in dtypes.items()}
-    for index, p in parts:
-        for n, value in p.items():
-            out[n][index] = value
-    return _derived(target, out)
+    # In place, row by row through one buffer (a second set of rows would be fresh memory).
+    back = np.empty_like(by_group)
+    back[by_group] = np.arange(len(by_group))
+    buffers: dict[np.dtype, np.ndarray] = {}
+    for value in ordered.values():
+        buffer = buffers.setdefault(value.dtype, np.empty_like(value))
+        np.take(value, back, out=buffer, mode="clip")  # (clip: `out` is not buffered)
+        value[:] = buffer
+    return ordered
+
+
+def _allocate(like: dict[str, np.ndarray], b: int) -> dict[str, np.ndarray]:
+    """Arrays [b] of the statistics' dtypes in `like`: the rows of one matrix per dtype (one
+    large allocation costs the system a fraction of 42 separate ones)."""
+    out: dict[str, np.ndarray] = {}
+    for dtype in {v.dtype for v in like.values()}:
+        names = [n for n, v in like.items() if v.dtype == dtype]
+        out.update(zip(names, np.empty((len(names), b), dtype), strict=True))
+    return {name: out[name] for name in like}
