@@ -563,6 +563,8 @@ BLOCK = 1 << 18
 # A numpy pass costs a few hundred numpy calls, about as much as this many tile shapes: a small
 # group joins a group of more ragged dims when that adds fewer shapes.
 MERGE_SHAPES = 8192
+# ... and a group of this many shapes is split by dataflow where the family is cheaper so.
+SPLIT_SHAPES = 8192
 
 
 def _groups(keys: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
@@ -713,10 +715,14 @@ def _evaluate_block(
     key = np.zeros(tile.shape[1], np.int64)
     for i in range(nd):
         key |= (extent[i] % tile[i] != 0).astype(np.int64) << i
-    # A family whose tile costs are cheaper for one dataflow scores each dataflow's apart.
-    if target.family.one_dataflow_cheaper:
-        key |= np.broadcast_to(np.asarray(candidates.dataflow, np.int64), key.shape) << nd
     group, keys = _groups(key, nd)
+    # A family whose tile costs are cheaper for one dataflow scores each dataflow's candidates
+    # apart, in groups with the work to pay for the extra passes.
+    if target.family.one_dataflow_cheaper:
+        apart = np.bincount(group, minlength=len(keys)) << _popcounts(nd)[keys] >= SPLIT_SHAPES
+        df = np.broadcast_to(np.asarray(candidates.dataflow, np.int16), group.shape)
+        group = group * 4 + np.where(apart[group], df + 1, 0).astype(np.int16)
+        keys = [k for k in keys for _ in range(4)]  # group 4g + s: group g, dataflow s - 1
     by_group = np.argsort(group, kind="stable")
     inputs = _sorted_inputs(shape, target, candidates, by_group, tile[:, by_group])
     # Piece by piece (small arrays), in the sorted order; then back to the candidates' order.

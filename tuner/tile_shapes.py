@@ -79,36 +79,40 @@ class TileShapes:
         shape axes, in order); inner [B] the innermost loop dim of more than one trip (-1:
         none), whose edge tiles `inner_edge` counts."""
         a, b = len(ragged_dims), tile.shape[1]
-        out = [d in out_dims for d in dims]
-        sizes: dict[str, Any] = {}
-        plain_count: Any = np.ones(b, np.int64)
-        plain_first: Any = np.ones(b, np.int64)
-        count, first, inner_factor = [], [], []
-        for i, d in enumerate(dims):
-            if i not in ragged_dims:  # all its trips, full
-                sizes[d] = tile[i].reshape((1,) * a + (b,))
-                plain_count = plain_count * trips[i]
-                if out[i]:
-                    plain_first = plain_first * trips[i]
-                continue
-            r = ragged_dims.index(i)
-            sizes[d] = np.stack([tile[i], edge[i]]).reshape(
-                (1,) * r + (2,) + (1,) * (a - r - 1) + (b,)
-            )
-            full = trips[i] - 1
-            one = np.ones(b, np.int64)
-            count.append(np.stack([full, one]))
-            # First visits: every output tile, the other dims' first (full) tile.
-            first.append(np.stack([full, one]) if out[i] else np.stack([one, 0 * one]))
-            # The innermost loop's edge tiles: only the edge tile along its dim.
-            inner_factor.append(np.stack([np.where(inner == i, 0, full), one]))
-        inner_ragged = np.isin(inner, ragged_dims) if a else np.zeros(b, bool)
+        nd = len(dims)
+        out = np.array([d in out_dims for d in dims])
+        plain = [i for i in range(nd) if i not in ragged_dims]
+        plain_out = [i for i in plain if out[i]]
+        ones = np.ones(b, np.int64)
+        # Plain dims: all their trips, full.
+        plain_count = np.prod(trips[plain], axis=0) if plain else ones
+        plain_first = np.prod(trips[plain_out], axis=0) if plain_out else ones
+        sizes = {dims[i]: tile[i].reshape((1,) * a + (b,)) for i in plain}
+        if a == 0:
+            zero = np.zeros(b, np.int64)
+            return TileShapes(0, sizes, Weight(plain_count, []), Weight(plain_first, []),
+                              Weight(zero, []))  # fmt: skip
+        # Ragged dim r: axis r, [full tile, edge tile]; trips - 1 full tiles and one edge tile.
+        at = list(ragged_dims)
+        both = np.stack([tile[at], edge[at]], axis=1)  # [a, 2, B]
+        for r, i in enumerate(at):
+            sizes[dims[i]] = both[r].reshape((1,) * r + (2,) + (1,) * (a - r - 1) + (b,))
+        full = trips[at] - 1
+        count = np.stack([full, np.broadcast_to(ones, full.shape)], axis=1)
+        # First visits: every output tile, the other dims' first (full) tile only.
+        is_out = out[at][:, None]
+        first = np.stack([np.where(is_out, full, 1), np.broadcast_to(is_out, full.shape)], axis=1)
+        # The innermost loop's last tiles: along its dim the edge tile only.
+        inner_count = count.copy()
+        inner_count[:, 0] *= inner != np.array(at)[:, None]
+        ragged_lookup = np.zeros(nd + 1, bool)  # [-1]: no innermost loop
+        ragged_lookup[at] = True
         return TileShapes(
             a,
-            sizes,
-            _weight(plain_count, count),
-            _weight(plain_first, first),
-            _weight(np.where(inner_ragged, plain_count, 0), inner_factor),
+            {d: sizes[d] for d in dims},
+            Weight(plain_count, list(count)),
+            Weight(plain_first, list(first.astype(np.int64))),
+            Weight(plain_count * ragged_lookup[inner], list(inner_count)),
         )
 
     def full(self, values: Any) -> Any:
@@ -129,10 +133,6 @@ class TileShapes:
         if self.ragged == 0:
             return x
         return x.reshape(x.shape[: -self.ragged - 1] + (-1, x.shape[-1])).sum(axis=-2)
-
-
-def _weight(plain: Any, factor: list[Any]) -> Weight:
-    return Weight(plain, factor)
 
 
 def _shaped(values: Any, a: int) -> Any:
