@@ -60,6 +60,7 @@ double-buffered; dense, also on SIGMA) fit the global buffers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -438,7 +439,7 @@ def _group(
     for op, dep, changes in zip(OPERANDS, deps, visits(c["loop_trips"], order, deps), strict=True):
         # Sums over all tiles hold every distinct tile of the operand once per combination of
         # the independent dims' tiles.
-        distinct = np.prod(trips[list(dep)], axis=0)
+        distinct = functools.reduce(np.multiply, (trips[i] for i in dep))
         copies = num_tiles // distinct
         traffic_bytes[op] = sums[f"load_{op}"] // copies
         dma[op] = sums[f"dma_{op}"] // copies
@@ -643,15 +644,21 @@ def _sorted_inputs(
     spatial = target.family.spatial_batch(shape, target, tile.T, factors, df)
     return {
         "tile": tile,
-        "order": np.ascontiguousarray(
-            np.asarray(candidates.order, np.int64).reshape(-1, nd)[index].T
-        ),
+        "order": _gather_order(candidates.order, nd, index),
         "dataflow": df,
         "double": np.broadcast_to(np.asarray(candidates.double_buffer, bool), (n,))[index],
         "multipliers": np.broadcast_to(np.asarray(spatial.multipliers, np.int64), (b,)),
         "legal": np.broadcast_to(np.asarray(spatial.legal, bool), (b,)),
         "config": dict(vars(spatial.config)),
     }
+
+
+def _gather_order(order: Any, nd: int, index: np.ndarray) -> np.ndarray:
+    """The loop orders [B, nd] of the candidates at `index`, dim-major [nd, B] int8 (each
+    row moved as one nd-byte item: a tenth of the time of gathering int64 rows)."""
+    rows = np.ascontiguousarray(np.asarray(order).reshape(-1, nd), np.int8)
+    picked = rows.view(f"V{nd}").reshape(-1)[index]
+    return np.ascontiguousarray(picked.view(np.int8).reshape(-1, nd).T)
 
 
 def _columns(shape: LayerShape, inputs: dict[str, Any]) -> dict[str, Any]:
