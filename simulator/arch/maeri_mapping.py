@@ -251,6 +251,16 @@ def check_maeri_spatial(shape: LayerShape, mapping: Mapping, target: Target, whe
         )
 
 
+def _by_role_rows(per_dim: np.ndarray, kind: str) -> np.ndarray:
+    """Rows of per-dim values [B, dims] as the 8 STONNE roles [B, 8] (a role no dim fills
+    reads 1)."""
+    roles = maeri.ROLE_INDEX[kind]
+    nd = per_dim.shape[1]
+    out = np.take(per_dim, [min(i, nd - 1) for i in roles], axis=1)
+    out[:, [r for r, i in enumerate(roles) if i >= nd]] = 1
+    return out
+
+
 class Maeri(Family):
     """MAERI as STONNE models it (module docstring; the mapping side: maeri_mapping.py)."""
 
@@ -317,8 +327,7 @@ class Maeri(Family):
         one; a tile beyond the multipliers gets placeholders)."""
         dims = shape.dim_names
         factors = np.clip(spatial, 1, tiles)
-        pad = np.ones((len(factors), maeri.NO_DIM + 1 - len(dims)), np.int64)  # NO_DIM reads 1
-        t = np.concatenate([factors, pad], axis=1)[:, list(maeri.ROLE_INDEX[shape.kind])]
+        t = _by_role_rows(factors, shape.kind)
         red = [dims.index(d) for d in reduction_dims(shape)]
         folds = np.prod(-(-tiles[:, red] // factors[:, red]), axis=1)
         extent = np.array([shape.dims[d] for d in dims], np.int64)
@@ -341,7 +350,7 @@ class Maeri(Family):
             t[first], aux[first], extent_s[first], stride, ms, dn,
             max_multipliers=ms,  # a larger spatial tile is illegal: placeholders
         )[inverse]  # fmt: skip
-        z = np.concatenate([tiles, pad], axis=1)[:, list(maeri.ROLE_INDEX[shape.kind])]
+        z = _by_role_rows(tiles, shape.kind)
         trips = maeri.round_trip_fields(z, t, aux, ms, dn, rn)
         steps = np.concatenate([ports, trips], axis=1)
         per_dim = [factors[:, i] for i in range(len(dims))] + [1] * (maeri.NO_DIM - len(dims))
