@@ -20,9 +20,10 @@ what the compiler or the simulator computes: footprints and the GEMM view come f
 
 How the per-tile formulas are summed over the tile loop nest exactly, without visiting it: the
 tiles of a candidate come in at most 2^a distinct shapes (a: its "ragged" dims), each with a
-count (`tuner.tile_shapes.TileShapes`, which sums any per-tile quantity times the counts;
-candidates are scored in one numpy pass per number of ragged dims, `_grouped`). The
-first visit of an output tile (acc = 0: no partial-sum read) is the iteration whose non-output
+count (`tuner.tile_shapes.TileShapes`: each ragged dim is an axis of length 2, so numpy's
+broadcasting evaluates a formula on the combinations of the dims it reads, and a sum contracts
+the axes with the counts; candidates are scored in one numpy pass per set of ragged dims,
+small sets merged into larger ones, `_groups`). The first visit of an output tile (acc = 0: no partial-sum read) is the iteration whose non-output
 coordinates are all 0, one per distinct output tile (`TileShapes.first`). These statistics therefore
 equal the simulator's (the tests check it for every family):
 
@@ -568,33 +569,34 @@ MERGE_SHAPES = 8192
 SPLIT_SHAPES = 8192
 
 
-def _groups(keys: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
-    """Candidates grouped by `keys` (a ragged-dims mask of `nd` bits, above it anything else
-    that must be equal within a group): per candidate its group's number, and per group its
-    key. Groups are merged, the least work first, each into the group of the same high bits
-    where it adds the fewest tile shapes, as long as that is at most `MERGE_SHAPES`; a merged
-    group is ragged along the union of the dims (a candidate takes an edge tile equal to its
-    full tile along a dim it does not have ragged)."""
-    counts = np.bincount(keys)
+def _groups(masks: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
+    """Candidates grouped by their ragged dims (`masks`, `nd` bits): per candidate its group's
+    number, and per group its ragged dims' mask. Groups are merged, the least work first, each
+    into the group where it adds the fewest tile shapes, as long as that is at most
+    `MERGE_SHAPES`; a merged group is ragged along the union of the dims (a candidate takes an
+    edge tile equal to its full tile along a dim it does not have ragged)."""
+    counts = np.bincount(masks)
     values = np.flatnonzero(counts)
-    n, mask, high = counts[values], values & ((1 << nd) - 1), values >> nd
+    n, mask = counts[values], values.copy()
     popcount = _popcounts(nd)
     owner = np.arange(len(values))
     alive = np.ones(len(values), bool)
     for v in np.argsort(n << popcount[mask], kind="stable").tolist():
-        hosts = np.flatnonzero(alive & (high == high[v]))
-        hosts = hosts[hosts != v]
+        alive[v] = False
+        hosts = np.flatnonzero(alive)
         if not len(hosts):
+            alive[v] = True
             continue
         union = mask[hosts] | mask[v]
         added = (n[hosts] + n[v]) << popcount[union]
         added -= (n[hosts] << popcount[mask[hosts]]) + (n[v] << popcount[mask[v]])
         best = int(np.argmin(added))
         if added[best] > MERGE_SHAPES:
+            alive[v] = True
             continue
         host = hosts[best]
         mask[host], n[host] = union[best], n[host] + n[v]
-        alive[v], owner[v] = False, host
+        owner[v] = host
     while True:  # a group merged into one that merged on: the last host
         last = owner[owner]
         if np.array_equal(last, owner):
@@ -605,7 +607,7 @@ def _groups(keys: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
     number[final] = np.arange(len(final))
     table = np.zeros(len(counts), np.int16)
     table[values] = number[owner]
-    return table[keys], [int(high[g] << nd | mask[g]) for g in final]
+    return table[masks], [int(mask[g]) for g in final]
 
 
 @cache
