@@ -21,11 +21,12 @@ what the compiler or the simulator computes: footprints and the GEMM view come f
 How the per-tile formulas are summed over the tile loop nest exactly, without visiting it: the
 tiles of a candidate come in at most 2^a distinct shapes (a: its "ragged" dims), each with a
 count (`tuner.tile_shapes.TileShapes`: each ragged dim is an axis of length 2, so numpy's
-broadcasting evaluates a formula on the combinations of the dims it reads, and a sum contracts
-the axes with the counts; candidates are scored in one numpy pass per set of ragged dims,
-small sets merged into larger ones, `_groups`). The first visit of an output tile (acc = 0: no partial-sum read) is the iteration whose non-output
-coordinates are all 0, one per distinct output tile (`TileShapes.first`). These statistics therefore
-equal the simulator's (the tests check it for every family):
+broadcasting evaluates a formula on the combinations of the dims it reads, and a sum weights
+the shapes by their counts; candidates are scored in one numpy pass per set of ragged dims,
+small sets merged into larger ones, `_groups`). The first visit of an output tile (acc = 0: no
+partial-sum read) is the iteration whose non-output coordinates are all 0, one per distinct
+output tile (`TileShapes.first`). These statistics therefore equal the simulator's (the tests
+check it for every family):
 
 - compute_cycles, macs, folds, noc_hops, global-buffer reads/writes per buffer, and
   sram_stall_cycles (per tile, `memory.sram_cycles` beyond the busy time), summed over every tile;
@@ -721,24 +722,24 @@ def _evaluate_block(
     extent = np.array([shape.dims[d] for d in shape.dim_names], np.int64)[:, None]
     tile = np.ascontiguousarray(np.asarray(candidates.tiles, np.int64).reshape(-1, nd).T)
     tile = np.clip(tile, 1, extent, out=tile)
-    key = np.zeros(tile.shape[1], np.int64)
+    ragged_mask = np.zeros(tile.shape[1], np.int64)
     for i in range(nd):
-        key |= (extent[i] % tile[i] != 0).astype(np.int64) << i
-    group, keys = _groups(key, nd)
+        ragged_mask |= (extent[i] % tile[i] != 0).astype(np.int64) << i
+    group, masks = _groups(ragged_mask, nd)
     # A family whose tile costs are cheaper for one dataflow scores each dataflow's candidates
     # apart, in groups with the work to pay for the extra passes.
     if target.family.one_dataflow_cheaper:
-        apart = np.bincount(group, minlength=len(keys)) << _popcounts(nd)[keys] >= SPLIT_SHAPES
+        apart = np.bincount(group, minlength=len(masks)) << _popcounts(nd)[masks] >= SPLIT_SHAPES
         df = np.broadcast_to(np.asarray(candidates.dataflow, np.int16), group.shape)
         group = group * 4 + np.where(apart[group], df + 1, 0).astype(np.int16)
-        keys = [k for k in keys for _ in range(4)]  # group 4g + s: group g, dataflow s - 1
+        masks = [m for m in masks for _ in range(4)]  # group 4g + s: group g, dataflow s - 1
     by_group = np.argsort(group, kind="stable")
     inputs = _sorted_inputs(shape, target, candidates, by_group, tile[:, by_group])
     # Piece by piece (small arrays), in the sorted order; then back to the candidates' order.
     ordered: dict[str, np.ndarray] = {}
     start = 0
-    for key, size in zip(keys, np.bincount(group, minlength=len(keys)).tolist(), strict=True):
-        ragged = tuple(i for i in range(nd) if key >> i & 1)
+    for mask, size in zip(masks, np.bincount(group, minlength=len(masks)).tolist(), strict=True):
+        ragged = tuple(i for i in range(nd) if mask >> i & 1)
         stop = start + size
         step = max(1, PIECE_SHAPES >> len(ragged))
         for lo in range(start, stop, step):

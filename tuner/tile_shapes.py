@@ -14,8 +14,9 @@ numpy's broadcasting then computes a per-tile formula on just the combinations o
 reads: a GEMM view axis of two ragged dims has 4 values, not 2^a.
 
 The weights of a sum are products of one factor per ragged dim (the counts: trips - 1 full
-tiles, one edge tile) and one for the plain dims, so `TileShapes.sum` contracts the shape axes
-one by one, and an axis a quantity does not vary along costs one product by the factors' sum.
+tiles, one edge tile) and one for the plain dims, so `TileShapes.sum` multiplies a quantity by
+the weight already summed over the axes the quantity does not vary along (`Weight.along`, built
+once per pattern of axes) and sums the rest.
 Weights: `count` (every tile), `first` (first visits of output tiles: full tiles on the
 non-output dims) and `inner_edge` (the last tile of the innermost loop, where its dim is one of
 the ragged dims: the edge tile, as big as a full one for a candidate that does not have it
@@ -56,8 +57,8 @@ class Weight:
 class TileShapes:
     """The tile shapes of B candidates with the same ragged dims (module docstring).
     sizes: per dim its tile sizes, [2 or 1, ..., 2 or 1, B]; count, first, inner_edge: the
-    weights (`Weight`) of every tile, of first visits of output tiles (acc = 0), of the edge
-    tiles of the innermost loop (0 where it is not ragged)."""
+    weights (`Weight`) of every tile, of first visits of output tiles (acc = 0), of the last
+    tiles of the innermost loop (module docstring)."""
 
     ragged: int
     sizes: dict[str, Any]
@@ -77,7 +78,7 @@ class TileShapes:
     ) -> TileShapes:
         """tile, edge, trips [D, B], dim-major; ragged_dims the indices of the ragged dims (the
         shape axes, in order); inner [B] the innermost loop dim of more than one trip (-1:
-        none), whose edge tiles `inner_edge` counts."""
+        none), whose last tiles `inner_edge` counts."""
         a, b = len(ragged_dims), tile.shape[1]
         nd = len(dims)
         out = np.array([d in out_dims for d in dims])
