@@ -1,5 +1,6 @@
 """Rules of the memory system and the energy table that every level shares (numpy or JAX).
 
+- `transfer_cycles`: the cycles `n` bytes take at a rate of bytes per cycle (DMA and buffers).
 - `sram_cycles`: the cycles the global buffer(s) need to deliver a tile's array-side traffic:
   split buffers serve their operands in parallel (the busiest one binds), a shared buffer serves
   all three from one budget; `bytes_per_cycle` is one buffer's (`Target.sram_bytes_per_cycle`).
@@ -46,7 +47,18 @@ def sram_cycles(
         needed = xp.asarray(together() if shared else split())
     else:
         needed = xp.where(shared, together(), split())
-    return xp.ceil(needed.astype(xp.float64) / bytes_per_cycle).astype(xp.int64)
+    return transfer_cycles(needed, bytes_per_cycle, xp)
+
+
+def transfer_cycles(nbytes: Any, bytes_per_cycle: Any, xp: Any) -> Any:
+    """Cycles to move `nbytes` (integers) at `bytes_per_cycle` (a float: a rate need not be
+    whole): ceil(nbytes / bytes_per_cycle). In numpy with a whole rate, integer ceiling
+    division, which is the same number for any nbytes below 2^53 and several times faster."""
+    if xp is np and np.ndim(bytes_per_cycle) == 0 and float(bytes_per_cycle).is_integer():
+        n = np.asarray(nbytes)
+        if n.dtype.kind in "iu":
+            return -(-n.astype(np.int64, copy=False) // np.int64(bytes_per_cycle))
+    return xp.ceil(xp.asarray(nbytes).astype(xp.float64) / bytes_per_cycle).astype(xp.int64)
 
 
 def buffer_need(shape: LayerShape, sizes: dict[str, Any], target: Target, double: Any) -> list:

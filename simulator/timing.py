@@ -18,7 +18,7 @@ import numpy as np
 
 from simulator import arch as families
 from simulator import schedule
-from simulator.memory import sram_cycles
+from simulator.memory import sram_cycles, transfer_cycles
 from simulator.program import OP_COMPUTE, OP_CONFIG, OP_LOAD, OP_STORE, OP_VECTOR, ROW, Program
 from simulator.stats import STALL_CAUSES, LayerStats, ModelStats
 from simulator.target import Target
@@ -69,7 +69,7 @@ def target_params(target: Target) -> TargetParams:
 
 
 def _dram_cycles(nbytes: Any, params: TargetParams, xp: Any) -> Any:
-    return xp.ceil(nbytes.astype(xp.float64) / params.dram_bw_bytes_per_cycle).astype(xp.int64)
+    return transfer_cycles(nbytes, params.dram_bw_bytes_per_cycle, xp)
 
 
 def _governing_configs(rows: Any, xp: Any) -> Any:

@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from simulator.arch import Fields
-from simulator.memory import buffered, energy_pj, fits_buffers, sram_cycles
+from simulator.memory import buffered, energy_pj, fits_buffers, sram_cycles, transfer_cycles
 from simulator.program import DATAFLOWS, KIND_CODES, MAX_DIMS
 from simulator.target import Target
 from simulator.workload import (
@@ -304,8 +304,7 @@ def _tile_sum(
     stall0 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd0)
     stall1 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd1)
     dense, loads = _load_bytes(shape, target, tiles)
-    bw = float(target.dram_bw_bytes_per_cycle)
-    transfers = [np.ceil(v / bw).astype(np.int64) for v in loads]
+    transfers = [transfer_cycles(v, target.dram_bw_bytes_per_cycle, np) for v in loads]
     every = (busy, folds, hops, macs, in_rd, w_rd, out_wr, out_rd1, stall1, *loads, *transfers)
     sums = {name: tiles.sum(v) for name, v in zip(_SUMS, every, strict=True)}
     sums["out_rd_first"] = tiles.sum(out_rd0 - out_rd1, tiles.first)
@@ -514,14 +513,14 @@ def _group(
 
 def _derived(target: Target, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The statistics that follow from `_group`'s per candidate, in `STATISTICS` order."""
-    bw = float(target.dram_bw_bytes_per_cycle)
     macs, latency = s["macs"], s["latency_cycles"]
     dram_read = s["dram_read_input"] + s["dram_read_weight"] + s["dram_read_psum"]
     write_out = s["dram_write_output"]
     dram_bytes = dram_read + write_out
     sram_rd = s["sram_read_input"] + s["sram_read_weight"] + s["sram_read_output"]
     sram_wr = s["sram_write_input"] + s["sram_write_weight"] + s["sram_write_output"]
-    roofline = np.maximum(-(-macs // target.num_pes), np.ceil(dram_bytes / bw).astype(np.int64))
+    dram_cycles = transfer_cycles(dram_bytes, target.dram_bw_bytes_per_cycle, np)
+    roofline = np.maximum(-(-macs // target.num_pes), dram_cycles)
     if target.energy_model == "stonne":
         energy = {k: s[f"energy_{k}_pj"] for k in ("mac", "noc", "sram", "dram")}
     else:
