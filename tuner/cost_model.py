@@ -566,7 +566,7 @@ BLOCK = 1 << 18
 # group joins a group of more ragged dims when that adds fewer shapes.
 MERGE_SHAPES = 8192
 # ... and a group of this many shapes is split by dataflow where the family is cheaper so.
-SPLIT_SHAPES = 8192
+SPLIT_SHAPES = 32768
 
 
 def _groups(masks: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
@@ -579,6 +579,9 @@ def _groups(masks: np.ndarray, nd: int) -> tuple[np.ndarray, list[int]]:
     values = np.flatnonzero(counts)
     n, mask = counts[values], values.copy()
     popcount = _popcounts(nd)
+    union = int(np.bitwise_or.reduce(values))
+    if len(masks) << popcount[union] <= MERGE_SHAPES + int(np.sum(n << popcount[mask])):
+        return np.zeros(len(masks), np.int16), [union]  # (a small batch) all in one
     owner = np.arange(len(values))
     alive = np.ones(len(values), bool)
     for v in np.argsort(n << popcount[mask], kind="stable").tolist():
@@ -752,6 +755,8 @@ def _evaluate_block(
                     ordered[name] = ordered[name].astype(np.result_type(ordered[name], value))
                 ordered[name][lo:hi] = value
         start = stop
+    if len(masks) == 1:  # one group: already in the candidates' order
+        return ordered
     # In place, row by row through one buffer (a second set of rows would be fresh memory).
     back = np.empty_like(by_group)
     back[by_group] = np.arange(len(by_group))
