@@ -256,7 +256,7 @@ def _per_tile(
         reps=reps, m=m, n=n, k=k, dataflow=dataflow, acc=acc,
         size=sizes, **vars(fam.tile_fields(shape, target, tiles.sizes)),
     )  # fmt: skip
-    cfg = Fields(**config)  # [B] arrays broadcast against the tile shapes [2^a, B]
+    cfg = Fields(**config)  # [B] arrays broadcast against the tile shapes [..., B]
     params = {**fam.params(target), "element_bytes": np.int64(target.element_bytes)}
     return fam.tile_cost(cfg, compute, params, np)._asdict()
 
@@ -291,16 +291,14 @@ def _tile_sum(
     per tile shape the dense bytes of each operand (`_load_bytes`) and its LOAD's DMA cycles."""
     per_tile = _per_tile(shape, target, tiles, config, dataflow)
 
-    def acc_free(v: Any) -> Any:  # a cost that does not depend on the partial-sum flag
-        return v[1] if np.ndim(v) == tiles.ragged + 2 else v
+    def by_acc(v: Any) -> tuple[Any, Any]:  # a cost for acc = 0 and 1 (a leading axis, if any)
+        return (v[0], v[1]) if np.ndim(v) == tiles.ragged + 2 else (v, v)
 
     busy, folds, hops, macs, in_rd, w_rd, out_wr = (
-        acc_free(per_tile[f])
+        by_acc(per_tile[f])[1]  # (these do not depend on the partial-sum flag)
         for f in ("busy", "folds", "hops", "macs", "read_input", "read_weight", "write_output")
     )
-    out_rd = per_tile["read_output"]
-    acc_axis = np.ndim(out_rd) == tiles.ragged + 2
-    out_rd0, out_rd1 = (out_rd[0], out_rd[1]) if acc_axis else (out_rd, out_rd)
+    out_rd0, out_rd1 = by_acc(per_tile["read_output"])
     stall0 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd0)
     stall1 = _sram_stall(target, busy, in_rd, w_rd, out_wr + out_rd1)
     dense, loads = _load_bytes(shape, target, tiles)
@@ -563,7 +561,7 @@ PIECE_SHAPES = 1 << 18
 # Candidates scored at once (bounds the memory of a large batch).
 BLOCK = 1 << 18
 # A numpy pass costs a few hundred numpy calls, about as much as this many tile shapes: a small
-# group joins a group of more ragged dims when that adds fewer shapes.
+# group joins another (ragged along both's dims) when that adds fewer shapes (`_groups`).
 MERGE_SHAPES = 8192
 # ... and a group of this many shapes is split by dataflow where the family is cheaper so.
 SPLIT_SHAPES = 32768

@@ -112,7 +112,7 @@ class TileShapes:
             a,
             {d: sizes[d] for d in dims},
             Weight(plain_count, list(count)),
-            Weight(plain_first, list(first.astype(np.int64))),
+            Weight(plain_first, list(first)),
             Weight(plain_count * ragged_lookup[inner], list(inner_count)),
         )
 

@@ -228,8 +228,8 @@ def test_chunked_batch_equals_unchunked(monkeypatch, target_name, merge):
     candidates = random_batch(shape, target, 50, np.random.default_rng(2))
     whole = evaluate(shape, target, candidates)
     monkeypatch.setattr(cm, "PIECE_SHAPES", 4)  # pieces of 4 >> a candidates (at least 1)
-    # 0: every set of ragged dims on its own; 2^40: one group (per dataflow on systolic), ragged
-    # along every dim any of its candidates has ragged.
+    # 0: every set of ragged dims on its own; 2^40: one group, ragged along every dim any of its
+    # candidates has ragged.
     monkeypatch.setattr(cm, "MERGE_SHAPES", merge)
     monkeypatch.setattr(cm, "BLOCK", 7)  # blocks of 7 candidates, each sorted on its own
     chunked = evaluate(shape, target, candidates)
