@@ -755,14 +755,16 @@ def _evaluate_block(
         start = stop
     if len(masks) == 1:  # one group: already in the candidates' order
         return ordered
-    # In place, row by row through one buffer (a second set of rows would be fresh memory).
+    # Each statistic is gathered into a spare row, and its own row becomes the next one's spare:
+    # one extra row per dtype, and no copying back (fresh rows would cost page faults).
     back = np.empty_like(by_group)
     back[by_group] = np.arange(len(by_group))
-    buffers: dict[np.dtype, np.ndarray] = {}
-    for value in ordered.values():
-        buffer = buffers.setdefault(value.dtype, np.empty_like(value))
-        np.take(value, back, out=buffer, mode="clip")  # (clip: `out` is not buffered)
-        value[:] = buffer
+    spares: dict[np.dtype, np.ndarray] = {}
+    for name, value in ordered.items():
+        spare = spares.get(value.dtype)
+        spare = np.empty_like(value) if spare is None else spare
+        ordered[name] = np.take(value, back, out=spare, mode="clip")  # (clip: `out` unbuffered)
+        spares[value.dtype] = value
     return ordered
 
 

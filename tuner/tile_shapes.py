@@ -42,13 +42,17 @@ class Weight:
 
     def along(self, axes: tuple[int, ...]) -> Any:
         """The weight summed over the shape axes of length 1 in `axes` (one length per ragged
-        dim: 2, or 1 for a quantity that does not vary along it), [*axes, B]."""
+        dim: 2, or 1 for a quantity that does not vary along it), [*axes, B]. Built from the
+        weight along `axes`' prefix (cached too: patterns share their prefixes)."""
         if axes not in self._along:
-            w = self.plain
-            a = len(axes)
-            for r, f in enumerate(self.factor):
-                f = f if axes[r] == 2 else f[0] + f[1]
-                w = w * f.reshape((1,) * r + (axes[r],) + (1,) * (a - r - 1) + f.shape[-1:])
+            if not axes:
+                w = self.plain
+            else:
+                r = len(axes) - 1
+                f = self.factor[r]
+                if axes[r] == 1:
+                    f = f[0:1] + f[1:2]
+                w = self.along(axes[:-1])[..., None, :] * f
             self._along[axes] = w
         return self._along[axes]
 
