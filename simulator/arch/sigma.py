@@ -172,6 +172,20 @@ def _dense_iteration_costs(ms: int, dn: int, rn: int) -> tuple[np.ndarray, np.nd
     return packed, split
 
 
+@functools.cache
+def _dense_tables(ms: int, dn: int, rn: int) -> tuple[np.ndarray, ...]:
+    """`_dense_iteration_costs` laid out for `dense_tile_stats`'s lookups (7 values a row):
+    packed [(ms + 1)^2, 7] (row k * (ms + 1) + count), full [ms + 1, 7] (row k: the iteration
+    of ms // k rows of k), the first and the later full chunk of a split row [7], tail [ms + 1,
+    7] (a last later chunk of r non-zeros; zeros for r = 0)."""
+    packed, split = _dense_iteration_costs(ms, dn, rn)
+    k = np.arange(ms + 1)
+    tail = split.copy()
+    tail[0] = 0
+    full = packed[k, ms // np.maximum(k, 1)]
+    return packed.reshape(-1, _ITERATION_VALUES), full, split[0], split[max(ms - 1, 1)], tail
+
+
 def dense_tile_stats(
     reps: Any, rows: Any, k: Any, ms: int, dn: int, rn: int
 ) -> tuple[np.ndarray, ...]:
@@ -180,27 +194,39 @@ def dense_tile_stats(
 
     `pack_vns` on dense rows: when a row fits (k <= ms) every iteration but the last packs
     `ms // k` whole rows; else every row is split into a first chunk of ms non-zeros and later
-    chunks of ms - 1 (behind the partial-sum multiplier), the last of `(k - ms) % (ms - 1)`."""
-    packed, split = _dense_iteration_costs(ms, dn, rn)
+    chunks of ms - 1 (behind the partial-sum multiplier), the last of `(k - ms) % (ms - 1)`.
+    (Where every row fits, or none does, only that case is computed.)"""
+    packed, one, first, later_chunk, tail_table = _dense_tables(ms, dn, rn)
     fits = k <= ms
-    kk = np.minimum(k, ms)
-    per = ms // kk
-    full, rest = rows // per, rows % per
-    one, last = packed[kk, per], packed[kk, rest]
-    packed_iters = full + (rest > 0)
-    packed_sums = [full * one[..., f] + last[..., f] for f in range(_ITERATION_VALUES)]
-    # Split rows: the first chunk, `middle` full later chunks, one later chunk of `tail`.
-    later = np.maximum(k - ms, 0)
-    chunk = max(ms - 1, 1)
-    middle, tail = later // chunk, later % chunk
-    tail_costs = np.where((tail > 0)[..., None], split[tail], 0)
-    split_iters = rows * (1 + middle + (tail > 0))
-    split_sums = [
-        rows * (split[0, f] + middle * split[chunk, f] + tail_costs[..., f])
-        for f in range(_ITERATION_VALUES)
-    ]
-    iters = np.where(fits, packed_iters, split_iters)
-    sums = [np.where(fits, a, b) for a, b in zip(packed_sums, split_sums, strict=True)]
+    every, none = bool(np.all(fits)), not np.any(fits)
+    shape = np.broadcast_shapes(np.shape(rows), np.shape(k))
+    if not none:
+        kk = np.minimum(k, ms)
+        per = ms // kk
+        full, rest = rows // per, rows % per
+        one_row = np.take(one, kk, axis=0)
+        last = np.take(packed, kk * (ms + 1) + rest, axis=0)
+        packed_iters = full + (rest > 0)
+        packed_sums = [full * one_row[..., f] + last[..., f] for f in range(_ITERATION_VALUES)]
+    if not every:
+        # Split rows: the first chunk, `middle` full later chunks, one later chunk of `tail`.
+        later = np.maximum(k - ms, 0)
+        chunk = max(ms - 1, 1)
+        middle, tail = later // chunk, later % chunk
+        tail_costs = np.take(tail_table, tail, axis=0)
+        split_iters = rows * (1 + middle + (tail > 0))
+        split_sums = [
+            rows * (first[f] + middle * later_chunk[f] + tail_costs[..., f])
+            for f in range(_ITERATION_VALUES)
+        ]
+    if every:
+        iters, sums = packed_iters, packed_sums
+    elif none:
+        iters, sums = split_iters, split_sums
+    else:
+        iters = np.where(fits, packed_iters, split_iters)
+        sums = [np.where(fits, a, b) for a, b in zip(packed_sums, split_sums, strict=True)]
+    iters, sums = np.broadcast_to(iters, shape), [np.broadcast_to(v, shape) for v in sums]
     elements = rows * k
     timing, events = sums[:3], sums[3:]
     return (

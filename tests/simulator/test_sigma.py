@@ -132,10 +132,12 @@ def test_tile_stats_of_a_split_row_and_packing():
 
 
 @pytest.mark.parametrize("ms, dn, rn", [(8, 8, 8), (16, 4, 2), (64, 8, 16), (128, 128, 128)])
-def test_dense_tile_stats_equal_those_of_dense_masks(ms, dn, rn):
+@pytest.mark.parametrize("rows_fit", ["some", "all", "none"])
+def test_dense_tile_stats_equal_those_of_dense_masks(ms, dn, rn, rows_fit):
     rng = np.random.default_rng(5)
     reps, rows = rng.integers(1, 3, 40), rng.integers(1, 30, 40)
-    k = rng.integers(1, 3 * ms, 40)
+    low, high = {"some": (1, 3 * ms), "all": (1, ms + 1), "none": (ms + 1, 3 * ms)}[rows_fit]
+    k = rng.integers(low, high, 40)
     got = np.stack(sigma.dense_tile_stats(reps, rows, k, ms, dn, rn), axis=1)
     first = sigma.dense_iteration_multipliers(rows, k, ms)
     for i in range(len(k)):
