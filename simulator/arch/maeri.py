@@ -375,13 +375,18 @@ def round_trip_fields(z: Any, t: Any, aux: Any, ms: int, dn: int, rn: int) -> np
     for a VN at multiplier 0) and one collection-bus cycle to the write. Several VNs wait for
     each other at the read ports, the bus lines and SDMemory's write loop."""
     z, t = (np.asarray(x, np.int64).reshape(-1, np.shape(x)[-1]).T for x in (z, t))
+    (u,) = np.broadcast_shapes(z.shape[1:], t.shape[1:])
+    out = np.zeros((u, 3), np.int64)
+    out[:, 1] = 1
+    # Only the tiles with aux multipliers (often none: the counts of the others are not needed).
+    rows = np.flatnonzero(np.broadcast_to(np.asarray(aux).reshape(-1), (u,)))
+    if not len(rows):
+        return out
+    z, t = np.broadcast_to(z, (len(z), u))[:, rows], np.broadcast_to(t, (len(t), u))[:, rows]
     p = tile_counts(z, t, np)
     vn, nv, folds = p["vn"], p["nv"], p["folds"]
     one_window = p["windows_x"] * p["windows_y"] == 1
-    aux = np.broadcast_to(np.asarray(aux, np.int64).reshape(-1), vn.shape)
-    out = np.zeros((len(vn), 3), np.int64)
-    out[:, 1] = 1
-    real = (aux != 0) & (nv * (vn + 1) <= ms)  # a tile beyond the multipliers is illegal
+    real = nv * (vn + 1) <= ms  # a tile beyond the multipliers is illegal
     if not real.any():
         return out
     horizon = np.minimum(folds, maeri_art.FOLD_HORIZON)
@@ -398,7 +403,7 @@ def round_trip_fields(z: Any, t: Any, aux: Any, ms: int, dn: int, rn: int) -> np
         ],
         np.int64,
     ).reshape(-1, 3)
-    out[real] = values[inverse.reshape(-1)]
+    out[rows[real]] = values[inverse.reshape(-1)]
     return out
 
 
