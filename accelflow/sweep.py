@@ -187,6 +187,21 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> None:
 # -- the CLI ------------------------------------------------------------------------------------
 
 
+def _model_and_grid(model: str | None, items: list[str]) -> tuple[str, dict[str, list[str]]]:
+    """The model and the grid from argparse's: a word without `=` among the --grid words is the
+    model where none was given before them (`accelflow sweep --grid rows=8,16 lenet.onnx`)."""
+    words = [w for w in items if "=" not in w]
+    if model is None and len(words) == 1:
+        model = words[0]
+        items = [w for w in items if w != model]
+    if model is None:
+        raise AccelflowError("give the ONNX model file (accelflow sweep MODEL --grid FIELD=V,...)")
+    grid = parse_grid(items)
+    if not grid:
+        raise AccelflowError("give at least one --grid FIELD=V1,V2,...")
+    return model, grid
+
+
 def add_sweep_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
@@ -195,14 +210,18 @@ def add_sweep_parser(sub: Any) -> None:
         "(the product of the --grid lists); print the points best first, with the Pareto "
         "front in (cycles, energy) marked; write them as CSV or JSON and plot them.",
     )
-    p.add_argument("model", help="ONNX model file")
+    # (The model is optional to argparse: a --grid list takes the words after it, a model
+    # written after it too; `cmd_sweep` takes it back, `_model_and_grid`.)
+    p.add_argument("model", nargs="?", default=None, help="ONNX model file")
     p.add_argument("--target", "-t", default="tpu-like", help="preset name or YAML file")
     p.add_argument(
         "--grid",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="FIELD=V1,V2,..",
-        help="a target field and its values (repeatable), e.g. --grid rows=8,16,32",
+        help="target fields and their values (one --grid or several), e.g. "
+        "--grid rows=8,16,32 cols=8,16",
     )
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="FIELD=VALUE", help="override a target field at every point")  # fmt: skip
@@ -224,9 +243,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from simulator.errors import checked_output
     from simulator.stats import table_width
 
-    grid = parse_grid(args.grid)
-    if not grid:
-        raise AccelflowError("give at least one --grid FIELD=V1,V2,...")
+    args.model, grid = _model_and_grid(args.model, args.grid)
     read = [("the model", args.model), ("the --mappings file", args.mappings)]
     read.append(("the --target file", args.target))
     out = checked_output(args.output, "-o", read) if args.output else None

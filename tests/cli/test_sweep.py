@@ -89,6 +89,26 @@ def test_cli_writes_csv_json_and_a_plot(lenet_path, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [
+        ["MODEL", "--grid", "rows=8,16", "cols=8", "--json"],  # the fields after one --grid
+        ["--grid", "rows=8,16", "cols=8", "MODEL", "--json"],  # ... and the model after them
+        ["--json", "--grid", "rows=8,16", "--grid", "cols=8", "MODEL"],
+    ],
+)
+def test_cli_grid_forms(lenet_path, capsys, argv):
+    assert main(["sweep", *(str(lenet_path) if a == "MODEL" else a for a in argv)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted((r["rows"], r["cols"]) for r in rows) == [("16", "8"), ("8", "8")]
+
+
+def test_cli_sweep_without_a_model_is_one_line(capsys):
+    assert main(["sweep", "--grid", "rows=8"]) == 2
+    err = capsys.readouterr().err
+    assert "give the ONNX model file" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     "extra, needle",
     [
         ([], "at least one --grid"),
