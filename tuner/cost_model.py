@@ -454,13 +454,13 @@ def _group(
     )
 
     # -- buffers (dense footprints: a SIGMA tile must fit with dense weights) -------------------
-    # Tile shape 0 is the full tile (no dim at its edge), the last one the last tile (every
-    # ragged dim at its edge; a plain dim's edge is its tile).
+    # What the buffers hold is the full tile's (`tiles.full`: no dim at its edge).
     need = buffered([tiles.full(v) for v in dense], double)
 
     # -- latency --------------------------------------------------------------------------------
     array_cycles = busy + sram_stall
-    # The first iteration's tiles are all full.
+    # The first iteration's tiles are all full; the last one is at the edge of every ragged dim
+    # (`tiles.last`; a plain dim's edge is its full tile).
     first_load = tiles.full(transfers[0]) + tiles.full(transfers[1])
     last_store = tiles.last(transfers[2])
     middle_dma = dma_cycles - first_load - last_store

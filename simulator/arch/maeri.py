@@ -441,8 +441,9 @@ def compute_cycles(
     boundary = xp.where(rows_of_columns, after(c_col, c_full), after(c_full, c_full))
     last = xp.where(rows_of_columns, c_col, c_full)
     windows_a = (folds - 1) * c_full + wx * within + (wx - 1) * boundary + xp.maximum(last, c_rn)
+    per_ktile_a = folds * c_w + windows_a
     if xp is np and np.ndim(accumulation_buffer) == 0 and accumulation_buffer != 0:
-        return p["ktiles"] * (folds * c_w + windows_a + DRAIN_CYCLES)  # no regime B (numpy)
+        return p["ktiles"] * (per_ktile_a + DRAIN_CYCLES)  # no regime B (numpy)
 
     # Regime B. The slowest VN's F-1 psum round trips (`round_trip_fields`): a window that waits
     # for its chain costs q = chain + 1 (fold 0's inputs are in; +1 for the zero the aux injects).
@@ -484,7 +485,7 @@ def compute_cycles(
     )
     windows_b = xp.where(wx * wy == 1, xp.minimum(one_window, windows_b), windows_b)
     drain = xp.where(regime_b, steps[STEP["rt_drain"]], DRAIN_CYCLES)
-    per_ktile = xp.where(regime_b, windows_b, folds * c_w + windows_a) + drain
+    per_ktile = xp.where(regime_b, windows_b, per_ktile_a) + drain
     return p["ktiles"] * per_ktile
 
 
