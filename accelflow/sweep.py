@@ -12,7 +12,8 @@ utilisation, DRAM bytes and whether it is Pareto-optimal in (cycles, energy): no
 at least as good in both and better in one. The CLI prints the table (best cycles first),
 writes `-o FILE` as CSV or JSON (by its suffix), and `--plot FILE.png` draws energy against
 cycles with the Pareto front. A field or value the target refuses is an error naming it
-before anything is compiled.
+before anything is compiled, and so is a field no point reads (`Target.unread_reason`: rows on a
+MAERI target), which would give every point the same figures.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
     return grid
 
 
+def _swept_fields(target: Any) -> tuple[str, ...]:
+    """Fields worth sweeping on `target`: its family's hardware-search axes and the buffers."""
+    return (*target.family.tunable_hardware, "ifmap_sram_kib", "dram_bw_bytes_per_cycle")
+
+
 def _pareto(points: list[SweepPoint]) -> None:
     """Mark the points no other point dominates in (cycles, energy)."""
     for p in points:
@@ -106,10 +112,20 @@ def sweep(
         raise AccelflowError(
             f"the grid has {len(points)} points; at most {MAX_POINTS} per sweep (split it)"
         )
+    load_target(target, overrides)  # the base and its overrides (a warning per unread field)
     targets = [
-        load_target(target, [*overrides, *(f"{k}={v}" for k, v in point.items())])
+        load_target(
+            target, [*overrides, *(f"{k}={v}" for k, v in point.items())], warn_unread=False
+        )
         for point in points
     ]  # every point checked before anything is compiled
+    for field in grid:  # a field no point reads would give every point the same figures
+        reasons = [t.unread_reason(field) for t in targets]
+        if all(reasons):
+            raise AccelflowError(
+                f"--grid {field}: {reasons[0]}, so every point would be the same (sweep a field "
+                f"it reads: {', '.join(_swept_fields(targets[0]))}, ...)"
+            )
     from compiler.import_model import load_lean
 
     onnx_model = load_lean(model)  # read once: every point's program shares its weights

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +85,14 @@ COST_FIELDS = (
     "sram_energy_pj_per_byte",
     "dram_energy_pj_per_byte",
     "energy_model",
+)
+# The energy table's prices (`memory.energy_pj`), which `energy_model=stonne` does not read.
+TABLE_ENERGY_FIELDS = (
+    "mac_energy_pj",
+    "noc_energy_pj_per_hop",
+    "sram_energy_pj_per_byte",
+    "dram_energy_pj_per_byte",
+    "vector_energy_pj_per_op",
 )
 
 
@@ -242,6 +251,15 @@ class Target:
         fields = {k: v for k, v in self.to_dict().items() if k not in skip}
         text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def unread_reason(self, field: str) -> str | None:
+        """Why this target never reads `field` (its family's `unread_fields`, or the energy
+        table's prices under `energy_model=stonne`): a phrase; None when it may read it."""
+        if field in self.family.unread_fields:
+            return f"a {self.arch} target does not read {field}"
+        if self.energy_model == "stonne" and field in TABLE_ENERGY_FIELDS:
+            return f"energy_model=stonne prices STONNE's own table, not {field}"
+        return None
 
     def replace(self, **changes: Any) -> Target:
         return make_target({**self.to_dict(), **changes})
@@ -474,8 +492,15 @@ def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return fields
 
 
-def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...] = ()) -> Target:
+def load_target(
+    spec: str | Path | Target,
+    overrides: list[str] | tuple[str, ...] = (),
+    warn_unread: bool = True,
+) -> Target:
     """A Target from a preset name, a YAML path or a Target, with `FIELD=VALUE` overrides applied.
+    An override of a field the target never reads (`Target.unread_reason`: rows on a MAERI,
+    an energy price under STONNE's energy) changes nothing: a warning says so, unless
+    `warn_unread` is False.
 
     A YAML file holds target fields and optionally `base:`, the preset or the other YAML file
     (a path relative to the file naming it) whose fields it starts from; a base file may have a
@@ -498,7 +523,14 @@ def load_target(spec: str | Path | Target, overrides: list[str] | tuple[str, ...
             fields[key] = yaml.safe_load(value) if value else value
         except (yaml.YAMLError, RecursionError):
             raise TargetError(f"--set {key}: '{value[:40]}' is not a YAML value") from None
-    return make_target(fields)
+    target = make_target(fields)
+    if warn_unread:
+        for key in dict.fromkeys(_parse_override(item)[0] for item in overrides):
+            reason = target.unread_reason(key)
+            if reason is not None:
+                # (raised here, stacklevel 1: a process loading the target twice warns once)
+                warnings.warn(f"--set {key} changes nothing: {reason}", stacklevel=1)
+    return target
 
 
 def _one_line(err: BaseException) -> str:

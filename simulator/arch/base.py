@@ -5,7 +5,8 @@ package registers, docs/extending.md). It is the one home of everything that dif
 kinds; the passes, the tile search, the cost model, the tuner's space and the engine ask it:
 
     target       `fields` (a pydantic model of the family's own target fields, for a plugin),
-                 `check_target`, `num_pes`, `tunable_hardware` (the hardware search's axes)
+                 `check_target`, `num_pes`, `tunable_hardware` (the hardware search's axes),
+                 `unread_fields` (other families' fields it ignores)
     mapping      `dataflows` (what accel-map may choose), `spatial_axes`, `default_spatial`
                  (the heuristic's spatial unroll), `check_spatial` (legality), `spatial_options`
                  and `spatial_batch` (the tuner's spatial axes, vectorised legality), the tile
@@ -100,6 +101,13 @@ class SpatialBatch:
     config: Fields
 
 
+# Target fields of some families only (`Family.unread_fields` names those a family ignores): the
+# systolic array's, the multiplier switches' (MAERI and SIGMA) and SIGMA's sparse operands'.
+ARRAY_FIELDS = ("rows", "cols")
+SWITCH_FIELDS = ("num_multipliers", "dn_bw_elems_per_cycle", "rn_bw_elems_per_cycle")
+SPARSE_FIELDS = ("sparse_weights", "sparse_activations", "activation_density")
+
+
 class Family:
     """An accelerator family (see the module docstring). Subclass it, set `name`, override
     `tile_cost`, and register an instance (`simulator.arch.register`, or the entry-point group
@@ -126,6 +134,10 @@ class Family:
     # `tile_cost` computes only the given dataflow's formulas when the COMPUTE fields' dataflow
     # is one number (the cost model then scores each dataflow's candidates apart).
     one_dataflow_cheaper: ClassVar[bool] = False
+    # Target fields every target has that this family never reads (another family's: a systolic
+    # array has no multiplier switches): `Target.unread_fields`. A `--set` of one warns, a sweep
+    # over one is refused. Default: none (a plugin that does not say is never warned about).
+    unread_fields: ClassVar[tuple[str, ...]] = ()
 
     # -- target ---------------------------------------------------------------------------------
 

@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.arch import maeri
-from simulator.arch.base import Family, Fields, SpatialBatch, TileCost, ceil_log2
+from simulator.arch.base import (
+    ARRAY_FIELDS,
+    SPARSE_FIELDS,
+    Family,
+    Fields,
+    SpatialBatch,
+    TileCost,
+    ceil_log2,
+)
 from simulator.program import CONV_DIMS, KIND_CODES, MATMUL_DIMS
 
 if TYPE_CHECKING:
@@ -267,6 +275,7 @@ class Maeri(Family):
     name = "maeri"
     description = "MAERI as in STONNE: multiplier switches, distribution and reduction trees"
     tunable_hardware = maeri.MULTIPLIER_TUNABLES
+    unread_fields = (*ARRAY_FIELDS, *SPARSE_FIELDS)
     spatial_axes = ("vn", "vns")
     spatial_is_unroll = True
 

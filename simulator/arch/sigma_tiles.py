@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.arch import maeri, sigma
-from simulator.arch.base import Family, Fields, SpatialBatch, TileCost
+from simulator.arch.base import ARRAY_FIELDS, Family, Fields, SpatialBatch, TileCost
 from simulator.program import NUM_SPARSE_FIELDS
 from simulator.workload import LayerShape, MappingError, gemm_view, operand_dims
 
@@ -115,6 +115,7 @@ class Sigma(Family):
     name = "sigma"
     description = "SIGMA as in STONNE: sparse (bitmap) weights packed into the multipliers"
     tunable_hardware = maeri.MULTIPLIER_TUNABLES
+    unread_fields = (*ARRAY_FIELDS, "accumulation_buffer")
     uses_weights = True
 
     def check_target(self, target: Target) -> None:

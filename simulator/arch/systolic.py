@@ -32,7 +32,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.arch.base import Family, Fields, SpatialBatch, TileCost, cdiv, default_xp
+from simulator.arch.base import (
+    SPARSE_FIELDS,
+    SWITCH_FIELDS,
+    Family,
+    Fields,
+    SpatialBatch,
+    TileCost,
+    cdiv,
+    default_xp,
+)
 from simulator.program import DATAFLOWS
 from simulator.workload import GEMM_AXES, MappingError, gemm_view
 
@@ -218,6 +227,7 @@ class Systolic(Family):
     name = "systolic"
     description = "rows x cols systolic array (SCALE-Sim style), dataflow ws / os / is"
     tunable_hardware = {"rows": (4, 512), "cols": (4, 512)}
+    unread_fields = (*SWITCH_FIELDS, "accumulation_buffer", *SPARSE_FIELDS)
     spatial_axes = ("rows", "cols")
     one_dataflow_cheaper = True
 

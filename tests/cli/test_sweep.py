@@ -116,6 +116,11 @@ def test_cli_sweep_without_a_model_is_one_line(capsys):
         (["--grid", "rows=8", "--grid", "rows=16"], "names 'rows' twice"),
         (["--grid", "nonsense=1"], "nonsense"),
         (["--grid", "rows=0"], "rows"),
+        (["--target", "maeri-64", "--grid", "rows=8,16"], "a maeri target does not read rows"),
+        (
+            ["--target", "sigma-64", "--set", "energy_model=stonne", "--grid", "mac_energy_pj=1,2"],
+            "STONNE's own table, not mac_energy_pj",
+        ),
     ],
 )
 def test_cli_bad_grid_is_one_line(lenet_path, capsys, extra, needle):

@@ -186,3 +186,66 @@ def test_example_target_files_load():
     assert (
         slow.replace(name=os16.name, dram_bw_bytes_per_cycle=os16.dram_bw_bytes_per_cycle) == os16
     )
+
+
+def _other_value(value):
+    """A different legal value of a field: a bool flipped, a density halved, a number doubled."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, float) and value <= 1:
+        return value / 2
+    return value * 2 + (1 if isinstance(value, float) else 0)
+
+
+@pytest.mark.parametrize(
+    "preset, overrides",
+    [
+        ("tpu-like-small", []),
+        ("maeri-64", ["accumulation_buffer=false"]),
+        ("sigma-64", []),
+        ("maeri-64", ["energy_model=stonne"]),
+        ("sigma-64", ["energy_model=stonne", "sparse_activations=true"]),
+    ],
+)
+def test_unread_fields_change_nothing(preset, overrides):
+    """Every field a target says it never reads (`Target.unread_reason`: its family's
+    `unread_fields`, the energy table under STONNE's energy) leaves the compiled program, the
+    simulated statistics and the cost model's statistics as they are."""
+    import numpy as np
+
+    import accelflow
+    from accelflow import models
+    from simulator.workload import conv2d_shape
+    from tests.tuner.test_cost_model import random_batch
+    from tuner.cost_model import evaluate
+
+    base = load_target(preset, overrides)
+    unread = [f for f in base.to_dict() if base.unread_reason(f)]
+    assert unread  # every built-in family ignores some other family's fields
+    model = models.lenet()
+    shape = conv2d_shape((1, 6, 9, 9), (8, 6, 3, 3), (1, 1), (1, 1, 1, 1), has_bias=True)
+    candidates = random_batch(shape, base, 40, np.random.default_rng(0))
+
+    def figures(target):
+        program = accelflow.compile(model, target=target).program
+        stats = accelflow.simulate(program, target).stats.to_dict()
+        stats.pop("target")
+        scored = evaluate(shape, target, candidates)
+        return program.instrs.tobytes(), stats, {k: v.tolist() for k, v in scored.items()}
+
+    expected = figures(base)
+    for field in unread:
+        changed = base.replace(**{field: _other_value(getattr(base, field))})
+        assert changed.to_dict()[field] != base.to_dict()[field]
+        assert figures(changed) == expected, field
+
+
+def test_overriding_an_unread_field_warns(recwarn):
+    load_target("maeri-64", ["num_multipliers=32", "energy_model=stonne"])
+    assert not recwarn.list
+    with pytest.warns(UserWarning, match="a maeri target does not read rows"):
+        load_target("maeri-64", ["rows=8"])
+    with pytest.warns(UserWarning, match="STONNE's own table, not mac_energy_pj"):
+        load_target("sigma-64", ["energy_model=stonne", "mac_energy_pj=1"])
+    load_target("tpu-like", ["num_multipliers=8"], warn_unread=False)
+    assert not [w for w in recwarn.list if "num_multipliers" in str(w.message)]
