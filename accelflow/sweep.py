@@ -155,8 +155,35 @@ def sweep(
     return rows
 
 
+# What `write` writes, by the file's suffix.
+TABLE_FORMATS = (".csv", ".json")
+
+
+def check_table_file(path: Path) -> None:
+    """A file `write` can write (its suffix one of `TABLE_FORMATS`), checked before the sweep."""
+    if path.suffix.lower() not in TABLE_FORMATS:
+        raise AccelflowError(
+            f"-o {path}: write the points as CSV or JSON (a .csv or .json file), not "
+            f"'{path.suffix or path.name}'"
+        )
+
+
+def check_plot_file(path: Path) -> None:
+    """A file `plot` can draw into (a format matplotlib writes: .png, .svg, .pdf, ...), checked
+    before the sweep."""
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise AccelflowError(
+            f"--plot {path}: give an image file: .png, .svg or .pdf (or "
+            f"{', '.join('.' + f for f in sorted(formats) if f not in ('png', 'svg', 'pdf'))})"
+        )
+
+
 def write(points: list[SweepPoint], path: Path) -> None:
-    """The rows as CSV (`.csv`) or JSON (anything else)."""
+    """The rows as CSV (`.csv`) or JSON (`.json`; `check_table_file`)."""
+    check_table_file(path)
     records = [p.to_dict() for p in points]
     if path.suffix.lower() == ".csv":
         text = io.StringIO()
@@ -173,7 +200,8 @@ def write(points: list[SweepPoint], path: Path) -> None:
 
 
 def plot(points: list[SweepPoint], path: Path, title: str) -> None:
-    """Energy against cycles, the Pareto front joined and labelled."""
+    """Energy against cycles, the Pareto front joined and labelled (`check_plot_file`)."""
+    check_plot_file(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -266,6 +294,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     plot_to = checked_output(args.plot, "--plot", read) if args.plot else None
     if out is not None and plot_to is not None and out.resolve() == plot_to.resolve():
         raise AccelflowError(f"-o and --plot are the same file ({out})")
+    if out is not None:
+        check_table_file(out)
+    if plot_to is not None:
+        check_plot_file(plot_to)
     total = 1
     for values in grid.values():
         total *= len(values)
@@ -294,7 +326,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([p.to_dict() for p in ranked], indent=2))
     else:
-        table = Table(title=f"{Path(args.model).name} on {args.target}: {len(points)} points")
+        count = f"{len(points)} point{'s' * (len(points) != 1)}"
+        table = Table(title=f"{Path(args.model).name} on {args.target}: {count}")
         heads = ["cycles", "latency\nus", "energy\nuJ", "util\n%", "DRAM\nMB", "pareto"]
         for name in [*grid, *heads]:
             # numbers are never cut: on a narrow terminal the grid's names fold instead
@@ -309,7 +342,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         Console(width=table_width()).print(table)
     if out is not None:
         write(points, out)
-        print(f"wrote {len(points)} points to {out}")
+        print(f"wrote {len(points)} point{'s' * (len(points) != 1)} to {out}")
     if plot_to is not None:
         plot(points, plot_to, f"{Path(args.model).name} on {args.target}")
         print(f"wrote the plot to {plot_to}")

@@ -121,6 +121,8 @@ def test_cli_sweep_without_a_model_is_one_line(capsys):
             ["--target", "sigma-64", "--set", "energy_model=stonne", "--grid", "mac_energy_pj=1,2"],
             "STONNE's own table, not mac_energy_pj",
         ),
+        (["--grid", "rows=8", "-o", "points.xlsx"], "CSV or JSON (a .csv or .json file)"),
+        (["--grid", "rows=8", "--plot", "plot.txt"], "give an image file: .png, .svg or .pdf"),
     ],
 )
 def test_cli_bad_grid_is_one_line(lenet_path, capsys, extra, needle):
