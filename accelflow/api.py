@@ -435,8 +435,12 @@ def load_program(folder: str | Path, target: str | Path | Target | None = None,
         tgt = target if isinstance(target, Target) else None
         tgt = tgt or load_target(target or "tpu-like", list(overrides))
         if own is not None and own.to_dict() != tgt.to_dict():
+            from compiler.legality import check_program
+
+            check_program(program, tgt)  # another family, tiles beyond its buffers: an error
             warnings.warn(
-                f"{folder}: compiled for {own.name}, simulated on {tgt.name}: its tiles and "
+                f"{folder}: compiled for {own.name}, simulated on "
+                f"{tgt.name_against(own.to_dict())}: its tiles and "
                 "instructions were chosen for the first",
                 stacklevel=2,
             )
@@ -504,9 +508,14 @@ def simulate(
 ) -> Any:
     """Run a Program: timing statistics, and with `functional` (or `inputs` given) the output
     tensors too. `fast_forward` False: time every instruction in the full scan instead of
-    jumping repeating tile loops (the same numbers, slower: simulator/fastforward.py)."""
+    jumping repeating tile loops (the same numbers, slower: simulator/fastforward.py). On a
+    `target` other than its own, the program must be legal there (`legality.check_program`: the
+    same family, tiles that fit its buffers; else MappingError)."""
+    from compiler.legality import check_program
     from simulator.run import simulate as run
 
+    if target is not None:
+        check_program(program, target)
     functional = functional or inputs is not None
     if functional and inputs is None:
         inputs = random_inputs(program)
@@ -528,15 +537,28 @@ def simulate_many(
     `simulate(program, target).stats` one by one (`simulator.run.simulate_many`: one program and
     many targets, many programs and one target, or two lists of one length; `fast_forward`
     False: the full scan in a few compiled `vmap` calls). A target may be a Target, a preset
-    name or a YAML file."""
+    name or a YAML file; each program must be legal on the targets it is paired with
+    (`legality.check_program`, as `simulate`)."""
+    from compiler.legality import check_program
+    from simulator.run import pairs
     from simulator.run import simulate_many as run_many
 
     def resolve(t: Target | str | None) -> Target | None:
         return load_target(t) if isinstance(t, str) else t
 
     if targets is None or isinstance(targets, Target | str):
-        return run_many(programs, resolve(targets), fast_forward=fast_forward)
-    return run_many(programs, [resolve(t) for t in targets], fast_forward=fast_forward)
+        resolved: Target | list[Target | None] | None = resolve(targets)
+    else:
+        resolved = [resolve(t) for t in targets]
+    for program, target in zip(*pairs(programs, resolved), strict=True):
+        if not isinstance(program, Program):
+            raise AccelflowError(
+                f"simulate_many takes compiled programs (accelflow.compile(model).program), "
+                f"not {type(program).__name__}"
+            )
+        if target is not None:
+            check_program(program, target)
+    return run_many(programs, resolved, fast_forward=fast_forward)
 
 
 ONNX_REFERENCE = "onnx.reference"

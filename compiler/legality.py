@@ -2,17 +2,25 @@
 
 `check_mapping` raises `MappingError` naming the layer and the broken limit: an unknown dataflow,
 a tile outside [1, extent], an order that is not a permutation, a spatial unroll beyond the
-array, or a
-footprint (x2 when double-buffered) beyond a global buffer (`capacity_error`, which the tile
-search uses too).
+array, double buffering on a target without it, or a footprint (x2 when double-buffered) beyond
+a global buffer (`capacity_error`, which the tile search uses too). `check_program`: a compiled
+program on a target other than its own (the same family, its every mapping legal there).
 """
 
 from __future__ import annotations
 
 from simulator.memory import fits_buffers
-from simulator.program import DATAFLOWS
+from simulator.program import DATAFLOWS, Layer, Program
 from simulator.target import Target
-from simulator.workload import OPERANDS, LayerShape, Mapping, MappingError, footprint_bytes
+from simulator.workload import (
+    OPERANDS,
+    LayerShape,
+    Mapping,
+    MappingError,
+    conv2d_shape,
+    footprint_bytes,
+    matmul_shape,
+)
 
 
 def _over_capacity_message(operand: str, need: int, cap: int, mult: int) -> str:
@@ -48,10 +56,14 @@ def capacity_error(fp_bytes: tuple[int, ...], target: Target, mult: int) -> str 
     raise AssertionError("fits_buffers and the per-buffer checks disagree")
 
 
-def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: str = "") -> None:
+def check_mapping(
+    shape: LayerShape, mapping: Mapping, target: Target, layer: str = "", spatial: bool = True
+) -> None:
     """Raise MappingError naming `layer` and the broken limit: unknown dataflow, spatial unroll
-    beyond rows/cols, a tile outside [1, extent], an order that is not a permutation, or a
-    footprint (x2 when double-buffered) beyond a global buffer."""
+    beyond rows/cols, a tile outside [1, extent], an order that is not a permutation, double
+    buffering on a target without it, or a footprint (x2 when double-buffered) beyond a global
+    buffer. `spatial` False: the spatial
+    unroll is not checked (`check_program` on a family where it is descriptive)."""
     where = f"layer '{layer}': " if layer else ""
     dims = shape.dim_names
     if mapping.dataflow not in DATAFLOWS:
@@ -71,9 +83,59 @@ def check_mapping(shape: LayerShape, mapping: Mapping, target: Target, layer: st
         raise MappingError(
             f"{where}loop order {' '.join(mapping.order)} is not a permutation of {' '.join(dims)}"
         )
-    target.family.check_spatial(shape, mapping, target, where)
+    if spatial:
+        target.family.check_spatial(shape, mapping, target, where)
+    if mapping.double_buffer and not target.double_buffer:
+        raise MappingError(f"{where}double-buffered, but the target has double_buffer=false")
     mult = 2 if mapping.double_buffer else 1
     fp = footprint_bytes(shape, mapping.tiles, target.element_bytes)
     error = capacity_error(tuple(fp[op] * mult for op in OPERANDS), target, mult)
     if error is not None:
         raise MappingError(where + error)
+
+
+def program_layer_shape(program: Program, layer: Layer) -> LayerShape:
+    """The LayerShape of accelerator layer `layer` of `program`, from its operands' shapes and
+    geometry (what the compiler built it from)."""
+    shapes = [program.tensors[name] for name in layer.inputs[:2]]
+    has_bias = len(layer.inputs) > 2 and bool(layer.inputs[2])
+    if layer.kind == "conv2d":
+        geo = layer.attrs
+        shape = conv2d_shape(
+            shapes[0], shapes[1], strides=tuple(geo["strides"]), pads=tuple(geo["pads"]),
+            dilations=tuple(geo["dilations"]), group=int(geo["group"]), has_bias=has_bias,
+        )  # fmt: skip
+    else:
+        shape = matmul_shape(shapes[0], shapes[1], has_bias=has_bias)
+    if shape.dims != layer.dims:
+        raise AssertionError(f"layer '{layer.name}': dims {layer.dims}, operands give {shape.dims}")
+    return shape
+
+
+def check_program(program: Program, target: Target) -> None:
+    """Raise MappingError when `program` cannot run on `target` as compiled: a target of another
+    family (its instructions are its own family's), or an accelerator layer whose mapping is
+    illegal there (`check_mapping`: tiles beyond a smaller buffer, a MAERI spatial tile beyond
+    fewer multipliers; a systolic unroll is descriptive, the timing follows the array). Its own
+    target passes without a look: the compiler checked it."""
+    own = dict(program.target or {})
+    if own and own.get("arch") != target.arch:
+        raise MappingError(
+            f"the program was compiled for {own.get('name')} ({own.get('arch')}); "
+            f"{target.name} is a {target.arch} target, which runs its own family's "
+            "instructions (compile the model for that target)"
+        )
+    if own == target.to_dict():
+        return
+    spatial = target.family.spatial_is_unroll
+    for layer in program.layers:
+        if layer.on_accel:
+            shape = program_layer_shape(program, layer)
+            try:
+                check_mapping(shape, Mapping.from_dict(layer.mapping), target, layer.name, spatial)
+            except MappingError as err:
+                raise MappingError(
+                    f"the program was compiled for {own.get('name', 'another target')} and "
+                    f"cannot run on {target.name_against(own)}: {err} (compile the model for "
+                    "that target)"
+                ) from None

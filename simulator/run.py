@@ -54,6 +54,25 @@ def simulate(
     return SimResult(stats=stats, outputs={name: values[name] for name in program.outputs})
 
 
+def pairs(
+    programs: Program | Sequence[Program], targets: Target | Sequence[Target | None] | None
+) -> tuple[list[Program], list[Target | None]]:
+    """`simulate_many`'s (program, target) pairs as two lists of one length: one program with
+    every target, every program with one target, or two lists of one length."""
+    progs = [programs] if isinstance(programs, Program) else list(programs)
+    tgts = [targets] if targets is None or isinstance(targets, Target) else list(targets)
+    if len(progs) == 1 and len(tgts) > 1:
+        progs = progs * len(tgts)
+    elif len(tgts) == 1:
+        tgts = tgts * len(progs)
+    if len(progs) != len(tgts):
+        raise AccelflowError(
+            f"simulate_many: {len(progs)} programs and {len(tgts)} targets (give one of either, "
+            "or as many of both)"
+        )
+    return progs, tgts
+
+
 def simulate_many(
     programs: Program | Sequence[Program],
     targets: Target | Sequence[Target | None] | None = None,
@@ -68,17 +87,7 @@ def simulate_many(
     scan (`engine.run_records_many`; what a GPU runs best)."""
     from simulator.timing import aggregate, simulate_timing, target_params
 
-    progs = [programs] if isinstance(programs, Program) else list(programs)
-    tgts = [targets] if targets is None or isinstance(targets, Target) else list(targets)
-    if len(progs) == 1 and len(tgts) > 1:
-        progs = progs * len(tgts)
-    elif len(tgts) == 1:
-        tgts = tgts * len(progs)
-    if len(progs) != len(tgts):
-        raise AccelflowError(
-            f"simulate_many: {len(progs)} programs and {len(tgts)} targets (give one of either, "
-            "or as many of both)"
-        )
+    progs, tgts = pairs(programs, targets)
     resolved = [
         t if t is not None else make_target(dict(p.target))
         for p, t in zip(progs, tgts, strict=True)

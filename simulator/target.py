@@ -261,6 +261,15 @@ class Target:
             return f"energy_model=stonne prices STONNE's own table, not {field}"
         return None
 
+    def name_against(self, other: dict[str, Any]) -> str:
+        """This target's name; where `other` (a target's fields) has the same name, with the
+        fields that differ (`tpu-like with rows=16, dram_bw_bytes_per_cycle=8.0`)."""
+        if other.get("name") != self.name:
+            return self.name
+        mine = self.to_dict()
+        changed = [f"{k}={v}" for k, v in mine.items() if k != "name" and v != other.get(k)]
+        return f"{self.name} with {', '.join(changed)}" if changed else self.name
+
     def replace(self, **changes: Any) -> Target:
         return make_target({**self.to_dict(), **changes})
 

@@ -67,8 +67,23 @@ def test_sigma_from_elided_weights_says_the_tiles_count_dense(capsys, compiled):
 def test_a_program_keeps_its_target_and_warns_when_given_another(capsys, compiled):
     code, got, err = sim(capsys, compiled / "kept")
     assert code == 0 and got["target"] == "tpu-like" and err == ""
-    code, got, err = sim(capsys, compiled / "kept", "-t", "tpu-like-small")
-    assert code == 0 and "compiled for tpu-like, simulated on tpu-like-small" in err
+    code, got, err = sim(capsys, compiled / "kept", "-t", "tpu-v1")  # larger: its tiles fit
+    assert code == 0 and "compiled for tpu-like, simulated on tpu-v1" in err
+    code, got, err = sim(capsys, compiled / "kept", "--set", "dram_bw_bytes_per_cycle=8")
+    assert code == 0 and "simulated on tpu-like with dram_bw_bytes_per_cycle=8.0" in err
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        ("tpu-like-small", "weight tile needs 96240 B (x2 double-buffered) but the weight buffer "
+         "holds 16384 B (compile the model for that target)"),
+        ("maeri-64", "maeri-64 is a maeri target, which runs its own family's instructions"),
+    ],
+)  # fmt: skip
+def test_a_program_its_tiles_or_family_rule_out_is_one_error_line(capsys, compiled, target, needle):
+    code, _, err = sim(capsys, compiled / "kept", "-t", target)
+    assert code == 2 and needle in err and err.count("error:") == 1, err
 
 
 @pytest.mark.parametrize(
