@@ -107,10 +107,11 @@ def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
         return model
     path = existing_file(model, ModelImportError)
     try:
-        proto = onnx.load(str(path))
+        proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises several unrelated types
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelImportError(f"{path.name}: not an ONNX model ({reason})") from None
+    _load_external(proto, path)
     return _checked(proto, path)
 
 
@@ -390,14 +391,33 @@ def load_lean(model: str | Path | onnx.ModelProto | LoadedModel) -> LoadedModel:
         lean, weights = data, {}
     try:
         proto = onnx.load_model_from_string(lean)
-        if any(
-            t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer
-        ):  # as onnx.load does: the data files beside the model
-            onnx.load_external_data_for_model(proto, str(path.parent))
     except Exception as exc:  # protobuf raises several unrelated types
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelImportError(f"{path.name}: not an ONNX model ({reason})") from None
+    _load_external(proto, path)
     return LoadedModel(_checked(proto, path, weights), weights)
+
+
+def _load_external(proto: onnx.ModelProto, path: Path) -> None:
+    """The initializers stored outside the model (`save_as_external_data`), read from their
+    files beside it, as `onnx.load` does; a missing or short file is an error naming it."""
+    external = [t for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if not external:
+        return
+    for tensor in external:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        if not (path.parent / location).is_file():
+            raise ModelImportError(
+                f"{path.name}: its weight '{tensor.name}' is stored in '{location}' beside it, "
+                f"and {path.parent / location} is missing"
+            )
+    try:
+        onnx.load_external_data_for_model(proto, str(path.parent))
+    except Exception as exc:  # a short or unreadable data file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelImportError(
+            f"{path.name}: cannot read its external weights ({reason})"
+        ) from None
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

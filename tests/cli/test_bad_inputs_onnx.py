@@ -498,7 +498,7 @@ def _data_cases() -> list[Case]:
         Case("initializer-negative-dim", _compile(_negative_dim()), ("'w'",)),
         Case("huge-declared-input", _compile(_huge_input()), ("'x'",), guarded=True),
         Case("overflowing-declared-input", _compile(_overflowing_input()), ("'x'",), guarded=True),
-        Case("external-data-missing", _compile(_external(None)), ("w.bin",)),
+        Case("external-data-missing", _compile(_external(None)), ("'w'", "w.bin", "is missing")),
         Case("external-data-too-short", _compile(_external(10)), ("'w'",)),
         Case("external-data-empty", _compile(_external(0)), ("'w'",)),
         Case("external-data-directory", _compile(_external_dir), ("w.bin",)),
