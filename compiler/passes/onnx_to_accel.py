@@ -210,7 +210,7 @@ class ConvToAccel(RewritePattern):
             return
         x, w, b = op.operands[0], op.operands[1], _present(op, 2)
         if not (_is_rank(x, (4,)) and _is_rank(w, (4,))):
-            return  # 1-D / 3-D convolutions run on the host
+            return  # 1-D / 3-D convolutions run on the vector unit (simulator/host_ops/nn.py)
         name = _node_name(op)
         geometry = dict(
             strides=_attr_ints(op, "strides", (1, 1)),

@@ -1,6 +1,7 @@
 """Normalisation, reductions and other layers among the host operators
 (simulator/host_ops/__init__.py): the Reduce* family, ArgMax / ArgMin, LayerNormalization,
-GroupNormalization, InstanceNormalization, LogSoftmax, Einsum, ConvTranspose and CumSum.
+GroupNormalization, InstanceNormalization, LogSoftmax, Einsum, Conv (1-D and 3-D: the 2-D ones
+run on the accelerator), ConvTranspose and CumSum.
 
 Semantics are those of ONNX opsets 13 to 21:
 
@@ -38,6 +39,7 @@ import numpy as np
 from jax import lax
 
 from simulator.host_ops.core import HostOp, x64
+from simulator.shapes import same_pads
 
 Array = Any
 HIGHEST = lax.Precision.HIGHEST
@@ -300,6 +302,43 @@ def _conv_transpose(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 
 
 @x64
+def _conv(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
+    """A convolution of 1 or 3 spatial axes (the 2-D ones run on the accelerator), as ONNX Conv:
+    pads (or auto_pad: `shapes.same_pads`), strides, dilations, group, an optional bias; float32
+    (or wider) with HIGHEST precision. kernel_shape is W's."""
+    x = jnp.asarray(inputs[0])
+    ct = _compute_dtype(x)
+    w = jnp.asarray(inputs[1]).astype(ct)
+    bias = _input(inputs, 2)
+    nd = x.ndim - 2
+    kernel = [int(k) for k in w.shape[2:]]
+    strides = [int(v) for v in attrs.get("strides", [1] * nd)]
+    dilations = [int(v) for v in attrs.get("dilations", [1] * nd)]
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    if isinstance(auto_pad, bytes):
+        auto_pad = auto_pad.decode()
+    pads = [int(v) for v in attrs.get("pads", [0] * 2 * nd)]
+    begin, end = pads[:nd], pads[nd:]
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        sizes = [int(v) for v in x.shape[2:]]
+        begin, end = same_pads(sizes, kernel, strides, dilations, auto_pad == "SAME_UPPER")
+    elif auto_pad == "VALID":
+        begin, end = [0] * nd, [0] * nd
+    y = lax.conv_general_dilated(
+        x.astype(ct),
+        w,
+        window_strides=strides,
+        padding=list(zip(begin, end, strict=True)),
+        rhs_dilation=dilations,
+        feature_group_count=int(attrs.get("group", 1)),
+        precision=HIGHEST,
+    )
+    if bias is not None:
+        y = y + jnp.asarray(bias).astype(ct).reshape(_per_channel(y))
+    return [y.astype(x.dtype)]
+
+
+@x64
 def _cum_sum(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Along the axis input (0-D or one element), `exclusive` and `reverse` as in ONNX."""
     x = jnp.asarray(inputs[0])
@@ -334,6 +373,7 @@ OPS: dict[str, HostOp] = {
     "InstanceNormalization": _instance_normalization,
     "LogSoftmax": _log_softmax,
     "Einsum": _einsum,
+    "Conv": _conv,
     "ConvTranspose": _conv_transpose,
     "CumSum": _cum_sum,
 }

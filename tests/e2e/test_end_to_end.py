@@ -169,3 +169,35 @@ def test_buffer_size_changes_dram_traffic():
     t_large = accelflow.simulate(large.program, large.target).stats.total
     assert t_small.dram_read_bytes > t_large.dram_read_bytes
     assert np.isfinite(t_small.utilisation) and 0 < t_large.utilisation <= 1
+
+
+def _conv1d_model():
+    """Conv1d (SAME padding) -> Relu -> MaxPool 1-D -> Conv3d: the non-2-D convolutions, which
+    run on the vector unit."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+        for n, s in (("w1", (8, 4, 5)), ("b1", (8,)), ("w3", (2, 1, 2, 2, 2)))
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c"], auto_pad="SAME_UPPER", strides=[2]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2], strides=[2]),
+        helper.make_node("Reshape", ["p", "shape"], ["v"]),
+        helper.make_node("Conv", ["v", "w3"], ["y"], pads=[1, 0, 0, 0, 1, 1]),
+    ]
+    shape = numpy_helper.from_array(np.array([1, 1, 8, 4, 4], np.int64), "shape")
+    graph = helper.make_graph(
+        nodes, "conv1d", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [*weights, shape],
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_1d_and_3d_convolutions_run_on_the_vector_unit():
+    result, sim, report = _run(_conv1d_model(), "tpu-like", [])
+    assert report.ok, report
+    convs = [s for s in sim.stats.layers if s.kind == "Conv"]
+    assert len(convs) == 2 and all(s.unit == "vector" and s.cycles > 0 for s in convs)

@@ -193,6 +193,23 @@ CONV_T_CASES = [
 
 # -- CumSum ---------------------------------------------------------------------------------------
 
+# Conv of 1 and 3 spatial axes (the 2-D ones run on the accelerator).
+XD1, XD3 = _f(2, 4, 11), _f(1, 4, 5, 6, 7)
+CONV_CASES = [
+    _case("Conv", [XD1, _f(6, 4, 3)], {}, name="1d"),
+    _case("Conv", [XD1, _f(6, 4, 3), _f(6)], {"strides": [2], "pads": [1, 2]}, name="1d-bias-pads"),
+    _case("Conv", [XD1, _f(4, 1, 5)], {"group": 4, "dilations": [2]}, name="1d-depthwise-dil"),
+    _case(
+        "Conv",
+        [XD1, _f(6, 2, 4)],
+        {"group": 2, "auto_pad": "SAME_UPPER", "strides": [3]},
+        name="1d-same-upper",
+    ),
+    _case("Conv", [XD1, _f(6, 4, 4)], {"auto_pad": "SAME_LOWER"}, name="1d-same-lower"),
+    _case("Conv", [XD1, _f(6, 4, 3)], {"auto_pad": "VALID", "strides": [2]}, name="1d-valid"),
+    _case("Conv", [XD3, _f(3, 4, 2, 3, 3), _f(3)], {"pads": [1, 0, 1, 0, 1, 1]}, name="3d"),
+]
+
 XS = _f(3, 4, 5)
 CUMSUM_CASES = [
     _case("CumSum", [XS, np.array(1, np.int64)], attrs, name=f"{i}")
@@ -206,7 +223,9 @@ CUMSUM_CASES = [
     _case("CumSum", [_i(-9, 10, 6).astype(np.int32), np.array(0, np.int64)], {}, name="int32"),
 ]
 
-CASES = REDUCE_CASES + ARG_CASES + NORM_CASES + EINSUM_CASES + CONV_T_CASES + CUMSUM_CASES
+CASES = (
+    REDUCE_CASES + ARG_CASES + NORM_CASES + EINSUM_CASES + CONV_CASES + CONV_T_CASES + CUMSUM_CASES
+)
 
 
 @pytest.mark.parametrize(("op", "inputs", "attrs", "opset", "outputs"), CASES)
@@ -225,6 +244,7 @@ def test_ops_table():
         "InstanceNormalization",
         "LogSoftmax",
         "Einsum",
+        "Conv",
         "ConvTranspose",
         "CumSum",
     }
