@@ -59,7 +59,7 @@ from simulator.program import (
     Program,
 )
 from simulator.target import Target, make_target
-from simulator.vector import vector_work
+from simulator.vector import op_class, vector_work
 
 __all__ = ["AssemblyError", "assemble", "instruction_rows"]
 
@@ -254,7 +254,8 @@ class _Assembler:
                     )
             ops, read, written = vector_work(kind, shapes, out_shapes, attrs)
             if fused_into:  # reads the output stage's result, the layer's stores write its own
-                read -= math.prod(shapes[fusion.operand] or ())
+                if op_class(kind) != "view":  # (a view reads nothing)
+                    read -= math.prod(shapes[fusion.operand] or ())
                 written = 0
             eb = self.target.element_bytes
             row = ROW.encode(

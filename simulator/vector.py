@@ -39,7 +39,9 @@ Fusion (NVDLA's SDP sits in the convolution pipeline's output stage, so bias, ba
 element-wise operations and activations are applied to the results on their way to memory):
 a `pointwise` operator (`fusable`) whose input is the output of the accelerator layer just
 before it, or of an operator already fused into that layer, and used by nothing else, may run
-in that layer's output stage, when the target's `vector_fusion` is on. The `accel-fuse` pass
+in that layer's output stage, when the target's `vector_fusion` is on; so may a view that keeps
+every element (`RESHAPES`: a 1-D conv's Squeeze, a Flatten), which costs nothing there and lets
+the pointwise operators after it fuse too. The `accel-fuse` pass
 marks it `fused_into = "<layer>"` in the IR. Its VECTOR row is flagged (`vec_fused`): it reads
 only its other operands from DRAM (a residual, a per-channel scale) and writes nothing (the
 layer's stores write its result in place of the layer's own), and its lanes work beside the
@@ -95,10 +97,16 @@ def op_class(kind: str) -> str:
     return VECTOR_COSTS.get(kind, ("pointwise", 1.0))[0]
 
 
+# Views that keep every element (a new shape for the same data): they may sit in an output stage
+# between a layer and a pointwise operator (a 1-D conv's Squeeze before its activation).
+RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
+
+
 def fusable(kind: str) -> bool:
     """Whether an operator may run in an accelerator layer's output stage (`pointwise`: one
-    operation per element of its output, which has its input's shape; module docstring)."""
-    return op_class(kind) == "pointwise"
+    operation per element of its output, which has its input's shape; or one of `RESHAPES`,
+    no operation at all; module docstring)."""
+    return op_class(kind) == "pointwise" or kind in RESHAPES
 
 
 def _count(shape: Sequence[int] | None) -> int:

@@ -7,11 +7,13 @@ An `accel.host` op is fused into layer L (it gets `fused_into = "L"`) when
 - the module's target runs operators on its vector unit (`host_ops = "vector"`) with
   `vector_fusion` on;
 - the operator is `pointwise` (`simulator.vector.fusable`: activations, arithmetic, a batch
-  norm that was not folded, ...) and has one result;
+  norm that was not folded, ...), or a view that keeps every element (`RESHAPES`: Reshape,
+  Flatten, Squeeze, Unsqueeze, Identity; no operation), and has one result;
 - the op just before it in the function (constants and absent inputs aside) is L, or an
   operator already fused into L, and one of its operands is that op's result, used by nothing
   else (neither another op nor the function's return);
-- its result has that operand's shape and element type (no broadcast grows it).
+- its result has that operand's shape and element type (no broadcast grows it); a view's has
+  its element type and element count.
 
 The other operands (a residual, a per-channel scale) stay ordinary inputs, read from DRAM. A
 fused op keeps its place and its values; only where it runs changes: no DRAM round trip for
@@ -34,7 +36,7 @@ from compiler.passes.common import LayerLike, module_target
 from dialects import accel
 from dialects.onnx import NoValueOp
 from simulator.target import Target
-from simulator.vector import fusable
+from simulator.vector import RESHAPES, fusable
 
 __all__ = ["AccelFusePass", "Fusion", "fusion_problem", "producer_layer"]
 
@@ -92,7 +94,17 @@ def fusion_problem(op: accel.HostOp, target: Target) -> Fusion:
     value = op.operands[fed[0]]
     if not value.has_one_use() or len(fed) != 1:
         return Fusion(None, why=f"the output of the op before it has other uses than {kind}")
-    if not (isinstance(value.type, TensorType) and op.results[0].type == value.type):
+    result = op.results[0].type
+    if kind in RESHAPES:  # the same elements in another shape
+        same = (
+            isinstance(value.type, TensorType)
+            and isinstance(result, TensorType)
+            and result.get_element_type() == value.type.get_element_type()
+            and result.element_count() == value.type.element_count()
+        )
+        if not same:
+            return Fusion(None, why=f"its result does not hold its input's {value.type} elements")
+    elif not (isinstance(value.type, TensorType) and result == value.type):
         return Fusion(None, why=f"its result is not of its input's type {value.type}")
     return Fusion(layer, fed[0])
 

@@ -6,6 +6,10 @@ constants (`accel.constant`) and host operations (`accel.host`).
 - `onnx.Constant` -> `accel.constant` (tensor_name = its onnx_name); unused constants are dropped.
 - `onnx.Conv` (2-D) -> `accel.conv2d` with the ONNX defaults for pads/strides/dilations/group and
   the bias operand when present; `auto_pad` SAME_UPPER/SAME_LOWER/VALID become explicit pads.
+  A 1-D conv (x [N, C, W]) is a conv2d of height 1: `accel.host "Unsqueeze"` (axes [2], a view)
+  of x (and of a non-constant weight; a constant one becomes `<name>/weight` [K, C/g, 1, S]),
+  the conv2d (pads [0, begin, 0, end], strides and dilations [1, s]), then `accel.host
+  "Squeeze"` back to [N, K, W'], which produces the node's tensor. 3-D convs run on the host.
   A `BatchNormalization` (inference mode) whose input is a conv result used only by it is folded
   into that conv: w' = w * s, b' = (b - mean) * s + beta with s = scale / sqrt(var + eps), as new
   constants `<bn name>/folded_weight` and `<bn name>/folded_bias`; the conv then produces the
@@ -17,7 +21,7 @@ constants (`accel.constant`) and host operations (`accel.host`).
 - `onnx.MatMul` -> `accel.matmul` when a and b have rank >= 2 with equal batch dims or one
   operand without (`workload.matmul_batch`: batch x heads GEMMs, e.g. attention's QK^T and AV
   with both operands activations), else host.
-- Everything else (and BN not folded, Conv of other rank) -> `accel.host "<OpType>"` with the ONNX
+- Everything else (and BN not folded, a 3-D Conv) -> `accel.host "<OpType>"` with the ONNX
   attributes, `layer_name` = the node name. `onnx.NoValue` stays.
 
 Every produced op that yields an ONNX tensor keeps that node's `onnx_outputs` attribute; ops
@@ -168,19 +172,21 @@ class ConstantToAccel(RewritePattern):
 
 
 def _conv_pads(op: Operation, x: SSAValue, w: SSAValue) -> list[int]:
+    """(begins..., ends...) per spatial axis, from `pads` or `auto_pad`."""
     name = _node_name(op)
+    nd = len(shape_of(x)) - 2
     auto_pad = _attr_str(op, "auto_pad", "NOTSET")
     if auto_pad == "NOTSET":
-        return _attr_ints(op, "pads", (0, 0, 0, 0))
+        return _attr_ints(op, "pads", (0,) * 2 * nd)
     if auto_pad == "VALID":
-        return [0, 0, 0, 0]
+        return [0] * 2 * nd
     if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
         raise UnsupportedNodeError(
             f"Conv '{name}': auto_pad '{auto_pad}' is not supported "
             "(NOTSET, VALID, SAME_UPPER, SAME_LOWER)"
         )
-    strides = _attr_ints(op, "strides", (1, 1))
-    dilations = _attr_ints(op, "dilations", (1, 1))
+    strides = _attr_ints(op, "strides", (1,) * nd)
+    dilations = _attr_ints(op, "dilations", (1,) * nd)
     begin, end = same_pads(
         shape_of(x)[2:], shape_of(w)[2:], strides, dilations, auto_pad == "SAME_UPPER"
     )
@@ -209,40 +215,102 @@ class ConvToAccel(RewritePattern):
         if len(op.operands) < 2 or len(op.results) != 1:
             return
         x, w, b = op.operands[0], op.operands[1], _present(op, 2)
-        if not (_is_rank(x, (4,)) and _is_rank(w, (4,))):
-            return  # 1-D / 3-D convolutions run on the vector unit (simulator/host_ops/nn.py)
+        one_d = _is_rank(x, (3,)) and _is_rank(w, (3,))
+        if not (one_d or (_is_rank(x, (4,)) and _is_rank(w, (4,)))):
+            return  # 3-D convolutions run on the vector unit (simulator/host_ops/nn.py)
         name = _node_name(op)
+        nd = 1 if one_d else 2
         geometry = dict(
-            strides=_attr_ints(op, "strides", (1, 1)),
+            strides=_attr_ints(op, "strides", (1,) * nd),
             pads=_conv_pads(op, x, w),
-            dilations=_attr_ints(op, "dilations", (1, 1)),
+            dilations=_attr_ints(op, "dilations", (1,) * nd),
             group=_attr_int(op, "group", 1),
         )
+        # A BatchNormalization after the conv, folded into constant weights and bias.
         folded = _foldable_bn(op)
         w_value = constant_value(w)
         b_value = constant_value(b) if b is not None else None
         if folded is None or w_value is None or (b is not None and b_value is None):
-            operands = [x, w] if b is None else [x, w, b]
-            conv = accel.Conv2DOp(operands, op.results[0].type, name, **geometry)
-            conv.attributes.update(_first_output(op))
-            rewriter.replace(op, conv)
-            return
-        bn, (scale, beta, mean, var) = folded
-        eps = _attr_float(bn, "epsilon", 1e-5)
-        factor = scale / np.sqrt(var + eps)
-        bias = np.zeros(w_value.shape[0]) if b_value is None else b_value.astype(np.float64)
-        new_w = (w_value.astype(np.float64) * factor[:, None, None, None]).astype(np.float32)
-        new_b = ((bias - mean) * factor + beta).astype(np.float32)
-        bn_name = _node_name(bn)
-        w_op = accel.ConstantOp(constant_pool.attribute(new_w, bn_name), f"{bn_name}/folded_weight")
-        b_op = accel.ConstantOp(constant_pool.attribute(new_b, bn_name), f"{bn_name}/folded_bias")
-        conv = accel.Conv2DOp([x, w_op, b_op], bn.results[0].type, name, **geometry)
-        conv.attributes.update(_first_output(bn))
-        rewriter.insert([w_op, b_op, conv], InsertPoint.before(op))
-        rewriter.replace(bn, [], [conv.output, *([None] * (len(bn.results) - 1))])
+            last: Operation = op
+        else:
+            bn, (scale, beta, mean, var) = folded
+            factor = scale / np.sqrt(var + _attr_float(bn, "epsilon", 1e-5))
+            bias = np.zeros(w_value.shape[0]) if b_value is None else b_value.astype(np.float64)
+            w_value = w_value.astype(np.float64) * factor.reshape((-1,) + (1,) * (w_value.ndim - 1))
+            b_value = (bias - mean) * factor + beta
+            last = bn
+        emit = _Emitter(name)
+        weight, bias_in = w, b
+        if last is not op:  # the folded weights, named after the BN
+            folds = _Emitter(_node_name(last))
+            weight = folds.constant(w_value[:, :, None] if one_d else w_value, "folded_weight")
+            bias_in = folds.constant(b_value, "folded_bias")
+            emit.ops += folds.ops
+        elif one_d:  # a conv2d of height 1: its weight [K, C/g, 1, S]
+            if w_value is not None:
+                weight = emit.constant(w_value[:, :, None], "weight")
+            else:
+                k, cg, s = shape_of(w)
+                weight = emit.host("Unsqueeze", [w], (k, cg, 1, s), w, "weight", {"axes": [2]})
+        out = last.results[0].type
+        assert isinstance(out, TensorType)
+        if one_d:
+            _conv1d(emit, x, weight, bias_in, out, geometry)
+        else:
+            operands = [x, weight] if bias_in is None else [x, weight, bias_in]
+            emit.ops.append(accel.Conv2DOp(operands, out, name, **geometry))
+        result = emit.ops[-1].results[0]
+        assert isinstance(result.owner, Operation)
+        result.owner.attributes.update(_first_output(last))
+        _replace(op, last, emit.ops, result, rewriter, (w, b))
+
+
+def _conv1d(
+    emit: _Emitter,
+    x: SSAValue,
+    weight: SSAValue,
+    bias: SSAValue | None,
+    out: TensorType,
+    geometry: dict[str, Any],
+) -> None:
+    """A 1-D conv as an `accel.conv2d` of height 1 (its weight `weight` already [K, C/g, 1, S]):
+    the input gets a unit axis 2 (host Unsqueeze, a view) and the result loses it (host
+    Squeeze, the last op `emit` holds)."""
+    n, c, width = shape_of(x)
+    x4 = emit.host("Unsqueeze", [x], (n, c, 1, width), x, "unsqueeze", {"axes": [2]})
+    n, k, width_out = (int(v) for v in out.get_shape())
+    begin, end = geometry["pads"]
+    conv = accel.Conv2DOp(
+        [x4, weight] if bias is None else [x4, weight, bias],
+        TensorType(out.get_element_type(), [n, k, 1, width_out]),
+        emit.name,
+        strides=[1, *geometry["strides"]],
+        pads=[0, begin, 0, end],
+        dilations=[1, *geometry["dilations"]],
+        group=geometry["group"],
+    )
+    emit.ops.append(conv)
+    emit.host("Squeeze", [conv.output], (n, k, width_out), conv.output, "squeeze", {"axes": [2]})
+
+
+def _replace(
+    op: Operation,
+    last: Operation,
+    ops: list[Operation],
+    result: SSAValue,
+    rewriter: PatternRewriter,
+    originals: tuple[SSAValue | None, ...],
+) -> None:
+    """`op` (and the BN `last` folded into it, when not `op`) replaced by `ops`, `result` the
+    tensor it produced; constants left unused erased."""
+    if last is op:
+        rewriter.replace(op, ops, [result])
+    else:
+        rewriter.insert(ops, InsertPoint.before(op))
+        rewriter.replace(last, [], [result, *([None] * (len(last.results) - 1))])
         rewriter.erase(op)
-        _erase_if_dead(rewriter, w)
-        _erase_if_dead(rewriter, b)
+    for value in originals:
+        _erase_if_dead(rewriter, value)
 
 
 class _Emitter:

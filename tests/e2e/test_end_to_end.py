@@ -172,32 +172,47 @@ def test_buffer_size_changes_dram_traffic():
 
 
 def _conv1d_model():
-    """Conv1d (SAME padding) -> Relu -> MaxPool 1-D -> Conv3d: the non-2-D convolutions, which
-    run on the vector unit."""
+    """Conv1d (SAME padding) -> BatchNormalization -> Relu -> MaxPool 1-D -> a grouped,
+    dilated Conv1d without bias -> Conv3d."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     weights = [
         numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
-        for n, s in (("w1", (8, 4, 5)), ("b1", (8,)), ("w3", (2, 1, 2, 2, 2)))
-    ]
+        for n, s in (
+            ("w1", (8, 4, 5)), ("b1", (8,)), ("scale", (8,)), ("beta", (8,)), ("mean", (8,)),
+            ("w2", (8, 2, 3)), ("w3", (2, 1, 2, 2, 2)),
+        )
+    ]  # fmt: skip
+    var = numpy_helper.from_array(rng.uniform(0.5, 2, 8).astype(np.float32), "var")
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c"], auto_pad="SAME_UPPER", strides=[2]),
-        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("BatchNormalization", ["c", "scale", "beta", "mean", "var"], ["n"]),
+        helper.make_node("Relu", ["n"], ["r"]),
         helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2], strides=[2]),
-        helper.make_node("Reshape", ["p", "shape"], ["v"]),
+        helper.make_node("Conv", ["p", "w2"], ["q"], group=4, dilations=[2], pads=[2, 1]),
+        helper.make_node("Reshape", ["q", "shape"], ["v"]),
         helper.make_node("Conv", ["v", "w3"], ["y"], pads=[1, 0, 0, 0, 1, 1]),
     ]
-    shape = numpy_helper.from_array(np.array([1, 1, 8, 4, 4], np.int64), "shape")
+    shape = numpy_helper.from_array(np.array([1, 1, 8, 3, 5], np.int64), "shape")
     graph = helper.make_graph(
         nodes, "conv1d", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 64])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [*weights, shape],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [*weights, var, shape],
     )  # fmt: skip
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def test_1d_and_3d_convolutions_run_on_the_vector_unit():
-    result, sim, report = _run(_conv1d_model(), "tpu-like", [])
+@pytest.mark.parametrize("target", ["tpu-like-small", "maeri-64", "sigma-64"])
+def test_1d_convolutions_run_on_the_array_and_3d_on_the_vector_unit(target):
+    """A 1-D conv is a conv2d of height 1 on the array (its BN folded), between two views;
+    a 3-D one runs on the vector unit."""
+    result, sim, report = _run(_conv1d_model(), target, [])
     assert report.ok, report
-    convs = [s for s in sim.stats.layers if s.kind == "Conv"]
-    assert len(convs) == 2 and all(s.unit == "vector" and s.cycles > 0 for s in convs)
+    by_kind = {}
+    for s in sim.stats.layers:
+        by_kind.setdefault(s.kind, []).append(s)
+    assert [s.unit for s in by_kind["conv2d"]] == ["accel", "accel"]
+    assert [s.macs for s in by_kind["conv2d"]] == [8 * 4 * 5 * 32, 8 * 2 * 3 * 15]
+    assert "BatchNormalization" not in by_kind
+    assert [s.unit for s in by_kind["Conv"]] == ["vector"]  # the 3-D one
+    assert all(s.cycles == 0 for kind in ("Unsqueeze", "Squeeze") for s in by_kind[kind])

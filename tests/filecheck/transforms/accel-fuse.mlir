@@ -30,6 +30,14 @@
 // CHECK:       accel.host "Greater" %c2, %z {layer_name = "cmp"} :
 // CHECK-NOT:   fused_into
 
+// A view that keeps every element (a 1-D conv's Squeeze) runs in the output stage too, and the
+// Relu after it then fuses; a Transpose (a copy) does not, nor what follows it.
+// CHECK-LABEL: func.func @views
+// CHECK:       %q = accel.host "Squeeze" %c {axes = array<i64: 2>, layer_name = "squeeze", fused_into = "conv"}
+// CHECK-NEXT:  %y = accel.host "Relu" %q {layer_name = "relu", fused_into = "conv"}
+// CHECK:       %t = accel.host "Transpose" %c2 {perm = array<i64: 0, 2, 1, 3>, layer_name = "t"} :
+// CHECK-NEXT:  %z = accel.host "Relu" %t {layer_name = "relu2"} :
+
 builtin.module attributes {accel.target = #accel.target<"small", {arch = "systolic", rows = 8, cols = 8}>} {
   func.func @chain(%x: tensor<1x4x8x8xf32>, %r: tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32> {
     %w = accel.constant {tensor_name = "w", value = dense<1.0> : tensor<8x4x1x1xf32>} : tensor<8x4x1x1xf32>
@@ -68,5 +76,15 @@ builtin.module attributes {accel.target = #accel.target<"small", {arch = "systol
     %c2 = accel.conv2d %x, %w {layer_name = "conv2", strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x8x4x4xf32>, tensor<8x8x4x4xf32>) -> tensor<1x8x1x1xf32>
     %b = accel.host "Greater" %c2, %z {layer_name = "cmp"} : (tensor<1x8x1x1xf32>, tensor<f32>) -> tensor<1x8x1x1xi1>
     func.return %g, %b : tensor<1x8x4x4xf32>, tensor<1x8x1x1xi1>
+  }
+  func.func @views(%x: tensor<1x4x1x8xf32>) -> (tensor<1x8x8xf32>, tensor<1x1x8x8xf32>) {
+    %w = accel.constant {tensor_name = "w", value = dense<1.0> : tensor<8x4x1x1xf32>} : tensor<8x4x1x1xf32>
+    %c = accel.conv2d %x, %w {layer_name = "conv", strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x4x1x8xf32>, tensor<8x4x1x1xf32>) -> tensor<1x8x1x8xf32>
+    %q = accel.host "Squeeze" %c {axes = array<i64: 2>, layer_name = "squeeze"} : (tensor<1x8x1x8xf32>) -> tensor<1x8x8xf32>
+    %y = accel.host "Relu" %q {layer_name = "relu"} : (tensor<1x8x8xf32>) -> tensor<1x8x8xf32>
+    %c2 = accel.conv2d %x, %w {layer_name = "conv2", strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x4x1x8xf32>, tensor<8x4x1x1xf32>) -> tensor<1x8x1x8xf32>
+    %t = accel.host "Transpose" %c2 {perm = array<i64: 0, 2, 1, 3>, layer_name = "t"} : (tensor<1x8x1x8xf32>) -> tensor<1x1x8x8xf32>
+    %z = accel.host "Relu" %t {layer_name = "relu2"} : (tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32>
+    func.return %y, %z : tensor<1x8x8xf32>, tensor<1x1x8x8xf32>
   }
 }

@@ -82,3 +82,22 @@ func.func @host(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x3x3xf32> {
   %p = onnx.MaxPool %bn {onnx_name = "/pool", onnx_outputs = ["pool_out"], kernel_shape = array<i64: 1, 1>, strides = array<i64: 1, 1>} : (tensor<1x4x3x3xf32>) -> tensor<1x4x3x3xf32>
   func.return %p : tensor<1x4x3x3xf32>
 }
+// CHECK-LABEL: func.func @conv1d
+// CHECK-NEXT:   %[[W4:.*]] = accel.constant {value = dense<{{.*}}> : tensor<3x2x1x2xf32>, tensor_name = "/c1/weight"} : tensor<3x2x1x2xf32>
+// CHECK-NEXT:   %[[X4:.*]] = accel.host "Unsqueeze" %x {axes = array<i64: 2>, layer_name = "/c1/unsqueeze"} : (tensor<1x2x8xf32>) -> tensor<1x2x1x8xf32>
+// CHECK-NEXT:   %[[C:.*]] = accel.conv2d %[[X4]], %[[W4]] {layer_name = "/c1", strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x1x8xf32>, tensor<3x2x1x2xf32>) -> tensor<1x3x1x8xf32>
+// CHECK-NEXT:   %[[Y:.*]] = accel.host "Squeeze" %[[C]] {axes = array<i64: 2>, onnx_outputs = ["y1"], layer_name = "/c1/squeeze"} : (tensor<1x3x1x8xf32>) -> tensor<1x3x8xf32>
+// CHECK-NEXT:   %[[W4B:.*]] = accel.host "Unsqueeze" %w2 {axes = array<i64: 2>, layer_name = "/c2/weight"} : (tensor<4x1x3xf32>) -> tensor<4x1x1x3xf32>
+// CHECK-NEXT:   %[[X4B:.*]] = accel.host "Unsqueeze" %x {axes = array<i64: 2>, layer_name = "/c2/unsqueeze"} : (tensor<1x2x8xf32>) -> tensor<1x2x1x8xf32>
+// CHECK-NEXT:   %[[C2:.*]] = accel.conv2d %[[X4B]], %[[W4B]] {layer_name = "/c2", strides = array<i64: 1, 1>, pads = array<i64: 0, 2, 0, 2>, dilations = array<i64: 1, 2>, group = 2 : i64} : (tensor<1x2x1x8xf32>, tensor<4x1x1x3xf32>) -> tensor<1x4x1x8xf32>
+// CHECK-NEXT:   %[[Y2:.*]] = accel.host "Squeeze" %[[C2]] {axes = array<i64: 2>, onnx_outputs = ["y2"], layer_name = "/c2/squeeze"} : (tensor<1x4x1x8xf32>) -> tensor<1x4x8xf32>
+// CHECK-NEXT:   func.return %[[Y]], %[[Y2]]
+
+// A 1-D conv is a conv2d of height 1 between two views: SAME_UPPER pads (kernel 2: [0, 1]) on
+// the width; a constant weight reshaped to [K, C, 1, S], a computed one unsqueezed like x.
+func.func @conv1d(%x: tensor<1x2x8xf32>, %w2: tensor<4x1x3xf32>) -> (tensor<1x3x8xf32>, tensor<1x4x8xf32>) {
+  %w = onnx.Constant {onnx_name = "w", onnx_outputs = ["w"], value = dense<[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]], [[9.0, 1.0], [2.0, 3.0]]]> : tensor<3x2x2xf32>} : () -> tensor<3x2x2xf32>
+  %y1 = onnx.Conv %x, %w {onnx_name = "/c1", onnx_outputs = ["y1"], auto_pad = "SAME_UPPER"} : (tensor<1x2x8xf32>, tensor<3x2x2xf32>) -> tensor<1x3x8xf32>
+  %y2 = onnx.Conv %x, %w2 {onnx_name = "/c2", onnx_outputs = ["y2"], group = 2 : i64, dilations = array<i64: 2>, pads = array<i64: 2, 2>} : (tensor<1x2x8xf32>, tensor<4x1x3xf32>) -> tensor<1x4x8xf32>
+  func.return %y1, %y2 : tensor<1x3x8xf32>, tensor<1x4x8xf32>
+}
