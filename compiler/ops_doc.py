@@ -20,8 +20,8 @@ from simulator.vector import op_class
 # Operators onnx-to-accel lowers (the rest run on the host): op -> what happens.
 ACCELERATED: dict[str, str] = {
     "Conv": "accelerator `conv2d` (2-D, groups incl. depthwise, strides, dilations, pads; "
-    "auto_pad SAME_UPPER / SAME_LOWER / VALID); 1-D and 3-D: vector unit, mac "
-    "([vector.md](vector.md)); values: `host_ops/nn.py`",
+    "auto_pad SAME_UPPER / SAME_LOWER / VALID); 1-D: a `conv2d` of height 1 between two "
+    "views; 3-D: vector unit, mac ([vector.md](vector.md)), values: `host_ops/nn.py`",
     "Gemm": "accelerator `matmul` (transA / transB, alpha, beta folded into constants; C as "
     "bias or a host Add)",
     "MatMul": "accelerator `matmul` for rank >= 2 operands with equal batch dims or one operand "

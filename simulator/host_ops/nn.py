@@ -1,7 +1,7 @@
 """Normalisation, reductions and other layers among the host operators
 (simulator/host_ops/__init__.py): the Reduce* family, ArgMax / ArgMin, LayerNormalization,
-GroupNormalization, InstanceNormalization, LogSoftmax, Einsum, Conv (1-D and 3-D: the 2-D ones
-run on the accelerator), ConvTranspose and CumSum.
+GroupNormalization, InstanceNormalization, LogSoftmax, Einsum, Conv (3-D; the 1-D and 2-D ones
+run on the accelerator, and this one computes them too), ConvTranspose and CumSum.
 
 Semantics are those of ONNX opsets 13 to 21:
 
@@ -303,7 +303,8 @@ def _conv_transpose(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
 
 @x64
 def _conv(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
-    """A convolution of 1 or 3 spatial axes (the 2-D ones run on the accelerator), as ONNX Conv:
+    """A convolution of any number of spatial axes (3-D ones run here; 1-D and 2-D ones on the
+    accelerator), as ONNX Conv:
     pads (or auto_pad: `shapes.same_pads`), strides, dilations, group, an optional bias; float32
     (or wider) with HIGHEST precision. kernel_shape is W's."""
     x = jnp.asarray(inputs[0])
