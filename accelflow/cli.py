@@ -569,12 +569,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    existing_file(args.model)  # before the compiler's imports
+    input_kind(args.model)  # before the compiler's imports
     from accelflow.export import export
 
     result = export(
         args.model,
-        args.target or "tpu-like",
+        args.target,
         args.format,
         args.output,
         mappings=_load_mappings(args.mappings),
@@ -585,7 +585,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     print(
         f"exported {len(result.layers)} accelerator layer(s) of {args.model} on "
-        f"{args.target or 'tpu-like'} as {args.format} to {result.folder}/: "
+        f"{result.target} as {args.format} to {result.folder}/: "
         f"{', '.join(f.name for f in result.files)}"
     )
     for note in result.notes:

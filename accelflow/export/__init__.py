@@ -69,6 +69,7 @@ class ExportResult:
     layers: list[ExportLayer]
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    target: str = ""  # the target's name
 
 
 def padded_to_tiles(layer: ExportLayer) -> tuple[Mapping, dict[str, int], str | None]:
@@ -130,6 +131,28 @@ def model_mappings(
     return list(layers.values())
 
 
+def program_mappings(program: Any) -> list[ExportLayer]:
+    """The distinct accelerator layers of a compiled program with the mappings it was compiled
+    with (its layers' shapes from `legality.program_layer_shape`; the weights' share of zeros
+    where the program holds them)."""
+    from compiler.legality import program_layer_shape
+
+    layers: dict[str, ExportLayer] = {}
+    for layer in program.layers:
+        if not layer.on_accel:
+            continue
+        shape = program_layer_shape(program, layer)
+        if shape.signature in layers:
+            known = layers[shape.signature]
+            layers[shape.signature] = replace(known, names=(*known.names, layer.name))
+            continue
+        weights = program.constants.get(layer.inputs[1])
+        zeros = None if weights is None or not weights.size else float(np.mean(weights == 0))
+        mapping = Mapping.from_dict(layer.mapping)
+        layers[shape.signature] = ExportLayer((layer.name,), shape, mapping, zeros)
+    return list(layers.values())
+
+
 def output_folder(path: str | Path) -> Path:
     """The export's folder: created if missing; a path that exists and is not a folder is
     refused."""
@@ -169,7 +192,7 @@ def write_text(path: Path, text: str, overwrite: bool = False) -> Path:
 
 def export(
     model: Any,
-    target: str | Path | Target,
+    target: str | Path | Target | None,
     format: str,
     folder: str | Path,
     mappings: Any = None,
@@ -178,16 +201,35 @@ def export(
     overwrite: bool = False,
     objective: str = "latency",
 ) -> ExportResult:
-    """Write `model`'s mappings on `target` in `format` (one of `FORMATS`) into `folder`."""
+    """Write `model`'s mappings on `target` in `format` (one of `FORMATS`) into `folder`.
+    `model`: an ONNX model (mapped by `accel-map`: `mappings`, else the heuristic), a `.mlir`
+    stage `compile -o` wrote (compiled the rest of the way) or its program folder (the mappings
+    it was compiled with); `target` None: tpu-like, or the stage's or program's own."""
     if format not in FORMATS:
         raise ExportError(f"unknown export format '{format}' (one of {', '.join(FORMATS)})")
-    tgt = (
-        target
-        if isinstance(target, Target) and not overrides
-        else load_target(target, list(overrides))
-    )
     writer = importlib.import_module(f"accelflow.export.{format}")
-    layers = model_mappings(model, tgt, mappings, input_shapes, objective)
+    path = Path(model) if isinstance(model, str | Path) else None
+    if path is not None and (path.is_dir() or path.suffix == ".mlir"):
+        from accelflow.api import compile_ir, load_program
+
+        if path.is_dir():
+            if mappings is not None or input_shapes:
+                raise ExportError(
+                    f"{path} is a compiled program: --mappings and --input-shape apply to a model"
+                )
+            compiled = load_program(path, target, overrides)
+        else:
+            if input_shapes:
+                raise ExportError(f"{path}: --input-shape applies to an ONNX model")
+            compiled = compile_ir(path, target, overrides, mappings, objective=objective)
+        tgt, layers = compiled.target, program_mappings(compiled.program)
+    else:
+        tgt = (
+            target
+            if isinstance(target, Target) and not overrides
+            else load_target(target or "tpu-like", list(overrides))
+        )
+        layers = model_mappings(model, tgt, mappings, input_shapes, objective)
     created = not Path(folder).exists()
     out = output_folder(folder)
     _INPUTS[:] = [Path(x) for x in (model, mappings, target) if isinstance(x, str | Path)]
@@ -199,4 +241,4 @@ def export(
         raise
     finally:
         _INPUTS.clear()
-    return ExportResult(format, out, layers, list(files), list(notes))
+    return ExportResult(format, out, layers, list(files), list(notes), tgt.name)

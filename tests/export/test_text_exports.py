@@ -482,3 +482,42 @@ def test_an_input_is_never_written_even_with_overwrite(capsys, model_path, tmp_p
     _, err = capsys.readouterr()
     assert code == 2 and "is an input of the export" in err
     assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["tpu-like", "maeri-64"])
+def test_a_compiled_program_and_its_ir_stages_export_its_mappings(model_path, tmp_path, target):
+    """A program folder or a `.mlir` stage exports the mappings it was compiled with: the same
+    layers, tiles, spatial unroll and dataflow as the model on the same target (the loop
+    order may differ in the place of dims of one trip, which `accel-tile` moves)."""
+    compiled = tmp_path / "compiled"
+    assert main(["compile", str(model_path), "--target", target, "-o", str(compiled)]) == 0
+    sources = [model_path, compiled, compiled / "3-accel-map.mlir", compiled / "4-accel-tile.mlir"]
+    results = [export(s, None if s != model_path else target, "stonne", tmp_path / str(i))
+               for i, s in enumerate(sources)]  # fmt: skip
+    assert {r.target for r in results} == {target}
+
+    def summary(result):
+        return [
+            (layer.names, layer.shape.signature, layer.mapping.dataflow, layer.mapping.tiles,
+             layer.mapping.spatial)
+            for layer in result.layers
+        ]  # fmt: skip
+
+    assert all(summary(r) == summary(results[0]) for r in results[1:])
+    assert [p.read_text() for p in sorted((tmp_path / "1").iterdir())] == [
+        p.read_text() for p in sorted((tmp_path / "0").iterdir())
+    ]
+
+
+def test_cli_exports_a_program_folder_on_its_own_family_only(capsys, model_path, tmp_path):
+    compiled = tmp_path / "compiled"
+    assert main(["compile", str(model_path), "-o", str(compiled)]) == 0
+    capsys.readouterr()
+    out_dir = tmp_path / "out"
+    assert main(["export", str(compiled), "--format", "scalesim", "-o", str(out_dir)]) == 0
+    out, _ = capsys.readouterr()
+    assert "on tpu-like as scalesim" in out
+    argv = ["export", str(compiled), "--format", "stonne", "-t", "maeri-64", "-o", str(out_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "maeri-64 is a maeri target" in err and err.count("error:") == 1
