@@ -62,8 +62,8 @@ def check_mapping(
     """Raise MappingError naming `layer` and the broken limit: unknown dataflow, spatial unroll
     beyond rows/cols, a tile outside [1, extent], an order that is not a permutation, double
     buffering on a target without it, or a footprint (x2 when double-buffered) beyond a global
-    buffer. `spatial` False: the spatial
-    unroll is not checked (`check_program` on a family where it is descriptive)."""
+    buffer. `spatial` False: the spatial unroll is not checked (`check_program` on a family
+    where it is descriptive)."""
     where = f"layer '{layer}': " if layer else ""
     dims = shape.dim_names
     if mapping.dataflow not in DATAFLOWS:

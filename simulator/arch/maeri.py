@@ -86,6 +86,7 @@ uses 2V-1 adder-input links, counted as 2 per MAC.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -650,11 +651,25 @@ def multiplier_params(name: str, target: Target | None) -> dict[str, Any]:
 
 
 def distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(a row index of each distinct row of `keys` [U], the distinct row of every row [B])."""
+    """(the first row index of each distinct row of `keys` [U], the distinct row of every row
+    [B]), the distinct rows in sorted order. Rows of non-negative integers whose mixed-radix
+    number (the first column lowest) fits 62 bits are sorted by that number, 16 bits per stable
+    pass (numpy radix-sorts 16-bit keys: a pass on 200k rows takes 1 ms, a comparison sort of
+    the int64 numbers 13 ms); other rows by `np.unique(axis=0)`."""
     radix = keys.max(axis=0) + 1
-    if np.sum(np.log2(radix.astype(np.float64))) < 62:  # one int64 key per row: a 1-D unique
+    bits = float(np.sum(np.log2(radix.astype(np.float64))))
+    if bits < 62:  # one int64 number per row, sorted by its 16-bit digits, lowest first
         key = keys @ np.concatenate([[1], np.cumprod(radix[:-1])])
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    else:
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        digits = np.ascontiguousarray(key, "<i8").view("<u2").reshape(-1, 4)
+        order = np.argsort(digits[:, 0], kind="stable")
+        for d in range(1, -(-math.ceil(bits) // 16)):
+            order = order[np.argsort(digits[order, d], kind="stable")]
+        ordered = key[order]
+        new = np.empty(len(key), bool)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        inverse = np.empty(len(key), np.intp)
+        inverse[order] = np.cumsum(new) - 1
+        return order[new], inverse
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     return first, inverse.reshape(-1)

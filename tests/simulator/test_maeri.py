@@ -420,3 +420,24 @@ def test_maeri_traffic_and_energy_counts(acc):
     assert stats.sram_read_bytes["output"] == (8 if acc else 8 * folds)  # + the final store
     assert stats.noc_hops > 2 * shape.macs
     assert stats.utilisation == pytest.approx(shape.macs / (stats.cycles * 64))
+
+
+@pytest.mark.parametrize(
+    "highs",
+    [[1], [2, 2, 2], [3, 5, 129, 129, 2, 2], [60000, 60000], [1 << 20, 1 << 20, 4], [1 << 40] * 2],
+    ids=["one-value", "one-pass", "two-passes", "two-passes-wide", "three-passes", "no-number"],
+)
+@pytest.mark.parametrize("rows", [1, 7, 5000])
+def test_distinct_rows_are_numpy_unique(highs, rows):
+    """Each row maps to a distinct row equal to it, given by its first occurrence; as many
+    distinct rows as np.unique finds, in sorted order (by the mixed-radix number, first column
+    lowest, where it fits 62 bits: lexicographic on the reversed columns)."""
+    keys = np.random.default_rng(rows).integers(0, highs, (rows, len(highs))).astype(np.int64)
+    first, inverse = maeri.distinct_rows(keys)
+    assert np.array_equal(keys[first][inverse], keys)
+    assert len(first) == len(np.unique(keys, axis=0))
+    for u, f in enumerate(first):  # the first occurrence of its row
+        assert np.flatnonzero(inverse == u)[0] == f
+    fits = np.sum(np.log2(keys.max(axis=0) + 1.0)) < 62
+    distinct = keys[first][:, ::-1] if fits else keys[first]
+    assert np.array_equal(distinct, np.unique(distinct, axis=0))
