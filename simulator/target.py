@@ -63,6 +63,7 @@ import pydantic
 import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
 
 from simulator import arch as families
 from simulator.errors import AccelflowError, existing_file
@@ -456,7 +457,9 @@ def _parse_override(item: str) -> tuple[str, str]:
     return key, value.strip()
 
 
-def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _yaml_fields(
+    path: Path, chain: tuple[Path, ...] = (), written: dict[str, Path] | None = None
+) -> dict[str, Any]:
     """The fields of target file `path` over those of its `base` (a preset, or another target
     file, relative to `path`'s folder), which may have a base of its own. `chain` is the files
     that named this one (a file reached again is a cycle)."""
@@ -484,6 +487,10 @@ def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
             f"target file {path}: unknown target field '{unknown[0]}' "
             f"(valid fields: base, {', '.join(_field_names())})"
         )
+    if written is not None:  # which file wrote each field (the nearest, as for the values)
+        for key in data:
+            if key not in ("base", "name"):
+                written.setdefault(str(key), path)
     data.setdefault("name", path.stem)
     base = data.pop("base", None)
     if base is None:
@@ -496,7 +503,7 @@ def _yaml_fields(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
                 f"target file {path}: unknown base preset '{base}' ({', '.join(PRESETS)}, "
                 f"maeri-N, sigma-N) and no target file {base_path}"
             )
-        fields = _yaml_fields(base_path, (*chain, resolved))
+        fields = _yaml_fields(base_path, (*chain, resolved), written)
     fields.update(data)
     return fields
 
@@ -507,14 +514,15 @@ def load_target(
     warn_unread: bool = True,
 ) -> Target:
     """A Target from a preset name, a YAML path or a Target, with `FIELD=VALUE` overrides applied.
-    An override of a field the target never reads (`Target.unread_reason`: rows on a MAERI,
-    an energy price under STONNE's energy) changes nothing: a warning says so, unless
-    `warn_unread` is False.
+    An override, or a target file's field set to other than its default, that the target never
+    reads (`Target.unread_reason`: rows on a MAERI, an energy price under STONNE's energy)
+    changes nothing: a warning says so, unless `warn_unread` is False.
 
     A YAML file holds target fields and optionally `base:`, the preset or the other YAML file
     (a path relative to the file naming it) whose fields it starts from; a base file may have a
     base of its own, and a cycle of files is an error. A file without a `name` field names the
     target after itself (its stem), not after its base."""
+    written: dict[str, Path] = {}  # a target file's own fields, by the file
     if isinstance(spec, Target):
         fields = spec.to_dict()
     elif (preset := preset_fields(str(spec))) is not None:
@@ -525,7 +533,7 @@ def load_target(
             raise TargetError(
                 f"unknown target '{spec}': not a preset ({', '.join(PRESETS)}) nor a YAML file"
             )
-        fields = _yaml_fields(path)
+        fields = _yaml_fields(path, written=written)
     for item in overrides:
         key, value = _parse_override(item)
         try:
@@ -534,12 +542,31 @@ def load_target(
             raise TargetError(f"--set {key}: '{value[:40]}' is not a YAML value") from None
     target = make_target(fields)
     if warn_unread:
-        for key in dict.fromkeys(_parse_override(item)[0] for item in overrides):
+        given = {_parse_override(item)[0]: "--set " for item in overrides}
+        # A file's field at its default is left alone: accelflow writes every field of a target
+        # to the files it saves (a tuned target, `Target.to_dict`).
+        given.update(
+            {
+                k: f"{p}: "
+                for k, p in written.items()
+                if k not in given and not _is_default(target, k)
+            }
+        )
+        for key, where in given.items():
             reason = target.unread_reason(key)
             if reason is not None:
                 # (raised here, stacklevel 1: a process loading the target twice warns once)
-                warnings.warn(f"--set {key} changes nothing: {reason}", stacklevel=1)
+                warnings.warn(f"{where}{key} changes nothing: {reason}", stacklevel=1)
     return target
+
+
+def _is_default(target: Target, name: str) -> bool:
+    """Whether `target`'s common field `name` holds the Target default."""
+    spec = next((f for f in dataclasses.fields(Target) if f.name == name), None)
+    if spec is None:
+        return False
+    default = spec.default.default if isinstance(spec.default, FieldInfo) else spec.default
+    return bool(getattr(target, name) == default)
 
 
 def _one_line(err: BaseException) -> str:

@@ -249,3 +249,15 @@ def test_overriding_an_unread_field_warns(recwarn):
         load_target("sigma-64", ["energy_model=stonne", "mac_energy_pj=1"])
     load_target("tpu-like", ["num_multipliers=8"], warn_unread=False)
     assert not [w for w in recwarn.list if "num_multipliers" in str(w.message)]
+
+
+def test_a_target_file_field_that_is_never_read_warns_naming_the_file(tmp_path):
+    """The file that wrote the field is named (the nearest of a base chain, as for values)."""
+    (tmp_path / "base.yaml").write_text("base: maeri-64\nrows: 16\nnum_multipliers: 32\n")
+    (tmp_path / "top.yaml").write_text("base: base.yaml\nrows: 8\ndn_bw_elems_per_cycle: 4\n")
+    with pytest.warns(UserWarning) as caught:
+        target = load_target(tmp_path / "top.yaml")
+    assert (target.rows, target.num_multipliers) == (8, 32)
+    messages = [str(w.message) for w in caught]
+    assert messages == [f"{tmp_path / 'top.yaml'}: rows changes nothing: a maeri target does not "
+                        "read rows"]  # fmt: skip
