@@ -7,10 +7,9 @@
 Every point of the grid (the product of the `--grid FIELD=V1,V2,...` lists, on top of the
 target and its `--set` overrides) is a target: the model is compiled for each (the mapping
 follows the array and the buffers: `--mappings`, else the default heuristic, which keeps DRAM
-traffic low and is not tuned for latency, so a point with more buffer can be slower: ResNet-18
-with 8 KiB of input buffer takes 5.72 M cycles with 512 KiB of filter buffer and 5.16 M with
-8 KiB; `accelflow tune --hw` searches the hardware and the mappings together), then all the
-programs are timed (`accelflow.simulate_many`, with the exact
+traffic low within floors that keep the array busy, and is not tuned for latency, so a point
+with more buffer can still be slower; `accelflow tune --hw` searches the hardware and the
+mappings together), then all the programs are timed (`accelflow.simulate_many`, with the exact
 fast-forward). Each row holds the point's fields, total cycles, latency, energy,
 utilisation, DRAM bytes and whether it is Pareto-optimal in (cycles, energy): no other point is
 at least as good in both and better in one. The CLI prints the table (best cycles first),

@@ -7,7 +7,8 @@
   every footprint (x2 when double-buffered) fits its global buffer. The dimension halved must
   shrink the most over-full buffer; among those it prefers (1) dims whose halving keeps the
   family's floors (systolic: the array-mapped GEMM axes and the reduction at least
-  rows/cols-sized; MAERI/SIGMA: a virtual neuron's worth of reduction) and that are not r/s, then
+  rows/cols-sized, the streamed axis at least a fold's fill and drain long; MAERI/SIGMA: a
+  virtual neuron's worth of reduction) and that are not r/s, then
   (2) any dim but r/s, then (3) r/s; within a tier, the least estimated DRAM traffic for the
   mapping's loop order, then the largest drop of the over-full buffer, then the largest tile.
   The greedy runs once per best-tier first move; each result is then improved by a local search
