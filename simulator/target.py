@@ -462,7 +462,8 @@ def _yaml_fields(
 ) -> dict[str, Any]:
     """The fields of target file `path` over those of its `base` (a preset, or another target
     file, relative to `path`'s folder), which may have a base of its own. `chain` is the files
-    that named this one (a file reached again is a cycle)."""
+    that named this one (a file reached again is a cycle); `written`, when given, gets each
+    field's file (the nearest of the chain that sets it)."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain[chain.index(resolved) :], resolved))
