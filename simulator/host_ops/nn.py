@@ -259,19 +259,35 @@ def _conv_transpose_pads(
     return pads[:nd], pads[nd:]
 
 
+class _ConvOperands:
+    """A (transposed) convolution's input x, its compute dtype, weight W (in that dtype), the
+    spatial axes and W's kernel, strides and dilations (ONNX defaults: 1)."""
+
+    def __init__(self, inputs: list[Any], attrs: dict[str, Any]):
+        self.x = jnp.asarray(inputs[0])
+        self.ct = _compute_dtype(self.x)
+        self.w = jnp.asarray(inputs[1]).astype(self.ct)
+        self.bias = _input(inputs, 2)
+        nd = self.nd = self.x.ndim - 2
+        self.kernel = [int(k) for k in self.w.shape[2:]]
+        self.strides = [int(v) for v in attrs.get("strides", [1] * nd)]
+        self.dilations = [int(v) for v in attrs.get("dilations", [1] * nd)]
+
+    def output(self, y: Any) -> list[Any]:
+        """`y` plus the bias (per output channel), in x's dtype."""
+        if self.bias is not None:
+            y = y + jnp.asarray(self.bias).astype(self.ct).reshape(_per_channel(y))
+        return [y.astype(self.x.dtype)]
+
+
 @x64
 def _conv_transpose(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     """Any number of spatial axes, in float32 (or wider) with HIGHEST precision: a convolution of
     the stride-dilated input with the spatially flipped kernel, in / out channels swapped per
     group. kernel_shape is W's."""
-    x = jnp.asarray(inputs[0])
-    ct = _compute_dtype(x)
-    w = jnp.asarray(inputs[1]).astype(ct)
-    bias = _input(inputs, 2)
-    nd = x.ndim - 2
-    kernel = [int(k) for k in w.shape[2:]]
-    strides = [int(v) for v in attrs.get("strides", [1] * nd)]
-    dilations = [int(v) for v in attrs.get("dilations", [1] * nd)]
+    op = _ConvOperands(inputs, attrs)
+    x, ct, w, nd = op.x, op.ct, op.w, op.nd
+    kernel, strides, dilations = op.kernel, op.strides, op.dilations
     output_padding = [int(v) for v in attrs.get("output_padding", [0] * nd)]
     group = int(attrs.get("group", 1))
     begin, end = _conv_transpose_pads(
@@ -296,9 +312,7 @@ def _conv_transpose(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
         feature_group_count=group,
         precision=HIGHEST,
     )
-    if bias is not None:
-        y = y + jnp.asarray(bias).astype(ct).reshape(_per_channel(y))
-    return [y.astype(x.dtype)]
+    return op.output(y)
 
 
 @x64
@@ -307,36 +321,28 @@ def _conv(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     accelerator), as ONNX Conv:
     pads (or auto_pad: `shapes.same_pads`), strides, dilations, group, an optional bias; float32
     (or wider) with HIGHEST precision. kernel_shape is W's."""
-    x = jnp.asarray(inputs[0])
-    ct = _compute_dtype(x)
-    w = jnp.asarray(inputs[1]).astype(ct)
-    bias = _input(inputs, 2)
-    nd = x.ndim - 2
-    kernel = [int(k) for k in w.shape[2:]]
-    strides = [int(v) for v in attrs.get("strides", [1] * nd)]
-    dilations = [int(v) for v in attrs.get("dilations", [1] * nd)]
+    op = _ConvOperands(inputs, attrs)
+    nd, kernel, strides, dilations = op.nd, op.kernel, op.strides, op.dilations
     auto_pad = attrs.get("auto_pad", "NOTSET")
     if isinstance(auto_pad, bytes):
         auto_pad = auto_pad.decode()
     pads = [int(v) for v in attrs.get("pads", [0] * 2 * nd)]
     begin, end = pads[:nd], pads[nd:]
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        sizes = [int(v) for v in x.shape[2:]]
+        sizes = [int(v) for v in op.x.shape[2:]]
         begin, end = same_pads(sizes, kernel, strides, dilations, auto_pad == "SAME_UPPER")
     elif auto_pad == "VALID":
         begin, end = [0] * nd, [0] * nd
     y = lax.conv_general_dilated(
-        x.astype(ct),
-        w,
+        op.x.astype(op.ct),
+        op.w,
         window_strides=strides,
         padding=list(zip(begin, end, strict=True)),
         rhs_dilation=dilations,
         feature_group_count=int(attrs.get("group", 1)),
         precision=HIGHEST,
     )
-    if bias is not None:
-        y = y + jnp.asarray(bias).astype(ct).reshape(_per_channel(y))
-    return [y.astype(x.dtype)]
+    return op.output(y)
 
 
 @x64
