@@ -78,9 +78,13 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
     return grid
 
 
-def _swept_fields(target: Any) -> tuple[str, ...]:
-    """Fields worth sweeping on `target`: its family's hardware-search axes and the buffers."""
-    return (*target.family.tunable_hardware, "ifmap_sram_kib", "dram_bw_bytes_per_cycle")
+def _swept_fields(target: Any) -> list[str]:
+    """Fields worth sweeping on `target`: the tunable ones it reads."""
+    return [f for f in target.tunable_fields() if target.unread_reason(f) is None]
+
+
+def _count(points: list[SweepPoint]) -> str:
+    return f"{len(points)} point{'s' * (len(points) != 1)}"
 
 
 def _pareto(points: list[SweepPoint]) -> None:
@@ -127,7 +131,7 @@ def sweep(
         if all(reasons):
             raise AccelflowError(
                 f"--grid {field}: {reasons[0]}, so every point would be the same (sweep a field "
-                f"it reads: {', '.join(_swept_fields(targets[0]))}, ...)"
+                f"it reads: {', '.join(_swept_fields(targets[0]))})"
             )
     from compiler.import_model import load_lean
 
@@ -329,8 +333,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([p.to_dict() for p in ranked], indent=2))
     else:
-        count = f"{len(points)} point{'s' * (len(points) != 1)}"
-        table = Table(title=f"{Path(args.model).name} on {args.target}: {count}")
+        table = Table(title=f"{Path(args.model).name} on {args.target}: {_count(points)}")
         heads = ["cycles", "latency\nus", "energy\nuJ", "util\n%", "DRAM\nMB", "pareto"]
         for name in [*grid, *heads]:
             # numbers are never cut: on a narrow terminal the grid's names fold instead
@@ -345,7 +348,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         Console(width=table_width()).print(table)
     if out is not None:
         write(points, out)
-        print(f"wrote {len(points)} point{'s' * (len(points) != 1)} to {out}")
+        print(f"wrote {_count(points)} to {out}")
     if plot_to is not None:
         plot(points, plot_to, f"{Path(args.model).name} on {args.target}")
         print(f"wrote the plot to {plot_to}")

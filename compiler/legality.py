@@ -96,7 +96,14 @@ def check_mapping(
 
 def program_layer_shape(program: Program, layer: Layer) -> LayerShape:
     """The LayerShape of accelerator layer `layer` of `program`, from its operands' shapes and
-    geometry (what the compiler built it from)."""
+    geometry (what the compiler built it from); a program whose layer does not agree with its
+    tensors (a hand-edited program.json) is a MappingError naming the layer."""
+    missing = [name for name in layer.inputs[:2] if name not in program.tensors]
+    if len(layer.inputs) < 2 or missing:
+        raise MappingError(
+            f"layer '{layer.name}': the program has no shape for its operand "
+            f"'{(missing or [''])[0]}' (a program.json edited by hand?)"
+        )
     shapes = [program.tensors[name] for name in layer.inputs[:2]]
     has_bias = len(layer.inputs) > 2 and bool(layer.inputs[2])
     if layer.kind == "conv2d":
@@ -108,7 +115,10 @@ def program_layer_shape(program: Program, layer: Layer) -> LayerShape:
     else:
         shape = matmul_shape(shapes[0], shapes[1], has_bias=has_bias)
     if shape.dims != layer.dims:
-        raise AssertionError(f"layer '{layer.name}': dims {layer.dims}, operands give {shape.dims}")
+        raise MappingError(
+            f"layer '{layer.name}': its dims {layer.dims} are not those of its operands "
+            f"{shape.dims} (a program.json edited by hand?)"
+        )
     return shape
 
 

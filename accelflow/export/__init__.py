@@ -21,7 +21,7 @@ is not a folder: the export is refused before anything is written.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -116,19 +116,29 @@ def model_mappings(
         module = import_onnx(load_lean(model), input_shapes)
         compile_module(module, target, passes="onnx-to-accel,accel-map", mappings=database)
         for op in module.walk():
-            if not isinstance(op, accel.Conv2DOp | accel.MatmulOp):
-                continue
-            shape = layer_shape(op)
-            name = op.layer_name.data
-            if shape.signature in layers:
-                known = layers[shape.signature]
-                layers[shape.signature] = replace(known, names=(*known.names, name))
-                continue
-            assert op.mapping is not None
-            weights = constant_weights(op)
-            zeros = None if weights is None or not weights.size else float(np.mean(weights == 0))
-            layers[shape.signature] = ExportLayer((name,), shape, mapping_of(op.mapping), zeros)
+            if isinstance(op, accel.Conv2DOp | accel.MatmulOp):
+                assert op.mapping is not None
+                _add_layer(layers, op.layer_name.data, layer_shape(op),
+                           lambda op=op: (mapping_of(op.mapping), constant_weights(op)))  # fmt: skip
     return list(layers.values())
+
+
+def _add_layer(
+    layers: dict[str, ExportLayer],
+    name: str,
+    shape: LayerShape,
+    entry: Callable[[], tuple[Mapping, np.ndarray | None]],
+) -> None:
+    """Layer `name` into `layers` (distinct shapes, by signature): a shape seen before takes its
+    name; a new one its (mapping, weights) from `entry` and the weights' share of zeros (None
+    without weights)."""
+    if shape.signature in layers:
+        known = layers[shape.signature]
+        layers[shape.signature] = replace(known, names=(*known.names, name))
+        return
+    mapping, weights = entry()
+    zeros = None if weights is None or not weights.size else float(np.mean(weights == 0))
+    layers[shape.signature] = ExportLayer((name,), shape, mapping, zeros)
 
 
 def program_mappings(program: Any) -> list[ExportLayer]:
@@ -139,17 +149,10 @@ def program_mappings(program: Any) -> list[ExportLayer]:
 
     layers: dict[str, ExportLayer] = {}
     for layer in program.layers:
-        if not layer.on_accel:
-            continue
-        shape = program_layer_shape(program, layer)
-        if shape.signature in layers:
-            known = layers[shape.signature]
-            layers[shape.signature] = replace(known, names=(*known.names, layer.name))
-            continue
-        weights = program.constants.get(layer.inputs[1])
-        zeros = None if weights is None or not weights.size else float(np.mean(weights == 0))
-        mapping = Mapping.from_dict(layer.mapping)
-        layers[shape.signature] = ExportLayer((layer.name,), shape, mapping, zeros)
+        if layer.on_accel:
+            _add_layer(layers, layer.name, program_layer_shape(program, layer),
+                       lambda layer=layer: (Mapping.from_dict(layer.mapping),
+                                            program.constants.get(layer.inputs[1])))  # fmt: skip
     return list(layers.values())
 
 

@@ -264,8 +264,9 @@ class Systolic(Family):
         # the tiler, which minimises DRAM traffic, shrinks the streamed pixels of an input-
         # starved layer until the folds are mostly fill (ResNet-18 at 8 KiB of input buffer
         # and 512 KiB of filter buffer took 5.72 M cycles; 4.05 M with the floor).
+        code = DATAFLOWS.index(dataflow) if dataflow in DATAFLOWS else DF_WS
+        overhead = int(cycles_per_fold(0, 0, 0, code, target.rows, target.cols, np))
         streamed = STREAMED_AXIS.get(dataflow, "m")
-        overhead = target.rows + target.cols - 2 + (0 if dataflow == "os" else target.rows)
         wanted[streamed] = max(wanted.get(streamed, 0), overhead)
         return [
             (axes[a], min(size, math.prod(shape.dims[d] for d in axes[a])))
