@@ -125,6 +125,15 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def without_times(path: str | Path) -> dict[str, Any]:
+    """A database file's JSON without its entries' creation times: what tuning again with the
+    same seed must repeat, field for field."""
+    data = json.loads(Path(path).read_text())
+    for entry in data.get("entries", {}).values():
+        entry.pop("created", None)
+    return data
+
+
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete the temporary files `write_atomic` left beside `path` in a process that no longer
     runs (killed while writing: nothing could clean up then); a live writer's are kept."""

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from accelflow import api
-from tuner.db import DatabaseError, MappingDB
+from tuner.db import DatabaseError, MappingDB, without_times
 from tuner.executors import ExecutorError
 from tuner.tune import TuneConfig, TuneError, TuneResult, resume, tune
 
@@ -45,10 +45,8 @@ def eval_key(r: dict[str, Any]) -> tuple[int, tuple[int, ...]]:
 
 def db_json(path: Path) -> dict[str, Any]:
     """The database without its entries' creation times (every other field must repeat)."""
-    data = json.loads(path.read_text())
-    for entry in data["entries"].values():
-        assert entry.pop("created")
-    return data
+    assert all(e["created"] for e in json.loads(path.read_text())["entries"].values())
+    return without_times(path)
 
 
 def rows(result: TuneResult) -> list[dict[str, Any]]:
