@@ -14,13 +14,14 @@ builtin.module attributes {accel.target = #accel.target<"maeri-64", {arch = "mae
   }
 }
 
-// The default heuristic: VN = a whole 3x3 window (T_C=1), 4 VNs of output channels (36 of 64
-// multipliers: the closed form prefers it to T_C=2 T_K=2 by a hair); the FC's reduction (64)
-// fills the multipliers in one VN.
-// CHECK:      spatial {k = vns 4, r = vn 3, s = vn 3}
-// CHECK-SAME: directives "TemporalMap(1,1) G; SpatialMap(4,4) K; TemporalMap(1,1) N; TemporalMap(13,13) Y; TemporalMap(13,13) X; TemporalMap(32,32) C; SpatialMap(3,3) R; SpatialMap(3,3) S"
+// The default heuristic costs every VN from whole windows down to one multiplier by the closed
+// form: 16 VNs of one filter row (T_S=3, T_K=16: 48 of 64 multipliers, 38,992 cycles) beat a whole
+// 3x3 window (T_R=3 T_S=3 T_K=4: 36 multipliers, 148,536); the FC's 32 outputs as 32 VNs of 2
+// (329 cycles) beat one VN of the whole 64-long reduction (736).
+// CHECK:      spatial {k = vns 16, s = vn 3}
+// CHECK-SAME: directives "TemporalMap(1,1) G; SpatialMap(16,16) K; TemporalMap(1,1) N; TemporalMap(13,13) Y; TemporalMap(13,13) X; TemporalMap(32,32) C; TemporalMap(3,3) R; SpatialMap(3,3) S"
 // CHECK:      accel.matmul
-// CHECK-SAME: spatial {k = vn 64}
+// CHECK-SAME: spatial {n = vns 32, k = vn 2}
 
 // STONNE's names: T_R T_S T_C T_K for the conv, T_N T_K for the FC (T_K is the output channels
 // of a conv but the reduction of a GEMM, like STONNE does; give each layer its own option).
@@ -35,7 +36,7 @@ builtin.module attributes {accel.target = #accel.target<"maeri-64", {arch = "mae
 // EMIT:      accel_isa.layer "conv2d"
 // EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 2, 2, 1, 1, 3, 3]
 // EMIT:      accel_isa.layer "matmul"
-// EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 1, 64]
+// EMIT-NEXT:   accel_isa.config "os" spatial [1, 1, 32, 2]
 
 // TOOBIG: layer '/conv': spatial tile k4*c4*r3*s3 needs 144 multipliers (4 VNs of 36) but the target has 64
 
