@@ -21,7 +21,6 @@ import csv
 import itertools
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -36,7 +35,7 @@ FIELDS = ("heuristic", "layer", "accumulation_buffer", "tile", "ours", "stonne",
 
 def default_tile(dims: dict[str, int], acc: bool) -> tuple[int, ...]:
     """The default heuristic's spatial tile of the scaled layer, by role (`tv.ROLES` order)."""
-    from simulator.arch.maeri_mapping import maeri_spatial
+    from simulator.arch.maeri_mapping import STONNE_TILE_NAMES, maeri_spatial
     from simulator.target import load_target
     from simulator.workload import LayerShape
 
@@ -49,14 +48,18 @@ def default_tile(dims: dict[str, int], acc: bool) -> tuple[int, ...]:
     if tv.is_fc(dims):
         shape = LayerShape("matmul", {"g": 1, "m": z[6], "n": z[3], "k": z[1]})
         f = maeri_spatial(shape, target, dict(shape.dims))
-        return (1, f["k"], 1, f["n"], 1, 1, f["m"], 1)
+        tile = [1] * len(tv.ROLES)
+        for i, role in tv.FC_ROLES.items():
+            tile[i] = f[STONNE_TILE_NAMES["matmul"][role]]
+        return tuple(tile)
+    # STONNE's X (and T_X') are our rows y, its Y our columns x (`STONNE_TILE_NAMES`).
     r, s, c, k = z[:4]
     shape = LayerShape(
-        "conv2d", {"n": 1, "g": 1, "k": k, "c": c, "y": z[7], "x": z[6], "r": r, "s": s},
+        "conv2d", {"n": 1, "g": 1, "k": k, "c": c, "y": z[6], "x": z[7], "r": r, "s": s},
         stride=(dims["stride"],) * 2, in_hw=(dims["X"], dims["Y"]),
     )  # fmt: skip
     f = maeri_spatial(shape, target, dict(shape.dims))
-    return (f["r"], f["s"], f["c"], f["k"], f["g"], f["n"], f["x"], f["y"])
+    return tuple(f[STONNE_TILE_NAMES["conv2d"][role]] for role in tv.ROLES)
 
 
 def _recorded(out: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
@@ -167,6 +170,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__: list[Any] = ["default_tile", "measure", "summary"]
