@@ -120,12 +120,7 @@ def sweep(
             f"the grid has {len(points)} points; at most {MAX_POINTS} per sweep (split it)"
         )
     load_target(target, overrides)  # the base and its overrides (a warning per unread field)
-    targets = [
-        load_target(
-            target, [*overrides, *(f"{k}={v}" for k, v in point.items())], warn_unread=False
-        )
-        for point in points
-    ]  # every point checked before anything is compiled
+    targets = [_point_target(target, overrides, point) for point in points]
     for field in grid:  # a field no point reads would give every point the same figures
         reasons = [t.unread_reason(field) for t in targets]
         if all(reasons):
@@ -160,6 +155,21 @@ def sweep(
     ]
     _pareto(rows)
     return rows
+
+
+def _point_target(target: str | Path, overrides: Sequence[str], point: dict[str, str]) -> Any:
+    """The target of one grid point (every point is checked before anything is compiled); a
+    point the target refuses is named, with the fields the user can change."""
+    from simulator.target import TargetError, load_target
+
+    fields = [f"{k}={v}" for k, v in point.items()]
+    try:
+        return load_target(target, [*overrides, *fields], warn_unread=False)
+    except TargetError as err:
+        raise AccelflowError(
+            f"the grid point {' '.join(fields)}: {err} (change the grid, or --set the other "
+            "field it names, so that every point is a valid target)"
+        ) from None
 
 
 # What `write` writes, by the file's suffix.

@@ -115,7 +115,11 @@ def test_cli_sweep_without_a_model_is_one_line(capsys):
         (["--grid", "rows"], "expected FIELD=V1,V2"),
         (["--grid", "rows=8", "--grid", "rows=16"], "names 'rows' twice"),
         (["--grid", "nonsense=1"], "nonsense"),
-        (["--grid", "rows=0"], "rows"),
+        (["--grid", "rows=0"], "the grid point rows=0: invalid target field"),
+        (  # a point the target refuses is named, with what to change
+            ["--target", "sigma-128", "--grid", "num_multipliers=32,64"],
+            "the grid point num_multipliers=32: invalid target field dn_bw_elems_per_cycle=128",
+        ),
         (["--target", "maeri-64", "--grid", "rows=8,16"], "a maeri target does not read rows"),
         (
             ["--target", "sigma-64", "--set", "energy_model=stonne", "--grid", "mac_energy_pj=1,2"],
