@@ -16,7 +16,10 @@
   (floors broken, estimated DRAM traffic `dram_traffic`, number of tile iterations).
   `double_buffer=None`: double-buffer when the target allows it (`target.double_buffer`) and the
   minimal tiles (all 1 except the fixed ones) fit twice; otherwise single-buffer.
-- SIGMA tiles must fit even when their weights are dense (dense footprints).
+- SIGMA tiles must fit even when their weights are dense (dense footprints). A family may offer
+  other tiles for the default (`Family.default_tile_options`: SIGMA with fewer ports than
+  multipliers, shorter reduction tiles); `default_mapping` keeps the one with the fewest cycles
+  by the cost model (`tuner.cost_model.evaluate`), `choose_tiles`' on a tie.
 - Whether tiles fit the buffers (`buffer_ratios`, `capacity_error`) is compiler/legality.py's.
 """
 
@@ -64,6 +67,13 @@ def default_mapping(
         )
     start = Mapping(dataflow=dataflow, tiles=dict(shape.dims), order=order)
     mapping = choose_tiles(shape, start, target)
+    options = target.family.default_tile_options(shape, mapping, target)
+    if options:  # the family's other tiles, weighed by the cost model (ties: choose_tiles')
+        from tuner.cost_model import CandidateBatch, evaluate
+
+        candidates = [mapping] + [replace(mapping, tiles=tiles) for tiles in options]
+        cycles = evaluate(shape, target, CandidateBatch.from_mappings(shape, candidates))
+        mapping = candidates[int(cycles["latency_cycles"].argmin())]
     return target.family.default_spatial(shape, mapping, target)
 
 

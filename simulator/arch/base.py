@@ -158,6 +158,14 @@ class Family:
         """The dataflows a mapping may choose on this target (the tuner's dataflow axis)."""
         return (target.dataflow,)
 
+    def default_tile_options(
+        self, shape: LayerShape, mapping: Mapping, target: Target
+    ) -> list[dict[str, int]]:
+        """Other buffer tiles (smaller ones, which fit where `mapping`'s do) the default mapping
+        should weigh against `choose_tiles`' for this family; `default_mapping` keeps the one
+        with the fewest cycles by the cost model. Default: none."""
+        return []
+
     def default_spatial(self, shape: LayerShape, mapping: Mapping, target: Target) -> Mapping:
         """`mapping` (its buffer tiles chosen) with the family's spatial unroll: its own,
         clamped to the tiles, if it has one, else the default heuristic's."""

@@ -109,6 +109,10 @@ def sigma_fields(
     return stats, nnz
 
 
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
 class Sigma(Family):
     """SIGMA as STONNE models it (simulator/arch/sigma.py; the weights' statistics: this module)."""
 
@@ -157,6 +161,29 @@ class Sigma(Family):
         _, _, rows, k = gemm_view(shape, {d: tiles[:, i] for i, d in enumerate(shape.dim_names)})
         used = sigma.dense_iteration_multipliers(rows, k, target.num_multipliers)
         return SpatialBatch(used, np.ones(len(tiles), bool), Fields())
+
+    def default_tile_options(
+        self, shape: LayerShape, mapping: Mapping, target: Target
+    ) -> list[dict[str, int]]:
+        """With fewer read or write ports than multipliers, shorter reduction tiles: a port
+        multicasts one package per distinct k among its multipliers per streamed column, and a
+        write port takes one VN's sum per cycle, so the length of a VN (the tile's reduction,
+        k: c*r*s or the matmul's k) sets the cycles per column (`sigma.iteration_costs`; 25
+        STONNE runs in bench/validation/sigma_ports.csv). The options: whole windows times each
+        divisor of the tile's c, whole filter rows times each divisor of r, each divisor of s
+        (matmul: each divisor of k). With a port per multiplier and per VN, none."""
+        ms = target.num_multipliers
+        if target.dn_bw_elems_per_cycle >= ms and target.rn_bw_elems_per_cycle >= ms:
+            return []
+        t = mapping.tiles
+        if shape.kind == "matmul":
+            reductions = [{"k": v} for v in _divisors(t["k"])]
+        else:
+            reductions = [{"c": v, "r": t["r"], "s": t["s"]} for v in _divisors(t["c"])]
+            reductions += [{"c": 1, "r": v, "s": t["s"]} for v in _divisors(t["r"])]
+            reductions += [{"c": 1, "r": 1, "s": v} for v in _divisors(t["s"])]
+        options = [t | red for red in reductions]
+        return [o for i, o in enumerate(options) if o != t and o not in options[:i]]
 
     def load_bytes(
         self,
