@@ -54,6 +54,12 @@ def default_xp() -> Any:
     return jnp
 
 
+def divisors(n: int, limit: int | None = None) -> list[int]:
+    """The divisors of n up to `limit` (all of them without one); [1] when none is."""
+    top = n if limit is None else min(n, max(limit, 1))
+    return [d for d in range(1, top + 1) if n % d == 0] or [1]
+
+
 def cdiv(a: Any, b: Any) -> Any:
     """Ceiling division of non-negative integers (arrays or scalars)."""
     return (a + b - 1) // b

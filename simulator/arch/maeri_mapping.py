@@ -37,6 +37,7 @@ from simulator.arch.base import (
     SpatialBatch,
     TileCost,
     ceil_log2,
+    divisors,
 )
 from simulator.program import CONV_DIMS, KIND_CODES, MATMUL_DIMS
 
@@ -93,7 +94,7 @@ def parse_spatial(text: str, kind: str) -> dict[str, int]:
 
 def _largest_divisor(n: int, limit: int) -> int:
     """The largest divisor of n that is <= limit (at least 1)."""
-    return max((d for d in range(1, min(n, max(limit, 1)) + 1) if n % d == 0), default=1)
+    return divisors(n, limit)[-1]
 
 
 # The default spatial tile's candidate VNs costed by the closed form, largest first (a conv has
@@ -134,17 +135,16 @@ def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) ->
     if whole <= budget:
         vns.append({d: ext[d] for d in red})
     if shape.kind == "matmul":
-        vns += [{"k": v} for v in _divisors(ext["k"], budget)]
+        vns += [{"k": v} for v in divisors(ext["k"], budget)]
     else:
         window = ext["r"] * ext["s"]
         if window <= budget:
             vns += [
-                {"r": ext["r"], "s": ext["s"], "c": v}
-                for v in _divisors(ext["c"], budget // window)
+                {"r": ext["r"], "s": ext["s"], "c": v} for v in divisors(ext["c"], budget // window)
             ]
         if ext["s"] <= budget:
-            vns += [{"s": ext["s"], "r": v} for v in _divisors(ext["r"], budget // ext["s"])]
-        vns += [{"s": v} for v in _divisors(ext["s"], budget)]
+            vns += [{"s": ext["s"], "r": v} for v in divisors(ext["r"], budget // ext["s"])]
+        vns += [{"s": v} for v in divisors(ext["s"], budget)]
     vns = list({tuple(sorted(f.items())): f for f in vns}.values())
     if target.accumulation_buffer:
         # STONNE cannot run a VN of one multiplier into the accumulation buffer (it aborts in
@@ -179,11 +179,6 @@ def maeri_spatial(shape: LayerShape, target: Target, extents: dict[str, int]) ->
                 best = (key, t)
     assert best is not None
     return best[1]
-
-
-def _divisors(n: int, limit: int) -> list[int]:
-    """Divisors of n that are <= limit (at least [1])."""
-    return [d for d in range(1, min(n, max(limit, 1)) + 1) if n % d == 0] or [1]
 
 
 def _maeri_folds(shape: LayerShape, extents: dict[str, int], factors: dict[str, int]) -> int:

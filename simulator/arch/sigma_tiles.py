@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.arch import maeri, sigma
-from simulator.arch.base import ARRAY_FIELDS, Family, Fields, SpatialBatch, TileCost
+from simulator.arch.base import ARRAY_FIELDS, Family, Fields, SpatialBatch, TileCost, divisors
 from simulator.program import NUM_SPARSE_FIELDS
 from simulator.workload import LayerShape, MappingError, gemm_view, operand_dims
 
@@ -109,10 +109,6 @@ def sigma_fields(
     return stats, nnz
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 class Sigma(Family):
     """SIGMA as STONNE models it (simulator/arch/sigma.py; the weights' statistics: this module)."""
 
@@ -177,11 +173,11 @@ class Sigma(Family):
             return []
         t = mapping.tiles
         if shape.kind == "matmul":
-            reductions = [{"k": v} for v in _divisors(t["k"])]
+            reductions = [{"k": v} for v in divisors(t["k"])]
         else:
-            reductions = [{"c": v, "r": t["r"], "s": t["s"]} for v in _divisors(t["c"])]
-            reductions += [{"c": 1, "r": v, "s": t["s"]} for v in _divisors(t["r"])]
-            reductions += [{"c": 1, "r": 1, "s": v} for v in _divisors(t["s"])]
+            reductions = [{"c": v, "r": t["r"], "s": t["s"]} for v in divisors(t["c"])]
+            reductions += [{"c": 1, "r": v, "s": t["s"]} for v in divisors(t["r"])]
+            reductions += [{"c": 1, "r": 1, "s": v} for v in divisors(t["s"])]
         options = [t | red for red in reductions]
         return [o for i, o in enumerate(options) if o != t and o not in options[:i]]
 
