@@ -19,7 +19,8 @@
 - SIGMA tiles must fit even when their weights are dense (dense footprints). A family may offer
   other tiles for the default (`Family.default_tile_options`: SIGMA with fewer ports than
   multipliers, shorter reduction tiles); `default_mapping` keeps the one with the fewest cycles
-  by the cost model (`tuner.cost_model.evaluate`), `choose_tiles`' on a tie.
+  by the cost model (`tuner.cost_model.evaluate`) among those of at most `MAX_TILES` tile
+  iterations (or `choose_tiles`' count, if more), `choose_tiles`' on a tie.
 - Whether tiles fit the buffers (`buffer_ratios`, `capacity_error`) is compiler/legality.py's.
 """
 
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+
+import numpy as np
 
 from compiler.legality import buffer_ratios, capacity_error
 from simulator.program import DATAFLOWS
@@ -41,6 +44,11 @@ from simulator.workload import (
     operand_dims,
     visit_counts,
 )
+
+# The most buffer-tile iterations a layer's default takes from a family's other tiles (more than
+# `choose_tiles`' own, when it has more) and a tuned mapping may have to be simulated: a tile is
+# an instruction through the IR, and compile time follows the instruction count.
+MAX_TILES = 4096
 
 # Dims the greedy tiler shrinks last (filter window: tiling it costs halo and partial sums).
 _LAST_RESORT = ("r", "s")
@@ -72,8 +80,12 @@ def default_mapping(
         from tuner.cost_model import CandidateBatch, evaluate
 
         candidates = [mapping] + [replace(mapping, tiles=tiles) for tiles in options]
-        cycles = evaluate(shape, target, CandidateBatch.from_mappings(shape, candidates))
-        mapping = candidates[int(cycles["latency_cycles"].argmin())]
+        stats = evaluate(shape, target, CandidateBatch.from_mappings(shape, candidates))
+        bound = max(int(stats["num_tiles"][0]), MAX_TILES)
+        cycles = np.where(
+            stats["num_tiles"] <= bound, stats["latency_cycles"], np.iinfo(np.int64).max
+        )
+        mapping = candidates[int(cycles.argmin())]
     return target.family.default_spatial(shape, mapping, target)
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from compiler import tiling
 from compiler.passes.accel_map import AccelMapPass
 from compiler.passes.accel_tile import AccelTilePass
+from compiler.tile_search import MAX_TILES
 from compiler.tiling import LayerShape, Mapping
 from simulator.memory import buffer_need, fits_buffers
 from simulator.program import DATAFLOWS
@@ -57,7 +58,7 @@ class MappingSpace:
         target: Target,
         tune: tuple[str, ...] = AXIS_GROUPS,
         base: Mapping | None = None,
-        max_tiles: int = 4096,
+        max_tiles: int = MAX_TILES,
     ):
         unknown = [g for g in tune if g not in AXIS_GROUPS]
         if unknown:

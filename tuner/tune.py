@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from compiler.tile_search import MAX_TILES
 from compiler.tiling import LayerShape, Mapping
 from simulator.errors import MAX_SEED, checked_number
 from simulator.target import Target, load_target, make_target
@@ -64,7 +65,7 @@ class TuneConfig:
     batch: int = 256  # points asked per layer per round
     objective: str = "latency"  # what the cost model minimises: latency, energy or edp
     axes: tuple[str, ...] = AXIS_GROUPS  # axis groups of the space that are searched
-    max_tiles: int = 4096  # buffer-tile iterations a point must not exceed to be simulated
+    max_tiles: int = MAX_TILES  # buffer-tile iterations a point must not exceed to be simulated
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:

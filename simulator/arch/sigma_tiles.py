@@ -167,7 +167,8 @@ class Sigma(Family):
         k: c*r*s or the matmul's k) sets the cycles per column (`sigma.iteration_costs`; 25
         STONNE runs in bench/validation/sigma_ports.csv). The options: whole windows times each
         divisor of the tile's c, whole filter rows times each divisor of r, each divisor of s
-        (matmul: each divisor of k). With a port per multiplier and per VN, none."""
+        (matmul: each divisor of k); `default_mapping` keeps those of at most
+        `tile_search.MAX_TILES` tiles. With a port per multiplier and per VN, none."""
         ms = target.num_multipliers
         if target.dn_bw_elems_per_cycle >= ms and target.rn_bw_elems_per_cycle >= ms:
             return []
