@@ -36,9 +36,9 @@ Per accelerator layer of `accelflow.models.alexnet()` this prints, all *simulate
   first point whose cost-model cost is within 1 % of the exhaustive optimum's cost.
 Then checks that no tuned mapping is slower than the default (simulated), runs the full
 tuning twice with the same seed and compares the two mapping databases field for field (all
-but the entries' creation times: "reproducible: yes"), and prints the wall-clock time of the tuning. `--resnet18` tunes
-`accelflow.models.resnet18()` with the same settings and prints its time and per-layer
-speed-ups over the default.
+but the entries' creation times: "reproducible: yes"), and prints the wall-clock time of the
+tuning. `--resnet18` tunes `accelflow.models.resnet18()` with the same settings and prints its
+time and per-layer speed-ups over the default.
 
 Target: `maeri-128` with `BIFROST_OVERRIDES` (dn_bw = rn_bw = 64, accumulation buffer off),
 Bifrost's configuration as STONNE read it (docs/bifrost.md says why); `--no-bifrost-config`

@@ -81,11 +81,8 @@ def default_mapping(
 
         candidates = [mapping] + [replace(mapping, tiles=tiles) for tiles in options]
         stats = evaluate(shape, target, CandidateBatch.from_mappings(shape, candidates))
-        bound = max(int(stats["num_tiles"][0]), MAX_TILES)
-        cycles = np.where(
-            stats["num_tiles"] <= bound, stats["latency_cycles"], np.iinfo(np.int64).max
-        )
-        mapping = candidates[int(cycles.argmin())]
+        kept = np.flatnonzero(stats["num_tiles"] <= max(stats["num_tiles"][0], MAX_TILES))
+        mapping = candidates[int(kept[stats["latency_cycles"][kept].argmin()])]
     return target.family.default_spatial(shape, mapping, target)
 
 

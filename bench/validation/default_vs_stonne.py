@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.validation import stonne_compare as sc  # noqa: E402
 from bench.validation import tuned_vs_stonne as tv  # noqa: E402
 
 OUT = Path(__file__).with_name("default_vs_stonne.csv")
@@ -62,20 +63,19 @@ def default_tile(dims: dict[str, int], acc: bool) -> tuple[int, ...]:
     return tuple(f[STONNE_TILE_NAMES["conv2d"][role]] for role in tv.ROLES)
 
 
-def _recorded(out: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """STONNE's runs by command: this CSV's, and tuned_vs_stonne.csv's."""
-    mine: dict[str, dict[str, str]] = {}
-    if out.exists():
-        with open(out, newline="") as f:
-            mine = {r["heuristic"] + "\0" + r["command"]: r for r in csv.DictReader(f)}
-    theirs = {r["command"]: r for r in tv.read_runs(tv.OUT)}
-    return mine, theirs
+def _recorded(out: Path) -> list[dict[str, str]]:
+    """The runs this CSV holds (none before the first measurement)."""
+    if not out.exists():
+        return []
+    with open(out, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def measure(stonne: Path | None, heuristic: str, out: Path) -> None:
-    mine, theirs = _recorded(out)
-    by_command = {r["command"]: r for r in mine.values()} | theirs
-    rows = [r for r in mine.values() if r["heuristic"] != heuristic]
+    mine = _recorded(out)
+    # STONNE's figures for a command run before: here or in tuned_vs_stonne.csv.
+    by_command = {r["command"]: r for r in [*mine, *tv.read_runs(tv.OUT)]}
+    rows = [r for r in mine if r["heuristic"] != heuristic]
     for name, dims in tv.LAYERS.values():
         for acc in (False, True):
             tile = default_tile(dims, acc)
@@ -97,11 +97,7 @@ def measure(stonne: Path | None, heuristic: str, out: Path) -> None:
             print(f"{name} acc={int(acc)} {row['tile']}: ours {row['ours']} STONNE {cycles}",
                   flush=True)  # fmt: skip
             rows.append(row)
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {len(rows)} rows to {out}")
+    sc.write_rows(out, FIELDS, rows)
 
 
 def summary(path: Path) -> list[str]:

@@ -19,7 +19,6 @@ as tests/validation/test_sigma_ports.py does.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -63,11 +62,7 @@ def measure(stonne: Path, out: Path) -> None:
                      "num_ms": ms, "dn_bw": ports, "rn_bw": ports, "accumulation_buffer": "",
                      "sparsity": "MK=0;KN=0", "cycles": cycles, "wall_s": f"{wall:.2f}",
                      "command": line})  # fmt: skip
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {len(rows)} rows to {out}")
+    sc.write_rows(out, FIELDS, rows)
 
 
 def compare(path: Path) -> list[str]:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,6 +302,15 @@ class SigmaRow:
             "ours_wall_s": self.ours_wall_s,
             "stonne_wall_s": self.stonne_wall_s,
         }
+
+
+def write_rows(path: Path, fields: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """A CSV of STONNE runs (the bench scripts' format: a header, one run per row)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {len(rows)} rows to {path}")
 
 
 def read_sigma_rows(path: Path = CSV_PATH) -> list[SigmaRow]:

@@ -272,12 +272,8 @@ def measure(stonne: Path, layers: list[str], top: int, jobs: int, out: Path) -> 
 
     with ThreadPoolExecutor(jobs) as pool:
         rows = kept + list(pool.map(keep, work))
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    sc.write_rows(out, FIELDS, rows)
     partial.unlink(missing_ok=True)
-    print(f"wrote {len(rows)} rows to {out}")
 
 
 def summary(path: Path) -> list[str]:
